@@ -1,0 +1,19 @@
+"""autograd_mini: a small, fast, honest reverse-mode autodiff on NumPy.
+
+    import autograd_mini as am
+    w = am.Tensor([[0.5], [-0.3]], requires_grad=True)
+    loss = ((am.Tensor([[1.0, 2.0]]) @ w).sigmoid() - 1.0).square().mean()
+    loss.backward()
+    w.grad
+"""
+from . import autograd
+from .errors import AutogradMiniError, GradcheckError, GraphError, ShapeError
+from .gradcheck import GradcheckResult, gradcheck, gradgradcheck
+from .ops import (abs_op as abs, broadcast_to, concatenate, div, dot, exp, log, log_softmax, matmul,  # noqa: F401
+                  maximum, minimum, mul, neg, pow, reduce_mean as mean, reduce_sum as sum, relu, sigmoid,
+                  softmax, softplus, square, stack, sub, tanh, transpose, add)
+from .ops import _reshape as reshape  # noqa: F401
+from .tensor import Op, Tensor, enable_grad, is_grad_enabled, no_grad
+
+tensor = Tensor
+__version__ = "0.1.0"

@@ -1,0 +1,21 @@
+"""Exceptions of autograd_mini, so callers can catch exactly what went wrong."""
+
+
+class AutogradMiniError(Exception):
+    """Base class of every error this library raises on purpose."""
+
+
+class ShapeError(AutogradMiniError, ValueError):
+    """An op got inputs whose shapes break its rule (broadcasting, inner dimensions, ...)."""
+
+
+class GraphError(AutogradMiniError, RuntimeError):
+    """backward() was asked for something the recorded graph cannot give."""
+
+
+class GradcheckError(AutogradMiniError, AssertionError):
+    """Analytic and finite-difference derivatives disagree."""
+
+    def __init__(self, message: str, result: object = None) -> None:
+        super().__init__(message)
+        self.result = result
