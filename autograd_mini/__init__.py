@@ -13,7 +13,7 @@ from .ops import (abs_op as abs, broadcast_to, concatenate, div, dot, exp, log, 
                   maximum, minimum, mul, neg, pow, reduce_mean as mean, reduce_sum as sum, relu, sigmoid,
                   softmax, softplus, square, stack, sub, tanh, transpose, add)
 from .ops import _reshape as reshape  # noqa: F401
-from .tensor import Op, Tensor, enable_grad, is_grad_enabled, no_grad
+from .tensor import Op, Tensor, enable_grad, is_grad_enabled, no_grad, scope
 
 tensor = Tensor
 __version__ = "0.1.0"

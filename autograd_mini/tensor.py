@@ -21,6 +21,7 @@ import numpy as np
 from .errors import GraphError, ShapeError
 
 _grad_enabled = True
+_scope: str | None = None  # dotted name of the module being called, recorded on op results for pictures
 
 
 @contextlib.contextmanager
@@ -48,6 +49,18 @@ def is_grad_enabled() -> bool:
     return _grad_enabled
 
 
+@contextlib.contextmanager
+def scope(name: str) -> Iterator[None]:
+    """Label the ops recorded inside (nested scopes join with '.'), so pictures can group them."""
+    global _scope
+    previous = _scope
+    _scope = name if previous is None else f"{previous}.{name}"
+    try:
+        yield
+    finally:
+        _scope = previous
+
+
 def as_float_array(data: Any, copy: bool = False) -> np.ndarray:
     """float64 for numbers, lists, ints and bools; float32 stays float32."""
     array = np.array(data, copy=copy) if copy else np.asarray(data)
@@ -61,7 +74,7 @@ def as_float_array(data: Any, copy: bool = False) -> np.ndarray:
 class Tensor:
     """A NumPy array that remembers the op that made it, so backward() can find gradients."""
 
-    __slots__ = ("data", "grad", "requires_grad", "name", "_op", "_parents", "_params", "__weakref__")
+    __slots__ = ("data", "grad", "requires_grad", "name", "scope", "_op", "_parents", "_params", "__weakref__")
     __array_ufunc__ = None  # `ndarray <op> Tensor` defers to Tensor's reflected operators
     __array_priority__ = 1000
 
@@ -70,6 +83,7 @@ class Tensor:
         self.grad: np.ndarray | None = None
         self.requires_grad = bool(requires_grad)
         self.name = name
+        self.scope = _scope
         self._op: Op | None = None
         self._parents: tuple[Tensor, ...] | None = ()
         self._params: dict | None = None
@@ -81,6 +95,7 @@ class Tensor:
         t.data = data
         t.grad = None
         t.name = None
+        t.scope = _scope
         if op is None:
             t.requires_grad, t._op, t._parents, t._params = False, None, (), None
         else:
