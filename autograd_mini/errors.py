@@ -19,3 +19,7 @@ class GradcheckError(AutogradMiniError, AssertionError):
     def __init__(self, message: str, result: object = None) -> None:
         super().__init__(message)
         self.result = result
+
+
+class GraphvizMissingError(AutogradMiniError, RuntimeError):
+    """Drawing an .svg/.png/.pdf needs Graphviz's `dot` program, which is not installed."""
