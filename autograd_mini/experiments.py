@@ -28,6 +28,7 @@ class AuditCase:
     data_size: int | None = None
     lr: float | None = None
     steps: int | None = None
+    step: Callable | None = None  # (params, direction) -> params, where the update is not plain p - lr·d
 
 
 @dataclass

@@ -10,12 +10,12 @@ Composite ops (mean of squares, softmax, ...) are built from primitives and need
 """
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any, Callable, NamedTuple, Sequence
 
 import numpy as np
 
 from .errors import ShapeError
-from .tensor import Op, Tensor, _value
+from .tensor import Op, Tensor, _value, per_input
 
 # ---- helpers that work on arrays and on Tensors ---------------------------------------------
 
@@ -27,7 +27,20 @@ def _poly(array_fn, tensor_fn):
 
 
 _exp = _poly(np.exp, lambda a: exp(a))
-_broadcast_to = _poly(np.broadcast_to, lambda a, shape: broadcast_to(a, shape=tuple(shape)))
+
+
+def _broadcast_array(a: Any, shape: tuple) -> np.ndarray:
+    """np.broadcast_to, with a fast path for the common case (the scalar gradient of a full sum or
+    mean): a read-only view with zero strides, built directly (np.broadcast_to costs ~5 us)."""
+    if np.ndim(a) == 0:
+        a = np.asarray(a)
+        view = np.ndarray(shape, a.dtype, a, 0, (0,) * len(shape))
+        view.flags.writeable = False
+        return view
+    return np.broadcast_to(a, shape)
+
+
+_broadcast_to = _poly(_broadcast_array, lambda a, shape: broadcast_to(a, shape=tuple(shape)))
 
 
 def _scatter_array(g: np.ndarray, index: Any, shape: tuple) -> np.ndarray:
@@ -71,12 +84,13 @@ def _explain_matmul(a: np.ndarray, b: np.ndarray) -> str:
 # ---- the table --------------------------------------------------------------------------------
 
 add = Op("add", np.add, lambda g, ans, x, y: (g, g), _explain_broadcast)
-sub = Op("sub", np.subtract, lambda g, ans, x, y: (g, -g), _explain_broadcast)
-mul = Op("mul", np.multiply, lambda g, ans, x, y: (g * y, g * x), _explain_broadcast)
-div = Op("div", np.divide, lambda g, ans, x, y: (g / y, -g * ans / y), _explain_broadcast)
+sub = Op("sub", np.subtract, per_input(lambda g, ans, x, y: g, lambda g, ans, x, y: -g), _explain_broadcast)
+mul = Op("mul", np.multiply, per_input(lambda g, ans, x, y: g * y, lambda g, ans, x, y: g * x), _explain_broadcast)
+div = Op("div", np.divide, per_input(lambda g, ans, x, y: g / y, lambda g, ans, x, y: -g * ans / y),
+         _explain_broadcast)
 neg = Op("neg", np.negative, lambda g, ans, x: (-g,))
 power = Op("pow", lambda x, exponent: np.power(x, exponent),
-           lambda g, ans, x, exponent: (g * (exponent * x ** (exponent - 1)),))
+           lambda g, ans, x, exponent: (g * (exponent * x ** (exponent - 1)) if exponent != 0 else g * 0,))
 square = Op("square", np.square, lambda g, ans, x: (g * (2 * x),))
 exp = Op("exp", np.exp, lambda g, ans, x: (g * ans,))
 log = Op("log", np.log, lambda g, ans, x: (g / x,))
@@ -84,9 +98,11 @@ tanh = Op("tanh", np.tanh, lambda g, ans, x: (g * (1 - ans * ans),))
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
-    # 1/(1+e^-x), the documents' formula, bit for bit; the exponent is capped so that x << 0
-    # gives ~1e-308 instead of an overflow warning (the true value underflows to 0 anyway)
-    e = np.exp(np.minimum(-x, 709.0))
+    # 1/(1+e^-x), the documents' formula, bit for bit; the exponent is capped (below the dtype's
+    # overflow: 709 for float64, 88 for float32) so that x << 0 gives a tiny value instead of an
+    # overflow warning (the true value underflows to 0 anyway)
+    cap = 709.0 if x.dtype == np.float64 else 88.0
+    e = np.asarray(np.exp(np.minimum(-x, cap)))  # 0-d input gives a NumPy scalar, which out= rejects
     e += 1.0
     return np.reciprocal(e, out=e)
 
@@ -102,20 +118,34 @@ minimum = Op("minimum", np.minimum,
              _explain_broadcast)
 
 
-def _matmul_vjp(g, ans, x, y):
-    x2 = x.reshape((1,) + x.shape) if x.ndim == 1 else x
+def _matmul_vjp_x(g, ans, x, y):
+    if x.ndim == 2 and y.ndim == 2:  # the common case, without the 1-D reshapes
+        return g @ y.swapaxes(-1, -2)
     y2 = y.reshape(y.shape + (1,)) if y.ndim == 1 else y
+    g = _matmul_lift_g(g, x, y)
+    gx = g @ y2.swapaxes(-1, -2)
+    return gx.reshape(gx.shape[:-2] + gx.shape[-1:]) if x.ndim == 1 else gx
+
+
+def _matmul_vjp_y(g, ans, x, y):
+    if x.ndim == 2 and y.ndim == 2:
+        return x.swapaxes(-1, -2) @ g
+    x2 = x.reshape((1,) + x.shape) if x.ndim == 1 else x
+    g = _matmul_lift_g(g, x, y)
+    gy = x2.swapaxes(-1, -2) @ g
+    return gy.reshape(gy.shape[:-1]) if y.ndim == 1 else gy
+
+
+def _matmul_lift_g(g, x, y):
+    """g with the axes that 1-D operands lost put back as length-1 axes."""
     if x.ndim == 1:
         g = g.reshape(g.shape[:-1] + (1,) + g.shape[-1:]) if y.ndim > 1 else g.reshape(g.shape + (1,))
     if y.ndim == 1:
         g = g.reshape(g.shape + (1,))
-    gx = g @ y2.swapaxes(-1, -2)
-    gy = x2.swapaxes(-1, -2) @ g
-    if x.ndim == 1:
-        gx = gx.reshape(gx.shape[:-2] + gx.shape[-1:])
-    if y.ndim == 1:
-        gy = gy.reshape(gy.shape[:-1])
-    return gx, gy
+    return g
+
+
+_matmul_vjp = per_input(_matmul_vjp_x, _matmul_vjp_y)
 
 
 matmul = Op("matmul", np.matmul, _matmul_vjp, lambda x, y: _explain_matmul(x, y))
@@ -137,13 +167,15 @@ def _kept_shape(shape: tuple, axis: Any) -> tuple:
     return tuple(1 if i in axes else n for i, n in enumerate(shape))
 
 
-sum_op = Op("sum", lambda x, axis=None, keepdims=False: np.sum(x, axis=axis, keepdims=keepdims), _sum_vjp)  # noqa: A001
+# np.add.reduce is what np.sum calls, without its Python wrapper (same numbers, ~1 us less)
+sum_op = Op("sum", lambda x, axis=None, keepdims=False: np.add.reduce(x, axis=axis, keepdims=keepdims), _sum_vjp)  # noqa: A001
 mean_op = Op("mean", lambda x, axis=None, keepdims=False: np.mean(x, axis=axis, keepdims=keepdims), _mean_vjp)
 broadcast_to = Op("broadcast_to", lambda x, shape: np.broadcast_to(x, shape),
                   lambda g, ans, x, shape: (g,))  # the engine sums g back to x's shape
 reshape = Op("reshape", lambda x, shape: np.reshape(x, shape), lambda g, ans, x, shape: (g.reshape(x.shape),))
 transpose = Op("transpose", lambda x, axes=None: np.transpose(x, axes),
-               lambda g, ans, x, axes=None: (g.transpose(None if axes is None else tuple(np.argsort(axes))),))
+               lambda g, ans, x, axes=None: (g.transpose(None if axes is None else
+                                                         tuple(np.argsort(np.mod(axes, len(axes))))),))
 getitem = Op("getitem", lambda x, index: x[index], lambda g, ans, x, index: (_scatter(g, index, x.shape),))
 scatter = Op("scatter", _scatter_array, lambda g, ans, x, index, shape: (g[index],))  # getitem's adjoint
 
@@ -247,6 +279,8 @@ def _swapaxes(x: Tensor, a: int, b: int) -> Tensor:
 
 def _reduction(op: Op):
     def reduce(x: Tensor, axis: Any = None, keepdims: bool = False) -> Tensor:
+        if axis is None and not keepdims:
+            return op(x)  # the defaults: a full reduction (skips building keyword arguments)
         if isinstance(axis, list):
             axis = tuple(axis)
         return op(x, axis=axis, keepdims=keepdims)
@@ -278,3 +312,70 @@ for _name, _method in _methods.items():
 # public functions in NumPy's keyword style: am.sum(x, axis=0), am.reshape(x, shape), ...
 reduce_sum = _reduction(sum_op)
 reduce_mean = _reduction(mean_op)
+
+# ---- the catalogue of hand-derivation mistakes (used by the audit) -------------------------------
+# Each entry is a wrong VJP written exactly like the op's own row above, so the audit can put it in
+# place of one node's VJP and see whether autodiff then reproduces a hand rule. Data, not cases:
+# a variant names a mistake people make when deriving by hand, whatever the network.
+
+
+class Variant(NamedTuple):
+    name: str          # short key, e.g. "at_output"
+    description: str   # what the person did, in plain words
+    vjp: Callable      # vjp(g, ans, *inputs, **params), like the op's
+
+
+_tanh = _poly(np.tanh, lambda a: tanh(a))
+
+
+def _ones_like(a: Any) -> Any:
+    return a * 0 + 1  # arrays and Tensors alike
+
+
+VJP_VARIANTS: dict[str, list[Variant]] = {
+    "sigmoid": [
+        Variant("at_output", "derivative taken at the output: s'(s(z)) instead of s'(z), i.e. s(1-s) "
+                "applied to an activation that was already squashed",
+                lambda g, ans, x: (g * (sigmoid_of(ans) * (1 - sigmoid_of(ans))),)),
+        Variant("input_as_output", "the output form s(1-s) fed the pre-activation z: z(1-z) instead of s(1-s)",
+                lambda g, ans, x: (g * (x * (1 - x)),)),
+        Variant("dropped", "missing the activation's derivative (chain-rule factor dropped)",
+                lambda g, ans, x: (g,)),
+    ],
+    "tanh": [
+        Variant("at_output", "derivative taken at the output: 1-tanh(a)^2 applied to a = tanh(z)",
+                lambda g, ans, x: (g * (1 - _tanh(ans) * _tanh(ans)),)),
+        Variant("input_as_output", "the output form 1-a^2 fed the pre-activation z: 1-z^2 instead of 1-tanh(z)^2",
+                lambda g, ans, x: (g * (1 - x * x),)),
+        Variant("sigmoid_formula", "the sigmoid's derivative a(1-a) used for tanh",
+                lambda g, ans, x: (g * (ans * (1 - ans)),)),
+        Variant("dropped", "missing the activation's derivative (chain-rule factor dropped)",
+                lambda g, ans, x: (g,)),
+    ],
+    "relu": [Variant("dropped", "missing the ReLU's step derivative (negative units pass the error back)",
+                     lambda g, ans, x: (g,))],
+    "softplus": [Variant("dropped", "missing the softplus derivative (chain-rule factor dropped)",
+                         lambda g, ans, x: (g,))],
+    "exp": [Variant("dropped", "missing the derivative of exp (chain-rule factor dropped)",
+                    lambda g, ans, x: (g,))],
+    "log": [Variant("dropped", "missing the derivative 1/x of log (chain-rule factor dropped)",
+                    lambda g, ans, x: (g,))],
+    "square": [Variant("factor_2_dropped", "factor 2 dropped: d(x^2)/dx written as x",
+                       lambda g, ans, x: (g * x,))],
+    "pow": [Variant("exponent_dropped", "exponent factor dropped: d(x^n)/dx written as x^(n-1)",
+                    lambda g, ans, x, exponent: (g * x ** (exponent - 1),))],
+    "matmul": [
+        Variant("w_not_transposed", "used W instead of W.T when propagating the error back "
+                "(the shapes agree only because W is square)",
+                lambda g, ans, x, y: (_matmul_vjp(g, ans, x, y.swapaxes(-1, -2))[0], _matmul_vjp(g, ans, x, y)[1])),
+        Variant("weights_dropped", "the weights left out when propagating the error back: delta instead of delta.W^T",
+                lambda g, ans, x, y: (g, _matmul_vjp(g, ans, x, y)[1])),
+        Variant("input_dropped", "the input factor left out of the weight gradient: sum of deltas instead of X^T.delta",
+                lambda g, ans, x, y: (_matmul_vjp(g, ans, x, y)[0], _matmul_vjp(g, ans, _ones_like(x), y)[1])),
+    ],
+    "mean": [Variant("1/N_dropped", "1/N of the mean dropped (differentiated as a sum)", _sum_vjp)],
+    "sum": [Variant("1/N_added", "divided by N as if the sum were a mean", _mean_vjp)],
+    "log_softmax": [Variant("normaliser_dropped", "the normaliser's derivative dropped (the softmax term "
+                            "of p - y left out, log-softmax differentiated as z - const)",
+                            lambda g, ans, x, axis=-1: (g,))],
+}

@@ -74,7 +74,11 @@ def as_float_array(data: Any, copy: bool = False) -> np.ndarray:
 class Tensor:
     """A NumPy array that remembers the op that made it, so backward() can find gradients."""
 
-    __slots__ = ("data", "grad", "requires_grad", "name", "scope", "_op", "_parents", "_params", "__weakref__")
+    # `_visit` and `_pending` are the graph walk's scratch space: the token of the last walk that
+    # reached this tensor, and the gradient collected for it during the current reverse sweep
+    # (an attribute is cheaper than a dict keyed by id(), and is cleared as the sweep passes).
+    __slots__ = ("data", "grad", "requires_grad", "name", "scope", "_op", "_parents", "_params",
+                 "_visit", "_pending", "__weakref__")
     __array_ufunc__ = None  # `ndarray <op> Tensor` defers to Tensor's reflected operators
     __array_priority__ = 1000
 
@@ -87,6 +91,8 @@ class Tensor:
         self._op: Op | None = None
         self._parents: tuple[Tensor, ...] | None = ()
         self._params: dict | None = None
+        self._visit: object = None
+        self._pending: Any = None
 
     @staticmethod
     def _from_op(data: np.ndarray, op: Op | None, parents: tuple, params: dict) -> "Tensor":
@@ -96,6 +102,7 @@ class Tensor:
         t.grad = None
         t.name = None
         t.scope = _scope
+        t._visit = t._pending = None
         if op is None:
             t.requires_grad, t._op, t._parents, t._params = False, None, (), None
         else:
@@ -173,7 +180,15 @@ class Tensor:
 
     # ---- reverse mode ----------------------------------------------------------------------
     def backward(self, gradient: Any = None, retain_graph: bool = False, create_graph: bool = False) -> None:
-        """Add d(self)/d(leaf) into every leaf's `.grad` (accumulating, as PyTorch does)."""
+        """Add d(self)/d(leaf) into every leaf's `.grad` (accumulating, as PyTorch does).
+
+        `.grad` is always a NumPy array, so optimizers and pictures never meet a graph.
+        `create_graph=True` therefore cannot hand back a differentiable gradient here; it keeps the
+        forward graph (it implies `retain_graph=True`), so it can be differentiated again, and the
+        sweep itself runs on plain arrays. For gradients that are Tensors with a graph of their own
+        (second and higher derivatives) use `am.autograd.grad(..., create_graph=True)`, or the
+        transforms `am.grad`, `am.hessian`, `am.hvp`.
+        """
         if not self.requires_grad:
             raise GraphError(
                 f"backward: this tensor (shape {self.shape}) does not require grad: none of the "
@@ -183,15 +198,12 @@ class Tensor:
                 raise GraphError(
                     f"backward: output has shape {self.shape}; a gradient can be created implicitly only "
                     f"for a scalar output. Pass gradient= an array of shape {self.shape} (d loss / d output)")
-            seed = np.ones_like(self.data)
+            seed = np.ones(self.data.shape, dtype=self.data.dtype)
         else:
             seed = as_float_array(_value(gradient))
             if seed.shape != self.shape:
                 raise ShapeError(f"backward: gradient has shape {seed.shape} but the output has shape {self.shape}")
-        if create_graph:
-            seed = Tensor(seed)
-        backprop([self], [seed], retain_graph=retain_graph or create_graph, create_graph=create_graph,
-                 accumulate_leaves=True)
+        backprop([self], [seed], retain_graph=retain_graph or create_graph, accumulate_leaves=True)
 
     def retain_graph_nodes(self) -> list["Tensor"]:
         """Every tensor of the recorded graph that requires grad, inputs before outputs."""
@@ -202,42 +214,105 @@ def _value(x: Any) -> Any:
     return x.data if isinstance(x, Tensor) else x
 
 
+class per_input:
+    """A VJP given as one function per input, each `part(g, ans, *inputs, **params)` -> that input's
+    gradient. Called whole it returns the tuple, like any VJP; the engine calls single parts."""
+
+    __slots__ = ("parts",)
+
+    def __init__(self, *parts: Callable[..., Any]) -> None:
+        self.parts = parts
+
+    def __call__(self, g: Any, ans: Any, *inputs: Any, **params: Any) -> tuple:
+        return tuple([part(g, ans, *inputs, **params) for part in self.parts])
+
+
 class Op:
     """A primitive: a name (for errors and pictures), a NumPy forward and its vector-Jacobian product.
 
     `vjp(g, ans, *inputs, **params)` returns one gradient per input (None where there is none),
     each of the *broadcast* shape; the engine sums it back to the input's shape in one place.
     `explain(*arrays, **params)` is asked, only after forward fails, for a sentence naming the rule broken.
+    A `vjp` written as `per_input(vjp_x, vjp_y, ...)` lets the engine compute only the gradients of
+    inputs that need one (no gradient for the data in `x @ w`).
     """
 
-    __slots__ = ("name", "forward", "vjp", "explain", "__weakref__")
+    __slots__ = ("name", "forward", "vjp", "explain", "vjp_parts", "__weakref__")
 
     def __init__(self, name: str, forward: Callable[..., np.ndarray], vjp: Callable[..., tuple],
                  explain: Callable[..., str] | None = None) -> None:
         self.name, self.forward, self.vjp, self.explain = name, forward, vjp, explain
+        self.vjp_parts: tuple | None = vjp.parts if isinstance(vjp, per_input) else None
 
     def __repr__(self) -> str:
         return f"Op({self.name!r})"
 
     def __call__(self, *inputs: Any, **params: Any) -> Tensor:
-        dtype = next((x.data.dtype for x in inputs if isinstance(x, Tensor)), np.float64)
-        tensors = tuple(x if isinstance(x, Tensor) else constant(x, dtype) for x in inputs)
-        arrays = [t.data for t in tensors]
+        # The hot path of eager mode, so written flat: one- and two-Tensor calls skip the generic
+        # conversion; no generator expressions; the result is built without __init__.
+        if len(inputs) == 2:
+            x, y = inputs
+            if not isinstance(y, Tensor):  # x * 0.5: the number takes x's dtype
+                x, y = inputs = (x, constant(y, x.data.dtype)) if isinstance(x, Tensor) else _as_tensors(inputs)
+            elif not isinstance(x, Tensor):
+                x = constant(x, y.data.dtype)
+                inputs = (x, y)
+            arrays: Sequence[np.ndarray] = (x.data, y.data)
+            track = _grad_enabled and (x.requires_grad or y.requires_grad)
+        elif len(inputs) == 1 and isinstance(inputs[0], Tensor):
+            x = inputs[0]
+            arrays = (x.data,)
+            track = _grad_enabled and x.requires_grad
+        else:
+            inputs = _as_tensors(inputs)
+            arrays = [t.data for t in inputs]
+            track = _grad_enabled and any([t.requires_grad for t in inputs])
         try:
             out = self.forward(*arrays, **params)
         except (ValueError, IndexError) as error:
             shapes = " and ".join(str(a.shape) for a in arrays)
             reason = self.explain(*arrays, **params) if self.explain else str(error)
             raise ShapeError(f"{self.name}: inputs of shape {shapes}: {reason}") from error
-        if _grad_enabled and any(t.requires_grad for t in tensors):
-            return Tensor._from_op(out, self, tensors, params)
-        return Tensor._from_op(out, None, (), None)
+        t = _new_tensor(Tensor)
+        t.data, t.grad, t.name, t.scope, t._visit, t._pending = out, None, None, _scope, None, None
+        if track:
+            t.requires_grad, t._op, t._parents, t._params = True, self, inputs, params
+        else:
+            t.requires_grad, t._op, t._parents, t._params = False, None, (), None
+        return t
+
+
+_new_tensor = object.__new__
+
+
+def _as_tensors(inputs: tuple) -> tuple:
+    """Inputs as Tensors; plain numbers and arrays become constants of the first Tensor's dtype."""
+    dtype = np.float64
+    for x in inputs:
+        if isinstance(x, Tensor):
+            dtype = x.data.dtype
+            break
+    return tuple([x if isinstance(x, Tensor) else constant(x, dtype) for x in inputs])
+
+
+_number_constants: dict[tuple, Tensor] = {}  # (number, dtype) -> a shared read-only constant
+_constants_log: list | None = None  # while a trace records, the constants made from Python numbers
 
 
 def constant(value: Any, dtype: Any = np.float64) -> Tensor:
     """A tensor that needs no grad; a Python number takes the dtype of the tensor it meets."""
     if isinstance(value, (int, float, bool)):
-        return Tensor._from_op(np.asarray(value, dtype=dtype), None, (), None)
+        t = _number_constants.get((value, dtype))
+        if t is None:
+            array = np.asarray(value, dtype=dtype)
+            array.flags.writeable = False
+            t = Tensor._from_op(array, None, (), None)
+            # zeros (0.0 == -0.0 as keys) and NaN (never equal) are not shared; the table stays small
+            if value and value == value and len(_number_constants) < 1024:
+                _number_constants[(value, dtype)] = t
+        if _constants_log is not None:
+            _constants_log.append(t)
+        return t
     array = np.asarray(value)
     if array.dtype.kind == "b":  # masks take the dtype of the tensor they scale
         return Tensor._from_op(array.astype(dtype), None, (), None)
@@ -258,34 +333,45 @@ def unbroadcast(grad: Any, shape: tuple) -> Any:
 
 
 def topological_order(roots: Sequence[Tensor]) -> list[Tensor]:
-    """Tensors that require grad, each after all its inputs; iterative, so deep graphs are fine."""
+    """Tensors that require grad, each after all its inputs; iterative, so deep graphs are fine.
+
+    The stack holds tensors to visit; a `None` on it means "the tensor below me has all its
+    inputs placed": pop it into the order. A fresh token marks the tensors this walk has seen.
+    """
+    token = object()
     order: list[Tensor] = []
-    seen: set[int] = set()
-    stack: list[tuple[Tensor, bool]] = [(r, False) for r in reversed(roots)]
+    stack: list[Tensor | None] = list(reversed(roots))
     while stack:
-        t, inputs_done = stack.pop()
-        if inputs_done:
+        t = stack.pop()
+        if t is None:
+            order.append(stack.pop())  # type: ignore[arg-type]
+            continue
+        if t._visit is token:
+            continue
+        t._visit = token
+        if t._op is None:
             order.append(t)
             continue
-        if id(t) in seen:
-            continue
-        seen.add(id(t))
-        stack.append((t, True))
-        if t._op is not None:
-            if t._parents is None:
-                raise GraphError(
-                    f"backward: the graph through '{t._op.name}' (output shape {t.shape}) was already freed by "
-                    f"an earlier backward(); call backward(retain_graph=True) the first time to go through it again")
-            for p in reversed(t._parents):
-                if p.requires_grad and id(p) not in seen:
-                    stack.append((p, False))
+        if t._parents is None:
+            raise GraphError(
+                f"backward: the graph through '{t._op.name}' (output shape {t.shape}) was already freed by "
+                f"an earlier backward(); call backward(retain_graph=True) the first time to go through it again")
+        stack.append(t)
+        stack.append(None)
+        for p in reversed(t._parents):
+            if p.requires_grad and p._visit is not token:
+                stack.append(p)
     return order
 
 
 def backprop(roots: Sequence[Tensor], seeds: Sequence[Any], *, retain_graph: bool = False,
              create_graph: bool = False, accumulate_leaves: bool = True,
-             capture: Iterable[Tensor] = ()) -> dict[int, Any]:
+             capture: Iterable[Tensor] = (),
+             vjp_overrides: dict[int, Callable[..., tuple]] | None = None) -> dict[int, Any]:
     """The reverse sweep. Returns the total gradient of every tensor in `capture`, by id.
+
+    `vjp_overrides` maps id(tensor) to a VJP used for that node instead of its op's (the audit
+    swaps in a catalogued hand-derivation mistake at one node and compares the result).
 
     With `accumulate_leaves`, leaf gradients are added into `.grad` (as NumPy arrays).
     With `create_graph`, gradients are Tensors recorded in a graph of their own.
@@ -293,34 +379,19 @@ def backprop(roots: Sequence[Tensor], seeds: Sequence[Any], *, retain_graph: boo
     order = topological_order(roots)
     wanted = {id(t) for t in capture}
     captured: dict[int, Any] = {}
-    grads: dict[int, Any] = {}
     owned: set[int] = set()  # gradient arrays we allocated, so adding into them in place is safe
-    for root, seed in zip(roots, seeds):
-        _accumulate(grads, owned, root, seed, create_graph)
-    mode = enable_grad() if create_graph else contextlib.nullcontext()
-    with mode:
-        for t in reversed(order):
-            g = grads.pop(id(t), None)
-            if g is None:
-                continue
-            owned.discard(id(g))  # its id may be reused by a new array once g is gone
-            if id(t) in wanted:
-                captured[id(t)] = g
-            if t._op is None:
-                if accumulate_leaves:
-                    _add_to_leaf(t, g)
-                continue
-            parents = t._parents
-            if create_graph:
-                input_grads = t._op.vjp(g, t, *parents, **t._params)
-            else:
-                input_grads = t._op.vjp(g, t.data, *[p.data for p in parents], **t._params)
-            for p, gp in zip(parents, input_grads):
-                if gp is None or not p.requires_grad:
-                    continue
-                if gp.shape != p.data.shape:
-                    gp = unbroadcast(gp, p.data.shape)
-                _accumulate(grads, owned, p, gp, create_graph)
+    try:
+        for root, seed in zip(roots, seeds):
+            root._pending = seed if root._pending is None else _combine(root._pending, seed, owned, create_graph)
+        if create_graph:
+            with enable_grad():
+                _sweep(order, owned, wanted, captured, accumulate_leaves, True, vjp_overrides)
+        else:
+            _sweep(order, owned, wanted, captured, accumulate_leaves, False, vjp_overrides)
+    except BaseException:
+        for t in order:
+            t._pending = None
+        raise
     if not retain_graph:
         for t in order:
             if t._op is not None:
@@ -328,24 +399,72 @@ def backprop(roots: Sequence[Tensor], seeds: Sequence[Any], *, retain_graph: boo
     return captured
 
 
-def _accumulate(grads: dict, owned: set, t: Tensor, g: Any, create_graph: bool) -> None:
-    key = id(t)
-    previous = grads.get(key)
-    if previous is None:
-        grads[key] = g
-    elif create_graph:
-        grads[key] = previous + g
-    elif id(previous) in owned and previous.shape == g.shape:
+def _sweep(order: list, owned: set, wanted: set, captured: dict, accumulate_leaves: bool,
+           create_graph: bool, vjp_overrides: dict | None) -> None:
+    """Walk `order` backwards, turning each node's total gradient into its inputs' (the hot loop)."""
+    for t in reversed(order):
+        g = t._pending
+        if g is None:
+            continue
+        t._pending = None
+        if owned:
+            owned.discard(id(g))  # its id may be reused by a new array once g is gone
+        if wanted and id(t) in wanted:
+            captured[id(t)] = g
+        op = t._op
+        if op is None:
+            if accumulate_leaves:
+                _add_to_leaf(t, g)
+            continue
+        parents = t._parents
+        vjp = op.vjp if vjp_overrides is None else vjp_overrides.get(id(t), op.vjp)
+        if create_graph:
+            input_grads = vjp(g, t, *parents, **t._params)
+        elif op.vjp_parts is not None and vjp is op.vjp:  # only the parts whose input needs a gradient
+            if len(parents) == 2:
+                x, y = parents
+                gx, gy = op.vjp_parts
+                input_grads = (gx(g, t.data, x.data, y.data, **t._params) if x.requires_grad else None,
+                               gy(g, t.data, x.data, y.data, **t._params) if y.requires_grad else None)
+            else:
+                arrays = [p.data for p in parents]
+                input_grads = [part(g, t.data, *arrays, **t._params) if p.requires_grad else None
+                               for part, p in zip(op.vjp_parts, parents)]
+        elif len(parents) == 2:
+            input_grads = vjp(g, t.data, parents[0].data, parents[1].data, **t._params)
+        elif len(parents) == 1:
+            input_grads = vjp(g, t.data, parents[0].data, **t._params)
+        else:
+            input_grads = vjp(g, t.data, *[p.data for p in parents], **t._params)
+        for p, gp in zip(parents, input_grads):
+            if gp is None or not p.requires_grad:
+                continue
+            shape = p.data.shape
+            if gp.shape != shape:
+                gp = unbroadcast(gp, shape)
+            previous = p._pending
+            p._pending = gp if previous is None else _combine(previous, gp, owned, create_graph)
+
+
+def _combine(previous: Any, g: Any, owned: set, create_graph: bool) -> Any:
+    """previous + g, in place when `previous` is an array this sweep allocated."""
+    if create_graph:
+        return previous + g
+    if id(previous) in owned and previous.shape == g.shape:
         previous += g
-    else:
-        total = previous + g
+        return previous
+    total = previous + g
+    if isinstance(total, np.ndarray):  # 0-d sums are NumPy scalars, which `+=` cannot change in place
         owned.add(id(total))
-        grads[key] = total
+    return total
 
 
 def _add_to_leaf(t: Tensor, g: Any) -> None:
     g = _value(g)
     if t.grad is None:
-        t.grad = np.array(np.broadcast_to(g, t.data.shape), dtype=t.data.dtype)  # a copy we own
+        if g.shape == t.data.shape:
+            t.grad = np.array(g, dtype=t.data.dtype)  # a copy we own
+        else:
+            t.grad = np.array(np.broadcast_to(g, t.data.shape), dtype=t.data.dtype)
     else:
         np.add(t.grad, g, out=t.grad, casting="same_kind")

@@ -171,8 +171,13 @@ def audit_case_for(name: str) -> Callable[[], AuditCase]:
 
         trajectory = error_optimization(**(setup | {"epochs": 30}), grad="document")["W"]
         points = [{"W": trajectory[i]} for i in (3, 10, 29)]
+        frozen = setup.get("frozen", np.zeros(np.shape(setup["W"]), dtype=bool))
+
+        def step(params: dict, direction: dict) -> dict:  # SGD with the frozen entries held
+            return {"W": params["W"] - setup["alpha"] * np.where(frozen, 0.0, direction["W"])}
+
         return AuditCase(loss_fn, {"W": np.array(setup["W"], dtype=float)}, document_rule(network, X, GT), points,
-                         "Σ (P − GT)²", data_size=1, lr=setup["alpha"], steps=setup["epochs"])
+                         "Σ (P − GT)²", lr=setup["alpha"], steps=setup["epochs"], step=step)
     return case
 
 

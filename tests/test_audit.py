@@ -1,0 +1,423 @@
+"""The gradient audit on deliberately broken hand rules.
+
+Each network below has a correct hand rule with switches that inject one mistake; every test audits
+one injected mistake and asserts the verdict and its factor or its variant (op, node, mistake).
+Networks: a linear model with SSE and with MSE, a 1-hidden-layer sigmoid net, a 2-hidden-layer
+tanh/sigmoid net, softmax regression. Rules return the direction that is SUBTRACTED.
+"""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+import autograd_mini as am
+from autograd_mini import ops
+from autograd_mini.ops import VJP_VARIANTS, Op
+from autograd_mini.tensor import backprop
+
+pytestmark = pytest.mark.filterwarnings("error")
+
+
+def sig(z):
+    return 1 / (1 + np.exp(-z))
+
+
+rng = np.random.default_rng(7)
+
+# ---- a linear model, X @ W ----------------------------------------------------------------------
+
+X_LIN = rng.normal(size=(6, 3))
+Y_LIN = rng.normal(size=(6, 2))
+W_LIN = {"W": rng.normal(size=(3, 2))}
+
+
+def sse_loss(p):
+    return ((am.Tensor(X_LIN) @ p["W"]) - Y_LIN).square().sum()
+
+
+def sse_rule(p, scale=2.0):
+    return {"W": scale * X_LIN.T @ (X_LIN @ p["W"] - Y_LIN)}
+
+
+def test_exact_rule_is_exact():
+    report = am.audit(sse_loss, W_LIN, sse_rule)
+    assert report.verdicts == {"W": "exact gradient"}
+    assert report.kind == "exact" and report.params["W"].max_rel_error < 1e-12
+
+
+def test_dropped_factor_2_is_a_factor_one_half():
+    report = am.audit(sse_loss, W_LIN, lambda p: sse_rule(p, scale=1.0))
+    w = report.params["W"]
+    assert w.kind == "factor" and w.factor == pytest.approx(0.5, rel=1e-9)
+    assert "1/2" in w.meaning and "gradient of 0.5*L" in report.summary
+    assert w.cosines[0] == pytest.approx(1.0) and w.scale == pytest.approx(0.5)
+
+
+def test_sign_flipped():
+    report = am.audit(sse_loss, W_LIN, lambda p: sse_rule(p, scale=-2.0))
+    assert report.params["W"].kind == "sign_flipped" and report.params["W"].factor == -1.0
+    assert all(d < 0 for d in report.descent)  # subtracting it climbs
+
+
+def test_sign_flipped_with_a_factor_names_both():
+    report = am.audit(sse_loss, W_LIN, lambda p: sse_rule(p, scale=-1.0))
+    w = report.params["W"]
+    assert w.kind == "sign_flipped" and w.factor == pytest.approx(-0.5)
+    assert "y - p" in w.meaning and "1/2" in w.meaning
+
+
+def test_transposed_shape():
+    report = am.audit(sse_loss, W_LIN, lambda p: {"W": sse_rule(p)["W"].T})
+    w = report.params["W"]
+    assert w.kind == "transposed" and w.transposed_shape and w.factor == 1.0
+
+
+def test_wrong_shape_is_refused():
+    with pytest.raises(am.ShapeError, match="shape"):
+        am.audit(sse_loss, W_LIN, lambda p: {"W": sse_rule(p)["W"].sum(axis=1)})
+
+
+def test_weight_decay_is_the_gradient_of_another_function():
+    report = am.audit(sse_loss, W_LIN, lambda p: {"W": sse_rule(p)["W"] + 0.1 * p["W"]})
+    w = report.params["W"]
+    assert w.kind == "other_gradient" and w.asymmetry < 1e-6
+    assert "gradient of some other function" in report.explain()
+
+
+def test_factor_that_changes_from_point_to_point_is_not_a_factor():
+    # rule = (1 + |W|^2) * gradient: a multiple at every point, but never the same one
+    report = am.audit(sse_loss, W_LIN, lambda p: {"W": (1 + np.sum(p["W"] ** 2)) * sse_rule(p)["W"]})
+    w = report.params["W"]
+    assert w.kind == "not_a_gradient" and w.asymmetry > 1e-3
+    assert all(c == pytest.approx(1.0) for c in w.cosines)  # it points the right way everywhere...
+    assert np.ptp([s for s in w.scales if s is not None]) > 0.1  # ...with a different factor at each point
+
+
+def test_rule_exact_only_at_the_given_point_is_not_exact():
+    w0 = W_LIN["W"]
+    report = am.audit(sse_loss, W_LIN, lambda p: {"W": sse_rule(p)["W"] + (p["W"] - w0)})
+    assert report.params["W"].cosines[0] == pytest.approx(1.0)  # coincides at the given point
+    assert report.params["W"].kind == "other_gradient"  # the points nearby tell it apart
+
+
+# ---- square weights: transposed by accident; a point where the gradient is symmetric -------------
+
+X_SQ = rng.normal(size=(3, 3))
+W_SQ = rng.normal(size=(3, 3))
+S_SQ = rng.normal(size=(3, 3))
+Y_SQ = X_SQ @ W_SQ - np.linalg.inv(X_SQ.T) @ (S_SQ + S_SQ.T)  # at W_SQ the gradient is 2(S + S^T)
+
+
+def sq_loss(p):
+    return ((am.Tensor(X_SQ) @ p["W"]) - Y_SQ).square().sum()
+
+
+def sq_transposed_rule(p):
+    return {"W": (2 * X_SQ.T @ (X_SQ @ p["W"] - Y_SQ)).T}
+
+
+def test_transposed_square_matrix():
+    report = am.audit(sq_loss, {"W": rng.normal(size=(3, 3))}, sq_transposed_rule)
+    w = report.params["W"]
+    assert w.kind == "transposed" and not w.transposed_shape
+    assert "only because the matrix is square" in report.explain()
+
+
+def test_transposed_rule_at_a_symmetric_gradient_needs_the_random_points():
+    alone = am.audit(sq_loss, {"W": W_SQ}, sq_transposed_rule, n_random=0)
+    assert alone.params["W"].kind == "exact"  # one point cannot tell W from W.T here
+    report = am.audit(sq_loss, {"W": W_SQ}, sq_transposed_rule)
+    assert report.params["W"].kind == "transposed"
+
+
+# ---- a linear model with MSE: factors with N, zero-error points -----------------------------------
+
+N_MSE = 8
+X_MSE = rng.normal(size=(N_MSE, 3))
+W_TRUE = rng.normal(size=(3, 1))
+Y_MSE = X_MSE @ W_TRUE  # an exact fit exists: W_TRUE is a zero-error point
+
+
+def mse_loss(p):
+    return ((am.Tensor(X_MSE) @ p["w"]) - Y_MSE).square().mean()
+
+
+def mse_rule(p, scale=2.0 / N_MSE):
+    return {"w": scale * X_MSE.T @ (X_MSE @ p["w"] - Y_MSE)}
+
+
+@pytest.mark.parametrize("scale, factor, words", [
+    (2.0 / N_MSE, 1.0, None),
+    (1.0, N_MSE / 2, "N/2 with N = 8: the rule is the gradient of 1/2*SSE while the loss is the MSE"),
+    (2.0, N_MSE, "N with N = 8: the rule sums"),
+    (1.0 / N_MSE, 0.5, "1/2: the 2 from differentiating the square was dropped"),
+])
+def test_mse_factors_are_named_with_n_from_the_mean(scale, factor, words):
+    report = am.audit(mse_loss, {"w": np.zeros((3, 1))}, lambda p: mse_rule(p, scale))
+    w = report.params["w"]
+    assert w.factor == pytest.approx(factor, rel=1e-9)
+    assert w.kind == ("exact" if factor == 1 else "factor")
+    if words:
+        assert words in w.meaning
+
+
+def test_n_given_explicitly_names_the_factor_without_a_mean_in_the_loss():
+    def sum_loss(p):
+        return ((am.Tensor(X_MSE) @ p["w"]) - Y_MSE).square().sum()
+    report = am.audit(sum_loss, {"w": np.zeros((3, 1))}, lambda p: mse_rule(p, 2.0 / N_MSE), n_samples=N_MSE)
+    assert report.params["w"].factor == pytest.approx(1 / N_MSE)
+    assert "1/N with N = 8" in report.params["w"].meaning
+
+
+W_FIT = np.linalg.lstsq(X_MSE, Y_MSE, rcond=None)[0]  # zero error up to rounding: gradient ~1e-16, not 0
+
+
+def test_zero_error_points_are_flagged_and_do_not_change_the_verdict():
+    trajectory = [W_TRUE + 0.5 ** k for k in range(1, 4)]
+    report = am.audit(mse_loss, {"w": np.zeros((3, 1))}, lambda p: mse_rule(p, 1.0),
+                      points=[{"w": W_TRUE}, {"w": W_FIT}, *({"w": w} for w in trajectory)])
+    w = report.params["w"]
+    assert w.kind == "factor" and w.factor == pytest.approx(4.0)
+    assert w.zero_points == [1, 2] and w.cosines[1] is None and report.descent[2] is None
+    assert "~0" in report.explain()
+
+
+def test_only_zero_error_points_give_no_verdict():
+    assert 0 < np.abs(mse_rule({"w": W_FIT})["w"]).max() < 1e-13
+    for rule in (lambda p: mse_rule(p), lambda p: mse_rule(p, 1.0), lambda p: {"w": 0 * p["w"]}):
+        report = am.audit(mse_loss, {"w": W_TRUE}, rule, points=[{"w": W_FIT}], n_random=0)
+        assert report.params["w"].kind == "undetermined"
+        assert report.params["w"].zero_points == [0, 1]
+
+
+def test_verdict_is_stable_across_seeds_and_points():
+    start = np.zeros((3, 1))
+    trajectory = [start]
+    for _ in range(5):
+        trajectory.append(trajectory[-1] - 0.05 * mse_rule({"w": trajectory[-1]}, 1.0)["w"])
+    for seed in range(3):
+        report = am.audit(mse_loss, {"w": start}, lambda p: mse_rule(p, 1.0),
+                          points=[{"w": w} for w in trajectory[1:]], seed=seed)
+        assert report.params["w"].factor == pytest.approx(4.0)
+        assert {round(s, 9) for s in report.params["w"].scales} == {4.0}
+
+
+# ---- document 001's 3x3 rule: each row updated with x_i (p_i - t_i) -----------------------------
+
+X_001 = np.array([8.5, 0.65, 1.2])
+T_001 = np.array([0.1, 1.0, 0.1])
+W_001 = {"W": np.array([[0.1, 0.1, -0.3], [0.1, 0.2, 0.0], [0.0, 1.3, 0.1]])}
+
+
+def loss_001(p):
+    return ((p["W"] @ am.Tensor(X_001)) - T_001).square().sum()
+
+
+def rowwise_rule_001(p):
+    delta = X_001 * (p["W"] @ X_001 - T_001)  # one number per row...
+    return {"W": np.repeat(delta[:, None], 3, axis=1)}  # ...subtracted from the whole row
+
+
+def test_rowwise_update_is_not_a_gradient_yet_descends_elsewhere():
+    report = am.audit(loss_001, W_001, rowwise_rule_001, learning_rate=0.01, steps=2000)
+    w = report.params["W"]
+    assert w.kind == "not_a_gradient" and w.asymmetry > 0.1 and report.asymmetry > 0.1
+    assert all(d > 0 for d in report.descent)  # still downhill
+    c = report.convergence
+    assert c.rule_loss < 1e-12 and c.gradient_loss < 1e-12  # both reach zero error...
+    assert c.distance > 0.01  # ...at different weights
+    assert "not the gradient of any function" in report.explain()
+
+
+# ---- a 1-hidden-layer sigmoid net (document 000's shape) ------------------------------------------
+
+X_000 = np.array([[0, 0, 1], [0, 1, 1], [1, 0, 1], [1, 1, 1]], dtype=float)
+Y_000 = np.array([[0], [1], [1], [0]], dtype=float)
+P_000 = {"W0": rng.uniform(-1, 1, (3, 4)), "W1": rng.uniform(-1, 1, (4, 1))}
+
+
+def loss_000(p):
+    out = ((am.Tensor(X_000) @ p["W0"]).sigmoid() @ p["W1"]).sigmoid()
+    return 0.5 * (out - Y_000).square().sum()
+
+
+def rule_000(p, mistake=None):
+    z1 = X_000 @ p["W0"]
+    h = sig(z1)
+    out = sig(h @ p["W1"])
+    d_out = {None: out * (1 - out), "output at output": sig(out) * (1 - sig(out)),
+             "output dropped": 1.0}.get(mistake, out * (1 - out))
+    d2 = (out - Y_000) * d_out
+    d_hidden = {"hidden at output": sig(h) * (1 - sig(h)), "hidden input as output": z1 * (1 - z1)}.get(
+        mistake, h * (1 - h))
+    d1 = d2 @ p["W1"].T * d_hidden
+    return {"W0": X_000.T @ d1, "W1": h.T @ d2}
+
+
+def test_backprop_rule_is_exact():
+    assert am.audit(loss_000, P_000, rule_000).kind == "exact"
+
+
+@pytest.mark.parametrize("mistake, wrong, node, variant", [
+    ("output at output", ["W0", "W1"], "sigmoid node #2 of 2", "at_output"),
+    ("output dropped", ["W0", "W1"], "sigmoid node #2 of 2", "dropped"),
+    ("hidden at output", ["W0"], "sigmoid node #1 of 2", "at_output"),
+    ("hidden input as output", ["W0"], "sigmoid node #1 of 2", "input_as_output"),
+])
+def test_sigmoid_net_mistakes_are_found_at_their_node(mistake, wrong, node, variant):
+    report = am.audit(loss_000, P_000, lambda p: rule_000(p, mistake))
+    for name, result in report.params.items():
+        if name in wrong:
+            assert result.kind == "wrong_derivative"
+            assert (result.variant.op, result.variant.variant, result.variant.factor) == ("sigmoid", variant, 1.0)
+            assert result.variant.label.startswith(node) and "(4, " in result.variant.label
+            assert result.verdict.startswith(node)
+        else:
+            assert result.kind == "exact"
+    nodes = report.variant_nodes
+    assert set(nodes) == set(wrong) and all(t.op_name == "sigmoid" for t in nodes.values())
+    node_of_rule = nodes[wrong[0]]
+    assert node_of_rule._parents is not None  # its graph is kept, so a picture can draw it
+    assert report.to_dict()["params"][wrong[0]]["variant"]["node_id"] == id(node_of_rule)
+
+
+def test_document_003_rule_is_derivative_at_the_output_times_n_over_2():
+    """delta = e * sigmoid(l1, deriv=True) with l1 already the output; loss MSE; weights += l0.T @ d."""
+    x, y = X_000, np.array([[0, 0, 1, 1]], dtype=float).T
+
+    def loss(p):
+        return ((am.Tensor(x) @ p["w"]).sigmoid() - y).square().mean()
+
+    def rule(p):
+        l1 = sig(x @ p["w"])
+        d = (y - l1) * (sig(l1) * (1 - sig(l1)))
+        return {"w": -(x.T @ d)}  # the document adds x.T @ d
+
+    report = am.audit(loss, {"w": rng.uniform(-1, 1, (3, 1))}, rule)
+    w = report.params["w"]
+    assert w.kind == "wrong_derivative" and w.variant.variant == "at_output"
+    assert w.factor == pytest.approx(2.0) and "N/2 with N = 4" in w.meaning
+    assert json.loads(json.dumps(report.to_dict()))["params"]["w"]["variant"]["op"] == "sigmoid"
+
+
+# ---- a 2-hidden-layer tanh/sigmoid net --------------------------------------------------------------
+
+X_2H = rng.normal(size=(5, 3))
+Y_2H = rng.normal(size=(5, 1))
+P_2H = {"W0": rng.normal(size=(3, 4)), "W1": rng.normal(size=(4, 4)), "W2": rng.normal(size=(4, 1))}
+
+
+def loss_2h(p):
+    h1 = (am.Tensor(X_2H) @ p["W0"]).tanh()
+    h2 = (h1 @ p["W1"]).sigmoid()
+    return 0.5 * ((h2 @ p["W2"]) - Y_2H).square().sum()
+
+
+def rule_2h(p, mistake=None):
+    h1 = np.tanh(X_2H @ p["W0"])
+    h2 = sig(h1 @ p["W1"])
+    d3 = h2 @ p["W2"] - Y_2H
+    d2 = d3 @ p["W2"].T * h2 * (1 - h2)
+    back = d2 @ p["W1"] if mistake == "W not transposed" else d2 @ p["W1"].T
+    d_tanh = {"tanh at output": 1 - np.tanh(h1) ** 2, "tanh as sigmoid": h1 * (1 - h1),
+              "tanh dropped": 1.0}.get(mistake, 1 - h1 ** 2)
+    d1 = back * d_tanh
+    return {"W0": X_2H.T @ d1, "W1": h1.T @ d2, "W2": h2.T @ d3}
+
+
+def test_two_layer_rule_is_exact():
+    assert am.audit(loss_2h, P_2H, rule_2h).verdicts == {name: "exact gradient" for name in P_2H}
+
+
+@pytest.mark.parametrize("mistake, op, node, variant", [
+    ("tanh at output", "tanh", "tanh node #1 of 1", "at_output"),
+    ("tanh as sigmoid", "tanh", "tanh node #1 of 1", "sigmoid_formula"),
+    ("tanh dropped", "tanh", "tanh node #1 of 1", "dropped"),
+    ("W not transposed", "matmul", "matmul node #2 of 3", "w_not_transposed"),
+])
+def test_two_layer_mistakes_in_the_first_layer(mistake, op, node, variant):
+    report = am.audit(loss_2h, P_2H, lambda p: rule_2h(p, mistake))
+    assert report.params["W1"].kind == report.params["W2"].kind == "exact"
+    w0 = report.params["W0"]
+    assert w0.kind == "wrong_derivative" and report.kind == "mixed"
+    assert (w0.variant.op, w0.variant.variant, w0.variant.factor) == (op, variant, 1.0)
+    assert w0.variant.label.startswith(node)
+
+
+# ---- softmax regression -------------------------------------------------------------------------------
+
+X_SM = rng.normal(size=(6, 3))
+Y_SM = np.eye(3)[rng.integers(0, 3, 6)]
+W_SM = {"W": rng.normal(size=(3, 3))}
+
+
+def loss_sm(p):
+    return -(Y_SM * am.log_softmax(am.Tensor(X_SM) @ p["W"], axis=1)).sum(axis=1).mean()
+
+
+def rule_sm(p, mistake=None):
+    z = X_SM @ p["W"]
+    prob = np.exp(z - z.max(axis=1, keepdims=True))
+    prob /= prob.sum(axis=1, keepdims=True)
+    error = -Y_SM if mistake == "normaliser dropped" else prob - Y_SM
+    grad = X_SM.T @ error / (1 if mistake == "no 1/N" else len(X_SM))
+    return {"W": {"sign": -grad, "transposed": grad.T}.get(mistake, grad)}
+
+
+@pytest.mark.parametrize("mistake, kind, factor", [
+    (None, "exact", 1.0), ("no 1/N", "factor", 6.0), ("sign", "sign_flipped", -1.0),
+    ("transposed", "transposed", 1.0), ("normaliser dropped", "wrong_derivative", 1.0),
+])
+def test_softmax_regression(mistake, kind, factor):
+    report = am.audit(loss_sm, W_SM, lambda p: rule_sm(p, mistake))
+    w = report.params["W"]
+    assert w.kind == kind and w.factor == pytest.approx(factor)
+    if mistake == "no 1/N":
+        assert w.meaning.startswith("N with N = 6")
+    if kind == "wrong_derivative":
+        assert (w.variant.op, w.variant.variant) == ("log_softmax", "normaliser_dropped")
+
+
+# ---- the catalogue and the engine hook ------------------------------------------------------------
+
+OPS = {op.name: op for op in vars(ops).values() if isinstance(op, Op)}
+
+
+@pytest.mark.parametrize("op_name", sorted(VJP_VARIANTS))
+def test_every_variant_is_a_real_change_shaped_like_its_op(op_name):
+    x = np.random.default_rng(1).uniform(0.2, 0.9, (3, 3))
+    special = {"matmul": ((x, x.T + 1), {}), "pow": ((x,), {"exponent": 3.0}), "relu": ((x - 0.5,), {})}
+    inputs, params = special.get(op_name, ((x,), {}))
+    op = OPS[op_name]
+    ans = op.forward(*inputs, **params)
+    g = np.random.default_rng(2).normal(size=np.shape(ans))
+    want = op.vjp(g, ans, *inputs, **params)
+    for variant in VJP_VARIANTS[op_name]:
+        got = variant.vjp(g, ans, *inputs, **params)
+        assert [np.shape(a) for a in got] == [np.shape(b) for b in want]
+        assert any(not np.allclose(a, b) for a, b in zip(got, want)), variant.name
+        assert variant.description
+
+
+def test_vjp_override_replaces_one_node_only():
+    w = am.Tensor(np.array([[0.3], [-0.2]]), requires_grad=True)
+    hidden = am.Tensor([[1.0, 2.0]]) @ w
+    out = hidden.sigmoid()
+    loss = (out - 1.0).square().sum()
+    plain = backprop([loss], [np.ones(())], retain_graph=True, accumulate_leaves=False, capture=[w])
+    dropped = backprop([loss], [np.ones(())], retain_graph=True, accumulate_leaves=False, capture=[w],
+                       vjp_overrides={id(out): lambda g, ans, x: (g,)})
+    s = out.data
+    np.testing.assert_allclose(plain[id(w)], np.array([[1.0], [2.0]]) * 2 * (s - 1) * s * (1 - s))
+    np.testing.assert_allclose(dropped[id(w)], np.array([[1.0], [2.0]]) * 2 * (s - 1))
+
+
+def test_report_to_dict_and_explain():
+    report = am.audit(loss_000, P_000, lambda p: rule_000(p, "hidden at output"), learning_rate=0.5, steps=50)
+    data = json.loads(json.dumps(report.to_dict()))
+    assert data["params"]["W0"]["kind"] == "wrong_derivative" and data["convergence"]["steps"] == 50
+    text = report.explain()
+    assert "W1: the rule is the exact gradient" in text and "sigmoid node #1 of 2" in text
+    assert isinstance(report, am.AuditReport)

@@ -1,0 +1,134 @@
+"""gradcheck and gradgradcheck: they pass right derivatives and catch wrong ones, naming the worst entry.
+
+The wrong derivatives come from custom `am.Op`s whose VJP is deliberately mistaken, so each test
+knows exactly which entry must be reported and what its analytic and numeric values are.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import autograd_mini as am
+
+pytestmark = pytest.mark.filterwarnings("error")
+
+X = np.array([[0.3, -1.2, 0.7], [2.0, 0.1, -0.4]])
+WRONG_AT = (1, 2)  # the one entry where the bad VJP below is off
+OFF_BY = 0.75
+
+
+def _sin_vjp_wrong_at_one_entry(g, ans, x):
+    grad = g * np.cos(x)
+    grad[WRONG_AT] += OFF_BY
+    return (grad,)
+
+
+sin_right = am.Op("sin", np.sin, lambda g, ans, x: (g * np.cos(x),))
+sin_wrong = am.Op("sin_wrong", np.sin, _sin_vjp_wrong_at_one_entry)
+
+
+def test_gradcheck_passes_a_right_op_and_counts_every_entry():
+    result = am.gradcheck(lambda x: sin_right(x).sum(), X)
+    assert result.passed and result.checked == X.size
+    assert result.relative_error < 1e-8
+
+
+def test_gradcheck_error_names_the_worst_entry_with_analytic_and_numeric_values():
+    with pytest.raises(am.GradcheckError) as caught:
+        am.gradcheck(lambda x: sin_wrong(x).sum(), X)
+    result = caught.value.result
+    assert isinstance(caught.value, AssertionError) and isinstance(caught.value, am.AutogradMiniError)
+    assert not result.passed and result.input == 0 and result.index == WRONG_AT
+    assert result.analytic == pytest.approx(np.cos(X[WRONG_AT]) + OFF_BY, abs=1e-12)
+    assert result.numeric == pytest.approx(np.cos(X[WRONG_AT]), abs=1e-8)
+    message = str(caught.value)
+    assert "gradcheck" in message and "FAILED" in message and f"index {WRONG_AT}" in message
+    assert f"{result.analytic:.10g}" in message and f"{result.numeric:.10g}" in message
+
+
+def test_gradcheck_names_the_input_that_is_wrong():
+    """The wrong entry is in the second of two inputs: the report says input 1."""
+    f = lambda a, x: (a * 2).sum() + sin_wrong(x).sum()  # noqa: E731
+    with pytest.raises(am.GradcheckError) as caught:
+        am.gradcheck(f, np.ones(4), X)
+    assert caught.value.result.input == 1 and caught.value.result.index == WRONG_AT
+
+
+def test_gradcheck_without_raising_returns_the_failed_result():
+    result = am.gradcheck(lambda x: sin_wrong(x).sum(), X, raise_exception=False)
+    assert not result.passed and result.index == WRONG_AT and "FAILED" in str(result)
+
+
+def test_gradcheck_of_a_non_scalar_output_checks_the_whole_vjp():
+    """A VJP that forgets to transpose (g @ A instead of g @ A.T) agrees on a scalar sum only by
+    chance; the random cotangent of a non-scalar check catches it."""
+    a = np.array([[1.0, 2.0], [-3.0, 0.5]])
+    right = am.Op("times_a", lambda x: x @ a, lambda g, ans, x: (g @ a.T,))
+    wrong = am.Op("times_a_wrong", lambda x: x @ a, lambda g, ans, x: (g @ a,))
+    x = np.array([[0.5, -1.0], [2.0, 1.0], [0.0, 3.0]])
+    assert am.gradcheck(right, x).passed
+    with pytest.raises(am.GradcheckError):
+        am.gradcheck(wrong, x)
+
+
+def test_gradcheck_accepts_tensors_lists_and_float32_and_checks_in_float64():
+    assert am.gradcheck(lambda x: (x * x).sum(), [1.0, 2.0]).passed
+    assert am.gradcheck(lambda x: (x * x).sum(), am.Tensor(np.array([1.5, -0.5], np.float32))).passed
+
+
+def test_gradcheck_tolerances_are_honoured():
+    """An error of 1e-4 fails at the default tolerance and passes a looser one."""
+    slightly = am.Op("slightly_wrong", np.sin, lambda g, ans, x: (g * np.cos(x) + 1e-4,))
+    with pytest.raises(am.GradcheckError):
+        am.gradcheck(lambda x: slightly(x).sum(), X)
+    assert am.gradcheck(lambda x: slightly(x).sum(), X, atol=1e-3).passed
+
+
+# ---- second derivatives ----------------------------------------------------------------------------
+
+
+def _sin_of(x):
+    return sin(x) if isinstance(x, am.Tensor) else np.sin(x)
+
+
+def _cos_of(x):
+    return cos(x) if isinstance(x, am.Tensor) else np.cos(x)
+
+
+# Written like the rows of ops.py: the VJP calls an Op when it meets Tensors, so it is differentiable.
+sin = am.Op("sin", np.sin, lambda g, ans, x: (g * _cos_of(x),))
+cos = am.Op("cos", np.cos, lambda g, ans, x: (-g * _sin_of(x),))
+# The same first derivative computed on plain arrays only: right values, but no graph for the second.
+sin_flat = am.Op("sin_flat", np.sin, lambda g, ans, x: (g * np.cos(x.data if isinstance(x, am.Tensor) else x),))
+# Right first derivative, and differentiable, but its own derivative is wrong (+sin instead of -sin).
+cos_wrong = am.Op("cos_wrong", np.cos, lambda g, ans, x: (g * _sin_of(x),))
+sin_wrong_second = am.Op("sin_wrong_second", np.sin, lambda g, ans, x: (g * (cos_wrong(x) if isinstance(x, am.Tensor)
+                                                                                   else np.cos(x)),))
+
+
+def test_gradgradcheck_passes_a_twice_differentiable_op():
+    result = am.gradgradcheck(lambda x: sin(x) * sin(x), X)
+    assert result.passed and result.checked == X.size
+    am.gradgradcheck(lambda x: cos(x).sum(), X)
+
+
+def test_first_order_gradcheck_cannot_see_a_broken_second_derivative_but_gradgradcheck_does():
+    for op in (sin_flat, sin_wrong_second):
+        assert am.gradcheck(lambda x: op(x).sum(), X).passed
+        with pytest.raises(am.GradcheckError) as caught:
+            am.gradgradcheck(lambda x: op(x).sum(), X)
+        result = caught.value.result
+        assert "gradgradcheck" in str(caught.value) and not result.passed
+
+
+def test_gradgradcheck_reports_the_second_derivative_it_expected():
+    """f = sum(sin(x)): d/dx ⟨∇f, u⟩ = -sin(x) u. With the wrong sign the analytic value is +sin(x) u."""
+    with pytest.raises(am.GradcheckError) as caught:
+        am.gradgradcheck(lambda x: sin_wrong_second(x).sum(), X)
+    result = caught.value.result
+    assert result.analytic == pytest.approx(-result.numeric, rel=1e-5)
+
+
+def test_gradgradcheck_of_a_function_whose_gradient_is_constant():
+    """Second derivative zero everywhere: nothing to differentiate twice, and the check says so."""
+    assert am.gradgradcheck(lambda x, y: x * 2 + y, X, X).passed
