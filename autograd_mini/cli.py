@@ -97,10 +97,18 @@ def cmd_graph(args: argparse.Namespace) -> int:
         raise KeyError(f"graph draws one experiment; {args.name!r} names {len(chosen)}: "
                        + ", ".join(e.name for e in chosen))
     e = chosen[0]
+    if e.graph is None:
+        raise KeyError(f"{e.name} has no graph to draw")
+    report = None
+    if args.audit:
+        if e.audit_case is None:
+            raise KeyError(f"{e.name} has no hand rule to audit")
+        from .audit_cases import audit_experiment
+        report = audit_experiment(e).report
     loss, params = e.graph()
     loss.backward(retain_graph=True)
     path = args.output or f"{e.name}.svg"
-    render_graph(draw_graph(loss, params=params), path)
+    render_graph(draw_graph(loss, params=params, audit=report), path)
     _say(f"wrote {path}")
     return 0
 
@@ -129,6 +137,8 @@ def build_parser() -> argparse.ArgumentParser:
     graph = sub.add_parser("graph", help="draw the graph of one training step")
     graph.add_argument("name")
     graph.add_argument("-o", "--output", help="FILE.svg, .png, .pdf or .dot (default NAME.svg)")
+    graph.add_argument("--audit", action="store_true",
+                       help="colour parameters whose hand rule fails the audit and mark the node it blames")
     graph.set_defaults(func=cmd_graph)
     bench = sub.add_parser("bench", help="benchmarks against hand-written NumPy and peers", add_help=False)
     bench.add_argument("bench_args", nargs=argparse.REMAINDER)

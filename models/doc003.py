@@ -48,7 +48,7 @@ class OneLayer(nn.Module):
         self.__dict__["activation"] = activation
 
     def forward(self, l0: Any) -> am.Tensor:
-        l1 = am.Tensor(l0) @ self.weights
+        l1 = am.Tensor(l0, name="l0") @ self.weights
         return l1.sigmoid() if self.activation == "sigmoid" else l1
 
 
