@@ -142,9 +142,14 @@ def summary(name: str, grad: str) -> list[str]:
         lines.append(f"{label:>14}: final Σ E {np.sum(r['E'][-1]):.3e}, first epoch with Σ E < 1e-20: "
                      f"{converged_epoch(r['E'])}, final W {np.array2string(r['W'][-1], precision=6)}")
     gap = np.abs(doc["W"][-1] - auto["W"][-1]).max()
-    lines.append(f"the two runs end {gap:.3g} apart (max |ΔW|): "
-                 + ("the same weights, reached at a different speed (the rule is half the gradient)"
-                    if gap < 1e-6 else "different weights: the rule does not follow the gradient"))
+    converged = all(np.sum(r["E"][-1]) < 1e-20 for r in (doc, auto))
+    if gap < 1e-6:
+        verdict = "the same weights, reached at a different speed"
+    elif converged:
+        verdict = "different weights, both with zero error: the rule does not follow the gradient"
+    else:
+        verdict = f"not both converged after {setup['epochs']} epochs, so still apart"
+    lines.append(f"the two runs end {gap:.3g} apart (max |ΔW|): {verdict}")
     return lines
 
 
@@ -200,8 +205,8 @@ def plot_for(name: str) -> Callable[[RunResult, str], list[str]]:
 TITLES = {
     "plain": ("Linear neuron, gradient descent",
               "One neuron P = X·W learns GT = 1 from three inputs in 300 epochs. The document's delta X·(P−GT) is "
-              "half the gradient of its error (P−GT)², so the true gradient reaches the same weights about twice "
-              "as fast."),
+              "half the gradient of its error (P−GT)²; at lr 0.01 the full gradient overshoots and converges "
+              "later, to the same weights."),
     "frozen": ("Freezing one weight",
                "The same neuron with W[0] held at 0: the other two weights still drive the error to zero, the "
                "document's point that a network may learn to ignore a strong input."),
