@@ -116,16 +116,20 @@ def _scalar_output(out: Any, who: str) -> Any:
     return out
 
 
+def _with_stand_ins(args: tuple, positions: list[int], outside_on: bool) -> tuple[list, list[Tensor]]:
+    """The call's arguments with a stand-in at each differentiated position, and the stand-ins."""
+    call = list(args)
+    for i in positions:
+        call[i] = _stand_in(args[i], linked=outside_on)
+    return call, [call[i] for i in positions]
+
+
 def _value_and_grad(f: Callable[..., Any], argnums: Argnums, args: tuple, kwargs: dict,
                     who: str) -> tuple[Any, Any]:
     positions = _argnum_list(argnums, len(args))
     outside_on = is_grad_enabled()
     with enable_grad():
-        call = list(args)
-        stand_ins = []
-        for i in positions:
-            call[i] = _stand_in(args[i], linked=outside_on)
-            stand_ins.append(call[i])
+        call, stand_ins = _with_stand_ins(args, positions, outside_on)
         out = _scalar_output(f(*call, **kwargs), who)
         keep = _needs_graph([out], stand_ins, outside_on)
         grads = _gradients([out], stand_ins, None, create_graph=keep)
@@ -175,11 +179,7 @@ def jacobian(f: Callable[..., Any], argnums: Argnums = 0) -> Callable[..., Any]:
         positions = _argnum_list(argnums, len(args))
         outside_on = is_grad_enabled()
         with enable_grad():
-            call = list(args)
-            stand_ins = []
-            for i in positions:
-                call[i] = _stand_in(args[i], linked=outside_on)
-                stand_ins.append(call[i])
+            call, stand_ins = _with_stand_ins(args, positions, outside_on)
             result = f(*call, **kwargs)
             outputs = list(result) if isinstance(result, tuple) else [result]
             keep = _needs_graph(outputs, stand_ins, outside_on)

@@ -103,7 +103,7 @@ def train(name: str, seed: int, epochs: int, grad: str = "autodiff", bias: bool 
           quiet: bool = True) -> tuple[LabNet, History, np.ndarray, np.ndarray]:
     rng = np.random.RandomState(seed)
     X, y = dataset(name, rng)
-    model = LabNet(rng, bias=bias)
+    model = LabNet(rng, bias=bias)  # data first, then weights, from the one seeded stream
     history = fit(model, half_sse, SGD(model.parameters(), lr=LEARNING_RATE), X, y, epochs=epochs, per_sample=True,
                   rule=document_rule if grad == "document" else None,
                   record=lambda info: {"epoch": info.epoch + 1, "loss": float(info.loss)},
@@ -143,11 +143,15 @@ def run_dataset(name: str):
     return run
 
 
+def seeded_setup(name: str, seed: int) -> tuple[np.ndarray, np.ndarray, LabNet]:
+    rng = np.random.RandomState(seed)
+    X, y = dataset(name, rng)
+    return X, y, LabNet(rng)
+
+
 def audit_case_for(name: str):
     def case() -> AuditCase:
-        rng = np.random.RandomState(0)
-        X, y = dataset(name, rng)
-        model = LabNet(rng)
+        X, y, model = seeded_setup(name, 0)
         start = model.state_dict()
         fit(model, half_sse, SGD(model.parameters(), lr=LEARNING_RATE), X, y, epochs=20, per_sample=True, quiet=True)
 
@@ -164,9 +168,7 @@ def audit_case_for(name: str):
 
 def graph_for(name: str):
     def graph() -> tuple:
-        rng = np.random.RandomState(1)
-        X, y = dataset(name, rng)
-        model = LabNet(rng)
+        X, y, model = seeded_setup(name, 1)
         return half_sse(model(X[:1]), y[:1]), dict(model.named_parameters())
     return graph
 

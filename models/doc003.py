@@ -206,6 +206,7 @@ register(Experiment(
 register(Experiment(
     name="003.sigmoid", document=DOCUMENT, title="One-layer sigmoid classifier",
     explanation=("A single sigmoid neuron learns the first input column. The document's delta takes the sigmoid's "
-                 "derivative at the output instead of the input; its printed run reproduces, and the true gradient "
-                 "reaches a lower MSE in the same 1000 steps."),
+                 "derivative at the output instead of the input (and is twice the MSE's gradient); its printed run "
+                 "reproduces, and at the same rate it happens to reach a lower MSE than the true gradient, because "
+                 "its steps are larger."),
     run=run_classifier, audit_case=classifier_audit, graph=classifier_graph, plot=plot_classifier))
