@@ -10,6 +10,7 @@ Composite ops (mean of squares, softmax, ...) are built from primitives and need
 """
 from __future__ import annotations
 
+import math
 from typing import Any, Callable, NamedTuple, Sequence
 
 import numpy as np
@@ -30,13 +31,14 @@ _exp = _poly(np.exp, lambda a: exp(a))
 
 
 def _broadcast_array(a: Any, shape: tuple) -> np.ndarray:
-    """np.broadcast_to, with a fast path for the common case (the scalar gradient of a full sum or
-    mean): a read-only view with zero strides, built directly (np.broadcast_to costs ~5 us)."""
-    if np.ndim(a) == 0:
-        a = np.asarray(a)
-        view = np.ndarray(shape, a.dtype, a, 0, (0,) * len(shape))
-        view.flags.writeable = False
-        return view
+    """np.broadcast_to, with a fast path for the common case, the scalar gradient of a full sum or
+    mean (np.broadcast_to costs ~5 us): small, a filled array; large, a read-only zero-stride view."""
+    if isinstance(a, (np.ndarray, np.generic)) and a.ndim == 0:
+        if math.prod(shape) <= 4096:
+            out = np.empty(shape, a.dtype)
+            out.fill(a)
+            return out
+        return np.ndarray(shape, a.dtype, a.tobytes(), 0, (0,) * len(shape))  # on bytes: read-only
     return np.broadcast_to(a, shape)
 
 
@@ -94,27 +96,73 @@ power = Op("pow", lambda x, exponent: np.power(x, exponent),
 square = Op("square", np.square, lambda g, ans, x: (g * (2 * x),))
 exp = Op("exp", np.exp, lambda g, ans, x: (g * ans,))
 log = Op("log", np.log, lambda g, ans, x: (g / x,))
-tanh = Op("tanh", np.tanh, lambda g, ans, x: (g * (1 - ans * ans),))
+
+
+def _in_place_ok(g: Any, ans: Any) -> bool:
+    """Should a VJP compute into one fresh temporary instead of three? For large plain arrays of one
+    shape and dtype (it saves memory; on small ones the check would cost more than it saves)."""
+    return (type(ans) is np.ndarray and ans.size > 4096 and type(g) is np.ndarray
+            and g.shape == ans.shape and g.dtype == ans.dtype)
+
+
+def _tanh_vjp(g, ans, x):
+    if not _in_place_ok(g, ans):
+        return (g * (1 - ans * ans),)
+    t = ans * ans  # the same products in one buffer (a*b == b*a exactly): less memory, same bits
+    np.subtract(1, t, out=t)
+    t *= g
+    return (t,)
+
+
+tanh = Op("tanh", np.tanh, _tanh_vjp)  # g * (1 - ans * ans)
+
+
+def _sigmoid_constants(dtype: Any) -> tuple:
+    cap, one = np.asarray(709.0 if dtype == np.float64 else 88.0, dtype), np.asarray(1.0, dtype)
+    cap.flags.writeable = one.flags.writeable = False
+    return cap, one
+
+
+# the cap and the 1 as arrays of the input's dtype: the same numbers as Python floats, converted once
+_SIGMOID_CONSTANTS = {np.dtype(t): _sigmoid_constants(t) for t in (np.float64, np.float32)}
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
     # 1/(1+e^-x), the documents' formula, bit for bit; the exponent is capped (below the dtype's
     # overflow: 709 for float64, 88 for float32) so that x << 0 gives a tiny value instead of an
     # overflow warning (the true value underflows to 0 anyway)
-    cap = 709.0 if x.dtype == np.float64 else 88.0
+    cap, one = _SIGMOID_CONSTANTS.get(x.dtype, (88.0, 1.0))
     e = np.asarray(np.exp(np.minimum(-x, cap)))  # 0-d input gives a NumPy scalar, which out= rejects
-    e += 1.0
+    e += one
     return np.reciprocal(e, out=e)
 
 
-sigmoid = Op("sigmoid", _sigmoid, lambda g, ans, x: (g * (ans * (1 - ans)),))
-relu = Op("relu", lambda x: np.maximum(x, 0), lambda g, ans, x: (g * (_value(x) > 0),))
-abs_op = Op("abs", np.abs, lambda g, ans, x: (g * np.sign(_value(x)),))
+def _sigmoid_vjp(g, ans, x):
+    if not _in_place_ok(g, ans):
+        return (g * (ans * (1 - ans)),)
+    t = 1 - ans  # g * (ans * (1 - ans)) in one buffer: a*b == b*a exactly, so the same bits
+    t *= ans
+    t *= g
+    return (t,)
+
+
+sigmoid = Op("sigmoid", _sigmoid, _sigmoid_vjp)  # g * (ans * (1 - ans))
+# Masks and signs have no gradient. On arrays they are NumPy's comparisons; on Tensors (create_graph,
+# and traced steps, which must recompute them from the current values) they are ops of their own.
+_COMPARE = {">": np.greater, ">=": np.greater_equal, "<": np.less, "<=": np.less_equal}
+compare = Op("compare", lambda x, y, rule: _COMPARE[rule](x, y).astype(np.result_type(x, y)),
+             lambda g, ans, x, y, rule: (None, None))  # a 0/1 mask in the inputs' dtype
+sign = Op("sign", np.sign, lambda g, ans, x: (None,))
+_mask = _poly(lambda x, y, rule: _COMPARE[rule](_value(x), _value(y)), lambda x, y, rule: compare(x, y, rule=rule))
+_sign = _poly(np.sign, lambda x: sign(x))
+
+relu = Op("relu", lambda x: np.maximum(x, 0), lambda g, ans, x: (g * _mask(x, 0, ">"),))
+abs_op = Op("abs", np.abs, lambda g, ans, x: (g * _sign(x),))
 maximum = Op("maximum", np.maximum,
-             lambda g, ans, x, y: (g * (_value(x) >= _value(y)), g * (_value(x) < _value(y))),
+             lambda g, ans, x, y: (g * _mask(x, y, ">="), g * _mask(x, y, "<")),
              _explain_broadcast)
 minimum = Op("minimum", np.minimum,
-             lambda g, ans, x, y: (g * (_value(x) <= _value(y)), g * (_value(x) > _value(y))),
+             lambda g, ans, x, y: (g * _mask(x, y, "<="), g * _mask(x, y, ">")),
              _explain_broadcast)
 
 
@@ -168,7 +216,8 @@ def _kept_shape(shape: tuple, axis: Any) -> tuple:
 
 
 # np.add.reduce is what np.sum calls, without its Python wrapper (same numbers, ~1 us less)
-sum_op = Op("sum", lambda x, axis=None, keepdims=False: np.add.reduce(x, axis=axis, keepdims=keepdims), _sum_vjp)  # noqa: A001
+sum_op = Op("sum", lambda x, axis=None, keepdims=False: np.add.reduce(x, axis=axis, keepdims=keepdims),  # noqa: A001
+            _sum_vjp)
 mean_op = Op("mean", lambda x, axis=None, keepdims=False: np.mean(x, axis=axis, keepdims=keepdims), _mean_vjp)
 broadcast_to = Op("broadcast_to", lambda x, shape: np.broadcast_to(x, shape),
                   lambda g, ans, x, shape: (g,))  # the engine sums g back to x's shape
@@ -312,6 +361,30 @@ for _name, _method in _methods.items():
 # public functions in NumPy's keyword style: am.sum(x, axis=0), am.reshape(x, shape), ...
 reduce_sum = _reduction(sum_op)
 reduce_mean = _reduction(mean_op)
+
+# ---- forward into a preallocated array (`Op.into`), for traced replay (trace.py) -------------------
+# Each computes exactly what the op's forward computes, in the same order, writing into `out`.
+# Ops without one (log_softmax, getitem, ...) are replayed with their forward, which allocates.
+
+
+def _sigmoid_into(x: np.ndarray, out: np.ndarray) -> np.ndarray:
+    cap, one = _SIGMOID_CONSTANTS.get(out.dtype, (88.0, 1.0))
+    np.negative(x, out)  # the same steps as _sigmoid: -x, cap, exp, +1, reciprocal (out positional: faster)
+    np.minimum(out, cap, out=out)  # (positional out is deprecated here)
+    np.exp(out, out)
+    np.add(out, one, out)
+    return np.reciprocal(out, out)
+
+
+for _op, _into in ((add, np.add), (sub, np.subtract), (mul, np.multiply), (div, np.divide), (neg, np.negative),
+                   (square, np.square), (exp, np.exp), (log, np.log), (tanh, np.tanh), (abs_op, np.abs),
+                   (maximum, np.maximum), (minimum, np.minimum), (matmul, np.matmul), (sigmoid, _sigmoid_into),
+                   (power, lambda x, exponent, out: np.power(x, exponent, out=out)),
+                   (sum_op, lambda x, axis=None, keepdims=False, out=None: np.add.reduce(x, axis=axis,
+                                                                                         keepdims=keepdims, out=out)),
+                   (mean_op, lambda x, axis=None, keepdims=False, out=None: np.mean(x, axis=axis, keepdims=keepdims,
+                                                                                    out=out))):
+    _op.into = _into
 
 # ---- the catalogue of hand-derivation mistakes (used by the audit) -------------------------------
 # Each entry is a wrong VJP written exactly like the op's own row above, so the audit can put it in

@@ -198,7 +198,8 @@ class Tensor:
                 raise GraphError(
                     f"backward: output has shape {self.shape}; a gradient can be created implicitly only "
                     f"for a scalar output. Pass gradient= an array of shape {self.shape} (d loss / d output)")
-            seed = np.ones(self.data.shape, dtype=self.data.dtype)
+            dtype = self.data.dtype  # (np.array for 0-d: np.ones(()) costs ~1 us)
+            seed = np.array(1, dtype=dtype) if self.data.ndim == 0 else np.ones(self.data.shape, dtype)
         else:
             seed = as_float_array(_value(gradient))
             if seed.shape != self.shape:
@@ -235,14 +236,17 @@ class Op:
     `explain(*arrays, **params)` is asked, only after forward fails, for a sentence naming the rule broken.
     A `vjp` written as `per_input(vjp_x, vjp_y, ...)` lets the engine compute only the gradients of
     inputs that need one (no gradient for the data in `x @ w`).
+    `into(*arrays, out=buffer, **params)`, optional, is forward writing into a preallocated array
+    (same numbers); a traced step (trace.py) replays with it. Set in ops.py after the table.
     """
 
-    __slots__ = ("name", "forward", "vjp", "explain", "vjp_parts", "__weakref__")
+    __slots__ = ("name", "forward", "vjp", "explain", "vjp_parts", "into", "__weakref__")
 
     def __init__(self, name: str, forward: Callable[..., np.ndarray], vjp: Callable[..., tuple],
                  explain: Callable[..., str] | None = None) -> None:
         self.name, self.forward, self.vjp, self.explain = name, forward, vjp, explain
         self.vjp_parts: tuple | None = vjp.parts if isinstance(vjp, per_input) else None
+        self.into: Callable[..., Any] | None = None
 
     def __repr__(self) -> str:
         return f"Op({self.name!r})"
@@ -273,12 +277,19 @@ class Op:
             shapes = " and ".join(str(a.shape) for a in arrays)
             reason = self.explain(*arrays, **params) if self.explain else str(error)
             raise ShapeError(f"{self.name}: inputs of shape {shapes}: {reason}") from error
-        t = _new_tensor(Tensor)
-        t.data, t.grad, t.name, t.scope, t._visit, t._pending = out, None, None, _scope, None, None
+        t = _new_tensor(Tensor)  # one statement per slot: cheaper than packing a tuple to unpack it
+        t.data = out
+        t.grad = t.name = t._visit = t._pending = None
+        t.scope = _scope
         if track:
-            t.requires_grad, t._op, t._parents, t._params = True, self, inputs, params
+            t.requires_grad = True
+            t._op = self
+            t._parents = inputs
+            t._params = params
         else:
-            t.requires_grad, t._op, t._parents, t._params = False, None, (), None
+            t.requires_grad = False
+            t._op = t._params = None
+            t._parents = ()
         return t
 
 
@@ -296,7 +307,7 @@ def _as_tensors(inputs: tuple) -> tuple:
 
 
 _number_constants: dict[tuple, Tensor] = {}  # (number, dtype) -> a shared read-only constant
-_constants_log: list | None = None  # while a trace records, the constants made from Python numbers
+_constants_log: list | None = None  # while a trace records: (constant, made from a Python number?)
 
 
 def constant(value: Any, dtype: Any = np.float64) -> Tensor:
@@ -311,12 +322,16 @@ def constant(value: Any, dtype: Any = np.float64) -> Tensor:
             if value and value == value and len(_number_constants) < 1024:
                 _number_constants[(value, dtype)] = t
         if _constants_log is not None:
-            _constants_log.append(t)
+            _constants_log.append((t, True))
         return t
     array = np.asarray(value)
     if array.dtype.kind == "b":  # masks take the dtype of the tensor they scale
-        return Tensor._from_op(array.astype(dtype), None, (), None)
-    return Tensor._from_op(as_float_array(array), None, (), None)
+        t = Tensor._from_op(array.astype(dtype), None, (), None)
+    else:
+        t = Tensor._from_op(as_float_array(array), None, (), None)
+    if _constants_log is not None:
+        _constants_log.append((t, False))
+    return t
 
 
 def unbroadcast(grad: Any, shape: tuple) -> Any:
