@@ -131,6 +131,27 @@ def contender(workload: str, name: str) -> Callable[[Factory], Factory]:
     return add
 
 
+def _torch_step(torch: Any, loss_of: Callable, fresh: Callable, lr: float, names: list[str]) -> tuple:
+    """A PyTorch contender: an SGD step on its own parameters, and gradients at fresh ones."""
+    params = fresh()
+
+    def step() -> Any:
+        loss = loss_of(*params)
+        loss.backward()
+        with torch.no_grad():
+            for p in params:
+                p -= lr * p.grad
+                p.grad = None
+        return loss
+
+    def grads() -> dict[str, np.ndarray]:
+        ps = fresh()
+        loss_of(*ps).backward()
+        return {k: p.grad.numpy() for k, p in zip(names, ps)}
+
+    return step, grads
+
+
 # ---- W1: one step of document 000's net -------------------------------------------------------
 
 def w1_problem() -> Problem:
@@ -252,23 +273,7 @@ def w1_torch(pb: Problem):
         out = torch.sigmoid(torch.sigmoid(x @ w0) @ w1)
         return 0.5 * ((out - y) ** 2).sum()
 
-    params, lr = fresh(), pb.lr
-
-    def step() -> Any:
-        loss = loss_of(*params)
-        loss.backward()
-        with torch.no_grad():
-            for p in params:
-                p -= lr * p.grad
-                p.grad = None
-        return loss
-
-    def grads() -> dict[str, np.ndarray]:
-        ps = fresh()
-        loss_of(*ps).backward()
-        return {"w0": ps[0].grad.numpy(), "w1": ps[1].grad.numpy()}
-
-    return step, grads
+    return _torch_step(torch, loss_of, fresh, pb.lr, ["w0", "w1"])
 
 
 @contender("W1", "HIPS autograd")
@@ -501,23 +506,7 @@ def w2_torch(pb: Problem):
         logp = torch.log_softmax(torch.tanh(x @ w1 + b1) @ w2 + b2, dim=1)
         return -(logp * onehot).sum() / n
 
-    params = fresh()
-
-    def step() -> Any:
-        loss = loss_of(*params)
-        loss.backward()
-        with torch.no_grad():
-            for p in params:
-                p -= lr * p.grad
-                p.grad = None
-        return loss
-
-    def grads() -> dict[str, np.ndarray]:
-        ps = fresh()
-        loss_of(*ps).backward()
-        return {k: p.grad.numpy() for k, p in zip(names, ps)}
-
-    return step, grads
+    return _torch_step(torch, loss_of, fresh, lr, names)
 
 
 @contender("W2", "HIPS autograd")

@@ -60,12 +60,13 @@ def neuron_trajectories(history: Any, path: str, title: str) -> str:
     return _save(plt, fig, path)
 
 
-def regression_fit(x: np.ndarray, y: np.ndarray, reg: np.ndarray, weights: np.ndarray, path: str) -> str:
+def regression_fit(x: np.ndarray, y: np.ndarray, reg: np.ndarray, weights: np.ndarray, path: str,
+                   network_label: str = "network") -> str:
     plt, fig, (ax,) = _figure()
     grid = np.linspace(x.min(), x.max(), 50)
     ax.plot(x, y, "ro", label="data")
     ax.plot(grid, np.polyval(reg, grid), "b", label=f"np.polyfit: {reg[0]:.3f}·x + {reg[1]:.3f}")
-    ax.plot(grid, weights[0] * grid + weights[1], "m--", label=f"network: {weights[0]:.3f}·x + {weights[1]:.3f}")
+    ax.plot(grid, weights[0] * grid + weights[1], "m--", label=f"{network_label}: {weights[0]:.3f}·x + {weights[1]:.3f}")
     ax.set(xlabel="x", ylabel="y", title="Document 003: OLS regression vs a one-layer net")
     ax.legend()
     ax.grid(True, alpha=0.3)

@@ -188,7 +188,8 @@ def classifier_graph() -> tuple:
 
 def plot_regression(result: RunResult, out_dir: str) -> list[str]:
     from autograd_mini import plots
-    return [plots.regression_fit(x, y, result.extras["polyfit"], result.extras["weights"], f"{out_dir}/003_ols.png")]
+    return [plots.regression_fit(x, y, result.extras["polyfit"], result.extras["weights"], f"{out_dir}/003_ols.png",
+                                 network_label="network after 51 steps from (1, 100)")]
 
 
 def plot_classifier(result: RunResult, out_dir: str) -> list[str]:
