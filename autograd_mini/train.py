@@ -42,9 +42,6 @@ class History:
     def __getitem__(self, name: str) -> np.ndarray:
         return np.asarray(self.rows[name])
 
-    def __contains__(self, name: str) -> bool:
-        return name in self.rows
-
     def to_dict(self) -> dict:
         def plain(v: Any) -> Any:
             return v.tolist() if isinstance(v, np.ndarray) else (float(v) if isinstance(v, np.floating) else v)

@@ -121,12 +121,8 @@ def accuracy(model: LabNet, X: np.ndarray, y: np.ndarray) -> float:
 
 
 def accuracy_over_seeds(name: str, seeds: range, epochs: int, bias: bool = False) -> list[float]:
-    return [accuracy(*_trained(name, seed, epochs, bias)) for seed in seeds]
-
-
-def _trained(name: str, seed: int, epochs: int, bias: bool) -> tuple:
-    model, _, X, y = train(name, seed, epochs, bias=bias)
-    return model, X, y
+    runs = (train(name, seed, epochs, bias=bias) for seed in seeds)
+    return [accuracy(model, X, y) for model, _, X, y in runs]
 
 
 def run_dataset(name: str):
