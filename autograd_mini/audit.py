@@ -16,7 +16,9 @@ reproduce the rule exactly (relative error ~1e-9) at every point with one consta
      when it is 2, 1/2, N, 1/N, N/2, ... (the 1/2 of 1/2*SSE, mean vs sum);
   2. c times its transpose (a square matrix whose shape matched by accident, or a transposed array);
   3. c times the autodiff gradient with ONE node's VJP replaced by a catalogued hand-derivation mistake
-     (`ops.VJP_VARIANTS`), node by node: this names the op, the node and the mistake;
+     (`audit_variants.VJP_VARIANTS`), node by node: this names the op, the node and the mistake. The
+     audit records its own graph of the loss, so it can swap that node's `_op` for one whose VJP is
+     the mistake, run backward, and put the true op back; no one else ever sees that graph;
   4. otherwise the rule's Jacobian is measured by finite differences: a gradient field has a symmetric
      Jacobian, so an asymmetric one proves the rule is the gradient of nothing, and a symmetric one
      means it is the gradient of some other function.
@@ -24,18 +26,24 @@ Points where the true gradient is ~0 (zero error: any rule with a factor vanishe
 nothing either way; they are flagged and left out of the comparison. Whatever the verdict, the report
 says whether the rule still goes downhill, and, given a learning rate, where iterating it ends
 compared with gradient descent.
+
+Nothing non-finite is ever compared: a rule giving NaN or inf at some point (or near it, when its
+Jacobian is measured) gets its own verdict, kind "non_finite", naming the points and entries; NaN or
+inf parameters, loss values or autodiff gradients are an error naming the parameter, point and entry.
+A rule must return a dict name -> real array in each parameter's shape; anything else (a list,
+None, a complex array, a missing name) is an error naming the parameter and what was expected.
 """
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
 import numpy as np
 
+from .audit_variants import VJP_VARIANTS, Variant
 from .errors import ShapeError
-from .ops import VJP_VARIANTS
-from .tensor import Tensor, backprop, no_grad, topological_order
+from .tensor import Op, Tensor, backprop, no_grad, topological_order
 
 Params = dict[str, np.ndarray]
 
@@ -57,10 +65,6 @@ FACTOR_MEANINGS: dict[tuple[int, int], tuple[str, str]] = {
     (-1, 0): ("1/2", "the 2 from differentiating the square was dropped: the rule is the gradient of 1/2*SSE"),
 }
 
-KINDS = ("exact", "factor", "sign_flipped", "transposed", "wrong_derivative", "other_gradient",
-         "not_a_gradient", "undetermined")
-
-
 # ---- the report -------------------------------------------------------------------------------------
 
 @dataclass
@@ -68,7 +72,7 @@ class VariantMatch:
     """A catalogued mistake at one node that, put in place of the node's VJP, reproduces the rule."""
     op: str
     variant: str            # the catalogue key, e.g. "at_output"
-    description: str        # plain words, from ops.VJP_VARIANTS
+    description: str        # plain words, from audit_variants.VJP_VARIANTS
     node_index: int         # position among the loss graph's op nodes, inputs first
     label: str              # e.g. "sigmoid node #2 of 2 (output shape (4, 1))"
     factor: float           # rule = factor * (gradient with the mistake); 1 if nothing else is wrong
@@ -81,8 +85,11 @@ class VariantMatch:
 
 @dataclass
 class ParamAudit:
+    """One parameter's verdict. `kind` is machine-readable (pictures and tools read it; `verdict` is
+    for people): "exact", "factor", "sign_flipped", "transposed", "wrong_derivative",
+    "other_gradient", "not_a_gradient", "non_finite" (the rule gave NaN/inf) or "undetermined"."""
     name: str
-    kind: str                    # one of KINDS
+    kind: str
     verdict: str                 # short, for tables
     evidence: str                # the numbers behind the verdict
     max_rel_error: float         # max over compared points of |rule - grad| / |grad| (norms)
@@ -139,6 +146,11 @@ class AuditReport:
         return {name: p.verdict for name, p in self.params.items()}
 
     @property
+    def kinds(self) -> dict[str, str]:
+        """Parameter name -> its verdict's machine-readable kind (see ParamAudit)."""
+        return {name: p.kind for name, p in self.params.items()}
+
+    @property
     def variant_nodes(self) -> dict[str, Tensor]:
         """Parameter name -> the graph node whose mistaken VJP reproduces its rule (for pictures)."""
         return {name: p.variant.node for name, p in self.params.items() if p.variant}
@@ -192,6 +204,8 @@ def _sentence(p: ParamAudit) -> str:
     if p.kind == "other_gradient":
         return (f"the rule is not the gradient of this loss (relative error up to {p.max_rel_error:.3g}), but its "
                 f"Jacobian is symmetric, so it is the gradient of some other function.")
+    if p.kind == "non_finite":
+        return f"the rule is not finite ({p.evidence}), so it cannot be compared with the gradient."
     if p.kind == "not_a_gradient":
         return (f"the rule is not the gradient of any function: its Jacobian is not symmetric "
                 f"(|J - J^T|/|J| = {p.asymmetry:.3g}); no loss, however chosen, makes it its gradient.")
@@ -207,15 +221,29 @@ def _fmt(c: float | None) -> str:
 @dataclass
 class _Point:
     params: Params
-    loss: Tensor              # its graph is kept, to re-run backward with one VJP replaced
+    loss: Tensor              # its graph is private to the audit: variants are swapped into it
     leaves: dict[str, Tensor]
     grad: Params
     rule: Params
     nodes: list[Tensor]       # the op nodes of the loss graph, inputs first
+    label: str                # e.g. "given point 0", "random point 3 (near given point 1)"
 
 
 class _NotApplicable(Exception):
     """A variant that cannot apply at a node (its gradients do not fit the true VJP's shapes)."""
+
+
+def _first_non_finite(array: np.ndarray) -> tuple | None:
+    bad = np.argwhere(~np.isfinite(array))
+    return tuple(int(i) for i in bad[0]) if len(bad) else None
+
+
+def _require_finite(what: str, values: Params, where: str, hint: str = "") -> None:
+    for name, value in values.items():
+        entry = _first_non_finite(value)
+        if entry is not None:
+            raise ValueError(f"audit: {what} '{name}' is {value[entry]} at entry {entry} at {where}; "
+                             f"nothing non-finite can be compared{hint}")
 
 
 def _build(loss_fn: Callable, params: Params) -> tuple[Tensor, dict[str, Tensor]]:
@@ -227,27 +255,61 @@ def _build(loss_fn: Callable, params: Params) -> tuple[Tensor, dict[str, Tensor]
     return loss, leaves
 
 
-def _gradient(loss: Tensor, leaves: dict[str, Tensor], overrides: dict | None = None) -> Params | None:
-    """d loss / d leaves (zeros for unused ones); None when an override does not apply."""
+def _gradient(loss: Tensor, leaves: dict[str, Tensor]) -> Params | None:
+    """d loss / d leaves (zeros for unused ones); None when a swapped-in variant does not apply."""
     try:
         with np.errstate(all="ignore"):
             captured = backprop([loss], [np.ones_like(loss.data)], retain_graph=True, accumulate_leaves=False,
-                                capture=leaves.values(), vjp_overrides=overrides)
+                                capture=leaves.values())
     except _NotApplicable:
         return None
     return {name: np.array(np.broadcast_to(captured[id(t)], t.shape)) if id(t) in captured else np.zeros(t.shape)
             for name, t in leaves.items()}
 
 
+def _variant_gradient(point: _Point, index: int, variant: Variant) -> Params | None:
+    """The gradient with the VJP of op node `index` replaced by `variant`'s (None if it does not fit).
+    The node belongs to the audit's own graph; its true op is put back before returning."""
+    node = point.nodes[index]
+    true_op = node._op
+    node._op = Op(true_op.name, true_op.forward, _with_shape_check(variant.vjp, true_op.vjp))
+    try:
+        return _gradient(point.loss, point.leaves)
+    finally:
+        node._op = true_op
+
+
+def _direction(name: str, value: Any, shape: tuple) -> np.ndarray:
+    """One parameter's direction from the rule as a float64 array, refused unless it is real numbers."""
+    expected = f"expected a real array of shape {shape} (the direction subtracted from '{name}')"
+    if value is None:
+        raise TypeError(f"audit: manual_rule returned None for '{name}'; {expected}")
+    try:
+        array = np.asarray(value.data if isinstance(value, Tensor) else value)
+    except ValueError as error:  # ragged nested lists
+        raise TypeError(f"audit: manual_rule returned a ragged {type(value).__name__} for '{name}'; {expected}") \
+            from error
+    if array.dtype.kind == "c":
+        raise TypeError(f"audit: manual_rule returned a complex array for '{name}' (dtype {array.dtype}); "
+                        f"{expected}: casting would silently drop the imaginary part")
+    if array.dtype.kind not in "iuf":
+        raise TypeError(f"audit: manual_rule returned {type(value).__name__} of dtype {array.dtype} for "
+                        f"'{name}'; {expected}")
+    return array.astype(np.float64)
+
+
 def _rule_at(manual_rule: Callable, params: Params) -> tuple[Params, set[str]]:
     """The rule's directions in each parameter's shape, and the names whose array came back transposed."""
     out = manual_rule({name: value.copy() for name, value in params.items()})  # the rule may not edit our points
+    if not isinstance(out, Mapping):
+        raise TypeError(f"audit: manual_rule returned {type(out).__name__}; expected a dict name -> array with "
+                        f"one direction per parameter {sorted(params)}")
     if set(out) != set(params):
-        raise ValueError(f"audit: manual_rule returned directions for {sorted(out)} but the parameters are "
-                         f"{sorted(params)}; return one array per parameter")
+        raise ValueError(f"audit: manual_rule returned directions for {sorted(out, key=str)} but the parameters "
+                         f"are {sorted(params)}; return one array per parameter")
     directions, transposed = {}, set()
     for name, value in params.items():
-        r = np.asarray(out[name], dtype=np.float64)
+        r = _direction(name, out[name], value.shape)
         if r.shape != value.shape:
             if r.ndim == 2 and r.shape == value.shape[::-1]:  # compare it as a transpose; the verdict says so
                 r = r.T
@@ -259,11 +321,17 @@ def _rule_at(manual_rule: Callable, params: Params) -> tuple[Params, set[str]]:
     return directions, transposed
 
 
-def _evaluate(loss_fn: Callable, manual_rule: Callable, params: Params) -> tuple[_Point, set[str]]:
+@np.errstate(all="ignore")  # a NaN or inf is reported by name below; NumPy's warning would only repeat it
+def _evaluate(loss_fn: Callable, manual_rule: Callable, params: Params, label: str) -> tuple[_Point, set[str]]:
     loss, leaves = _build(loss_fn, params)
+    hint = "; the loss is not differentiable there, or overflows (try other points)"
+    if not np.all(np.isfinite(loss.data)):
+        raise ValueError(f"audit: the loss is {loss.data.item()} at {label}; nothing non-finite can be compared{hint}")
+    grad = _gradient(loss, leaves)
+    _require_finite("the autodiff gradient of", grad, label, hint)
     rule, transposed = _rule_at(manual_rule, params)
     nodes = [t for t in topological_order([loss]) if t._op is not None]
-    return _Point(params, loss, leaves, _gradient(loss, leaves), rule, nodes), transposed
+    return _Point(params, loss, leaves, grad, rule, nodes, label), transposed
 
 
 def _random_points(given: list[Params], count: int, spread: float, rng: np.random.Generator) -> list[Params]:
@@ -274,6 +342,19 @@ def _random_points(given: list[Params], count: int, spread: float, rng: np.rando
         points.append({name: v + spread * (np.sqrt(np.mean(v * v)) or 1.0) * rng.standard_normal(v.shape)
                        for name, v in base.items()})
     return points
+
+
+def _evaluate_all(loss_fn: Callable, manual_rule: Callable, given: list[Params], n_random: int, spread: float,
+                  seed: int) -> tuple[list[_Point], set[str]]:
+    evaluated, transposed = [], set()
+    randoms = _random_points(given, n_random, spread, np.random.default_rng(seed))
+    labels = [f"given point {k}" for k in range(len(given))] + [
+        f"random point {len(given) + i} (near given point {i % len(given)})" for i in range(len(randoms))]
+    for p, label in zip(given + randoms, labels):
+        point, flipped = _evaluate(loss_fn, manual_rule, p, label)
+        evaluated.append(point)
+        transposed |= flipped
+    return evaluated, transposed
 
 
 # ---- matching a rule against candidates --------------------------------------------------------------
@@ -344,8 +425,7 @@ def _search_variants(points: list[_Point], pending: dict[str, list[int]], floors
         for variant in VJP_VARIANTS.get(node.op_name, ()):
             grads = []
             for p in points:
-                at = p.nodes[index]
-                g = _gradient(p.loss, p.leaves, {id(at): _with_shape_check(variant.vjp, at._op.vjp)})
+                g = _variant_gradient(p, index, variant)
                 if g is None:
                     break
                 grads.append(g)
@@ -435,78 +515,133 @@ def audit(loss_fn: Callable[[dict[str, Tensor]], Tensor], params: dict[str, Any]
     learning_rate / step: iterate `theta <- step(theta, direction)` (default theta - lr * direction)
                 `steps` times with the rule and with the true gradient, and report both end points.
     """
-    given = [{n: np.array(v, dtype=np.float64) for n, v in p.items()} for p in [params, *(points or [])]]
-    rng = np.random.default_rng(seed)
-    evaluated, transposed = [], set()
-    for p in given + _random_points(given, n_random, spread, rng):
-        point, flipped = _evaluate(loss_fn, manual_rule, p)
-        evaluated.append(point)
-        transposed |= flipped
-    names = list(given[0])
+    given = _given_points(params, points)
+    evaluated, transposed = _evaluate_all(loss_fn, manual_rule, given, n_random, spread, seed)
     sizes = _sizes(evaluated, n_samples)
+    results, pending, floors = _first_verdicts(evaluated, transposed, sizes)
+    if pending:
+        _explain_by_variants(evaluated, pending, floors, results, sizes)
+    asymmetry = _explain_by_symmetry(manual_rule, evaluated, pending, results) if pending else None
+    descent, descent_cosines = _descent(evaluated, results)
+    convergence = None
+    if step is not None or learning_rate is not None:
+        step = step or (lambda theta, d: {n: theta[n] - learning_rate * d[n] for n in theta})
+        convergence = _converge(loss_fn, manual_rule, given[0], step, steps)
+    kinds = {r.kind for r in results.values()}
+    factors = {round(r.factor, 9) for r in results.values() if r.factor is not None}
+    kind = kinds.pop() if len(kinds) == 1 and len(factors) <= 1 else "mixed"
+    return AuditReport(results, kind, _summary(kind, results), len(given), n_random, asymmetry,
+                       descent, descent_cosines, convergence, _notes(results))
 
+
+def _given_points(params: dict[str, Any], points: list[dict[str, Any]] | None) -> list[Params]:
+    """The given points as float64 arrays, refused unless each has the same names and real, finite values."""
+    given = []
+    for k, point in enumerate([params, *(points or [])]):
+        if set(point) != set(params):
+            raise ValueError(f"audit: point {k} has parameters {sorted(point)}, expected {sorted(params)}")
+        arrays = {}
+        for name in params:
+            array = np.asarray(point[name].data if isinstance(point[name], Tensor) else point[name])
+            if array.dtype.kind not in "iuf":
+                raise TypeError(f"audit: parameter '{name}' at given point {k} has dtype {array.dtype}; "
+                                f"expected real numbers")
+            arrays[name] = array.astype(np.float64)
+        _require_finite("parameter", arrays, f"given point {k}")
+        given.append(arrays)
+    return given
+
+
+def _first_verdicts(evaluated: list[_Point], transposed: set[str], sizes: list[int]
+                    ) -> tuple[dict[str, ParamAudit], dict[str, list[int]], dict[str, float]]:
+    """Per parameter: non-finite, or c times the gradient (or its transpose); the rest are pending,
+    with the points to compare at and the rounding floor of the rule."""
     results: dict[str, ParamAudit] = {}
     pending: dict[str, list[int]] = {}  # name -> the points to compare at, for rules not yet explained
     floors: dict[str, float] = {}
-    for name in names:
+    for name in evaluated[0].params:
         grads = [p.grad[name] for p in evaluated]
         rules = [p.rule[name] for p in evaluated]
+        if not all(np.all(np.isfinite(r)) for r in rules):
+            results[name] = _non_finite(name, evaluated, [p.rule[name] for p in evaluated], "")
+            continue
         largest = max(np.linalg.norm(g) for g in grads)
         valid = [k for k, g in enumerate(grads) if np.linalg.norm(g) > max(ZERO_GRAD * largest, ZERO_GRAD_ABS)]
         floors[name] = 1e-12 * max(np.linalg.norm(r) for r in rules)  # rounding in rules that cancel, e.g. p - y
         results[name] = _compare(name, grads, rules, valid, floors[name], name in transposed, sizes)
         if results[name].kind == "":
             pending[name] = valid
+    return results, pending, floors
 
-    if pending:
-        for name, matches in _search_variants(evaluated, pending, floors).items():
-            if matches:
-                # the simplest story first: no extra factor, then the earliest node
-                matches.sort(key=lambda m: (m.factor != 1, m.node_index))
-                _set_variant(results[name], matches, sizes)
-                del pending[name]
 
-    asymmetry = None
-    if pending:  # only an unexplained rule pays for the Jacobian
-        jacobians = [_jacobian(manual_rule, p.params) for p in evaluated]
-        asymmetry = max(_asymmetry(j) for j in jacobians)
-        offsets = np.cumsum([0] + [given[0][n].size for n in names])
-        for name in pending:
-            i = names.index(name)
-            block = slice(offsets[i], offsets[i + 1])
-            r = results[name]
-            r.asymmetry = max(_asymmetry(j[block, block]) for j in jacobians)
-            r.kind = "not_a_gradient" if r.asymmetry > SYMMETRY_TOL else "other_gradient"
-            r.verdict = ("not a gradient of any function" if r.kind == "not_a_gradient"
-                         else "the gradient of another function, not of this loss")
-            r.evidence += f"; Jacobian asymmetry {r.asymmetry:.3g}"
+def _non_finite(name: str, evaluated: list[_Point], arrays: list[np.ndarray], where: str) -> ParamAudit:
+    """The verdict for a rule that gives NaN/inf (`arrays`, one per point; `where` qualifies them)."""
+    bad = [k for k, a in enumerate(arrays) if not np.all(np.isfinite(a))]
+    first = arrays[bad[0]]
+    entry = _first_non_finite(first)
+    evidence = (f"the rule{where} gives {first[entry]} at entry {entry} at {evaluated[bad[0]].label}; "
+                f"non-finite at point(s) {bad} of {len(arrays)}")
+    none: list[float | None] = [None] * len(evaluated)
+    return ParamAudit(name, "non_finite", f"not finite: the rule{where} gives {first[entry]} at entry {entry} "
+                      f"({len(bad)} of {len(arrays)} points)", evidence, math.nan, none, math.nan, list(none),
+                      zero_points=[])
 
-    descent, descent_cosines = [], []
+
+def _explain_by_variants(evaluated: list[_Point], pending: dict[str, list[int]], floors: dict[str, float],
+                         results: dict[str, ParamAudit], sizes: list[int]) -> None:
+    for name, matches in _search_variants(evaluated, pending, floors).items():
+        if matches:
+            # the simplest story first: no extra factor, then the earliest node
+            matches.sort(key=lambda m: (m.factor != 1, m.node_index))
+            _set_variant(results[name], matches, sizes)
+            del pending[name]
+
+
+def _explain_by_symmetry(manual_rule: Callable, evaluated: list[_Point], pending: dict[str, list[int]],
+                         results: dict[str, ParamAudit]) -> float | None:
+    """Verdicts for the rules still unexplained, from the symmetry of their Jacobian (a gradient
+    field's is symmetric); returns the asymmetry of the whole rule over its finite blocks."""
+    names = list(evaluated[0].params)
+    jacobians = [_jacobian(manual_rule, p.params) for p in evaluated]
+    offsets = np.cumsum([0] + [evaluated[0].params[n].size for n in names])
+    blocks = {name: slice(offsets[i], offsets[i + 1]) for i, name in enumerate(names)}
+    for name in pending:
+        r, block = results[name], blocks[name]
+        if not all(np.all(np.isfinite(j[block])) for j in jacobians):  # NaN would read as "symmetric"
+            results[name] = _non_finite(name, evaluated, [j[block] for j in jacobians],
+                                        "'s finite-difference Jacobian (the rule within 1e-5 of the point)")
+            continue
+        r.asymmetry = max(_asymmetry(j[block, block]) for j in jacobians)
+        r.kind = "not_a_gradient" if r.asymmetry > SYMMETRY_TOL else "other_gradient"
+        r.verdict = ("not a gradient of any function" if r.kind == "not_a_gradient"
+                     else "the gradient of another function, not of this loss")
+        r.evidence += f"; Jacobian asymmetry {r.asymmetry:.3g}"
+    finite = [i for name in names if results[name].kind != "non_finite"
+              for i in range(blocks[name].start, blocks[name].stop)]
+    return max(_asymmetry(j[np.ix_(finite, finite)]) for j in jacobians) if finite else None
+
+
+def _descent(evaluated: list[_Point], results: dict[str, ParamAudit]) -> tuple[list, list]:
+    """<dL, rule> and its cosine per point (None where the gradient is ~0 or the rule is 0 or not finite)."""
+    descent, cosines = [], []
     flat = set.intersection(*(set(r.zero_points) for r in results.values()))  # ~0 gradient: no direction
     for k, p in enumerate(evaluated):
         g, r = _flatten(p.grad), _flatten(p.rule)
-        if k in flat or np.linalg.norm(r) == 0:
+        if k in flat or not np.all(np.isfinite(r)) or np.linalg.norm(r) == 0:
             descent.append(None)
-            descent_cosines.append(None)
+            cosines.append(None)
         else:
             descent.append(float(g @ r))
-            descent_cosines.append(float(g @ r / (np.linalg.norm(g) * np.linalg.norm(r))))
+            cosines.append(float(g @ r / (np.linalg.norm(g) * np.linalg.norm(r))))
+    return descent, cosines
 
-    convergence = None
-    if step is not None or learning_rate is not None:
-        step = step or (lambda theta, d: {n: theta[n] - learning_rate * d[n] for n in theta})
-        convergence = _converge(loss_fn, manual_rule, given[0], step, steps)
 
-    kinds = {r.kind for r in results.values()}
-    factors = {round(r.factor, 9) for r in results.values() if r.factor is not None}
-    kind = kinds.pop() if len(kinds) == 1 and len(factors) <= 1 else "mixed"
-    notes = []
+def _notes(results: dict[str, ParamAudit]) -> list[str]:
     zero = sorted({k for r in results.values() for k in r.zero_points})
-    if zero:
-        notes.append(f"At point(s) {zero} the true gradient is ~0 (e.g. zero error), where any rule with a "
-                     f"factor vanishes as well; they were left out of the comparison.")
-    return AuditReport(results, kind, _summary(kind, results), len(given), n_random, asymmetry,
-                       descent, descent_cosines, convergence, notes)
+    if not zero:
+        return []
+    return [f"At point(s) {zero} the true gradient is ~0 (e.g. zero error), where any rule with a "
+            f"factor vanishes as well; they were left out of the comparison."]
 
 
 def _compare(name: str, grads: list[np.ndarray], rules: list[np.ndarray], valid: list[int], floor: float,

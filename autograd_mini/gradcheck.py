@@ -1,6 +1,11 @@
-"""Finite-difference checks of first and second derivatives (float64 central differences)."""
+"""Finite-difference checks of first and second derivatives (float64 central differences).
+
+A check never passes what it cannot verify: a NaN or inf in the function's value, in the analytic
+derivative or in the numeric one is a failure that names the input and the entry.
+"""
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -12,7 +17,8 @@ from .tensor import Tensor, as_float_array, no_grad
 
 @dataclass
 class GradcheckResult:
-    """The worst entry found: which input, where, the two derivatives and how far apart."""
+    """The worst entry found: which input, where, the two derivatives and how far apart.
+    `reason` says why a check failed when the numbers alone cannot (a non-finite value)."""
     passed: bool
     input: int
     index: tuple
@@ -20,20 +26,63 @@ class GradcheckResult:
     numeric: float
     relative_error: float
     checked: int
+    reason: str = ""
 
     def __str__(self) -> str:
-        return (f"{'passed' if self.passed else 'FAILED'}: worst entry input {self.input} index {self.index}: "
+        head = "passed" if self.passed else "FAILED"
+        if self.reason:
+            return f"{head}: {self.reason} ({self.checked} entries checked)"
+        return (f"{head}: worst entry input {self.input} index {self.index}: "
                 f"analytic {self.analytic:.10g}, numeric {self.numeric:.10g}, "
                 f"relative error {self.relative_error:.3g} ({self.checked} entries checked)")
 
 
-def _project(out: Tensor, cotangent: np.ndarray) -> float:
-    return float(np.sum(out.data * cotangent))
+def _non_finite(input: int, index: tuple, analytic: float, numeric: float, checked: int,
+                reason: str) -> GradcheckResult:
+    return GradcheckResult(False, input, index, analytic, numeric, math.inf, checked,
+                           f"{reason}; a check cannot verify what is not finite")
+
+
+def _output(checker: str, f: Callable[..., Any], args: list[Tensor]) -> Tensor:
+    """f(*args), refused unless it is a Tensor (an array or a float has no graph to differentiate)."""
+    out = f(*args)
+    if not isinstance(out, Tensor):
+        kind = type(out).__name__ if type(out).__module__ == "builtins" else f"{type(out).__module__}.{type(out).__name__}"
+        shape = f" of shape {np.shape(out)}" if isinstance(out, np.ndarray) else ""
+        raise TypeError(f"{checker}: f returned {kind}{shape}; expected an autograd_mini Tensor "
+                        f"computed from its Tensor arguments with autograd_mini ops (not NumPy, not .data)")
+    return out
+
+
+def _value_failure(value: np.ndarray, where: str) -> GradcheckResult | None:
+    """A failure naming the first non-finite entry of f's value, or None if it is finite."""
+    bad = np.argwhere(~np.isfinite(value))
+    if not len(bad):
+        return None
+    index = tuple(int(i) for i in bad[0])
+    return _non_finite(-1, index, math.nan, math.nan, 0,
+                       f"f's value {where} is {value[index]} at output index {index} "
+                       f"({len(bad)} non-finite entr{'y' if len(bad) == 1 else 'ies'})")
+
+
+def _analytic_failure(analytic: list[np.ndarray]) -> GradcheckResult | None:
+    for i, a in enumerate(analytic):
+        bad = np.argwhere(~np.isfinite(a))
+        if len(bad):
+            index = tuple(int(k) for k in bad[0])
+            return _non_finite(i, index, float(a[index]), math.nan, 0,
+                               f"the analytic derivative of input {i} is {a[index]} at index {index} "
+                               f"({len(bad)} non-finite entr{'y' if len(bad) == 1 else 'ies'})")
+    return None
 
 
 def check_derivative(analytic: list[np.ndarray], value_of: Callable[[list[np.ndarray]], float],
                      points: list[np.ndarray], eps: float, atol: float, rtol: float) -> GradcheckResult:
-    """Compare analytic d(value)/d(points) with central differences, entry by entry."""
+    """Compare analytic d(value)/d(points) with central differences, entry by entry.
+    A non-finite analytic or numeric entry fails at once, named."""
+    failed = _analytic_failure(analytic)
+    if failed is not None:
+        return failed
     worst = GradcheckResult(True, -1, (), 0.0, 0.0, 0.0, 0)
     worst_excess = -np.inf
     for i, (x, a) in enumerate(zip(points, analytic)):
@@ -45,9 +94,13 @@ def check_derivative(analytic: list[np.ndarray], value_of: Callable[[list[np.nda
             minus = value_of(points)
             x[index] = saved
             numeric = (plus - minus) / (2 * eps)
+            worst.checked += 1
+            if not math.isfinite(numeric):
+                return _non_finite(i, index, float(a[index]), numeric, worst.checked,
+                                   f"the numeric derivative of input {i} is {numeric} at index {index} "
+                                   f"(value {plus} at +eps, {minus} at -eps)")
             err = abs(a[index] - numeric)
             excess = err - (atol + rtol * abs(numeric))
-            worst.checked += 1
             if excess > worst_excess:
                 worst_excess = excess
                 rel = err / max(abs(a[index]), abs(numeric), 1e-300)
@@ -56,6 +109,21 @@ def check_derivative(analytic: list[np.ndarray], value_of: Callable[[list[np.nda
     return worst
 
 
+def _points(checker: str, inputs: tuple, eps: float) -> list[np.ndarray]:
+    if not (isinstance(eps, (int, float)) and math.isfinite(eps) and eps > 0):
+        raise ValueError(f"{checker}: eps must be a positive finite step, got {eps!r}")
+    if not inputs:
+        raise TypeError(f"{checker}: no inputs given; pass the point(s) to check f at")
+    return [as_float_array(x.data if isinstance(x, Tensor) else x).astype(np.float64) for x in inputs]
+
+
+def _finish(checker: str, result: GradcheckResult, raise_exception: bool) -> GradcheckResult:
+    if raise_exception and not result.passed:
+        raise GradcheckError(f"{checker}: {result}", result)
+    return result
+
+
+@np.errstate(all="ignore")  # a NaN or inf is reported as a failure, named; NumPy's warning would only repeat it
 def gradcheck(f: Callable[..., Tensor], *inputs: Any, eps: float = 1e-6, atol: float = 1e-6,
               rtol: float = 1e-5, seed: int = 0, raise_exception: bool = True) -> GradcheckResult:
     """Check backward() of `f` against float64 central differences at `inputs`.
@@ -63,38 +131,47 @@ def gradcheck(f: Callable[..., Tensor], *inputs: Any, eps: float = 1e-6, atol: f
     For a non-scalar output the check is on ⟨f(x), v⟩ with a fixed random v, which tests the whole
     vector-Jacobian product. Raises GradcheckError naming the worst entry (or returns the result).
     """
-    points = [as_float_array(x.data if isinstance(x, Tensor) else x).astype(np.float64) for x in inputs]
+    points = _points("gradcheck", inputs, eps)
     leaves = [Tensor(p, requires_grad=True) for p in points]
-    out = f(*leaves)
+    out = _output("gradcheck", f, leaves)
+    failed = _value_failure(out.data, "at the inputs")
+    if failed is not None:
+        return _finish("gradcheck", failed, raise_exception)
     cotangent = np.random.default_rng(seed).standard_normal(out.shape) if out.size != 1 else np.ones(out.shape)
-    out.backward(cotangent)
+    if out.requires_grad:
+        out.backward(cotangent)
     analytic = [leaf.grad if leaf.grad is not None else np.zeros_like(p) for leaf, p in zip(leaves, points)]
 
     def value_of(xs: list[np.ndarray]) -> float:
         with no_grad():
-            return _project(f(*[Tensor(x) for x in xs]), cotangent)
+            return float(np.sum(_output("gradcheck", f, [Tensor(x) for x in xs]).data * cotangent))
 
     result = check_derivative(analytic, value_of, [p.copy() for p in points], eps, atol, rtol)
-    if raise_exception and not result.passed:
-        raise GradcheckError(f"gradcheck: {result}", result)
-    return result
+    return _finish("gradcheck", result, raise_exception)
 
 
+@np.errstate(all="ignore")
 def gradgradcheck(f: Callable[..., Tensor], *inputs: Any, eps: float = 1e-6, atol: float = 1e-5,
                   rtol: float = 1e-4, seed: int = 0, raise_exception: bool = True) -> GradcheckResult:
     """Check second derivatives: the gradient of ⟨grad f(x)·v, u⟩ (built with create_graph)
     against central differences of that first-order gradient."""
     from .autograd import grad
 
-    points = [as_float_array(x.data if isinstance(x, Tensor) else x).astype(np.float64) for x in inputs]
+    points = _points("gradgradcheck", inputs, eps)
     rng = np.random.default_rng(seed)
     with no_grad():
-        shape = f(*[Tensor(p) for p in points]).shape
-    cotangent = rng.standard_normal(shape) if shape != () else np.ones(shape)
+        value = _output("gradgradcheck", f, [Tensor(p) for p in points]).data
+    failed = _value_failure(value, "at the inputs")
+    if failed is not None:
+        return _finish("gradgradcheck", failed, raise_exception)
+    cotangent = rng.standard_normal(value.shape) if value.shape != () else np.ones(value.shape)
     directions = [rng.standard_normal(p.shape) for p in points]
 
     def first_order(xs: list[Tensor], create_graph: bool) -> Any:
-        gs = grad(f(*xs), xs, grad_outputs=cotangent, create_graph=create_graph, allow_unused=True)
+        out = _output("gradgradcheck", f, xs)
+        if not out.requires_grad:  # f does not depend on its inputs: every derivative is zero
+            return 0.0
+        gs = grad(out, xs, grad_outputs=cotangent, create_graph=create_graph, allow_unused=True)
         total = 0.0
         for g, u in zip(gs, directions):
             if g is not None:
@@ -103,6 +180,10 @@ def gradgradcheck(f: Callable[..., Tensor], *inputs: Any, eps: float = 1e-6, ato
 
     leaves = [Tensor(p, requires_grad=True) for p in points]
     scalar = first_order(leaves, create_graph=True)
+    failed = _value_failure(np.asarray(scalar.data if isinstance(scalar, Tensor) else scalar),
+                            "(its first derivative, projected) at the inputs")
+    if failed is not None:
+        return _finish("gradgradcheck", failed, raise_exception)
     if isinstance(scalar, Tensor) and scalar.requires_grad:
         second = grad(scalar, leaves, allow_unused=True)
         analytic = [np.zeros_like(p) if g is None else g.data for g, p in zip(second, points)]
@@ -114,6 +195,4 @@ def gradgradcheck(f: Callable[..., Tensor], *inputs: Any, eps: float = 1e-6, ato
         return float(value.data if isinstance(value, Tensor) else value)
 
     result = check_derivative(analytic, value_of, [p.copy() for p in points], eps, atol, rtol)
-    if raise_exception and not result.passed:
-        raise GradcheckError(f"gradgradcheck: {result}", result)
-    return result
+    return _finish("gradgradcheck", result, raise_exception)

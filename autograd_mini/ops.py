@@ -6,12 +6,11 @@ few `_poly` helpers below, so the same line computes a NumPy gradient in an ordi
 differentiable Tensor gradient under `create_graph=True`. Broadcasting is undone by the engine.
 
 Composite ops (mean of squares, softmax, ...) are built from primitives and need no VJP.
-`VJP_VARIANTS` at the end is the catalogue of common hand-derivation mistakes the audit tries.
 """
 from __future__ import annotations
 
 import math
-from typing import Any, Callable, NamedTuple, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
@@ -385,70 +384,3 @@ for _op, _into in ((add, np.add), (sub, np.subtract), (mul, np.multiply), (div, 
                    (mean_op, lambda x, axis=None, keepdims=False, out=None: np.mean(x, axis=axis, keepdims=keepdims,
                                                                                     out=out))):
     _op.into = _into
-
-# ---- the catalogue of hand-derivation mistakes (used by the audit) -------------------------------
-# Each entry is a wrong VJP written exactly like the op's own row above, so the audit can put it in
-# place of one node's VJP and see whether autodiff then reproduces a hand rule. Data, not cases:
-# a variant names a mistake people make when deriving by hand, whatever the network.
-
-
-class Variant(NamedTuple):
-    name: str          # short key, e.g. "at_output"
-    description: str   # what the person did, in plain words
-    vjp: Callable      # vjp(g, ans, *inputs, **params), like the op's
-
-
-_tanh = _poly(np.tanh, lambda a: tanh(a))
-
-
-def _ones_like(a: Any) -> Any:
-    return a * 0 + 1  # arrays and Tensors alike
-
-
-VJP_VARIANTS: dict[str, list[Variant]] = {
-    "sigmoid": [
-        Variant("at_output", "derivative taken at the output: s'(s(z)) instead of s'(z), i.e. s(1-s) "
-                "applied to an activation that was already squashed",
-                lambda g, ans, x: (g * (sigmoid_of(ans) * (1 - sigmoid_of(ans))),)),
-        Variant("input_as_output", "the output form s(1-s) fed the pre-activation z: z(1-z) instead of s(1-s)",
-                lambda g, ans, x: (g * (x * (1 - x)),)),
-        Variant("dropped", "missing the activation's derivative (chain-rule factor dropped)",
-                lambda g, ans, x: (g,)),
-    ],
-    "tanh": [
-        Variant("at_output", "derivative taken at the output: 1-tanh(a)^2 applied to a = tanh(z)",
-                lambda g, ans, x: (g * (1 - _tanh(ans) * _tanh(ans)),)),
-        Variant("input_as_output", "the output form 1-a^2 fed the pre-activation z: 1-z^2 instead of 1-tanh(z)^2",
-                lambda g, ans, x: (g * (1 - x * x),)),
-        Variant("sigmoid_formula", "the sigmoid's derivative a(1-a) used for tanh",
-                lambda g, ans, x: (g * (ans * (1 - ans)),)),
-        Variant("dropped", "missing the activation's derivative (chain-rule factor dropped)",
-                lambda g, ans, x: (g,)),
-    ],
-    "relu": [Variant("dropped", "missing the ReLU's step derivative (negative units pass the error back)",
-                     lambda g, ans, x: (g,))],
-    "softplus": [Variant("dropped", "missing the softplus derivative (chain-rule factor dropped)",
-                         lambda g, ans, x: (g,))],
-    "exp": [Variant("dropped", "missing the derivative of exp (chain-rule factor dropped)",
-                    lambda g, ans, x: (g,))],
-    "log": [Variant("dropped", "missing the derivative 1/x of log (chain-rule factor dropped)",
-                    lambda g, ans, x: (g,))],
-    "square": [Variant("factor_2_dropped", "factor 2 dropped: d(x^2)/dx written as x",
-                       lambda g, ans, x: (g * x,))],
-    "pow": [Variant("exponent_dropped", "exponent factor dropped: d(x^n)/dx written as x^(n-1)",
-                    lambda g, ans, x, exponent: (g * x ** (exponent - 1),))],
-    "matmul": [
-        Variant("w_not_transposed", "used W instead of W.T when propagating the error back "
-                "(the shapes agree only because W is square)",
-                lambda g, ans, x, y: (_matmul_vjp(g, ans, x, y.swapaxes(-1, -2))[0], _matmul_vjp(g, ans, x, y)[1])),
-        Variant("weights_dropped", "the weights left out when propagating the error back: delta instead of delta.W^T",
-                lambda g, ans, x, y: (g, _matmul_vjp(g, ans, x, y)[1])),
-        Variant("input_dropped", "the input factor left out of the weight gradient: sum of deltas instead of X^T.delta",
-                lambda g, ans, x, y: (_matmul_vjp(g, ans, x, y)[0], _matmul_vjp(g, ans, _ones_like(x), y)[1])),
-    ],
-    "mean": [Variant("1/N_dropped", "1/N of the mean dropped (differentiated as a sum)", _sum_vjp)],
-    "sum": [Variant("1/N_added", "divided by N as if the sum were a mean", _mean_vjp)],
-    "log_softmax": [Variant("normaliser_dropped", "the normaliser's derivative dropped (the softmax term "
-                            "of p - y left out, log-softmax differentiated as z - const)",
-                            lambda g, ans, x, axis=-1: (g,))],
-}

@@ -4,10 +4,16 @@ Frozen entries: `SGD(params, lr, frozen={param: mask})` keeps the entries where 
 their current values. Document 001's "freezing one weight" instead subtracts the update and then
 sets W[0] = 0: the same run only because W[0] starts at 0 there; from any other start it would
 snap the weight to 0 rather than keep it.
+
+Every hyper-parameter is checked whenever it is set (at construction or later, e.g. by a schedule):
+a NaN, infinite or negative learning rate, a momentum or beta outside [0, 1), a non-positive eps is
+an error naming the optimizer, the argument and the value. A learning rate may be an array (one
+rate per member of a batched sweep): every entry is checked, and it must broadcast to each
+parameter's shape without changing it.
 """
 from __future__ import annotations
 
-from typing import Any, Iterable, Mapping
+from typing import Any, Callable, Iterable, Mapping
 
 import numpy as np
 
@@ -15,16 +21,114 @@ from .errors import ShapeError
 from .tensor import Tensor
 
 
+def _numbers(owner: str, name: str, value: Any) -> np.ndarray:
+    array = np.asarray(value.data if isinstance(value, Tensor) else value)
+    if array.dtype.kind not in "iuf":
+        raise TypeError(f"{owner}: {name} must be a real number (or an array of them), got {value!r}")
+    return array.astype(np.float64)
+
+
+def _in_range(owner: str, name: str, value: Any, ok: Callable[[np.ndarray], np.ndarray], expected: str) -> Any:
+    """`value` if `ok` holds for every entry (NaN fails any comparison), else an error naming the entry."""
+    array = _numbers(owner, name, value)
+    bad = ~ok(array)
+    if np.any(bad):
+        where = tuple(int(i) for i in np.argwhere(bad)[0])
+        entry = f" at entry {where}" if array.ndim else ""
+        raise ValueError(f"{owner}: {name} must be {expected}, got {array[where]}{entry}")
+    return float(array) if array.ndim == 0 else array
+
+
+def _rate(owner: str, name: str, value: Any) -> Any:
+    return _in_range(owner, name, value, lambda a: np.isfinite(a) & (a >= 0), "a finite number >= 0")
+
+
+def _single(owner: str, name: str, value: Any) -> Any:
+    if np.ndim(value.data if isinstance(value, Tensor) else value) != 0:
+        raise ValueError(f"{owner}: {name} must be a single number, got shape {np.shape(value)}")
+    return value
+
+
+def _decay(owner: str, name: str, value: Any) -> float:
+    return _in_range(owner, name, _single(owner, name, value), lambda a: (a >= 0) & (a < 1), "in [0, 1)")
+
+
+def _positive(owner: str, name: str, value: Any) -> float:
+    return _in_range(owner, name, _single(owner, name, value), lambda a: np.isfinite(a) & (a > 0),
+                     "a finite number > 0")
+
+
+class _Checked:
+    """A hyper-parameter validated on every assignment, by `check(optimizer, value)`."""
+
+    def __init__(self, check: Callable[[Any, str, Any], Any]) -> None:
+        self.check = check
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    def __get__(self, obj: Any, objtype: type | None = None) -> Any:
+        return self if obj is None else obj.__dict__[self.name]
+
+    def __set__(self, obj: Any, value: Any) -> None:
+        obj.__dict__[self.name] = self.check(obj, self.name, value)
+
+
+def _label(p: Tensor, position: int) -> str:
+    return f"'{p.name}' (shape {p.shape})" if p.name else f"#{position} (shape {p.shape})"
+
+
 class Optimizer:
     def __init__(self, params: Iterable[Tensor], frozen: Mapping[Tensor, Any] | None = None) -> None:
-        self.params = list(params)
+        self.params = self._distinct(params)
         self.frozen: dict[int, np.ndarray] = {}
         for p, mask in (frozen or {}).items():
-            mask = np.asarray(mask, dtype=bool)
-            if mask.shape != p.shape:
-                raise ShapeError(f"{type(self).__name__}: frozen mask has shape {mask.shape}, parameter {p.name or ''} "
-                                 f"has shape {p.shape}")
-            self.frozen[id(p)] = mask
+            self.frozen[id(p)] = self._frozen_mask(p, mask)
+
+    def _distinct(self, params: Iterable[Tensor]) -> list[Tensor]:
+        """The parameters, refused if one is not a Tensor or appears twice (one step would move it twice)."""
+        owner, held, first = type(self).__name__, [], {}
+        for position, p in enumerate(params):
+            if not isinstance(p, Tensor):
+                raise TypeError(f"{owner}: parameter #{position} is a {type(p).__name__}, expected a Tensor "
+                                f"(e.g. model.parameters())")
+            if id(p) in first:
+                raise ValueError(f"{owner}: parameter {_label(p, position)} is given twice (positions "
+                                 f"{first[id(p)]} and {position}); each step would move it twice. Pass each once")
+            first[id(p)] = position
+            held.append(p)
+        return held
+
+    def _frozen_mask(self, p: Any, mask: Any) -> np.ndarray:
+        owner = type(self).__name__
+        position = next((i for i, q in enumerate(self.params) if q is p), None)
+        if position is None:
+            raise ValueError(f"{owner}: frozen mask given for a {type(p).__name__}"
+                             f"{' of shape ' + str(p.shape) if isinstance(p, Tensor) else ''} that is not one of "
+                             f"this optimizer's parameters; key each mask by a parameter passed to it")
+        array = np.asarray(mask)
+        if array.dtype.kind in "iu" and np.all((array == 0) | (array == 1)):
+            array = array.astype(bool)
+        if array.dtype.kind != "b":
+            raise TypeError(f"{owner}: frozen mask for parameter {_label(p, position)} must be boolean (or integers "
+                            f"0/1), got dtype {array.dtype}" + (f" with values {np.unique(array)[:4]}"
+                                                                 if array.dtype.kind in "iuf" else ""))
+        if array.shape != p.shape:
+            raise ShapeError(f"{owner}: frozen mask has shape {array.shape}, parameter {_label(p, position)} "
+                             f"has shape {p.shape}")
+        return array
+
+    def _learning_rate(self, name: str, value: Any) -> Any:
+        rate = _rate(type(self).__name__, name, value)
+        for position, p in enumerate(self.__dict__.get("params", ()) if np.ndim(rate) else ()):
+            try:
+                fits = np.broadcast_shapes(np.shape(rate), p.shape) == p.shape
+            except ValueError:
+                fits = False
+            if not fits:
+                raise ShapeError(f"{type(self).__name__}: {name} has shape {np.shape(rate)}, which does not "
+                                 f"broadcast to parameter {_label(p, position)} without changing its shape")
+        return rate
 
     def zero_grad(self) -> None:
         for p in self.params:
@@ -42,6 +146,9 @@ class SGD(Optimizer):
     """p ← p − lr·g, or with momentum v ← μ·v + g, p ← p − lr·v (PyTorch's form).
 
     `lr` may be an array broadcastable to a parameter (one rate per member of a batched sweep)."""
+
+    lr = _Checked(lambda self, name, value: self._learning_rate(name, value))
+    momentum = _Checked(lambda self, name, value: _decay(type(self).__name__, name, value))
 
     def __init__(self, params: Iterable[Tensor], lr: Any, momentum: float = 0.0,
                  frozen: Mapping[Tensor, Any] | None = None) -> None:
@@ -62,8 +169,19 @@ class SGD(Optimizer):
             p.data -= self.lr * g
 
 
+def _betas(self: Any, name: str, value: Any) -> tuple[float, float]:
+    owner = type(self).__name__
+    if not (isinstance(value, (tuple, list)) and len(value) == 2):
+        raise ValueError(f"{owner}: betas must be a pair (beta1, beta2), got {value!r}")
+    return (_decay(owner, "betas[0]", value[0]), _decay(owner, "betas[1]", value[1]))
+
+
 class Adam(Optimizer):
     """Adam (Kingma & Ba) with bias correction."""
+
+    lr = _Checked(lambda self, name, value: self._learning_rate(name, value))
+    betas = _Checked(_betas)
+    eps = _Checked(lambda self, name, value: _positive(type(self).__name__, name, value))
 
     def __init__(self, params: Iterable[Tensor], lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
                  eps: float = 1e-8, frozen: Mapping[Tensor, Any] | None = None) -> None:

@@ -68,9 +68,10 @@ def draw_graph(tensor: Tensor, *, rankdir: str = "TB", show_values: bool = True,
         collapses further only if the graph still has more than `max_nodes` nodes (at least 8).
     params: names for the leaves, e.g. `dict(model.named_parameters())`, pairs, or the model itself;
         otherwise a leaf is labelled with its `.name`.
-    audit: parameter name -> verdict ("exact gradient", "not a gradient", ...), or an object with such
-        a `.verdicts` mapping (an `am.audit` report); a parameter whose rule is not an exact gradient is
-        filled red (amber if it is the gradient up to a constant factor) and tagged with the verdict.
+    audit: an `am.audit` report (its `.params`, each with a machine-readable `.kind` and a `.verdict`),
+        or a mapping parameter name -> such a per-parameter report or a bare kind ("exact", "factor",
+        ...); a parameter whose rule is not an exact gradient is filled red (amber if it is the
+        gradient up to a constant factor) and tagged with the verdict.
         The op node where a report found the rule's mistake (its parameters' `.variant`) is highlighted.
     highlight: tensors (or their ids) to draw with a thick orange border, e.g. the op whose derivative
         a hand rule takes at the wrong argument; a mapping tensor -> note also writes the note.
@@ -181,23 +182,21 @@ def _op_grads(graph: _Graph) -> dict[int, np.ndarray]:
     return {id(t): np.asarray(captured[id(t)]) for t in ops if id(t) in captured}
 
 
-def _verdicts(audit: Any) -> dict[str, str]:
+def _verdicts(audit: Any) -> dict[str, tuple[str, str]]:
+    """Parameter name -> (kind, verdict text), read from the report's per-parameter `kind`."""
     if audit is None:
         return {}
-    verdicts = getattr(audit, "verdicts", audit)
-    verdicts = verdicts() if callable(verdicts) else verdicts
+    reports = getattr(audit, "params", audit)
     out = {}
-    for name, verdict in dict(verdicts).items():
-        verdict = getattr(verdict, "verdict", verdict)  # a per-parameter report
-        out[str(name)] = str(getattr(verdict, "value", verdict))  # an Enum
+    for name, report in dict(reports).items():
+        kind = str(getattr(report, "kind", report))
+        out[str(name)] = (kind, str(getattr(report, "verdict", kind)))
     return out
 
 
-def _verdict_class(verdict: str) -> str:
-    text = verdict.lower()
-    if text.startswith(("exact", "undetermined")):
-        return text.split()[0].rstrip(":")
-    return "factor" if "factor" in text else "wrong"
+def _verdict_class(kind: str) -> str:
+    """The colour class of an audit kind: exact, undetermined, factor (still downhill) or wrong."""
+    return kind if kind in ("exact", "undetermined", "factor") else "wrong"
 
 
 def _audit_marks(audit: Any, graph: _Graph) -> dict[int, str]:
@@ -489,7 +488,7 @@ def _period(names: list[str]) -> int | None:
 
 class _Drawing:
     def __init__(self, graph: _Graph, units: _Units, grads: dict[int, np.ndarray], *, show_values: bool,
-                 show_grads: bool, verdicts: dict[str, str], marks: dict[int, str]) -> None:
+                 show_grads: bool, verdicts: dict[str, tuple[str, str]], marks: dict[int, str]) -> None:
         self.graph, self.units, self.grads = graph, units, grads
         self.show_values, self.show_grads = show_values, show_grads
         self.verdicts, self.marks = verdicts, marks
@@ -550,11 +549,11 @@ class _Drawing:
             rows, lines, kind = self._group(ops)
         style = dict(STYLE["output" if root in inside else kind])
         verdicts = sorted({self.verdicts[graph.names[i]] for i in inside if graph.names[i] in self.verdicts})
-        for verdict in verdicts:
-            fill, border = VERDICT_STYLE[_verdict_class(verdict)]
+        for kind, verdict in verdicts:
+            fill, border = VERDICT_STYLE[_verdict_class(kind)]
             if fill:
                 style.update(fillcolor=fill, color=border, penwidth="2", style="filled")
-            mark = {"exact": "✓", "undetermined": "?"}.get(_verdict_class(verdict), "✗")
+            mark = {"exact": "✓", "undetermined": "?"}.get(_verdict_class(kind), "✗")
             lines.append((f"{mark} {verdict}", border))
         marked = [self.marks[id(graph.tensors[i])] for i in inside if id(graph.tensors[i]) in self.marks]
         if marked:

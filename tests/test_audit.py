@@ -7,6 +7,7 @@ tanh/sigmoid net, softmax regression. Rules return the direction that is SUBTRAC
 """
 from __future__ import annotations
 
+import importlib
 import json
 
 import numpy as np
@@ -14,10 +15,11 @@ import pytest
 
 import autograd_mini as am
 from autograd_mini import ops
-from autograd_mini.ops import VJP_VARIANTS, Op
-from autograd_mini.tensor import backprop
+from autograd_mini.audit_variants import VJP_VARIANTS, Variant
+from autograd_mini.ops import Op
 
 pytestmark = pytest.mark.filterwarnings("error")
+audit_module = importlib.import_module("autograd_mini.audit")  # am.audit is the function
 
 
 def sig(z):
@@ -401,17 +403,19 @@ def test_every_variant_is_a_real_change_shaped_like_its_op(op_name):
         assert variant.description
 
 
-def test_vjp_override_replaces_one_node_only():
-    w = am.Tensor(np.array([[0.3], [-0.2]]), requires_grad=True)
-    hidden = am.Tensor([[1.0, 2.0]]) @ w
-    out = hidden.sigmoid()
-    loss = (out - 1.0).square().sum()
-    plain = backprop([loss], [np.ones(())], retain_graph=True, accumulate_leaves=False, capture=[w])
-    dropped = backprop([loss], [np.ones(())], retain_graph=True, accumulate_leaves=False, capture=[w],
-                       vjp_overrides={id(out): lambda g, ans, x: (g,)})
-    s = out.data
-    np.testing.assert_allclose(plain[id(w)], np.array([[1.0], [2.0]]) * 2 * (s - 1) * s * (1 - s))
-    np.testing.assert_allclose(dropped[id(w)], np.array([[1.0], [2.0]]) * 2 * (s - 1))
+def test_a_swapped_in_variant_replaces_one_node_only_and_the_true_op_comes_back():
+    """The audit swaps a node's op on its own graph for one with the mistaken VJP, then restores it."""
+    x = np.array([[1.0, 2.0]])
+    point, _ = audit_module._evaluate(lambda p: ((am.Tensor(x) @ p["w"]).sigmoid() - 1.0).square().sum(),
+                                      lambda p: {"w": np.zeros((2, 1))}, {"w": np.array([[0.3], [-0.2]])}, "point")
+    (index,) = [k for k, t in enumerate(point.nodes) if t.op_name == "sigmoid"]
+    node, true_op = point.nodes[index], point.nodes[index]._op
+    dropped = audit_module._variant_gradient(point, index, Variant("dropped", "", lambda g, ans, x: (g,)))
+    s = node.data
+    np.testing.assert_allclose(point.grad["w"], x.T * 2 * (s - 1) * s * (1 - s))
+    np.testing.assert_allclose(dropped["w"], x.T * 2 * (s - 1))
+    assert node._op is true_op
+    np.testing.assert_array_equal(audit_module._gradient(point.loss, point.leaves)["w"], point.grad["w"])
 
 
 def test_report_to_dict_and_explain():
@@ -421,3 +425,98 @@ def test_report_to_dict_and_explain():
     text = report.explain()
     assert "W1: the rule is the exact gradient" in text and "sigmoid node #1 of 2" in text
     assert isinstance(report, am.AuditReport)
+
+
+# ---- non-finite input and malformed rules ---------------------------------------------------------
+
+def _poison(array, entry, value):
+    out = np.array(array, dtype=float)
+    out[entry] = value
+    return out
+
+
+@pytest.mark.parametrize("value", [np.nan, np.inf, -np.inf])
+def test_a_rule_giving_non_finite_values_gets_its_own_verdict(value):
+    report = am.audit(sse_loss, W_LIN, lambda p: {"W": _poison(sse_rule(p)["W"], (2, 1), value)})
+    w = report.params["W"]
+    assert w.kind == "non_finite" and report.kinds == {"W": "non_finite"} and report.kind == "non_finite"
+    assert f"gives {value} at entry (2, 1)" in w.verdict and "given point 0" in w.evidence
+    assert "not finite" in report.explain() and "other function" not in report.explain()
+    assert all(d is None for d in report.descent)
+
+
+def test_a_rule_non_finite_at_some_points_names_them_and_other_parameters_keep_their_verdicts():
+    calls = []
+
+    def rule(p):
+        calls.append(1)
+        return {"W0": rule_000(p, "")["W0"] if len(calls) != 3 else np.full(P_000["W0"].shape, np.nan),
+                "W1": rule_000(p, "")["W1"]}
+    report = am.audit(loss_000, P_000, rule, n_random=3)
+    assert report.params["W0"].kind == "non_finite" and "non-finite at point(s) [2] of 4" in report.params["W0"].evidence
+    assert report.params["W1"].kind == "exact" and report.kind == "mixed"
+    assert report.descent[2] is None and report.descent[0] > 0
+
+
+def test_a_rule_that_is_not_finite_near_the_points_is_not_called_another_functions_gradient():
+    """Finite at every point, NaN when moved by the Jacobian's finite differences: a NaN Jacobian
+    would look symmetric (its asymmetry NaN compares as small); it gets the non-finite verdict."""
+    seen = []
+
+    def rule(p):
+        seen.append(1)
+        decay = sse_rule(p)["W"] + 0.1 * p["W"]  # the gradient of another function, at the points
+        return {"W": decay if len(seen) <= 3 else np.full_like(decay, np.nan)}
+    report = am.audit(sse_loss, W_LIN, rule, n_random=2)
+    w = report.params["W"]
+    assert w.kind == "non_finite" and "Jacobian" in w.verdict and report.asymmetry is None
+
+
+@pytest.mark.parametrize("where", ["params", "points"])
+@pytest.mark.parametrize("value", [np.nan, np.inf])
+def test_non_finite_parameters_are_an_error_naming_parameter_point_and_entry(where, value):
+    bad = {"W": _poison(W_LIN["W"], (1, 0), value)}
+    args = (bad, None) if where == "params" else (W_LIN, [W_LIN, bad])
+    point = 0 if where == "params" else 2
+    with pytest.raises(ValueError, match=rf"audit: parameter 'W' is {value} at entry \(1, 0\) at given point {point}"):
+        am.audit(sse_loss, args[0], sse_rule, args[1])
+
+
+def test_a_non_finite_true_gradient_is_an_error_not_a_zero_gradient():
+    """|w| via sqrt(w*w) has a NaN gradient at w = 0: nothing can be compared there."""
+    def loss(p):
+        return ((p["w"] * p["w"]) ** 0.5).sum()
+    with pytest.raises(ValueError, match=r"autodiff gradient of 'w' is nan at entry \(1,\) at given point 0"):
+        am.audit(loss, {"w": np.array([1.0, 0.0])}, lambda p: {"w": np.sign(p["w"])}, n_random=0)
+
+
+def test_a_non_finite_loss_is_an_error():
+    with pytest.raises(ValueError, match=r"audit: the loss is -inf at given point 0; nothing non-finite"):
+        am.audit(lambda p: p["w"].log().sum(), {"w": np.array([0.0, 1.0])}, lambda p: {"w": 1 / p["w"]},
+                 n_random=0)
+
+
+def test_a_complex_rule_is_refused_not_cast():
+    with pytest.raises(TypeError, match=r"complex array for 'W'.*imaginary part"):
+        am.audit(sse_loss, W_LIN, lambda p: {"W": sse_rule(p)["W"] + 0j})
+
+
+@pytest.mark.parametrize("rule, error, words", [
+    (lambda p: [sse_rule(p)["W"]], TypeError, "manual_rule returned list; expected a dict name -> array"),
+    (lambda p: None, TypeError, "manual_rule returned NoneType; expected a dict"),
+    (lambda p: {"W": None}, TypeError, "returned None for 'W'; expected a real array of shape (3, 2)"),
+    (lambda p: {}, ValueError, "returned directions for [] but the parameters are ['W']"),
+    (lambda p: {"W": sse_rule(p)["W"], "V": 1.0}, ValueError, "directions for ['V', 'W']"),
+    (lambda p: {"W": "downhill"}, TypeError, "returned str of dtype <U8 for 'W'"),
+    (lambda p: {"W": [[1.0], [1.0, 2.0]]}, TypeError, "ragged list for 'W'"),
+    (lambda p: {"W": np.zeros(5)}, am.ShapeError, "gave shape (5,) for 'W' of shape (3, 2)"),
+])
+def test_a_malformed_rule_is_a_clear_error_naming_the_parameter(rule, error, words):
+    with pytest.raises(error) as caught:
+        am.audit(sse_loss, W_LIN, rule)
+    assert str(caught.value).startswith("audit: manual_rule") and words in str(caught.value)
+
+
+def test_a_rule_may_return_tensors():
+    report = am.audit(sse_loss, W_LIN, lambda p: {"W": am.Tensor(sse_rule(p)["W"])})
+    assert report.kinds == {"W": "exact"}

@@ -132,3 +132,84 @@ def test_gradgradcheck_reports_the_second_derivative_it_expected():
 def test_gradgradcheck_of_a_function_whose_gradient_is_constant():
     """Second derivative zero everywhere: nothing to differentiate twice, and the check says so."""
     assert am.gradgradcheck(lambda x, y: x * 2 + y, X, X).passed
+
+
+# ---- what a checker cannot verify is a failure, named -----------------------------------------------
+
+def test_gradcheck_fails_the_nan_gradient_of_sqrt_of_a_square_at_zero():
+    with pytest.raises(am.GradcheckError) as caught:
+        am.gradcheck(lambda x: ((x * x) ** 0.5).sum(), np.array([0.0, 1.0]))
+    result = caught.value.result
+    assert not result.passed and result.input == 0 and result.index == (0,)
+    assert "analytic derivative of input 0 is nan at index (0,)" in str(caught.value)
+
+
+@pytest.mark.parametrize("poison", [np.nan, np.inf, -np.inf])
+def test_gradcheck_fails_an_op_whose_vjp_returns_a_non_finite_entry(poison):
+    def vjp(g, ans, x):
+        grad = g * np.cos(x)
+        grad[WRONG_AT] = poison
+        return (grad,)
+    op = am.Op("sin_poisoned", np.sin, vjp)
+    result = am.gradcheck(lambda x: op(x).sum(), X, raise_exception=False)
+    assert not result.passed and (result.input, result.index) == (0, WRONG_AT)
+    assert f"is {poison} at index {WRONG_AT}" in str(result)
+    with pytest.raises(am.GradcheckError, match=r"cannot verify"):
+        am.gradcheck(lambda x: op(x).sum(), X)
+
+
+def test_gradcheck_fails_a_non_finite_value_naming_the_output_entry():
+    with pytest.raises(am.GradcheckError, match=r"value at the inputs is -inf at output index \(1,\)"):
+        am.gradcheck(lambda x: x.log(), np.array([1.0, 0.0, 2.0]))
+
+
+def test_gradcheck_fails_a_non_finite_numeric_derivative():
+    """sqrt at 0 with a VJP that claims 0: the analytic side is finite, but f(0 - eps) is NaN."""
+    op = am.Op("sqrt_claims_zero", np.sqrt, lambda g, ans, x: (g * 0.0,))
+    with pytest.raises(am.GradcheckError) as caught:
+        am.gradcheck(lambda x: op(x).sum(), np.array([1.0, 0.0]))
+    assert caught.value.result.index == (1,) and "numeric derivative of input 0 is nan at index (1,)" in str(
+        caught.value)
+
+
+def test_gradgradcheck_fails_a_nan_second_derivative():
+    """sin whose VJP is cos, and a cos whose own VJP gives NaN at one entry: first order right,
+    second order poisoned there."""
+    def cos_vjp(g, ans, x):
+        grad = -g * np.sin(x)
+        grad[WRONG_AT] = np.nan
+        return (grad,)
+    cos = am.Op("cos_poisoned", np.cos, cos_vjp)
+    sin = am.Op("sin", np.sin, lambda g, ans, x: (g * (cos(x) if isinstance(x, am.Tensor) else np.cos(x)),))
+    assert am.gradcheck(lambda x: sin(x).sum(), X).passed
+    with pytest.raises(am.GradcheckError) as caught:
+        am.gradgradcheck(lambda x: sin(x).sum(), X)
+    assert (caught.value.result.input, caught.value.result.index) == (0, WRONG_AT)
+    assert "gradgradcheck" in str(caught.value) and "nan" in str(caught.value)
+
+
+def test_gradgradcheck_fails_the_nan_of_sqrt_at_zero():
+    with pytest.raises(am.GradcheckError, match="nan"):
+        am.gradgradcheck(lambda x: ((x * x) ** 0.5).sum(), np.array([0.0, 1.0]))
+
+
+@pytest.mark.parametrize("check", [am.gradcheck, am.gradgradcheck])
+@pytest.mark.parametrize("returned, named", [
+    (lambda x: x.data.sum(), "numpy.float64"), (lambda x: x.data * 2, "numpy.ndarray of shape (2, 3)"),
+    (lambda x: 3.0, "float"), (lambda x: [x], "list"), (lambda x: None, "NoneType")])
+def test_checkers_refuse_a_function_that_does_not_return_a_tensor(check, returned, named):
+    with pytest.raises(TypeError) as caught:
+        check(returned, X)
+    message = str(caught.value)
+    assert message.startswith(check.__name__) and f"f returned {named}" in message and "expected" in message
+
+
+def test_a_function_that_ignores_its_inputs_has_zero_derivatives():
+    assert am.gradcheck(lambda x: am.Tensor(3.0), X).passed
+    assert am.gradgradcheck(lambda x: am.Tensor([1.0, 2.0]), X).passed
+
+
+@pytest.mark.parametrize("eps", [0.0, -1e-6, float("nan"), float("inf")])
+def test_checkers_refuse_a_bad_step(eps):
+    with pytest.raises(ValueError, match="eps"):
+        am.gradcheck(lambda x: (x * x).sum(), X, eps=eps)

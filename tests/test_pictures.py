@@ -155,14 +155,15 @@ def test_a_freed_graph_is_an_error_that_says_how_to_keep_it():
 
 def test_audit_colours_parameters_whose_rule_is_not_an_exact_gradient(tmp_path):
     net = two_layer()
-    audit = {"W0": "exact gradient", "W1": "derivative evaluated at the wrong argument"}
+    audit = {"W0": SimpleNamespace(kind="exact", verdict="exact gradient"),
+             "W1": SimpleNamespace(kind="wrong_derivative", verdict="derivative evaluated at the wrong argument")}
     nodes = svg(am.draw_graph(net.loss, audit=audit), tmp_path)
     (w0,), (w1,) = by_title(nodes, "W0"), by_title(nodes, "W1")
     assert w0.fill == pictures.STYLE["param"]["fillcolor"] and w0.texts[-1] == "✓ exact gradient"
     assert (w1.fill, w1.stroke) == pictures.VERDICT_STYLE["wrong"]
     assert w1.texts[-1] == "✗ derivative evaluated at the wrong argument"
-    report = SimpleNamespace(verdicts={"W1": SimpleNamespace(verdict="gradient up to a constant factor 2"),
-                                       "V": "not a gradient"})
+    report = SimpleNamespace(params={"W1": SimpleNamespace(kind="factor", verdict="gradient of 2*L (factor 2)"),
+                                     "V": "not_a_gradient"})  # a bare kind serves as its own text
     nodes = svg(am.draw_graph(net.loss, audit=report), tmp_path)
     assert (by_title(nodes, "W1")[0].fill, by_title(nodes, "W1")[0].stroke) == pictures.VERDICT_STYLE["factor"]
     assert "audit: no parameter named 'V' in this graph" in nodes["caption"]
@@ -176,9 +177,10 @@ def test_an_audit_report_highlights_the_node_where_the_rule_goes_wrong(tmp_path)
     index = [id(t) for t in ops].index(id(net.p))
     variant = SimpleNamespace(op="sigmoid", node_index=index, node=am.Tensor(0.0),  # a node of another graph
                               description="derivative taken at the output: s'(s(z)) instead of s'(z)")
-    report = SimpleNamespace(
-        verdicts={"W0": "sigmoid node #2 of 2: derivative taken at the output", "W1": "undetermined: ~0"},
-        params={"W0": SimpleNamespace(variant=variant), "W1": SimpleNamespace(variant=None)})
+    report = SimpleNamespace(params={
+        "W0": SimpleNamespace(variant=variant, kind="wrong_derivative",
+                              verdict="sigmoid node #2 of 2: derivative taken at the output"),
+        "W1": SimpleNamespace(variant=None, kind="undetermined", verdict="undetermined: ~0")})
     nodes = svg(am.draw_graph(net.loss, audit=report), tmp_path)
     (marked,) = [n for k, n in nodes.items() if k.startswith("n") and n.stroke == pictures.HIGHLIGHT]
     assert marked.texts[:2] == ["sigmoid", "(4, 1)"] and marked.texts[-1] == "W0: derivative taken at the output"
@@ -187,7 +189,7 @@ def test_an_audit_report_highlights_the_node_where_the_rule_goes_wrong(tmp_path)
     assert by_title(nodes, "W1")[0].fill == pictures.STYLE["param"]["fillcolor"]
     variant.node, variant.node_index = net.p, 0  # identity wins over position
     assert am.draw_graph(net.loss, audit=report).source == am.draw_graph(
-        net.loss, audit=report.verdicts, highlight={net.p: "W0: derivative taken at the output"}).source
+        net.loss, audit=dict(report.params), highlight={net.p: "W0: derivative taken at the output"}).source
 
 
 def test_highlight_draws_a_thick_orange_border(tmp_path):
@@ -339,3 +341,29 @@ def test_a_repeated_input_is_one_edge_with_its_count():
 
 def test_top_level_names():
     assert am.draw_graph is pictures.draw_graph and am.render_graph is pictures.render_graph
+
+
+def test_audit_colours_come_from_the_reports_kind_not_its_words(tmp_path):
+    """Words that once decided the colour ("factor", "exact") no longer do; the kind does."""
+    net = two_layer()
+    report = SimpleNamespace(params={
+        "W0": SimpleNamespace(kind="factor", verdict="gradient of 0.5*L", variant=None),
+        "W1": SimpleNamespace(kind="non_finite", verdict="exact? no: not finite, factor unknown", variant=None)})
+    nodes = svg(am.draw_graph(net.loss, audit=report), tmp_path)
+    (w0,), (w1,) = by_title(nodes, "W0"), by_title(nodes, "W1")
+    assert (w0.fill, w0.stroke) == pictures.VERDICT_STYLE["factor"] and w0.texts[-1] == "✗ gradient of 0.5*L"
+    assert (w1.fill, w1.stroke) == pictures.VERDICT_STYLE["wrong"]
+
+
+def test_a_real_audit_report_is_drawn_from_its_kinds(tmp_path):
+    net = two_layer()
+    params = {"W0": net.W0.data, "W1": net.W1.data}
+
+    def loss(p):
+        hidden = (am.Tensor(XOR_X) @ p["W0"]).sigmoid()
+        return 0.5 * (((hidden @ p["W1"]).sigmoid() - XOR_Y) ** 2).sum()
+    report = am.audit(loss, params,
+                      lambda p: {"W0": np.full(p["W0"].shape, np.nan), "W1": np.zeros(p["W1"].shape)}, n_random=1)
+    assert report.kinds["W0"] == "non_finite"
+    nodes = svg(am.draw_graph(net.loss, audit=report), tmp_path)
+    assert (by_title(nodes, "W0")[0].fill, by_title(nodes, "W0")[0].stroke) == pictures.VERDICT_STYLE["wrong"]
