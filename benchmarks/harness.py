@@ -145,6 +145,7 @@ def _block_size(step: Callable[[], Any], seconds: float) -> int:
 
 
 def run_step_workload(workload: Workload, mode: str, only: set[str] | None, log: Callable[[str], None]) -> dict:
+    """Check every contender's gradients, time the ones that agree round-robin, measure their memory."""
     settings = MODES[mode]
     result: dict[str, Any] = {"description": workload.description, "contenders": {}}
     try:
@@ -153,11 +154,29 @@ def run_step_workload(workload: Workload, mode: str, only: set[str] | None, log:
         result["skipped"] = str(why)
         log(f"{workload.name}: skipped: {why}")
         return result
+    steps = _checked_steps(workload, problem, only, result["contenders"], log)
+    block = settings["w2_block"] if workload.name == "W2" and settings["w2_block"] else settings["block"]
+    per_step, sizes = _time_round_robin(steps, settings["rounds"], block)
+    hand_times = per_step["hand NumPy"]
+    for name, times in per_step.items():
+        ratios = [t / h for t, h in zip(times, hand_times)]
+        result["contenders"][name].update(
+            median_s=statistics.median(times), min_s=min(times), ratio=statistics.median(ratios),
+            ratio_min=min(ratios), ratio_max=max(ratios), steps_per_block=sizes[name], rounds=len(times))
+    _measure_peaks(steps, result["contenders"])
+    if workload.long_run:
+        result["long_run"] = _long_run(workload, problem, settings["long_steps"], log)
+    return result
+
+
+def _checked_steps(workload: Workload, problem: Problem, only: set[str] | None, entries: dict,
+                   log: Callable[[str], None]) -> dict[str, Callable[[], Any]]:
+    """The step of every selected contender whose gradients equal hand NumPy's; the others get a status."""
     _, hand = problem.hand_grads(problem.params)
     steps: dict[str, Callable[[], Any]] = {}
     for name, factory in workload.contenders.items():
         entry: dict[str, Any] = {}
-        result["contenders"][name] = entry
+        entries[name] = entry
         if only and name != "hand NumPy" and not any(o.lower() in name.lower() for o in only):
             entry.update(status="skipped", reason="not selected (--only)")
             continue
@@ -178,43 +197,42 @@ def run_step_workload(workload: Workload, mode: str, only: set[str] | None, log:
             continue
         entry["status"] = "ok"
         steps[name] = step
-    block = settings["w2_block"] if workload.name == "W2" and settings["w2_block"] else settings["block"]
+    return steps
+
+
+def _time_round_robin(steps: dict[str, Callable[[], Any]], rounds: int, block: float) -> tuple[dict, dict]:
+    """Seconds per step of each contender (one block each per round, who goes first rotating), and
+    the steps in each one's block (sized to take about `block` seconds)."""
     sizes = {name: _block_size(step, block) for name, step in steps.items()}
     per_step: dict[str, list[float]] = {name: [] for name in steps}
     names = list(steps)
-    for r in range(settings["rounds"]):
-        order = names[r % len(names):] + names[:r % len(names)]  # rotate who goes first
-        for name in order:
+    for r in range(rounds):
+        for name in names[r % len(names):] + names[:r % len(names)]:
             step, n = steps[name], sizes[name]
             t0 = time.perf_counter()
             for _ in range(n):
                 step()
             per_step[name].append((time.perf_counter() - t0) / n)
-    hand_times = per_step["hand NumPy"]
-    for name in names:
-        times = per_step[name]
-        ratios = [t / h for t, h in zip(times, hand_times)]
-        entry = result["contenders"][name]
-        entry.update(median_s=statistics.median(times), min_s=min(times), ratio=statistics.median(ratios),
-                     ratio_min=min(ratios), ratio_max=max(ratios), steps_per_block=sizes[name],
-                     rounds=len(times))
-        if not name.startswith(("PyTorch", "JAX")):
-            # buffers a contender keeps between steps (the traced step's) count as part of its peak
-            state = getattr(steps[name], "state_bytes", 0)
-            entry["peak_bytes"] = _peak_bytes(steps[name]) + state
-            if state:
-                entry["peak_note"] = f"includes {state} bytes of buffers kept between steps"
-        else:
+    return per_step, sizes
+
+
+def _measure_peaks(steps: dict[str, Callable[[], Any]], entries: dict) -> None:
+    """Peak bytes per step (tracemalloc sees NumPy's buffers, not torch's or XLA's), and the ratio to hand's."""
+    for name, step in steps.items():
+        entry = entries[name]
+        if name.startswith(("PyTorch", "JAX")):
             entry["peak_bytes"] = None
             entry["peak_note"] = "not traced: the library allocates outside Python's allocator"
-    hand_peak = result["contenders"]["hand NumPy"]["peak_bytes"]
-    for name in names:
-        entry = result["contenders"][name]
-        if entry.get("peak_bytes") is not None and hand_peak:
-            entry["peak_ratio"] = entry["peak_bytes"] / hand_peak
-    if workload.long_run:
-        result["long_run"] = _long_run(workload, problem, settings["long_steps"], log)
-    return result
+            continue
+        # buffers a contender keeps between steps (the traced step's) count as part of its peak
+        state = getattr(step, "state_bytes", 0)
+        entry["peak_bytes"] = _peak_bytes(step) + state
+        if state:
+            entry["peak_note"] = f"includes {state} bytes of buffers kept between steps"
+    hand_peak = entries["hand NumPy"]["peak_bytes"]
+    for name in steps:
+        if entries[name].get("peak_bytes") is not None and hand_peak:
+            entries[name]["peak_ratio"] = entries[name]["peak_bytes"] / hand_peak
 
 
 def _rss_bytes() -> int:
