@@ -22,7 +22,7 @@ def _torch() -> Any:
     return torch
 
 
-def _jax() -> Any:
+def _jax_module() -> Any:
     jax = _import("jax")
     jax.config.update("jax_enable_x64", True)
     jax.config.update("jax_platforms", "cpu")
@@ -176,41 +176,56 @@ def w1_micrograd(pb: Problem):
     return step, grads
 
 
-def _jax_w1(jit: bool) -> Factory:
+def _jax_w1_loss(jax: Any, jnp: Any, pb: Problem) -> Callable:
+    x, y = jnp.asarray(pb.data["x"]), jnp.asarray(pb.data["y"])
+
+    def loss_of(params: tuple) -> Any:
+        w0, w1 = params
+        out = jax.nn.sigmoid(jax.nn.sigmoid(x @ w0) @ w1)
+        return 0.5 * jnp.sum((out - y) ** 2)
+    return loss_of
+
+
+def _jax_w2_loss(jax: Any, jnp: Any, pb: Problem) -> Callable:
+    x, onehot = jnp.asarray(pb.data["x"]), jnp.asarray(pb.data["onehot"])
+    n = len(pb.data["x"])
+
+    def loss_of(params: tuple) -> Any:
+        w1, b1, w2, b2 = params
+        logp = jax.nn.log_softmax(jnp.tanh(x @ w1 + b1) @ w2 + b2, axis=1)
+        return -jnp.sum(logp * onehot) / n
+    return loss_of
+
+
+def _jax(make_loss: Callable, jit: bool) -> Factory:
+    """A JAX contender: SGD on a tuple of parameters (in the problem's order), jitted or not."""
     def factory(pb: Problem):
-        jax = _jax()
+        jax = _jax_module()
         jnp = _import("jax.numpy")
-        x, y = jnp.asarray(pb.data["x"]), jnp.asarray(pb.data["y"])
-        lr = pb.lr
-
-        def loss_of(params: tuple) -> Any:
-            w0, w1 = params
-            out = jax.nn.sigmoid(jax.nn.sigmoid(x @ w0) @ w1)
-            return 0.5 * jnp.sum((out - y) ** 2)
-
-        vg = jax.value_and_grad(loss_of)
+        names, lr = list(pb.params), pb.lr
+        vg = jax.value_and_grad(make_loss(jax, jnp, pb))
 
         def update(params: tuple) -> tuple:
             loss, g = vg(params)
             return loss, tuple(p - lr * gp for p, gp in zip(params, g))
 
         update = jax.jit(update) if jit else update
-        state = [(jnp.asarray(pb.params["w0"]), jnp.asarray(pb.params["w1"]))]
+        state = [tuple(jnp.asarray(pb.params[k]) for k in names)]
 
         def step() -> Any:
             loss, state[0] = update(state[0])
             return jax.block_until_ready(loss)
 
         def grads() -> dict[str, np.ndarray]:
-            _, g = vg((jnp.asarray(pb.params["w0"]), jnp.asarray(pb.params["w1"])))
-            return {"w0": np.asarray(g[0]), "w1": np.asarray(g[1])}
+            _, g = vg(tuple(jnp.asarray(pb.params[k]) for k in names))
+            return {k: np.asarray(v) for k, v in zip(names, g)}
 
         return step, grads
     return factory
 
 
-contender("W1", "JAX eager")(_jax_w1(jit=False))
-contender("W1", "JAX jit")(_jax_w1(jit=True))
+contender("W1", "JAX eager")(_jax(_jax_w1_loss, jit=False))
+contender("W1", "JAX jit")(_jax(_jax_w1_loss, jit=True))
 
 
 # ---- W2 ----
@@ -293,39 +308,5 @@ def w2_mygrad(pb: Problem):
     return step, grads
 
 
-def _jax_w2(jit: bool) -> Factory:
-    def factory(pb: Problem):
-        jax = _jax()
-        jnp = _import("jax.numpy")
-        x, onehot = jnp.asarray(pb.data["x"]), jnp.asarray(pb.data["onehot"])
-        n, lr = len(pb.data["x"]), pb.lr
-        names = ("w1", "b1", "w2", "b2")
-
-        def loss_of(params: tuple) -> Any:
-            w1, b1, w2, b2 = params
-            logp = jax.nn.log_softmax(jnp.tanh(x @ w1 + b1) @ w2 + b2, axis=1)
-            return -jnp.sum(logp * onehot) / n
-
-        vg = jax.value_and_grad(loss_of)
-
-        def update(params: tuple) -> tuple:
-            loss, g = vg(params)
-            return loss, tuple(p - lr * gp for p, gp in zip(params, g))
-
-        update = jax.jit(update) if jit else update
-        state = [tuple(jnp.asarray(pb.params[k]) for k in names)]
-
-        def step() -> Any:
-            loss, state[0] = update(state[0])
-            return jax.block_until_ready(loss)
-
-        def grads() -> dict[str, np.ndarray]:
-            _, g = vg(tuple(jnp.asarray(pb.params[k]) for k in names))
-            return {k: np.asarray(v) for k, v in zip(names, g)}
-
-        return step, grads
-    return factory
-
-
-contender("W2", "JAX eager")(_jax_w2(jit=False))
-contender("W2", "JAX jit")(_jax_w2(jit=True))
+contender("W2", "JAX eager")(_jax(_jax_w2_loss, jit=False))
+contender("W2", "JAX jit")(_jax(_jax_w2_loss, jit=True))
