@@ -44,33 +44,34 @@ def test_binary_cross_entropy_target_gradient_is_the_hand_formula():
 TORCH_BCE = """
 import json, sys
 import torch
-p, t, from_logits = json.load(sys.stdin)
-p = torch.tensor(p, dtype=torch.float64, requires_grad=True)
-t = torch.tensor(t, dtype=torch.float64, requires_grad=True)
-f = torch.nn.functional
-loss = (f.binary_cross_entropy_with_logits if from_logits else f.binary_cross_entropy)(p, t)
-loss.backward()
-print(json.dumps([loss.item(), p.grad.tolist(), t.grad.tolist()]))
+f, out = torch.nn.functional, []
+for p, t, from_logits in json.load(sys.stdin):
+    p = torch.tensor(p, dtype=torch.float64, requires_grad=True)
+    t = torch.tensor(t, dtype=torch.float64, requires_grad=True)
+    loss = (f.binary_cross_entropy_with_logits if from_logits else f.binary_cross_entropy)(p, t)
+    loss.backward()
+    out.append([loss.item(), p.grad.tolist(), t.grad.tolist()])
+print(json.dumps(out))
 """
 
 
-@pytest.mark.parametrize("from_logits", [False, True])
-def test_binary_cross_entropy_matches_torch_in_value_and_both_gradients(from_logits):
-    """torch runs in a child process: imported here, it would stay in the test process for good."""
+def test_binary_cross_entropy_matches_torch_in_value_and_both_gradients():
+    """Both forms (probabilities, logits); torch runs in a child process: imported here, it would
+    stay in the test process for good."""
     if importlib.util.find_spec("torch") is None:
         pytest.skip("torch is the reference for binary cross-entropy")
     rng = np.random.default_rng(4)
-    p = rng.normal(size=(4, 3)) if from_logits else rng.uniform(0.05, 0.95, size=(4, 3))
-    t = rng.uniform(0, 1, size=(4, 3))
-    child = subprocess.run([sys.executable, "-c", TORCH_BCE], input=json.dumps([p.tolist(), t.tolist(), from_logits]),
-                           capture_output=True, text=True, check=True)
-    torch_loss, torch_p_grad, torch_t_grad = json.loads(child.stdout)
-    ours_p, ours_t = am.Tensor(p, requires_grad=True), am.Tensor(t, requires_grad=True)
-    ours = losses.binary_cross_entropy(ours_p, ours_t, from_logits=from_logits)
-    ours.backward()
-    assert ours.item() == pytest.approx(torch_loss, rel=1e-9)
-    np.testing.assert_allclose(ours_p.grad, torch_p_grad, rtol=1e-8)
-    np.testing.assert_allclose(ours_t.grad, torch_t_grad, rtol=1e-8, atol=1e-12)
+    cases = [(rng.uniform(0.05, 0.95, size=(4, 3)), rng.uniform(0, 1, size=(4, 3)), False),
+             (rng.normal(size=(4, 3)), rng.uniform(0, 1, size=(4, 3)), True)]
+    child = subprocess.run([sys.executable, "-c", TORCH_BCE], capture_output=True, text=True, check=True,
+                           input=json.dumps([[p.tolist(), t.tolist(), logits] for p, t, logits in cases]))
+    for (p, t, from_logits), (torch_loss, torch_p_grad, torch_t_grad) in zip(cases, json.loads(child.stdout)):
+        ours_p, ours_t = am.Tensor(p, requires_grad=True), am.Tensor(t, requires_grad=True)
+        ours = losses.binary_cross_entropy(ours_p, ours_t, from_logits=from_logits)
+        ours.backward()
+        assert ours.item() == pytest.approx(torch_loss, rel=1e-9)
+        np.testing.assert_allclose(ours_p.grad, torch_p_grad, rtol=1e-8)
+        np.testing.assert_allclose(ours_t.grad, torch_t_grad, rtol=1e-8, atol=1e-12)
 
 
 def test_cross_entropy_with_learned_probabilities_differentiates_both():
