@@ -47,7 +47,8 @@ def _output(checker: str, f: Callable[..., Any], args: list[Tensor]) -> Tensor:
     """f(*args), refused unless it is a Tensor (an array or a float has no graph to differentiate)."""
     out = f(*args)
     if not isinstance(out, Tensor):
-        kind = type(out).__name__ if type(out).__module__ == "builtins" else f"{type(out).__module__}.{type(out).__name__}"
+        kind = type(out).__qualname__
+        kind = kind if type(out).__module__ == "builtins" else f"{type(out).__module__}.{kind}"
         shape = f" of shape {np.shape(out)}" if isinstance(out, np.ndarray) else ""
         raise TypeError(f"{checker}: f returned {kind}{shape}; expected an autograd_mini Tensor "
                         f"computed from its Tensor arguments with autograd_mini ops (not NumPy, not .data)")
@@ -110,7 +111,7 @@ def check_derivative(analytic: list[np.ndarray], value_of: Callable[[list[np.nda
 
 
 def _points(checker: str, inputs: tuple, eps: float) -> list[np.ndarray]:
-    if not (isinstance(eps, (int, float)) and math.isfinite(eps) and eps > 0):
+    if not (isinstance(eps, (int, float, np.floating)) and math.isfinite(eps) and eps > 0):
         raise ValueError(f"{checker}: eps must be a positive finite step, got {eps!r}")
     if not inputs:
         raise TypeError(f"{checker}: no inputs given; pass the point(s) to check f at")

@@ -68,7 +68,7 @@ def binary_cross_entropy(prediction: Tensor, target: Any, reduction: str = "mean
     computed stably as softplus(z) − t·z. Both forms differentiate in the target too: d/dt is
     log(1 − p + eps) − log(p + eps), resp. −z."""
     p, t = _pair("binary_cross_entropy", prediction, target)
-    if not (isinstance(eps, (int, float)) and math.isfinite(eps) and eps >= 0):
+    if not (isinstance(eps, (int, float, np.floating)) and math.isfinite(eps) and eps >= 0):
         raise ValueError(f"binary_cross_entropy: eps must be a finite number >= 0, got {eps!r}")
     if from_logits:
         return _reduce("binary_cross_entropy", softplus(p) - p * t, reduction)

@@ -453,7 +453,8 @@ def test_a_rule_non_finite_at_some_points_names_them_and_other_parameters_keep_t
         return {"W0": rule_000(p, "")["W0"] if len(calls) != 3 else np.full(P_000["W0"].shape, np.nan),
                 "W1": rule_000(p, "")["W1"]}
     report = am.audit(loss_000, P_000, rule, n_random=3)
-    assert report.params["W0"].kind == "non_finite" and "non-finite at point(s) [2] of 4" in report.params["W0"].evidence
+    w0 = report.params["W0"]
+    assert w0.kind == "non_finite" and "non-finite at point(s) [2] of 4" in w0.evidence
     assert report.params["W1"].kind == "exact" and report.kind == "mixed"
     assert report.descent[2] is None and report.descent[0] > 0
 

@@ -67,7 +67,8 @@ def test_adam_rejects_every_beta_outside_zero_one(data, which, later):
 
 
 @FAST
-@given(shape=hnp.array_shapes(min_dims=1, max_dims=3, max_side=4), data=st.data(), optimizer=st.sampled_from(["SGD", "Adam"]))
+@given(shape=hnp.array_shapes(min_dims=1, max_dims=3, max_side=4), data=st.data(),
+       optimizer=st.sampled_from(["SGD", "Adam"]))
 def test_every_entry_of_a_learning_rate_array_is_checked(shape, data, optimizer):
     rates = data.draw(hnp.arrays(np.float64, shape, elements=st.floats(1e-4, 10.0)))
     index = data.draw(st.tuples(*[st.integers(0, n - 1) for n in shape]))
