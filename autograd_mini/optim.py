@@ -110,7 +110,7 @@ class Optimizer:
         if array.dtype.kind in "iu" and np.all((array == 0) | (array == 1)):
             array = array.astype(bool)
         if array.dtype.kind != "b":
-            raise TypeError(f"{owner}: frozen mask for parameter {_label(p, position)} must be boolean (or integers "
+            raise ValueError(f"{owner}: frozen mask for parameter {_label(p, position)} must be boolean (or integers "
                             f"0/1), got dtype {array.dtype}" + (f" with values {np.unique(array)[:4]}"
                                                                  if array.dtype.kind in "iuf" else ""))
         if array.shape != p.shape:

@@ -110,7 +110,7 @@ def test_zero_rates_and_boundary_decays_are_accepted():
 @pytest.mark.parametrize("mask", [[0.5, 1.0], [0.0, 1.0], [2, 0], [-1, 1]])
 def test_frozen_mask_must_be_boolean_or_zero_one_integers(mask):
     p = nn.Parameter([1.0, 2.0], name="w")
-    with pytest.raises(TypeError, match=r"SGD: frozen mask for parameter 'w' .* must be boolean \(or integers 0/1\)"):
+    with pytest.raises(ValueError, match=r"SGD: frozen mask for parameter 'w' .* must be boolean \(or integers 0/1\)"):
         SGD([p], lr=0.1, frozen={p: np.array(mask)})
 
 
