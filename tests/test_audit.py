@@ -17,6 +17,7 @@ import autograd_mini as am
 from autograd_mini import ops
 from autograd_mini.audit_variants import VJP_VARIANTS, Variant
 from autograd_mini.ops import Op
+from autograd_mini.tensor import backprop
 
 pytestmark = pytest.mark.filterwarnings("error")
 audit_module = importlib.import_module("autograd_mini.audit")  # am.audit is the function
@@ -416,6 +417,21 @@ def test_a_swapped_in_variant_replaces_one_node_only_and_the_true_op_comes_back(
     np.testing.assert_allclose(dropped["w"], x.T * 2 * (s - 1))
     assert node._op is true_op
     np.testing.assert_array_equal(audit_module._gradient(point.loss, point.leaves)["w"], point.grad["w"])
+
+
+def test_vjp_override_replaces_one_node_only():
+    w = am.Tensor(np.array([[0.3], [-0.2]]), requires_grad=True)
+    hidden = am.Tensor([[1.0, 2.0]]) @ w
+    out = hidden.sigmoid()
+    loss = (out - 1.0).square().sum()
+    plain = backprop([loss], [np.ones(())], retain_graph=True, accumulate_leaves=False, capture=[w])
+    original = out._op  # the engine takes each VJP from the node's op: swap it at this node only
+    out._op = am.Op(original.name, original.forward, lambda g, ans, x: (g,))
+    dropped = backprop([loss], [np.ones(())], retain_graph=True, accumulate_leaves=False, capture=[w])
+    out._op = original
+    s = out.data
+    np.testing.assert_allclose(plain[id(w)], np.array([[1.0], [2.0]]) * 2 * (s - 1) * s * (1 - s))
+    np.testing.assert_allclose(dropped[id(w)], np.array([[1.0], [2.0]]) * 2 * (s - 1))
 
 
 def test_report_to_dict_and_explain():
