@@ -133,3 +133,12 @@ def test_load_reads_a_file_saved_under_its_exact_name(tmp_path):
     fresh = nn.Linear(2, 2, rng=np.random.default_rng(1))
     fresh.load(tmp_path / "weights.bin")
     np.testing.assert_array_equal(fresh.weight.data, model.weight.data)
+
+
+def test_load_state_dict_writes_count_as_writes_for_backward():
+    """It assigns through `.data`, so a graph recorded before the load refuses its stale values."""
+    model = nn.Linear(2, 1, rng=np.random.default_rng(0))
+    loss = model(np.ones((1, 2))).sum()
+    model.load_state_dict(model.state_dict())
+    with pytest.raises(am.GraphError, match="modified after it was used"):
+        loss.backward()

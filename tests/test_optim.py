@@ -145,3 +145,15 @@ def test_the_same_parameter_twice_is_refused(kind):
 def test_a_non_tensor_parameter_is_refused_by_position():
     with pytest.raises(TypeError, match=r"SGD: parameter #1 is a str, expected a Tensor"):
         SGD([nn.Parameter([1.0]), "w"], lr=0.1)
+
+
+@pytest.mark.parametrize("kind", [SGD, Adam])
+def test_an_optimizer_step_counts_as_a_write_for_backward(kind):
+    """Steps write through `.data`: a graph recorded before a step refuses to give stale gradients."""
+    w = nn.Parameter([1.0, 2.0], name="w")
+    optimizer = kind([w], lr=0.1)
+    loss = (w * w).sum()
+    loss.backward(retain_graph=True)
+    optimizer.step()
+    with pytest.raises(am.GraphError, match="'w'.*modified after it was used"):
+        loss.backward()
