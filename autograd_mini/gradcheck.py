@@ -6,6 +6,7 @@ derivative or in the numeric one is a failure that names the input and the entry
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -118,13 +119,22 @@ def _points(checker: str, inputs: tuple, eps: float) -> list[np.ndarray]:
     return [as_float_array(x.data if isinstance(x, Tensor) else x).astype(np.float64) for x in inputs]
 
 
-def _finish(checker: str, result: GradcheckResult, raise_exception: bool) -> GradcheckResult:
+def _run(checker: str, check: Callable[[], GradcheckResult], raise_exception: bool) -> GradcheckResult:
+    """Run a check with NumPy's floating-point warnings held back (np.errstate is per thread): a check
+    that fails on a non-finite number names it itself; otherwise they are repeated, in the error's
+    message or as a RuntimeWarning, so that a passing check never hides an overflow in f."""
+    events: list[str] = []
+    held = {kind: "call" for kind, action in np.geterr().items() if action == "warn"}  # "raise" stays
+    with np.errstate(**held, call=lambda kind, flag: events.append(kind)):
+        result = check()
+    noted = f"NumPy reported {', '.join(sorted(set(events)))} while evaluating f" if events else ""
     if raise_exception and not result.passed:
-        raise GradcheckError(f"{checker}: {result}", result)
+        raise GradcheckError(f"{checker}: {result}" + (f"; {noted}" if noted and not result.reason else ""), result)
+    if noted and not result.reason:
+        warnings.warn(f"{checker}: {noted}", RuntimeWarning, stacklevel=3)
     return result
 
 
-@np.errstate(all="ignore")  # a NaN or inf is reported as a failure, named; NumPy's warning would only repeat it
 def gradcheck(f: Callable[..., Tensor], *inputs: Any, eps: float = 1e-6, atol: float = 1e-6,
               rtol: float = 1e-5, seed: int = 0, raise_exception: bool = True) -> GradcheckResult:
     """Check backward() of `f` against float64 central differences at `inputs`.
@@ -133,11 +143,16 @@ def gradcheck(f: Callable[..., Tensor], *inputs: Any, eps: float = 1e-6, atol: f
     vector-Jacobian product. Raises GradcheckError naming the worst entry (or returns the result).
     """
     points = _points("gradcheck", inputs, eps)
+    return _run("gradcheck", lambda: _first_order(f, points, eps, atol, rtol, seed), raise_exception)
+
+
+def _first_order(f: Callable[..., Tensor], points: list[np.ndarray], eps: float, atol: float, rtol: float,
+                 seed: int) -> GradcheckResult:
     leaves = [Tensor(p, requires_grad=True) for p in points]
     out = _output("gradcheck", f, leaves)
     failed = _value_failure(out.data, "at the inputs")
     if failed is not None:
-        return _finish("gradcheck", failed, raise_exception)
+        return failed
     cotangent = np.random.default_rng(seed).standard_normal(out.shape) if out.size != 1 else np.ones(out.shape)
     if out.requires_grad:
         out.backward(cotangent)
@@ -147,24 +162,27 @@ def gradcheck(f: Callable[..., Tensor], *inputs: Any, eps: float = 1e-6, atol: f
         with no_grad():
             return float(np.sum(_output("gradcheck", f, [Tensor(x) for x in xs]).data * cotangent))
 
-    result = check_derivative(analytic, value_of, [p.copy() for p in points], eps, atol, rtol)
-    return _finish("gradcheck", result, raise_exception)
+    return check_derivative(analytic, value_of, [p.copy() for p in points], eps, atol, rtol)
 
 
-@np.errstate(all="ignore")
 def gradgradcheck(f: Callable[..., Tensor], *inputs: Any, eps: float = 1e-6, atol: float = 1e-5,
                   rtol: float = 1e-4, seed: int = 0, raise_exception: bool = True) -> GradcheckResult:
     """Check second derivatives: the gradient of ⟨grad f(x)·v, u⟩ (built with create_graph)
     against central differences of that first-order gradient."""
+    points = _points("gradgradcheck", inputs, eps)
+    return _run("gradgradcheck", lambda: _second_order(f, points, eps, atol, rtol, seed), raise_exception)
+
+
+def _second_order(f: Callable[..., Tensor], points: list[np.ndarray], eps: float, atol: float, rtol: float,
+                  seed: int) -> GradcheckResult:
     from .autograd import grad
 
-    points = _points("gradgradcheck", inputs, eps)
     rng = np.random.default_rng(seed)
     with no_grad():
         value = _output("gradgradcheck", f, [Tensor(p) for p in points]).data
     failed = _value_failure(value, "at the inputs")
     if failed is not None:
-        return _finish("gradgradcheck", failed, raise_exception)
+        return failed
     cotangent = rng.standard_normal(value.shape) if value.shape != () else np.ones(value.shape)
     directions = [rng.standard_normal(p.shape) for p in points]
 
@@ -184,7 +202,7 @@ def gradgradcheck(f: Callable[..., Tensor], *inputs: Any, eps: float = 1e-6, ato
     failed = _value_failure(np.asarray(scalar.data if isinstance(scalar, Tensor) else scalar),
                             "(its first derivative, projected) at the inputs")
     if failed is not None:
-        return _finish("gradgradcheck", failed, raise_exception)
+        return failed
     if isinstance(scalar, Tensor) and scalar.requires_grad:
         second = grad(scalar, leaves, allow_unused=True)
         analytic = [np.zeros_like(p) if g is None else g.data for g, p in zip(second, points)]
@@ -195,5 +213,4 @@ def gradgradcheck(f: Callable[..., Tensor], *inputs: Any, eps: float = 1e-6, ato
         value = first_order([Tensor(x, requires_grad=True) for x in xs], create_graph=False)
         return float(value.data if isinstance(value, Tensor) else value)
 
-    result = check_derivative(analytic, value_of, [p.copy() for p in points], eps, atol, rtol)
-    return _finish("gradgradcheck", result, raise_exception)
+    return check_derivative(analytic, value_of, [p.copy() for p in points], eps, atol, rtol)

@@ -213,3 +213,14 @@ def test_a_function_that_ignores_its_inputs_has_zero_derivatives():
 def test_checkers_refuse_a_bad_step(eps):
     with pytest.raises(ValueError, match="eps"):
         am.gradcheck(lambda x: (x * x).sum(), X, eps=eps)
+
+
+def test_a_passing_check_does_not_hide_an_overflow_in_f():
+    """NumPy's warnings are held back while checking; a check that passes repeats them, one that fails
+    on a mismatch names them in its error."""
+    naive = am.Op("naive_sigmoid", lambda x: 1 / (1 + np.exp(-x)), lambda g, ans, x: (g * ans * (1 - ans),))
+    with pytest.warns(RuntimeWarning, match="gradcheck: NumPy reported overflow while evaluating f"):
+        assert am.gradcheck(lambda x: naive(x).sum(), np.array([-1000.0, 1.0])).passed
+    wrong = am.Op("naive_sigmoid_wrong", naive.forward, lambda g, ans, x: (g * ans,))
+    with pytest.raises(am.GradcheckError, match="NumPy reported overflow while evaluating f"):
+        am.gradcheck(lambda x: wrong(x).sum(), np.array([-1000.0, 1.0]))
