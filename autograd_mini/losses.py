@@ -2,7 +2,7 @@
 (4, 1) prediction against a (4,) target into a (4, 4) error, the classic wrong-loss bug.
 
 A target may be a Tensor that requires grad: every loss differentiates with respect to both
-arguments (a target can be a learned quantity, e.g. a soft label)."""
+arguments (a target can be a learned quantity, e.g. a soft label); class indices have no gradient."""
 from __future__ import annotations
 
 import math

@@ -59,7 +59,7 @@ def _positive(owner: str, name: str, value: Any) -> float:
 
 
 class _Checked:
-    """A hyper-parameter validated on every assignment, by `check(optimizer, value)`."""
+    """A hyper-parameter validated on every assignment, by `check(optimizer, name, value)`."""
 
     def __init__(self, check: Callable[[Any, str, Any], Any]) -> None:
         self.check = check
