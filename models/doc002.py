@@ -158,7 +158,7 @@ def train_xor_seeds(seeds: range, epochs: int, updated_in_step: bool = False, qu
     history = fit(model, member_sum(half_sse, additive=True), SGD(model.parameters(), lr=LEARNING_RATE), X, y,
                   epochs=epochs, per_sample=True, rule=rule, quiet=quiet, label="002 xor, all seeds",
                   record=lambda info: {"epoch": info.epoch + 1, "loss": epoch_loss(info.model, X, y)}
-                  if (info.epoch + 1) % PRINT_EVERY["xor"] == 0 else None)
+                  if (info.epoch + 1) % PRINT_EVERY["xor"] == 0 or info.epoch + 1 == epochs else None)
     return model, history
 
 
