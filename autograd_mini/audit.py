@@ -17,6 +17,8 @@ reproduce the rule exactly (relative error ~1e-9) at every point with one consta
   2. c times its transpose (a square matrix whose shape matched by accident, or a transposed array);
   3. c times the autodiff gradient with ONE node's VJP replaced by a catalogued hand-derivation mistake
      (`ops.VJP_VARIANTS`), node by node: this names the op, the node and the mistake;
+  3b. given a step (or a learning rate): the gradient back-propagated through weights already updated
+     in this step (the output layer's first), a mistake in the update's order, not in a derivative;
   4. otherwise the rule's Jacobian is measured by finite differences: a gradient field has a symmetric
      Jacobian, so an asymmetric one proves the rule is the gradient of nothing, and a symmetric one
      means it is the gradient of some other function.
@@ -57,7 +59,7 @@ FACTOR_MEANINGS: dict[tuple[int, int], tuple[str, str]] = {
     (-1, 0): ("1/2", "the 2 from differentiating the square was dropped: the rule is the gradient of 1/2*SSE"),
 }
 
-KINDS = ("exact", "factor", "sign_flipped", "transposed", "wrong_derivative", "other_gradient",
+KINDS = ("exact", "factor", "sign_flipped", "transposed", "wrong_derivative", "updated_in_step", "other_gradient",
          "not_a_gradient", "undetermined")
 
 
@@ -96,11 +98,12 @@ class ParamAudit:
     asymmetry: float | None = None  # max over points of |J - J^T| / |J| for this parameter's block
     zero_points: list[int] = field(default_factory=list)  # points ignored: the true gradient is ~0
     transposed_shape: bool = False  # the rule came back with the transposed shape
+    updated_before: list[str] = field(default_factory=list)  # updated_in_step: the weights it reads already updated
 
     def to_dict(self) -> dict:
         out = {k: getattr(self, k) for k in ("name", "kind", "verdict", "evidence", "max_rel_error", "cosines",
                                              "scale", "scales", "factor", "meaning", "asymmetry", "zero_points",
-                                             "transposed_shape")}
+                                             "transposed_shape", "updated_before")}
         out["variant"] = self.variant.to_dict() if self.variant else None
         out["alternatives"] = [v.to_dict() for v in self.alternatives]
         return out
@@ -189,6 +192,10 @@ def _sentence(p: ParamAudit) -> str:
         text = f"the rule is what backpropagation gives with one mistake, at the {v.label}: {v.description}"
         return text + ("." if v.factor == 1 else f"; and it is scaled by {_fmt(v.factor)}"
                        + (f" ({p.meaning})." if p.meaning else "."))
+    if p.kind == "updated_in_step":
+        return (f"the rule is what back-propagation gives when it goes through {', '.join(p.updated_before)} after "
+                f"updating {'it' if len(p.updated_before) == 1 else 'them'} in the same step: it uses weights already "
+                f"updated in this step (compute every direction from the weights of the forward pass, then update).")
     if p.kind == "other_gradient":
         return (f"the rule is not the gradient of this loss (relative error up to {p.max_rel_error:.3g}), but its "
                 f"Jacobian is symmetric, so it is the gradient of some other function.")
@@ -360,6 +367,46 @@ def _search_variants(points: list[_Point], pending: dict[str, list[int]], floors
     return found
 
 
+# ---- a step, not a gradient: back-propagating through weights already updated in the same step -----
+
+def _search_updated_in_step(points: list[_Point], pending: dict[str, list[int]], floors: dict[str, float],
+                            step: Callable[[Params, Params], Params]) -> dict[str, list[str]]:
+    """Rules that are the gradient except that back-propagation reads weights already updated in this
+    step: updating the output layer first, as back-propagation meets the weights, then going through
+    it. Returns, per rule so explained, the weights it reads updated."""
+    first_use: dict[str, int] = {}
+    for index, node in enumerate(points[0].nodes):
+        for name, leaf in points[0].leaves.items():
+            if any(parent is leaf for parent in node._parents):
+                first_use.setdefault(name, index)
+    order = sorted(first_use, key=first_use.get, reverse=True)  # the last weight used is the first one met
+    stale: list[dict[str, np.ndarray]] = []
+    for p in points:
+        updated: dict[int, np.ndarray] = {}  # id(leaf) -> its value after this step's update
+        gradients = {}
+        for name in order:
+            overrides = {id(node): _reading_updated(node, updated) for node in p.nodes
+                         if any(id(parent) in updated for parent in node._parents)}
+            gradients[name] = _gradient(p.loss, p.leaves, overrides)[name]
+            alone = {n: gradients[name] if n == name else np.zeros_like(v) for n, v in p.params.items()}
+            updated[id(p.leaves[name])] = np.asarray(step(p.params, alone)[name])
+        stale.append(gradients)
+    found = {}
+    for name, valid in pending.items():
+        if name in order[1:] and _fit_factor([points[k].rule[name] for k in valid],
+                                             [stale[k][name] for k in valid], floors[name]) == 1:
+            found[name] = order[:order.index(name)]
+    return found
+
+
+def _reading_updated(node: Tensor, updated: dict[int, np.ndarray]) -> Callable:
+    """The node's VJP, given the updated values of the weights among its inputs (forward values stay)."""
+    def vjp(g, ans, *inputs, **params):
+        return node._op.vjp(g, ans, *[updated.get(id(parent), x) for parent, x in zip(node._parents, inputs)],
+                            **params)
+    return vjp
+
+
 # ---- the rule as a vector field: Jacobian symmetry ---------------------------------------------------
 
 def _flatten(params: Params) -> np.ndarray:
@@ -466,6 +513,17 @@ def audit(loss_fn: Callable[[dict[str, Tensor]], Tensor], params: dict[str, Any]
                 _set_variant(results[name], matches, sizes)
                 del pending[name]
 
+    step = step or ((lambda theta, d: {n: theta[n] - learning_rate * d[n] for n in theta})
+                    if learning_rate is not None else None)
+    if pending and step is not None:
+        for name, before in _search_updated_in_step(evaluated, pending, floors, step).items():
+            r = results[name]
+            r.kind, r.updated_before = "updated_in_step", before
+            r.verdict = f"uses weights already updated in this step ({', '.join(before)})"
+            r.evidence += (f"; autodiff back-propagating through {', '.join(before)} after the step's update "
+                           f"reproduces the rule at every point")
+            del pending[name]
+
     asymmetry = None
     if pending:  # only an unexplained rule pays for the Jacobian
         jacobians = [_jacobian(manual_rule, p.params) for p in evaluated]
@@ -493,8 +551,7 @@ def audit(loss_fn: Callable[[dict[str, Tensor]], Tensor], params: dict[str, Any]
             descent_cosines.append(float(g @ r / (np.linalg.norm(g) * np.linalg.norm(r))))
 
     convergence = None
-    if step is not None or learning_rate is not None:
-        step = step or (lambda theta, d: {n: theta[n] - learning_rate * d[n] for n in theta})
+    if step is not None:
         convergence = _converge(loss_fn, manual_rule, given[0], step, steps)
 
     kinds = {r.kind for r in results.values()}

@@ -3,12 +3,13 @@ from __future__ import annotations
 
 import argparse
 import datetime as _dt
-import json
 import os
 import sys
 import time
 from pathlib import Path
 from typing import Any
+
+from autograd_mini.app.output import ensure_writable_folder, write_json
 
 from . import end_to_end, peers  # noqa: F401  (register the workloads and their contenders)
 from .harness import GRAD_TOL, MODES, THREAD_ENV, WORKLOADS, XLA_FLAGS, Workload, run_end_to_end, run_step_workload
@@ -41,6 +42,7 @@ def main(argv: list[str] | None = None) -> int:
     if argv[:1] == ["--"]:  # `autograd-mini bench -- --quick`
         argv = argv[1:]
     args = _parser().parse_args(argv)
+    ensure_writable_folder(Path(args.json).parent)  # a bad --json path is found now, not after the benchmark
     if not _single_threaded() and not args.no_reexec:
         # BLAS reads its thread count when NumPy loads, which has happened: start again with it set
         env = {**os.environ, **THREAD_ENV, "XLA_FLAGS": XLA_FLAGS}
@@ -76,9 +78,7 @@ def main(argv: list[str] | None = None) -> int:
             report["workloads"][wname] = run_end_to_end(workload, mode, log)
     report["seconds"] = time.perf_counter() - started
     print(format_table(report))
-    json_path = Path(args.json)
-    json_path.parent.mkdir(parents=True, exist_ok=True)
-    json_path.write_text(json.dumps(report, indent=2, default=str))
+    json_path = write_json(args.json, report, indent=2)
     chart = write_chart(report, Path(args.chart) if args.chart else json_path.with_suffix(".png"))
     log(f"\nwrote {json_path}" + (f" and {chart}" if chart else " (no chart: matplotlib not installed)")
         + f" in {report['seconds']:.1f} s")

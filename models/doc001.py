@@ -201,7 +201,7 @@ def printed_rows(name: str, document: dict, autodiff: dict | None) -> list[Print
         reason = why_not(name, e)
         rows.append(Printed(f"Epoch {e} |", r["first"], first[0], first[1] if autodiff else None,
                             reason))
-        rows.append(Printed(f"Epoch {e} (2nd line)", r["second"], seconds[0],
+        rows.append(Printed(" " * len(f"Epoch {e} |"), r["second"], seconds[0],
                             seconds[1] if autodiff else None, reason))
     return rows
 
@@ -214,7 +214,8 @@ def converged_epoch(E: list) -> int | None:
 
 def _ending(label: str, rows: dict) -> str:
     return (f"{label:>26}: final Σ E {np.sum(rows['E'][-1]):.3e}, first epoch with Σ E < 1e-20: "
-            f"{converged_epoch(rows['E'])}, final W {np.array2string(rows['W'][-1], precision=6)}")
+            f"{converged_epoch(rows['E'])}, final W {np.array2string(np.ravel(rows['W'][-1]), precision=6, max_line_width=300)}"
+            + (" (row by row)" if np.ndim(rows["W"][-1]) > 1 else ""))
 
 
 def summary(name: str, doc: dict, auto: dict) -> list[str]:

@@ -1,4 +1,6 @@
 """Document 000: the printed errors, the Analysis section's claims, and batched == separate runs."""
+from pathlib import Path
+
 import numpy as np
 import pytest
 from printed import assert_printed
@@ -104,3 +106,15 @@ def test_autodiff_and_document_rule_agree_step_by_step():
     document = doc000.train_alphas("document", steps=2_000)
     for a in doc000.alphas:
         np.testing.assert_allclose(auto[a]["mean_abs_error"], document[a]["mean_abs_error"], rtol=1e-12, atol=0)
+
+
+def test_readme_analysis_table_is_this_run(runs):
+    text = " ".join((Path(__file__).parent.parent / "README.md").read_text().split())
+    s = doc000.settling(runs[100]["mean_abs_error"])
+    final = {a: r["mean_abs_error"][-1] for a, r in runs.items()}
+    assert (f"its error rises at {s['jumps']} steps, the largest peak {s['peak']:.3g} at step {s['peak_step']}, the "
+            f"last rise at step {s['last_jump']}; from there it only descends, for the remaining "
+            f"{doc000.STEPS - 1 - s['last_jump']:,} steps, to {final[100]:.4g}") in text
+    assert f"it settles after step {s['last_jump']}, on a poor plateau" in text and not s["never_settles"]
+    assert f"mean \\|error\\| 0.4964 → {final[0.001]:.4g} after 60,000 steps" in text
+    assert f"{runs[10]['mean_abs_error'][10_000]:.4g} at 10,000, the best of the seven" in text

@@ -151,3 +151,16 @@ def test_update_order_bug_over_seeds_is_reported_next_to_the_rule(xor_run):
     fit(bug, half_sse, SGD(bug.parameters(), lr=doc002.LEARNING_RATE), X, doc002.generate_XOR_easy()[1], epochs=5,
         per_sample=True, rule=doc002.updated_in_step_rule(), quiet=True)
     np.testing.assert_allclose(doc002.predict(model, X)[4 + 3], doc002.predict(bug, X), rtol=1e-12)
+
+
+def test_readme_002_table_and_claims_are_this_run(xor_run):
+    text = (Path(__file__).parent.parent / "README.md").read_text()
+    right = int(np.sum(xor_run.extras["accuracy"] == 1))
+    wrong = int(np.sum(xor_run.extras["updated_in_step_accuracy"] == 1))
+    assert f"| back-propagation (our reconstruction of the report's rule) | **{right} of 20 seeds** |" in text
+    assert (f"| the Discussion's bug: back-propagating through weights already updated in the step | "
+            f"**{wrong} of 20 seeds** |") in text
+    if wrong >= right:
+        assert "it did\nnot make training fail more often than the correct rule" in text
+    assert "are right on **99 of 100** points" in text and doc002.printed_accuracy("linear") == (99, 100)
+    assert "the report's 100 %" not in text.lower() and "100 % on both" not in text

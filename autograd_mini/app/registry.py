@@ -41,6 +41,7 @@ class AuditCase:
     lr: float | None = None
     steps: int | None = None
     step: Callable | None = None  # (params, direction) -> params, where the update is not plain p - lr·d
+    rule_source: str | None = None  # where the rule is not the document's own code, e.g. our reconstruction
 
 
 @dataclass

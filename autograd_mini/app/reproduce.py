@@ -133,25 +133,28 @@ def tally(printed: list[Printed]) -> dict:
 
 
 def side_by_side(printed: list[Printed], one_column: bool) -> list[str]:
-    """Each printed line with its mark: ours (the document's rule) and, where it differs, autodiff's."""
+    """Each printed line with its mark: ours (the document's rule) and, where it differs, autodiff's.
+
+    One column: `✓ what  ours`. Two: `✓ what`, then `document rule: ...` and `autodiff: ...` below.
+    A line not reproduced also shows what the document printed."""
     lines = []
     for p in printed:
         c = p.check()
-        note = c.note()
-        head = f"{c.mark} {p.what}" + (f"  [{note}]" if note else "")
-        lines.append(head)
+        note = f"   [{c.note()}]" if c.note() else ""
+        if one_column and p.document is not None:
+            lines.append(_indented(f"{c.mark} {p.what}", fill(p.text, p.document), 2) + note)
+        else:
+            lines.append(f"{c.mark} {p.what}{note}")
+            if p.document is not None:
+                lines.append(_indented("    document rule:", fill(p.text, p.document)))
+                shown = fill(p.text, p.autodiff) if p.autodiff is not None else "(no autodiff counterpart)"
+                lines.append(_indented("    autodiff:", shown))
         if c.status != "reproduced":
-            lines.append(_indented("printed", p.text if len(p.text) <= 200 else p.text[:120] + " …"))
-        if p.document is None:
-            continue
-        label = "ours" if one_column else "document rule"
-        lines.append(_indented(label, fill(p.text, p.document)))
-        if not one_column:
-            shown = fill(p.text, p.autodiff) if p.autodiff is not None else "(no autodiff counterpart)"
-            lines.append(_indented("autodiff", shown))
+            lines.append(_indented("    printed:", p.text if len(p.text) <= 400 else p.text[:300] + " …"))
     return lines
 
 
-def _indented(label: str, text: str) -> str:
-    """`label: text`, with a multi-line text's further lines under its first."""
-    return f"    {label + ':':<14} " + text.replace("\n", "\n" + " " * 19)
+def _indented(label: str, text: str, width: int = 19) -> str:
+    """`label text`, the label padded to `width`, a multi-line text's further lines under its first."""
+    head = f"{label:<{width}} " if len(label) < width else f"{label} "
+    return head + text.replace("\n", "\n" + " " * len(head))
