@@ -66,3 +66,13 @@ def test_001_multi_io_rule_is_asymmetric_yet_descends_to_other_weights():
 def test_001_frozen_convergence_respects_the_frozen_weight():
     report = audit_experiment(all_experiments()["001.frozen"]).report
     assert report.convergence.rule_loss < 1e-4 and report.convergence.gradient_loss < 1e-9
+
+
+@pytest.mark.parametrize("name", ["002.linear", "002.xor", "002.update-order"])
+def test_002_rule_is_labelled_our_reconstruction_in_the_audit(name, capsys):
+    from autograd_mini.app.audits import audit_command
+    result = audit_experiment(all_experiments()[name])
+    assert "OUR RECONSTRUCTION" in result.rule_source and "OUR RECONSTRUCTION" in result.headline()
+    assert result.to_dict()["rule_source"] == result.rule_source
+    audit_command(name)
+    assert f"{name:<18} (rule)          " in capsys.readouterr().out

@@ -204,3 +204,15 @@ def test_history_json_of_a_diverged_run_has_no_nan_tokens(tmp_path, monkeypatch,
     data = strict_json(tmp_path / "zz.diverged.json")
     assert data["nonfinite"].startswith("null") and data["run"]["rows"]["loss"] == [1.0, None, None, None]
     assert data["run"]["rows"]["weights"][2] == [None, 2.0]
+
+
+def test_eager_gives_the_same_run(capsys):
+    assert main(["run", "003", "--quiet"]) == 0
+    compiled = capsys.readouterr().out
+    assert main(["run", "003", "--quiet", "--eager"]) == 0
+    eager = capsys.readouterr().out
+    assert _without_timings(compiled) == _without_timings(eager)
+
+
+def _without_timings(text: str) -> list[str]:
+    return [line for line in text.splitlines() if not line.strip().startswith("(") and not line.startswith("ran ")]

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import subprocess
 import sys
@@ -47,6 +48,21 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.out and not can_plot:
         _say("pictures: matplotlib is not installed (pip install 'autograd_mini[plots]'); skipping plots")
     grad = args.grad or "both"
+    with _training_mode(args.eager):
+        return _run_experiments(chosen, grad, args, can_plot)
+
+
+def _training_mode(eager: bool):
+    """`--eager`: train step by step through the engine instead of the compiled step (`am.derive`),
+    where the build has one; the two give the same numbers bit for bit."""
+    from .. import train
+    choose = getattr(train, "eager_by_default", None)  # the compiled fit and its switch arrive with am.derive
+    if not eager or choose is None:  # without them this build trains eagerly anyway
+        return contextlib.nullcontext()
+    return choose(True)
+
+
+def _run_experiments(chosen: list, grad: str, args: argparse.Namespace, can_plot: bool) -> int:
     started = time.perf_counter()
     reproduction = {}
     for e in chosen:
@@ -181,6 +197,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="one run only: gradients from the engine, or from the document's hand rule (default: "
                           "both side by side, each printed line next to the document's number with a mark)")
     run.add_argument("--quiet", action="store_true", help="print summaries only, no progress")
+    run.add_argument("--eager", action="store_true",
+                     help="train eagerly, step by step through the engine, instead of the compiled step "
+                          "(the same numbers, slower; for comparing)")
     run.add_argument("--out", help="folder for histories (JSON), full printouts and pictures")
     run.set_defaults(func=cmd_run)
     audit = sub.add_parser("audit", help="check the documents' hand rules against autodiff")
