@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
@@ -234,13 +234,13 @@ def _build(loss_fn: Callable, params: Params) -> tuple[Tensor, dict[str, Tensor]
     return loss, leaves
 
 
-def _gradient(loss: Tensor, leaves: dict[str, Tensor], override: tuple[Tensor, Callable] | None = None
+def _gradient(loss: Tensor, leaves: dict[str, Tensor], overrides: Sequence[tuple[Tensor, Callable]] = ()
               ) -> Params | None:
     """d loss / d leaves (zeros for unused ones); None when an override does not apply.
-    `override` (node, vjp): that VJP at that node of our own graph, swapped in for this sweep only."""
-    node, original = (override[0], override[0]._op) if override is not None else (None, None)
-    if override is not None:
-        node._op = Op(original.name, original.forward, override[1])
+    `overrides` [(node, vjp), ...]: those VJPs at those nodes of our own graph, swapped in for this sweep only."""
+    originals = [(node, node._op) for node, _ in overrides]
+    for node, vjp in overrides:
+        node._op = Op(node._op.name, node._op.forward, vjp)
     try:
         with np.errstate(all="ignore"):
             captured = backprop([loss], [np.ones_like(loss.data)], retain_graph=True, accumulate_leaves=False,
@@ -248,7 +248,7 @@ def _gradient(loss: Tensor, leaves: dict[str, Tensor], override: tuple[Tensor, C
     except _NotApplicable:
         return None
     finally:
-        if override is not None:
+        for node, original in originals:
             node._op = original
     return {name: np.array(np.broadcast_to(captured[id(t)], t.shape)) if id(t) in captured else np.zeros(t.shape)
             for name, t in leaves.items()}
@@ -360,7 +360,7 @@ def _search_variants(points: list[_Point], pending: dict[str, list[int]], floors
             grads = []
             for p in points:
                 at = p.nodes[index]
-                g = _gradient(p.loss, p.leaves, (at, _with_shape_check(variant.vjp, at._op.vjp)))
+                g = _gradient(p.loss, p.leaves, [(at, _with_shape_check(variant.vjp, at._op.vjp))])
                 if g is None:
                     break
                 grads.append(g)
@@ -393,8 +393,8 @@ def _search_updated_in_step(points: list[_Point], pending: dict[str, list[int]],
         updated: dict[int, np.ndarray] = {}  # id(leaf) -> its value after this step's update
         gradients = {}
         for name in order:
-            overrides = {id(node): _reading_updated(node, updated) for node in p.nodes
-                         if any(id(parent) in updated for parent in node._parents)}
+            overrides = [(node, _reading_updated(node, updated)) for node in p.nodes
+                         if any(id(parent) in updated for parent in node._parents)]
             gradients[name] = _gradient(p.loss, p.leaves, overrides)[name]
             alone = {n: gradients[name] if n == name else np.zeros_like(v) for n, v in p.params.items()}
             updated[id(p.leaves[name])] = np.asarray(step(p.params, alone)[name])
@@ -409,9 +409,10 @@ def _search_updated_in_step(points: list[_Point], pending: dict[str, list[int]],
 
 def _reading_updated(node: Tensor, updated: dict[int, np.ndarray]) -> Callable:
     """The node's VJP, given the updated values of the weights among its inputs (forward values stay)."""
+    true_vjp, parents = node._op.vjp, node._parents  # taken now: the node's op is swapped while it runs
+
     def vjp(g, ans, *inputs, **params):
-        return node._op.vjp(g, ans, *[updated.get(id(parent), x) for parent, x in zip(node._parents, inputs)],
-                            **params)
+        return true_vjp(g, ans, *[updated.get(id(parent), x) for parent, x in zip(parents, inputs)], **params)
     return vjp
 
 
