@@ -32,6 +32,7 @@ def test_list_names_every_document(capsys):
     (["run", "nope"], "unknown experiment 'nope'"),
     (["audit", "digits"], "has no hand rule"),
     (["graph", "001"], "graph draws one experiment"),
+    (["run", "digits", "--grad", "document"], "digits has no hand rule; run it without --grad document"),
 ])
 def test_errors_are_one_line_with_exit_2(argv, message, capsys):
     assert main(argv) == 2

@@ -48,6 +48,13 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.out and not can_plot:
         _say("pictures: matplotlib is not installed (pip install 'autograd_mini[plots]'); skipping plots")
     grad = args.grad or "both"
+    if grad == "document":  # only experiments with a hand rule have a document mode
+        ruleless = [e.name for e in chosen if e.audit_case is None]
+        if ruleless and len(ruleless) == len(chosen):
+            raise KeyError(f"{', '.join(ruleless)} has no hand rule; run it without --grad document")
+        if ruleless:
+            _say(f"--grad document: skipping {', '.join(ruleless)} (no hand rule)")
+        chosen = [e for e in chosen if e.audit_case is not None]
     with _training_mode(args.eager):
         return _run_experiments(chosen, grad, args, can_plot)
 
