@@ -194,7 +194,8 @@ def printed_rows(name: str, document: dict, autodiff: dict | None) -> list[Print
 
         def second(run: dict) -> np.ndarray:
             deltas = run["WD"][e] if np.size(run["WD"][e]) == np.size(numbers(r["WD"])) else np.nan
-            return np.concatenate([np.ravel(run["W"][e]), np.ravel(np.broadcast_to(deltas, np.shape(document["WD"][e])))])
+            deltas = np.broadcast_to(deltas, np.shape(document["WD"][e]))
+            return np.concatenate([np.ravel(run["W"][e]), np.ravel(deltas)])
 
         first = [np.concatenate([np.ravel(run["P"][e]), np.ravel(run["E"][e])]) for run in (document, autodiff) if run]
         seconds = [second(run) for run in (document, autodiff) if run]
@@ -213,8 +214,9 @@ def converged_epoch(E: list) -> int | None:
 
 
 def _ending(label: str, rows: dict) -> str:
+    final = np.array2string(np.ravel(rows["W"][-1]), precision=6, max_line_width=300)
     return (f"{label:>26}: final Σ E {np.sum(rows['E'][-1]):.3e}, first epoch with Σ E < 1e-20: "
-            f"{converged_epoch(rows['E'])}, final W {np.array2string(np.ravel(rows['W'][-1]), precision=6, max_line_width=300)}"
+            f"{converged_epoch(rows['E'])}, final W {final}"
             + (" (row by row)" if np.ndim(rows["W"][-1]) > 1 else ""))
 
 

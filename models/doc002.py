@@ -93,8 +93,8 @@ def _T(a: np.ndarray) -> np.ndarray:
 def backprop(params: dict, x: np.ndarray, y: np.ndarray, update_as_it_goes: float | None = None) -> dict:
     """Back-propagation of ½·(y − p)² through three weight layers (biases, if any, likewise).
 
-    update_as_it_goes = lr (or one per stacked member; 0 is the plain rule): the Discussion's first attempt, "compute backpropagation with
-    update weight, so output layer weight update, then use this weight to update next layer": each
+    update_as_it_goes = lr (or one per stacked member; 0 is the plain rule): the Discussion's first
+    attempt, "compute backpropagation with update weight, so output layer weight update, then use this weight to update next layer": each
     layer's weight is updated (by lr times its direction) before the error is propagated through it."""
     W = {k: params[f"layer{k}.weight"] for k in (1, 2, 3)}
     b = {k: params.get(f"layer{k}.bias", 0.0) for k in (1, 2, 3)}
@@ -281,7 +281,8 @@ def run_xor_over_seeds(quiet: bool, seed: int) -> RunResult:
                f"after epoch {EPOCHS['xor']}",
                _over_seeds("back-propagation (our reconstruction)", right),
                _over_seeds("the Discussion's bug: backpropagating through weights already updated in the step", wrong),
-               f"the report's own printed epoch-2000 predictions are right on {printed_accuracy('xor')[0]} of 21 points; "
+               f"the report's own printed epoch-2000 predictions are right on {printed_accuracy('xor')[0]} of 21 "
+               "points; "
                "it states no accuracy, and says the update-order bug made 'training fail a lot of time'"]
     single = LabNet(np.random.RandomState(seed))
     single.load_state_dict(one)
@@ -340,8 +341,8 @@ def audit_case_for(name: str, updated_in_step: bool = False):
         rule = updated_in_step_rule(LEARNING_RATE) if updated_in_step else document_rule
         return AuditCase(loss_fn, start, lambda p: rule(p, X, y), [model.state_dict()], "½·SSE",
                          data_size=len(X), lr=LEARNING_RATE, steps=EPOCHS[name],
-                         rule_source=("the Discussion's first attempt, as described, on OUR RECONSTRUCTION"
-                                      if updated_in_step else "OUR RECONSTRUCTION: the report shows no back-propagation code"))
+                         rule_source="the Discussion's first attempt, as described, on OUR RECONSTRUCTION"
+                         if updated_in_step else "OUR RECONSTRUCTION: the report shows no back-propagation code")
     return case
 
 

@@ -82,9 +82,11 @@ def test_run_001_plain_prints_the_documents_epoch_records_with_marks(capsys):
                         (4, "Prediction 0.9993712348198351 | Error 3.953456517877471e-07"),
                         (5, "Prediction 0.9998372284139849 | Error 2.6494589213863218e-08")]:
         assert f"✓ Epoch {epoch} | {line}" in out
-    assert "✓           Weights [ 0.11605184  0.20122749 -0.09773386] | Weight Deltas [-0.00138356 -0.0001058  -0.00019533]" in out
+    assert ("✓           Weights [ 0.11605184  0.20122749 -0.09773386] | "
+            "Weight Deltas [-0.00138356 -0.0001058  -0.00019533]") in out
     # epoch 2's prediction is the one the document's machine summed in another order (see test_reproduce)
-    assert "✗ Epoch 2 | Prediction 0.9906177228124999 | Error 8.802712522308414e-05   [2 of 2 off by ≤ 2.2e-16: summation order]" in out
+    assert ("✗ Epoch 2 | Prediction 0.9906177228124999 | Error 8.802712522308414e-05   "
+            "[2 of 2 off by ≤ 2.2e-16: summation order]") in out
     assert "    printed:        Prediction 0.9906177228125002 | Error 8.802712522307997e-05" in out
     assert out.count("✓") == 11 and out.count("✗") == 1
     assert "printed numbers: 48, reproduced to their printed digits: 46; not: 2 summation order" in out

@@ -1,4 +1,5 @@
 """Document 000: the printed errors, the Analysis section's claims, and batched == separate runs."""
+import re
 from pathlib import Path
 
 import numpy as np
@@ -118,3 +119,26 @@ def test_readme_analysis_table_is_this_run(runs):
     assert f"it settles after step {s['last_jump']}, on a poor plateau" in text and not s["never_settles"]
     assert f"mean \\|error\\| 0.4964 → {final[0.001]:.4g} after 60,000 steps" in text
     assert f"{runs[10]['mean_abs_error'][10_000]:.4g} at 10,000, the best of the seven" in text
+
+
+README = Path(__file__).parent.parent / "README.md"
+
+
+def _reproduction_results(runs):
+    """Each experiment's printed rows as `run all` makes them (000's from its full 60,000-step run)."""
+    from autograd_mini.app.registry import RunResult
+    from autograd_mini.models import doc001, doc002, doc003
+    rows = {"000.alphas": doc000.printed_rows(runs)}
+    rows |= {f"001.{name}": doc001.run_setup(name)().printed for name in doc001.SETUPS}
+    rows |= {f"002.{name}": doc002.printed_rows(name) for name in ("linear", "xor")}
+    rows |= {"003.ols": doc003.run_regression().printed, "003.sigmoid": doc003.run_classifier().printed}
+    return {name: RunResult([], {}, printed=printed).reproduction() for name, printed in rows.items()}
+
+
+def test_readme_reproduction_table_is_what_run_all_prints(runs):
+    # here, where 000's full run is at hand: the table counts every document's printed numbers
+    from autograd_mini.app.cli import summary_table
+    block = re.search(r"<!-- reproduction table[^\n]*\n```\n(.*?)\n```", README.read_text(), re.S)
+    assert block, "the README's reproduction table block is missing"
+    expected = "\n".join(summary_table(_reproduction_results(runs)))
+    assert block[1] == expected, f"README table out of date; the run prints:\n{expected}"

@@ -27,7 +27,8 @@ class ExperimentAudit:
 
     def to_dict(self) -> dict:
         return {"experiment": self.experiment.name, "document": self.experiment.document, "loss": self.loss_name,
-                "rule_source": self.rule_source or "the document's code", "headline": self.headline(), "explanation": self.report.explain(), **self.report.to_dict()}
+                "rule_source": self.rule_source or "the document's code", "headline": self.headline(),
+                "explanation": self.report.explain(), **self.report.to_dict()}
 
 
 @functools.lru_cache(maxsize=None)

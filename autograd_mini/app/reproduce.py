@@ -22,7 +22,7 @@ REASONS = {
     "rounding tie": "an exact decimal tie (…5) that the document's machine rounded the other way",
     "summation order": "floating-point noise whose last digits depend on the order the BLAS sums in",
     "8-decimal data": "the data behind it is known only to the 8 decimals the document printed",
-    "garbled printout": "the document's printout is garbled there (digits doubled or dropped): it can only agree roughly",
+    "garbled printout": "the document's printout is garbled there (digits doubled or dropped): it agrees only roughly",
     "unexplained": "differs from the printed digits for no reason we know: a bug to fix",
 }
 MARKS = {"reproduced": "✓", "differs": "✗", "cannot": "–"}
