@@ -129,10 +129,9 @@ _SIGMOID_CONSTANTS = {np.dtype(t): _sigmoid_constants(t) for t in (np.float64, n
 
 def _maybe_below(x: np.ndarray, limit: float) -> bool:
     """Is some entry of x below `limit`? (True may also mean a NaN came first: the caller's careful
-    path then decides per entry.) A NumPy reduction costs ~2 us on small arrays, Python's min of a
-    short list under 1 us; min() of a list that starts with NaN is NaN, hence `not >=`."""
-    if x.size <= 32:
-        return bool(x.size) and not min(x.ravel().tolist()) >= limit
+    path then decides per entry.) A NumPy reduction costs ~2 us on small arrays, so up to 32 entries
+    the caller takes Python's min of a list (under 1 us; a list starting with NaN gives NaN, hence
+    `not >=`), inline."""
     return bool(np.fmin.reduce(x, axis=None) < limit)  # fmin: a NaN elsewhere must not hide a -1000
 
 
@@ -142,7 +141,7 @@ def _sigmoid(x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     # dtype, so the value is e^x: accurate down to the smallest subnormal, exactly 0 beyond it
     # (sigmoid(-1000) == 0.0), and no overflow warning. With `out`, the same steps write into it.
     cap, one = _SIGMOID_CONSTANTS.get(x.dtype, (88.0, 1.0))
-    low = _maybe_below(x, -cap)
+    low = _maybe_below(x, -cap) if x.size > 32 else x.size != 0 and not min(x.ravel().tolist()) >= -cap
     if out is None:
         e = np.negative(x)
         e = np.asarray(np.exp(np.minimum(e, cap) if low else e))  # 0-d gives a NumPy scalar, which out= rejects

@@ -396,7 +396,7 @@ class Op:
             arrays = [t._data for t in inputs]
             track = any([t.requires_grad for t in inputs])
         try:
-            out = self.forward(*arrays, **params)
+            out = self.forward(*arrays, **params) if params else self.forward(*arrays)  # (`**{}` costs ~60 ns)
         except (ValueError, IndexError) as error:
             shapes = " and ".join(str(a.shape) for a in arrays)
             reason = self.explain(*arrays, **params) if self.explain else str(error)
@@ -576,24 +576,23 @@ def _sweep(order: list, position: dict, pending: list, owned: set, wanted: set, 
         parents = t._parents
         if t._stamp != clock:  # something was written since this node was recorded: was it ours?
             _check_unwritten(t)
+        # the common shapes of call spelled out (one or two inputs, no parameters): cheaper than *, **
         if create_graph:
             input_grads = op.vjp(g, t, *parents, **t._params)
+        elif t._params or len(parents) > 2:
+            input_grads = _vjp_on_arrays(op, g, t, parents)
         elif op.vjp_parts is not None:  # only the parts whose input needs a gradient
             if len(parents) == 2:
                 x, y = parents
                 gx, gy = op.vjp_parts
-                input_grads = (gx(g, t._data, x._data, y._data, **t._params) if x.requires_grad else None,
-                               gy(g, t._data, x._data, y._data, **t._params) if y.requires_grad else None)
+                input_grads = (gx(g, t._data, x._data, y._data) if x.requires_grad else None,
+                               gy(g, t._data, x._data, y._data) if y.requires_grad else None)
             else:
-                arrays = [p._data for p in parents]
-                input_grads = [part(g, t._data, *arrays, **t._params) if p.requires_grad else None
-                               for part, p in zip(op.vjp_parts, parents)]
+                input_grads = _vjp_on_arrays(op, g, t, parents)
         elif len(parents) == 2:
-            input_grads = op.vjp(g, t._data, parents[0]._data, parents[1]._data, **t._params)
-        elif len(parents) == 1:
-            input_grads = op.vjp(g, t._data, parents[0]._data, **t._params)
+            input_grads = op.vjp(g, t._data, parents[0]._data, parents[1]._data)
         else:
-            input_grads = op.vjp(g, t._data, *[p._data for p in parents], **t._params)
+            input_grads = op.vjp(g, t._data, parents[0]._data)
         for p, gp in zip(parents, input_grads):
             if gp is None or not p.requires_grad:
                 continue
@@ -603,6 +602,15 @@ def _sweep(order: list, position: dict, pending: list, owned: set, wanted: set, 
             j = position[p]
             previous = pending[j]
             pending[j] = gp if previous is None else _combine(previous, gp, owned, create_graph)
+
+
+def _vjp_on_arrays(op: Op, g: Any, t: Tensor, parents: tuple) -> Sequence[Any]:
+    """A node's input gradients in the general form of the call: any inputs, any parameters."""
+    arrays = [p._data for p in parents]
+    if op.vjp_parts is None:
+        return op.vjp(g, t._data, *arrays, **t._params)
+    return [part(g, t._data, *arrays, **t._params) if p.requires_grad else None
+            for part, p in zip(op.vjp_parts, parents)]
 
 
 def _check_unwritten(t: Tensor) -> None:
