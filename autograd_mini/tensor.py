@@ -91,8 +91,8 @@ def recording(on_constant: Callable[[Any, bool], None] | None = None,
 
     `on_constant(tensor, from_python_number)` is called for every constant an op makes from a
     number or an array; `on_value_read(tensor, how)` whenever the value of a tensor that requires
-    grad is read as Python or NumPy data (`how` is 'bool', 'float', 'int', 'item', 'data', 'numpy',
-    'array' or a comparison such as '>'). The previous hooks are restored on exit.
+    grad is read as Python or NumPy data (`how` is 'bool', 'float', 'int', 'item', 'data', 'numpy'
+    (also for np.asarray) or a comparison such as '>'). The previous hooks are restored on exit.
     """
     global _recordings
     state = _state
