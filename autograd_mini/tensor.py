@@ -535,7 +535,7 @@ def backprop(roots: Sequence[Tensor], seeds: Sequence[Any], *, retain_graph: boo
     the nodes, so threads may run backward over graphs that share nodes (with retain_graph) or leaves.
     """
     order, position = _walk(roots, True)
-    wanted = {id(t) for t in capture}
+    wanted = {id(t) for t in capture} if capture else set()  # (a comprehension costs a call even when empty)
     captured: dict[int, Any] = {}
     owned: set[int] = set()  # gradient arrays we allocated, so adding into them in place is safe
     pending: list[Any] = [None] * len(order)  # the gradient collected so far for order[i]
@@ -644,7 +644,8 @@ def _combine(previous: Any, g: Any, owned: set, create_graph: bool) -> Any:
 def _add_to_leaf(t: Tensor, g: Any) -> None:
     """Add into `.grad` under a lock: backward passes in several threads may share a leaf, and the
     read-add-write of `.grad` must not lose one of their contributions."""
-    g = _value(g)
+    if isinstance(g, Tensor):
+        g = g._data
     _leaf_lock.acquire()  # (cheaper than `with`)
     try:
         if t.grad is None:
