@@ -106,7 +106,13 @@ def test_autodiff_and_document_rule_agree_step_by_step():
     auto = doc000.train_alphas("autodiff", steps=2_000)
     document = doc000.train_alphas("document", steps=2_000)
     for a in doc000.alphas:
-        np.testing.assert_allclose(auto[a]["mean_abs_error"], document[a]["mean_abs_error"], rtol=1e-12, atol=0)
+        assert np.array_equal(auto[a]["mean_abs_error"], document[a]["mean_abs_error"]), a  # bit for bit
+
+
+def test_one_column_is_checked_in_the_run(runs):
+    assert "bit for bit over the first 2,000 steps of every alpha (checked in this run)" in doc000.one_run(runs)
+    changed = {a: dict(r, mean_abs_error=r["mean_abs_error"] + (a == 10) * 1e-16) for a, r in runs.items()}
+    assert doc000.one_run(changed).startswith("NOT one run")
 
 
 def test_readme_analysis_table_is_this_run(runs):
