@@ -4,6 +4,8 @@ Read a row as: name, forward on NumPy arrays, `vjp(g, ans, *inputs, **params)` r
 gradient per input. VJPs use only arithmetic, methods that NumPy arrays and Tensors share, and the
 few `_poly` helpers below, so the same line computes a NumPy gradient in an ordinary backward and a
 differentiable Tensor gradient under `create_graph=True`. Broadcasting is undone by the engine.
+A forward that can write into a given array takes `out=` (NumPy's ufuncs do): a derived step
+(derive.py) reuses that one forward with preallocated buffers; forwards without it allocate.
 
 Composite ops (mean of squares, softmax, ...) are built from primitives and need no VJP.
 `VJP_VARIANTS` at the end is the catalogue of common hand-derivation mistakes the audit tries.
@@ -91,7 +93,7 @@ mul = Op("mul", np.multiply, per_input(lambda g, ans, x, y: g * y, lambda g, ans
 div = Op("div", np.divide, per_input(lambda g, ans, x, y: g / y, lambda g, ans, x, y: -g * ans / y),
          _explain_broadcast)
 neg = Op("neg", np.negative, lambda g, ans, x: (-g,))
-power = Op("pow", lambda x, exponent: np.power(x, exponent),
+power = Op("pow", lambda x, exponent, out=None: np.power(x, exponent, out=out),
            lambda g, ans, x, exponent: (g * (exponent * x ** (exponent - 1)) if exponent != 0 else g * 0,))
 square = Op("square", np.square, lambda g, ans, x: (g * (2 * x),))
 exp = Op("exp", np.exp, lambda g, ans, x: (g * ans,))
@@ -127,14 +129,16 @@ def _sigmoid_constants(dtype: Any) -> tuple:
 _SIGMOID_CONSTANTS = {np.dtype(t): _sigmoid_constants(t) for t in (np.float64, np.float32)}
 
 
-def _sigmoid(x: np.ndarray) -> np.ndarray:
+def _sigmoid(x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     # 1/(1+e^-x), the documents' formula, bit for bit; the exponent is capped (below the dtype's
     # overflow: 709 for float64, 88 for float32) so that x << 0 gives a tiny value instead of an
-    # overflow warning (the true value underflows to 0 anyway)
+    # overflow warning (the true value underflows to 0 anyway). All steps in one buffer.
     cap, one = _SIGMOID_CONSTANTS.get(x.dtype, (88.0, 1.0))
-    e = np.asarray(np.exp(np.minimum(-x, cap)))  # 0-d input gives a NumPy scalar, which out= rejects
-    e += one
-    return np.reciprocal(e, out=e)
+    out = np.negative(x, out=np.empty_like(x) if out is None else out)
+    np.minimum(out, cap, out=out)
+    np.exp(out, out=out)
+    np.add(out, one, out=out)
+    return np.reciprocal(out, out=out)
 
 
 def _sigmoid_vjp(g, ans, x):
@@ -156,7 +160,7 @@ sign = Op("sign", np.sign, lambda g, ans, x: (None,))
 _mask = _poly(lambda x, y, rule: _COMPARE[rule](_value(x), _value(y)), lambda x, y, rule: compare(x, y, rule=rule))
 _sign = _poly(np.sign, lambda x: sign(x))
 
-relu = Op("relu", lambda x: np.maximum(x, 0), lambda g, ans, x: (g * _mask(x, 0, ">"),))
+relu = Op("relu", lambda x, out=None: np.maximum(x, 0, out=out), lambda g, ans, x: (g * _mask(x, 0, ">"),))
 abs_op = Op("abs", np.abs, lambda g, ans, x: (g * _sign(x),))
 maximum = Op("maximum", np.maximum,
              lambda g, ans, x, y: (g * _mask(x, y, ">="), g * _mask(x, y, "<")),
@@ -216,9 +220,10 @@ def _kept_shape(shape: tuple, axis: Any) -> tuple:
 
 
 # np.add.reduce is what np.sum calls, without its Python wrapper (same numbers, ~1 us less)
-sum_op = Op("sum", lambda x, axis=None, keepdims=False: np.add.reduce(x, axis=axis, keepdims=keepdims),  # noqa: A001
-            _sum_vjp)
-mean_op = Op("mean", lambda x, axis=None, keepdims=False: np.mean(x, axis=axis, keepdims=keepdims), _mean_vjp)
+sum_op = Op("sum", lambda x, axis=None, keepdims=False, out=None: np.add.reduce(x, axis=axis, keepdims=keepdims,
+                                                                                 out=out), _sum_vjp)
+mean_op = Op("mean", lambda x, axis=None, keepdims=False, out=None: np.mean(x, axis=axis, keepdims=keepdims, out=out),
+             _mean_vjp)
 broadcast_to = Op("broadcast_to", lambda x, shape: np.broadcast_to(x, shape),
                   lambda g, ans, x, shape: (g,))  # the engine sums g back to x's shape
 reshape = Op("reshape", lambda x, shape: np.reshape(x, shape), lambda g, ans, x, shape: (g.reshape(x.shape),))
@@ -361,31 +366,6 @@ for _name, _method in _methods.items():
 # public functions in NumPy's keyword style: am.sum(x, axis=0), am.reshape(x, shape), ...
 reduce_sum = _reduction(sum_op)
 reduce_mean = _reduction(mean_op)
-
-# ---- forward into a preallocated array (`Op.into`), for traced replay (trace.py) -------------------
-# Each computes exactly what the op's forward computes, in the same order, writing into `out`.
-# Ops without one (log_softmax, getitem, ...) are replayed with their forward, which allocates.
-
-
-def _sigmoid_into(x: np.ndarray, out: np.ndarray) -> np.ndarray:
-    cap, one = _SIGMOID_CONSTANTS.get(out.dtype, (88.0, 1.0))
-    np.negative(x, out)  # the same steps as _sigmoid: -x, cap, exp, +1, reciprocal (out positional: faster)
-    np.minimum(out, cap, out=out)  # (positional out is deprecated here)
-    np.exp(out, out)
-    np.add(out, one, out)
-    return np.reciprocal(out, out)
-
-
-for _op, _into in ((add, np.add), (sub, np.subtract), (mul, np.multiply), (div, np.divide), (neg, np.negative),
-                   (square, np.square), (exp, np.exp), (log, np.log), (tanh, np.tanh), (abs_op, np.abs),
-                   (maximum, np.maximum), (minimum, np.minimum), (matmul, np.matmul), (sigmoid, _sigmoid_into),
-                   (power, lambda x, exponent, out: np.power(x, exponent, out=out)),
-                   (sum_op, lambda x, axis=None, keepdims=False, out=None: np.add.reduce(x, axis=axis,
-                                                                                         keepdims=keepdims, out=out)),
-                   (mean_op, lambda x, axis=None, keepdims=False, out=None: np.mean(x, axis=axis, keepdims=keepdims,
-                                                                                    out=out))):
-    _op.into = _into
-
 # ---- the catalogue of hand-derivation mistakes (used by the audit) -------------------------------
 # Each entry is a wrong VJP written exactly like the op's own row above, so the audit can put it in
 # place of one node's VJP and see whether autodiff then reproduces a hand rule. Data, not cases:
