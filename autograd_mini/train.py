@@ -2,12 +2,14 @@
 gradient comes from — autodiff (the default) or a hand rule that drives the same optimizer."""
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
+import threading
 import time
 import warnings
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Iterator, Mapping
 
 import numpy as np
 
@@ -61,6 +63,21 @@ class History:
             json.dump(self.to_dict(), f)
 
 
+_defaults = threading.local()
+
+
+@contextlib.contextmanager
+def eager_by_default(eager: bool = True) -> Iterator[None]:
+    """Within this block (this thread), `fit` without an `eager=` argument trains eagerly (the
+    command line's --eager wraps the experiments in it)."""
+    previous = getattr(_defaults, "eager", False)
+    _defaults.eager = eager
+    try:
+        yield
+    finally:
+        _defaults.eager = previous
+
+
 def compute_directions(model: Module, loss_fn: Callable, X: Any, y: Any, rule: Rule | None,
                        params: dict[str, Tensor] | None = None) -> tuple[np.ndarray, Any, dict[str, np.ndarray]]:
     """Output, loss and each parameter's direction, from autodiff or from a hand rule; sets `.grad`."""
@@ -86,14 +103,16 @@ def compute_directions(model: Module, loss_fn: Callable, X: Any, y: Any, rule: R
 def fit(model: Module, loss_fn: Callable[[Tensor, Any], Tensor], optimizer: Any, X: Any, y: Any, *,
         epochs: int, per_sample: bool = False, rule: Rule | None = None,
         record: Callable[[StepInfo], Mapping[str, Any] | None] | None = None, record_every: int = 1,
-        progress_every: int | None = None, quiet: bool = False, label: str = "", eager: bool = False) -> History:
+        progress_every: int | None = None, quiet: bool = False, label: str = "", eager: bool | None = None) -> History:
     """Train for `epochs` passes. Full batch: one update per epoch. `per_sample`: one update per
     row of X, in order (the epoch's loss is the mean of the per-sample losses seen before each
     update). Every `record_every` epochs, `record(info)` returns the values to keep.
 
     Autodiff runs through the compiled step (`am.derive`: the same numbers as eager, bit for bit)
-    unless `eager=True`; a hand `rule` runs eagerly."""
+    unless `eager=True` (default: `eager_by_default`, False); a hand `rule` runs eagerly."""
     history = History(label=label)
+    if eager is None:
+        eager = getattr(_defaults, "eager", False)
     if progress_every is None:
         progress_every = max(1, epochs // 10) if epochs >= 1000 else 0
     if quiet:
