@@ -34,70 +34,72 @@ What a step reads anew: each parameter's and each data tensor's array (a Tensor 
 did not create: assign `x.data = next_batch`). Constants `loss_fn` creates itself are fixed at
 derive time. Shapes and dtypes are fixed: a step refuses, naming the tensor, when one changes.
 Python control flow that depends on a value (`if loss.item() > 1`) is frozen at derive time: a
-warning says so. Gradients are set, not accumulated, as buffers the next step overwrites.
+`TraceWarning` says so (as `torch.jit.trace` does). Gradients are set, not accumulated, as buffers the next step overwrites.
 """
 from __future__ import annotations
 
-import contextlib
+import importlib
 import inspect
+import os
 import keyword
 import math
 import re
 import sys
 import warnings
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
 from . import ops
-from .errors import AutogradMiniError, GraphError, ShapeError
+from .errors import AutogradMiniError, ShapeError
 from .tensor import Op, Tensor, backprop, enable_grad
 
-try:  # the engine's recording hooks and graph walk
-    from .tensor import recording, walk
-except ImportError:  # pragma: no cover - engine without them yet: local equivalents
-    _engine = sys.modules[Tensor.__module__]
+from .tensor import recording, walk
 
-    @contextlib.contextmanager
-    def recording(on_constant: Callable | None = None, on_value_read: Callable | None = None) -> Iterator[None]:
-        class _Log(list):
-            def append(self, item: tuple) -> None:
-                on_constant(*item)  # type: ignore[misc]
-        previous = _engine._constants_log
-        _engine._constants_log = _Log() if on_constant else None
-        try:
-            yield
-        finally:
-            _engine._constants_log = previous
-
-    def walk(roots: Sequence[Tensor], grad_only: bool = True) -> list[Tensor]:
-        order: list[Tensor] = []
-        seen: set[int] = set()
-        stack: list[Any] = list(reversed(roots))
-        while stack:
-            t = stack.pop()
-            if t is None:
-                order.append(stack.pop())
-                continue
-            if id(t) in seen:
-                continue
-            seen.add(id(t))
-            if t._op is None:
-                order.append(t)
-                continue
-            if t._parents is None:
-                raise GraphError(f"derive: the graph through '{t._op.name}' was freed by a backward()")
-            stack.extend((t, None))
-            stack.extend(p for p in reversed(t._parents)
-                         if id(p) not in seen and (p.requires_grad or not grad_only))
-        return order
-
-_DATA = "_data" if "_data" in Tensor.__slots__ else "data"  # where a Tensor keeps its array
+_engine = importlib.import_module("autograd_mini.tensor")  # (the package's `tensor` name is the class)
+_DATA = "_data"  # where a Tensor keeps its array (generated code reads it without the read hook)
 
 
 class DeriveError(AutogradMiniError):
     """The step cannot be derived (or run) as asked."""
+
+
+class TraceWarning(UserWarning):
+    """`loss_fn` read a value while it was recorded: the derived step keeps whatever that value decided."""
+
+
+def _warn_value_read(t: Tensor, how: str) -> None:
+    what = f"'{t.name}'" if t.name else f"of shape {t.shape}"
+    access = {"data": ".data", "numpy": ".numpy()", "item": ".item()", "array": "np.asarray()"}.get(how, f"{how}()")
+    if how in ("==", "!=", "<", "<=", ">", ">="):
+        access = f"a comparison ({how})"
+    warnings.warn(f"derive: loss_fn read the value of a tensor {what} (a parameter, a data input or computed "
+                  f"from them) through {access} while it was recorded; a derived step runs the ops recorded now, "
+                  f"so any Python branch, loop count or number that this value decides is frozen as it was "
+                  f"(the step keeps the branch taken now). Keep values inside tensor ops (am.maximum, masks) or "
+                  f"train this loss_fn eagerly", TraceWarning, stacklevel=_first_frame_outside_package())
+
+
+_PACKAGE = os.path.dirname(os.path.abspath(__file__)) + os.sep
+
+
+def _first_frame_outside_package() -> int:
+    """The stacklevel of the innermost caller outside autograd_mini (the line of loss_fn that read)."""
+    frame, level = sys._getframe(1), 1
+    while frame is not None and frame.f_code.co_filename.startswith(_PACKAGE):
+        frame, level = frame.f_back, level + 1
+    return level
+
+
+def _mark_written(*tensors: Tensor) -> None:
+    """What `t.data = ...` does, for arrays a derived update changed in place: one tick of the engine's
+    write clock, so a graph recorded before the step refuses to backward through the old values."""
+    with _engine._lock:
+        _engine._writes += 1
+        version = _engine._writes
+    for t in tensors:
+        t._version = version
 
 
 # ==== 1. record ==================================================================================
@@ -118,7 +120,7 @@ class Recording:
 
 def record(loss_fn: Callable, params: list[Tensor], names: list[str]) -> Recording:
     """Run `loss_fn(*params)` twice and its gradient once, under the engine's recording hooks."""
-    made, (loss, aux) = _run(loss_fn, params, warn_reads=True)
+    made, (loss, aux) = _run(loss_fn, params, warn_reads=False)
     ours = {id(p) for p in params} | {id(t) for t in made}
     data = [t for t in walk([loss, *aux.values()], grad_only=False)
             if t._op is None and id(t) not in ours and not t.requires_grad]
@@ -127,7 +129,7 @@ def record(loss_fn: Callable, params: list[Tensor], names: list[str]) -> Recordi
     for t in data:
         t.requires_grad = True
     try:
-        _, (loss, aux) = _run(loss_fn, params, warn_reads=False)
+        _, (loss, aux) = _run(loss_fn, params, warn_reads=True)  # (now the data "requires grad" too)
         forward = walk([loss, *aux.values()], grad_only=False)
         captured, impure = _record_backward(loss, forward)
     finally:
@@ -146,16 +148,9 @@ def record(loss_fn: Callable, params: list[Tensor], names: list[str]) -> Recordi
 
 def _run(loss_fn: Callable, params: list, warn_reads: bool) -> tuple[list, tuple[Tensor, dict]]:
     made: list = []
-    reads: list = []
-    hooks = dict(on_constant=lambda t, from_number: made.append(t))
-    if warn_reads:
-        hooks["on_value_read"] = lambda t, how: reads.append(how)
-    with recording(**hooks), enable_grad():
+    with recording(on_constant=lambda t, from_number: made.append(t),
+                   on_value_read=_warn_value_read if warn_reads else None), enable_grad():
         result = loss_fn(*params)
-    if reads:
-        warnings.warn(f"derive: loss_fn read the value of a tensor that requires grad ({reads[0]}) while it was "
-                      f"recorded; Python control flow that depends on it is frozen into the derived step",
-                      RuntimeWarning, stacklevel=4)
     loss, aux = result if isinstance(result, tuple) else (result, {})
     if not isinstance(loss, Tensor):
         raise DeriveError(f"derive: loss_fn must return a Tensor, got {type(loss).__name__}")
@@ -226,7 +221,7 @@ class Program:
         self.values: list[Value] = []
         self.of: dict[int, Value] = {}          # id(graph node) -> its value
         self._shared: dict[Any, Value] = {}     # common-subexpression table
-        self.inputs = [self._add(Value("input", t.data, index=i, name=rec.names[i])) for i, t in enumerate(rec.inputs)]
+        self.inputs = [self._add(Value("input", t._data, index=i, name=rec.names[i])) for i, t in enumerate(rec.inputs)]
         for t, v in zip(rec.inputs, self.inputs):
             self.of[id(t)] = v
             v.nodes.append(t)
@@ -250,16 +245,16 @@ class Program:
                 raise DeriveError(f"derive: the VJP of '{self.rec.impure[id(t)]}' uses its inputs' values as a plain "
                                   f"array (a mask or sign, shape {t.shape}), which a compiled step would not update; "
                                   f"this op cannot be derived yet, train it in eager mode")
-            return self.constant(t.data)
+            return self.constant(t._data)
         args = tuple(self.of[id(p)] for p in t._parents)
         params = dict(t._params or {})
         if all(a.kind == "const" for a in args):
-            return self.constant(t.data)  # computed from constants only: once, now
-        simpler = _simplify(t._op, args, t.data)
+            return self.constant(t._data)  # computed from constants only: once, now
+        simpler = _simplify(t._op, args, t._data)
         if simpler is not None:
             return simpler
-        view = any(isinstance(p.data, np.ndarray) and np.may_share_memory(t.data, p.data) for p in t._parents)
-        return self.operation(t._op, args, params, t.data, view)
+        view = any(isinstance(p._data, np.ndarray) and np.may_share_memory(t._data, p._data) for p in t._parents)
+        return self.operation(t._op, args, params, t._data, view)
 
     def constant(self, array: Any) -> Value:
         array = np.asarray(array)
@@ -755,6 +750,10 @@ def render_source(program: Program, plan: Plan, r: Renderer) -> str:
     step.append(f"    rebind({', '.join(v.name for v in inputs)})")
     lines = plan.lines()
     step += _sections(program, [v for v in lines if any(v is m for m in plan.main)], r.statement)
+    updated = [f"t_{v.into.name}" for v in plan.main if v.into is not None]
+    if updated:
+        r.env["written"] = _mark_written
+        step.append(f"written({', '.join(updated)})  # as `w.data = ...` would: graphs of the old values refuse")
     step += [f"t_{inputs[i].name}.grad = {r.name(g)}" for i, g in plan.handed]
     loss = [f"{v.name} = seen_{v.name}" for v in inputs if any(v is b for t in plan.tail for b in _bases_of_args(t))]
     loss += [r.statement(v) for v in lines if any(v is t for t in plan.tail)]

@@ -308,9 +308,9 @@ def _rpow(x: Tensor, base: Any) -> Tensor:
 
 def _getitem(x: Tensor, index: Any) -> Tensor:
     if isinstance(index, Tensor):
-        index = index.data.astype(np.intp)
+        index = index._data.astype(np.intp)
     elif isinstance(index, tuple):
-        index = tuple(i.data.astype(np.intp) if isinstance(i, Tensor) else i for i in index)
+        index = tuple(i._data.astype(np.intp) if isinstance(i, Tensor) else i for i in index)
     return getitem(x, index=index)
 
 

@@ -30,7 +30,7 @@ import graphviz
 import numpy as np
 
 from .errors import GraphError, GraphvizMissingError
-from .tensor import Tensor, backprop
+from .tensor import Tensor, backprop, walk
 
 # ==== graph pictures ==========================================================================
 
@@ -129,19 +129,8 @@ class _Graph:
     """Every tensor that `root` came from (constants too), inputs before outputs, with parent indices."""
 
     def __init__(self, root: Tensor, names: dict[int, str]) -> None:
-        order: list[Tensor] = []
-        index: dict[int, int] = {}
-        seen: set[int] = set()
-        stack: list[tuple[Tensor, bool]] = [(root, False)]
-        while stack:  # iterative depth-first walk: deep graphs are fine
-            t, expanded = stack.pop()
-            if expanded:
-                index[id(t)] = len(order)
-                order.append(t)
-            elif id(t) not in seen:
-                seen.add(id(t))
-                stack.append((t, True))
-                stack.extend((p, False) for p in reversed(t._parents or ()))
+        order = walk([root], grad_only=False)
+        index = {id(t): i for i, t in enumerate(order)}
         self.tensors = order
         self.parents = [[index[id(p)] for p in (t._parents or ())] for t in order]
         self.names = {i: names.get(id(t)) or t.name for i, t in enumerate(order)}

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from typing import Callable, Sequence
 
-from .derive import Derived, DeriveError, derive
+from .derive import Derived, DeriveError, TraceWarning, derive  # noqa: F401 (TraceWarning: public here too)
 from .tensor import Tensor
 
 TraceError = DeriveError  # the name this module has always raised
