@@ -6,7 +6,7 @@
     loss.backward()
     w.grad
 """
-from . import autograd
+from . import autograd, losses, nn, optim
 from .errors import AutogradMiniError, GradcheckError, GraphError, ShapeError
 from .gradcheck import GradcheckResult, gradcheck, gradgradcheck
 from .ops import (abs_op as abs, broadcast_to, concatenate, div, dot, exp, log, log_softmax, matmul,  # noqa: F401
@@ -15,7 +15,6 @@ from .ops import (abs_op as abs, broadcast_to, concatenate, div, dot, exp, log, 
 from .ops import _reshape as reshape  # noqa: F401
 from .tensor import Op, Tensor, enable_grad, is_grad_enabled, no_grad, scope
 
-tensor = Tensor
 __version__ = "0.1.0"
 from .functional import grad, value_and_grad, jacobian, hessian, hvp  # noqa: E402
 from .pictures import draw_graph, render_graph  # noqa: E402,F401

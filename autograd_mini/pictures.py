@@ -24,13 +24,15 @@ import itertools
 import shutil
 from collections import Counter, defaultdict
 from pathlib import Path
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
 
-import graphviz
 import numpy as np
 
 from .errors import GraphError, GraphvizMissingError
 from .tensor import Tensor, backprop, walk
+
+if TYPE_CHECKING:  # graphviz is imported when a picture is drawn, not with the library
+    import graphviz
 
 # ==== graph pictures ==========================================================================
 
@@ -119,8 +121,6 @@ def render_graph(digraph: graphviz.Digraph, path: str | Path) -> Path:
         path.write_bytes(digraph.pipe(format=fmt))
     return path
 
-
-render = render_graph
 
 
 # ---- the graph as index lists -----------------------------------------------------------------
@@ -484,6 +484,7 @@ class _Drawing:
         self.verdicts, self.marks = verdicts, marks
 
     def digraph(self, rankdir: str, steps: list[str]) -> graphviz.Digraph:
+        import graphviz
         dot = graphviz.Digraph("graph", graph_attr=dict(
             rankdir=rankdir, ordering="in", fontname=FONT, fontsize="10", nodesep="0.25", ranksep="0.3", pad="0.15"),
             node_attr=dict(fontname=FONT, fontsize="10", margin="0.1,0.04", height="0.3"),

@@ -3,7 +3,6 @@ gradient comes from — autodiff (the default) or a hand rule that drives the sa
 from __future__ import annotations
 
 import contextlib
-import json
 import sys
 import threading
 import time
@@ -57,10 +56,6 @@ class History:
             return v.tolist() if isinstance(v, np.ndarray) else (float(v) if isinstance(v, np.floating) else v)
         return {"label": self.label, "seconds": self.seconds,
                 "rows": {k: [plain(v) for v in vs] for k, vs in self.rows.items()}}
-
-    def save_json(self, path: str) -> None:
-        with open(path, "w") as f:
-            json.dump(self.to_dict(), f)
 
 
 _defaults = threading.local()
