@@ -221,6 +221,7 @@ class Program:
         self.values: list[Value] = []
         self.of: dict[int, Value] = {}          # id(graph node) -> its value
         self._shared: dict[Any, Value] = {}     # common-subexpression table
+        self.rates: list[Value] = []            # the update's learning rates (named lr)
         self.inputs = [self._add(Value("input", t._data, index=i, name=rec.names[i])) for i, t in enumerate(rec.inputs)]
         for t, v in zip(rec.inputs, self.inputs):
             self.of[id(t)] = v
@@ -329,7 +330,7 @@ def _identifier(text: str) -> str:
     return f"_{text}" if not text or text[0].isdigit() or text in _RESERVED else text
 
 
-def name_values(program: Program, updates: Sequence[Value] = ()) -> None:
+def name_values(program: Program) -> None:
     """Inputs by their names; results by op kind in forward order; gradients as d_<what>."""
     rec = program.rec
     taken = set(_RESERVED) | {function_name(v.op) for v in program.values if v.kind == "op"}
@@ -358,8 +359,8 @@ def name_values(program: Program, updates: Sequence[Value] = ()) -> None:
             give(grad, f"d_{_identifier(name)}")
     if program.loss.kind == "op":
         give(program.loss, "loss_value")
-    for u in updates:
-        give(u.args[1].args[0], "lr")
+    for rate in program.rates:
+        give(rate, "lr")
     forward = [v for v in program.values if v.kind == "op" and any(id(t) in rec.forward for t in v.nodes)]
     for value in forward:
         by_kind(value)
@@ -449,7 +450,10 @@ def add_update(program: Program, update: Any) -> list[Value]:
         if mask is not None:
             g = program.operation(_ZERO_WHERE, (g, program.constant(mask)), {}, np.where(mask, 0.0, g.array))
         lr = update.lr if isinstance(update.lr, np.ndarray) else np.asarray(update.lr, dtype=p.dtype)
-        scaled = program.operation(ops.mul, (program.constant(lr), g), {}, lr * g.array)
+        rate = program.constant(lr)
+        program.rates.append(rate)
+        args = (rate, g)
+        scaled = _simplify(ops.mul, args, lr * g.array) or program.operation(ops.mul, args, {}, lr * g.array)
         steps.append(program._add(Value("op", param.array, ops.sub, (param, scaled), into=param)))
     return steps
 
@@ -480,8 +484,28 @@ def make_plan(program: Program, updates: list[Value]) -> Plan:
     storage: dict[int, str] = {}
     for v in program.values:
         storage[id(v)] = _storage(v, storage)
-    return Plan([v for v in program.values if id(v) in main], [v for v in program.values if id(v) in tail],
-                storage, {}, handed, [])
+    order = _gradients_early([v for v in program.values if id(v) in main], {id(g) for _, g in handed}, storage)
+    return Plan(order, [v for v in program.values if id(v) in tail], storage, {}, handed, [])
+
+
+def _gradients_early(order: list[Value], gradients: set[int], storage: dict) -> list[Value]:
+    """Move each parameter's gradient up to just after its last argument: it is kept to the end
+    anyway, and computing it early ends the activations it reads sooner (their buffers get reused)."""
+    def sources(v: Value) -> set[int]:  # the lines whose results v reads, through views made once
+        found: set[int] = set()
+        for a in v.args:
+            if storage[id(a)] in ("fixed_view", "input_view", "view"):
+                found |= sources(a)
+            if storage[id(a)] not in ("fixed_view", "input_view", "const", "input"):
+                found.add(id(a))
+        return found
+
+    for g in [v for v in order if id(v) in gradients and v.into is None]:
+        order.remove(g)
+        needed = sources(g)
+        at = max((i + 1 for i, v in enumerate(order) if id(v) in needed), default=0)
+        order.insert(at, g)
+    return order
 
 
 def _bases_of_args(v: Value) -> list[Value]:
@@ -652,7 +676,7 @@ class Renderer:
 
     def expression(self, v: Value, dtype: Any = None, precedence: int = 0, right: bool = False) -> str:
         if (v.kind == "const" and v.array.ndim == 0 and v.dtype == dtype and np.isfinite(v.array)
-                and not v.name.startswith("lr")):
+                and not any(v is r for r in self.program.rates)):
             return repr(float(v.array))
         if not self.inline(v):
             return self.name(v)
@@ -698,7 +722,7 @@ class Renderer:
 
 
 def _section(program: Program, v: Value) -> str:
-    if v.into is not None or v.op in (_ZERO_WHERE,) or (v.op is ops.mul and v.args[0].name.startswith("lr")):
+    if v.into is not None or v.op is _ZERO_WHERE or (v.op is ops.mul and any(v.args[0] is r for r in program.rates)):
         return "update"
     return "forward" if any(id(t) in program.rec.forward for t in v.nodes) else "backward"
 
@@ -854,7 +878,7 @@ def derive(loss_fn: Callable[..., Any], params: Mapping[str, Tensor] | Sequence[
     program = Program(record(loss_fn, params, names))
     updates = add_update(program, update)
     plan = make_plan(program, updates)
-    name_values(program, updates)
+    name_values(program)
     place_buffers(program, plan)
     return Derived(program, plan)
 

@@ -171,7 +171,10 @@ def _compiled_epoch(model: Module, loss_fn: Callable, optimizer: Any, X: Any, y:
     if per_sample:
         X_rows, y_rows = as_float_array(_array(X)), as_float_array(_array(y))
         rows = [(X_rows[i:i + 1], y_rows[i:i + 1]) for i in range(len(X_rows))]
+        # each row is copied into these tensors' own arrays (private to this fit): the step sees
+        # the same array objects every time, so it never has to re-check shapes or remake views
         x_in, y_in = Tensor(rows[0][0], name="X"), Tensor(rows[0][1], name="y")
+        x_row, y_row = x_in._data, y_in._data
     else:
         x_in, y_in = X, y
 
@@ -191,8 +194,8 @@ def _compiled_epoch(model: Module, loss_fn: Callable, optimizer: Any, X: Any, y:
         def epoch(wanted: bool) -> tuple[Any, Any, Callable[[], dict]]:
             losses = [] if wanted else None
             for xi, yi in rows:
-                x_in.data = xi
-                y_in.data = yi
+                np.copyto(x_row, xi)
+                np.copyto(y_row, yi)
                 run()
                 if losses is not None:
                     losses.append(step.loss_array())

@@ -201,10 +201,10 @@ def step(synapse_0, synapse_1, layer_0, y):
     sub_1 = sigmoid_2 - y
     # backward
     d_matmul_2 = sub_1 * (sigmoid_2 * (1.0 - sigmoid_2))
+    d_synapse_1 = sigmoid_1.T @ d_matmul_2
     d_sigmoid_1 = d_matmul_2 @ synapse_1.T
     d_matmul_1 = d_sigmoid_1 * (sigmoid_1 * (1.0 - sigmoid_1))
     d_synapse_0 = layer_0.T @ d_matmul_1
-    d_synapse_1 = sigmoid_1.T @ d_matmul_2
     # update
     synapse_0 -= lr * d_synapse_0
     synapse_1 -= lr * d_synapse_1
