@@ -249,12 +249,12 @@ class Program:
             return self.constant(t._data)
         args = tuple(self.of[id(p)] for p in t._parents)
         params = dict(t._params or {})
-        if all(a.kind == "const" for a in args):
-            return self.constant(t._data)  # computed from constants only: once, now
+        view = any(isinstance(p._data, np.ndarray) and np.may_share_memory(t._data, p._data) for p in t._parents)
+        if all(_fixed(a) for a in args) and not view:
+            return self.constant(t._data)  # computed from constants only: once, now (views stay, as `X.T`)
         simpler = _simplify(t._op, args, t._data)
         if simpler is not None:
             return simpler
-        view = any(isinstance(p._data, np.ndarray) and np.may_share_memory(t._data, p._data) for p in t._parents)
         return self.operation(t._op, args, params, t._data, view)
 
     def constant(self, array: Any) -> Value:
@@ -276,6 +276,11 @@ class Program:
         if key is not None:
             self._shared[key] = value
         return value
+
+
+def _fixed(v: Value) -> bool:
+    """A constant, or a view of constants (kept as a view, e.g. `X.T`, but as fixed as they are)."""
+    return v.kind == "const" or (v.kind == "op" and v.view and all(_fixed(a) for a in v.args))
 
 
 def _params_key(params: dict) -> Any:

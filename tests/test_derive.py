@@ -263,3 +263,31 @@ def test_warns_when_python_control_flow_reads_a_value():
         return s * 2.0 if s.item() > 1 else s
     with pytest.warns(am.TraceWarning, match="frozen"):
         derive(loss_fn, [w])
+
+
+def test_the_readme_shows_the_derived_code_of_document_000_as_generated():
+    from pathlib import Path
+    import re
+    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    shown = re.search(r"```text derived-doc000\n(.*?)```", readme, re.S)
+    assert shown, "the README's Derived code section lost its generated block"
+    model = doc000.TwoLayerNet()
+    layer_0, y = am.Tensor(doc000.X, name="layer_0"), am.Tensor(doc000.y, name="y")
+    step = derive(lambda *_: half_sse(model(layer_0), y), dict(model.named_parameters()),
+                  update=SGD(model.parameters(), lr=10))
+    assert shown.group(1) == step.equations == DOC000_EQUATIONS
+
+
+def test_the_derive_command_marks_each_line_against_the_hand_rule():
+    from autograd_mini.app.cli import main
+    import contextlib
+    import io
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        assert main(["derive", "000"]) == 0
+    text = out.getvalue()
+    assert "= layer_2_delta" in text and "= layer_1_delta" in text and "exact gradient" in text
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        assert main(["derive", "003.ols"]) == 0
+    assert "≠ (no hand value)" in out.getvalue() and "factor" in out.getvalue()
