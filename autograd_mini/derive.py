@@ -771,7 +771,7 @@ def render_source(program: Program, plan: Plan, r: Renderer) -> str:
         r.env[f"t_{v.name}"] = program.rec.inputs[v.index]
         rebind.append(f"if {v.name}.shape != {v.shape!r} or {v.name}.dtype != {dtype}: refuse({v.index}, {v.name})")
     rebind += [f"{v.name} = {r.formula_of_names(v)}" for v in input_views]
-    rebind.append(f"{', '.join(seen)} = {', '.join(v.name for v in inputs)}{',' if len(inputs) == 1 else ''}")
+    rebind.append(f"{', '.join(seen)} = {', '.join(v.name for v in inputs)}")
     shared = _read_by_loss(program, plan)
     step = [f"global {', '.join(shared)}"] if shared else []
     step += [f"{v.name} = t_{v.name}.{_DATA}" for v in inputs]

@@ -291,3 +291,14 @@ def test_the_derive_command_marks_each_line_against_the_hand_rule():
     with contextlib.redirect_stdout(out):
         assert main(["derive", "003.ols"]) == 0
     assert "≠ (no hand value)" in out.getvalue() and "factor" in out.getvalue()
+
+
+def test_one_input_is_bound_once_and_its_loss_read_back():
+    """A step with a single input (no data): rebinding happens once, not at every step."""
+    w = am.Tensor([0.5, -1.0], requires_grad=True)
+    step = derive(lambda w: (w * w).sum(), [w])
+    assert step() == 1.25
+    namespace = step.function.__globals__
+    assert namespace["seen_w0"] is w._data
+    w.data = np.array([2.0, 1.0])
+    assert step() == 5.0 and np.array_equal(w.grad, [4.0, 2.0])
