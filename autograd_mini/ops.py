@@ -5,7 +5,7 @@ gradient per input. VJPs use only arithmetic, methods that NumPy arrays and Tens
 few `_poly` helpers below, so the same line computes a NumPy gradient in an ordinary backward and a
 differentiable Tensor gradient under `create_graph=True`. Broadcasting is undone by the engine.
 A forward that can write into a given array takes `out=` (NumPy's ufuncs do): a derived step
-(derive.py) reuses that one forward with preallocated buffers; forwards without it allocate.
+(derivation.py) reuses that one forward with preallocated buffers; forwards without it allocate.
 
 Composite ops (mean of squares, softmax, ...) are built from primitives and need no VJP.
 `VJP_VARIANTS` at the end is the catalogue of common hand-derivation mistakes the audit tries.
@@ -143,7 +143,9 @@ def _sigmoid(x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
         np.exp(e, e)
     e += one
     np.reciprocal(e, out=e)
-    if e.size and np.minimum.reduce(x, axis=None) < -cap:  # (one reduction: the rare case costs the rest)
+    # is any x below -cap? x.flat[x.argmin()] is x's minimum (or its first NaN, like minimum.reduce's):
+    # one reduction, and on small arrays ~1 us cheaper than np.minimum.reduce(x, axis=None)
+    if e.size and x.flat[x.argmin()] < -cap:
         low = x < -cap
         e[low] = np.exp(x[low] if np.ndim(x) else x)
     return e

@@ -163,7 +163,7 @@ def _compiled_epoch(model: Module, loss_fn: Callable, optimizer: Any, X: Any, y:
                     label: str) -> EpochFn | None:
     """One epoch through the derived step; plain SGD is part of the step, other optimizers step after it.
     None (with a warning) when the loss reads per-sample data as plain arrays, which a step cannot feed."""
-    from .derive import derive
+    from .derivation import derive
     from .optim import SGD
     params = dict(model.named_parameters())
     # plain SGD becomes part of the compiled step (unless its step() was replaced on the instance)

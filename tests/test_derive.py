@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 import autograd_mini as am
-from autograd_mini.derive import DeriveError, derive
+from autograd_mini.derivation import DeriveError, derive
 from autograd_mini.app.experiments import all_experiments
 from autograd_mini.losses import half_sse
 from autograd_mini.models import digits, doc000, doc002

@@ -9,7 +9,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from ..derive import Derived, derive
+from ..derivation import Derived, derive
 from ..tensor import Tensor
 
 LEFT, MARK = 62, 22  # widths of the derived column and of its marks

@@ -27,7 +27,8 @@ def blas_thread_policy(argv: Sequence[str], threads: int | None = None) -> str:
     if threads is None:
         chosen = {k: os.environ[k] for k in THREAD_VARIABLES if os.environ.get(k)}
         if chosen:
-            return "BLAS threads as the environment sets them (" + ", ".join(f"{k}={v}" for k, v in chosen.items()) + ")"
+            settings = ", ".join(f"{k}={v}" for k, v in chosen.items())
+            return f"BLAS threads as the environment sets them ({settings})"
         threads = 1
     try:
         from threadpoolctl import threadpool_limits

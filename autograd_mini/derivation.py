@@ -34,15 +34,16 @@ What a step reads anew: each parameter's and each data tensor's array (a Tensor 
 did not create: assign `x.data = next_batch`). Constants `loss_fn` creates itself are fixed at
 derive time. Shapes and dtypes are fixed: a step refuses, naming the tensor, when one changes.
 Python control flow that depends on a value (`if loss.item() > 1`) is frozen at derive time: a
-`TraceWarning` says so (as `torch.jit.trace` does). Gradients are set, not accumulated, as buffers the next step overwrites.
+`TraceWarning` says so (as `torch.jit.trace` does). Gradients are set, not accumulated, as buffers
+the next step overwrites. An in-place update ticks the engine's write clock for the parameters, as
+`w.data -= ...` does, so a graph recorded before the step refuses to backward through old values.
 """
 from __future__ import annotations
 
-import importlib
 import inspect
-import os
 import keyword
 import math
+import os
 import re
 import sys
 import warnings
@@ -51,13 +52,9 @@ from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
-from . import ops
+from . import ops, tensor as _engine
 from .errors import AutogradMiniError, ShapeError
-from .tensor import Op, Tensor, backprop, enable_grad
-
-from .tensor import recording, walk
-
-_engine = importlib.import_module("autograd_mini.tensor")  # (the package's `tensor` name is the class)
+from .tensor import Op, Tensor, backprop, enable_grad, recording, walk
 _DATA = "_data"  # where a Tensor keeps its array (generated code reads it without the read hook)
 
 
@@ -825,11 +822,11 @@ class Derived:
         self.names: dict[str, list[Tensor]] = {v.name: v.nodes for v in program.values if v.name and v.nodes}
         env = renderer.env
         env["refuse"] = self._refuse
-        exec(compile(self.source, "<autograd_mini.derive>", "exec"), env)
+        exec(compile(self.source, "<autograd_mini.derivation>", "exec"), env)
         self.function: Callable[[], None] = env["step"]
         self._loss: Callable[[], Any] = env["loss"]
         plain = dict(env)
-        exec(compile(self.equations, "<autograd_mini.derive equations>", "exec"), plain)
+        exec(compile(self.equations, "<autograd_mini.derivation equations>", "exec"), plain)
         self.equations_function: Callable[..., tuple] = plain["step"]
         self.aux = {name: plan.buffers[id(v)] for name, v in program.aux.items()}
         self.shapes = [t.shape for t in rec.inputs]
