@@ -35,7 +35,8 @@ did not create: assign `x.data = next_batch`). Constants `loss_fn` creates itsel
 derive time. Shapes and dtypes are fixed: a step refuses, naming the tensor, when one changes.
 Python control flow that depends on a value (`if loss.item() > 1`) is frozen at derive time: a
 `TraceWarning` says so (as `torch.jit.trace` does). Gradients are set, not accumulated, as buffers
-the next step overwrites. An in-place update ticks the engine's write clock for the parameters, as
+the next step overwrites (so one derived step runs in one thread at a time; derive one per thread
+to train in several). An in-place update ticks the engine's write clock for the parameters, as
 `w.data -= ...` does, so a graph recorded before the step refuses to backward through old values.
 """
 from __future__ import annotations
