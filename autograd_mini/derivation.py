@@ -69,7 +69,7 @@ class TraceWarning(UserWarning):
 
 def _warn_value_read(t: Tensor, how: str) -> None:
     what = f"'{t.name}'" if t.name else f"of shape {t.shape}"
-    access = {"data": ".data", "numpy": ".numpy()", "item": ".item()", "array": "np.asarray()"}.get(how, f"{how}()")
+    access = {"data": ".data", "numpy": ".numpy() or np.asarray()", "item": ".item()"}.get(how, f"{how}()")
     if how in ("==", "!=", "<", "<=", ">", ">="):
         access = f"a comparison ({how})"
     warnings.warn(f"derive: loss_fn read the value of a tensor {what} (a parameter, a data input or computed "
@@ -93,9 +93,10 @@ def _first_frame_outside_package() -> int:
 def _mark_written(*tensors: Tensor) -> None:
     """What `t.data = ...` does, for arrays a derived update changed in place: one tick of the engine's
     write clock, so a graph recorded before the step refuses to backward through the old values."""
-    with _engine._lock:
-        _engine._writes += 1
-        version = _engine._writes
+    _engine._lock.acquire()  # (as the engine's setter does: cheaper than `with`; nothing between can raise)
+    _engine._writes += 1
+    version = _engine._writes
+    _engine._lock.release()
     for t in tensors:
         t._version = version
 
