@@ -266,6 +266,14 @@ class Program:
             self._shared[key] = value
         return value
 
+    def rate(self, lr: np.ndarray) -> Value:
+        """A learning rate: a constant of its own (named lr, never shared with a 1.0 elsewhere)."""
+        for rate in self.rates:
+            if rate.array.shape == lr.shape and rate.array.dtype == lr.dtype and np.array_equal(rate.array, lr):
+                return rate
+        self.rates.append(self._add(Value("const", lr)))
+        return self.rates[-1]
+
     def operation(self, op: Op, args: tuple, params: dict, array: Any, view: bool = False) -> Value:
         key = _params_key(params)
         key = None if key is None else (id(op), tuple(id(a) for a in args), key)
@@ -454,9 +462,7 @@ def add_update(program: Program, update: Any) -> list[Value]:
         if mask is not None:
             g = program.operation(_ZERO_WHERE, (g, program.constant(mask)), {}, np.where(mask, 0.0, g.array))
         lr = update.lr if isinstance(update.lr, np.ndarray) else np.asarray(update.lr, dtype=p.dtype)
-        rate = program.constant(lr)
-        program.rates.append(rate)
-        args = (rate, g)
+        args = (program.rate(lr), g)
         scaled = _simplify(ops.mul, args, lr * g.array) or program.operation(ops.mul, args, {}, lr * g.array)
         steps.append(program._add(Value("op", param.array, ops.sub, (param, scaled), into=param)))
     return steps

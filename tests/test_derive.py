@@ -302,3 +302,18 @@ def test_one_input_is_bound_once_and_its_loss_read_back():
     assert namespace["seen_w0"] is w._data
     w.data = np.array([2.0, 1.0])
     assert step() == 5.0 and np.array_equal(w.grad, [4.0, 2.0])
+
+
+def test_a_learning_rate_of_one_drops_its_multiply_and_is_not_shared_with_other_ones():
+    _, params, loss_fn, sgd = doc000_step(lr=1.0)
+    step = derive(loss_fn, params, update=sgd)
+    assert "    synapse_0 -= d_synapse_0\n" in step.equations
+    assert "(1.0 - sigmoid_2)" in step.equations and "lr" not in step.source.split("def step")[1]
+    _, eager_params, eager_loss, eager_sgd = doc000_step(lr=1.0)
+    for _ in range(300):
+        step.function()
+        for p in eager_params.values():
+            p.grad = None
+        eager_loss().backward()
+        eager_sgd.step()
+    assert all(np.array_equal(params[k].data, eager_params[k].data) for k in params)
