@@ -317,3 +317,27 @@ def test_a_learning_rate_of_one_drops_its_multiply_and_is_not_shared_with_other_
         eager_loss().backward()
         eager_sgd.step()
     assert all(np.array_equal(params[k].data, eager_params[k].data) for k in params)
+
+
+def test_fit_trains_eagerly_when_the_loss_reads_per_sample_data_as_plain_arrays():
+    """cross_entropy turns class indices into a one-hot array itself: a compiled step would freeze the
+    first row's target, so fit says so and trains eagerly (the same numbers as eager=True)."""
+    import warnings
+    from autograd_mini import nn
+    from autograd_mini.losses import cross_entropy
+    from autograd_mini.train import fit
+    rng = np.random.default_rng(0)
+    X, labels = rng.normal(size=(6, 3)), rng.integers(0, 2, 6)
+
+    def train(eager):
+        model = nn.Linear(3, 2, rng=np.random.RandomState(0))
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            history = fit(model, cross_entropy, SGD(model.parameters(), lr=0.1), X, labels, epochs=3, per_sample=True,
+                          record=lambda info: {"loss": float(info.loss)}, quiet=True, eager=eager)
+        return model.state_dict(), history["loss"], [str(w.message) for w in caught]
+
+    compiled, eager = train(False), train(True)
+    assert any("training eagerly" in m for m in compiled[2])
+    assert_same(compiled[0], eager[0])
+    assert np.array_equal(compiled[1], eager[1])
