@@ -101,6 +101,7 @@ def sweep_runs(mode: str) -> dict[str, Callable[[], Any]]:
     """Document 000 end to end (7 alphas; 60,000 steps each in full mode). The reference is the
     batched hand NumPy doing the same work as the project's run (the per-step error recorded)."""
     steps = SWEEP_STEPS[mode]
+    import autograd_mini.models.doc000  # noqa: F401  (imported here, not inside the first timed run)
     return {"hand NumPy batched": lambda: _hand_batched(steps),
             "hand NumPy x7 (the document's loop)": lambda: _hand_separate(steps),
             "autograd_mini run 000 (compiled)": lambda: _project_sweep(steps, eager=False),

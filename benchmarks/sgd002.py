@@ -82,6 +82,7 @@ def _fit(epochs: int, eager: bool) -> dict[str, np.ndarray]:
 
 def sgd_runs(mode: str) -> dict[str, Callable[[], Any]]:
     epochs = EPOCHS[mode]
+    import autograd_mini.models.doc002  # noqa: F401  (imported here, not inside the first timed run)
     return {"hand NumPy per-sample loop": lambda: _hand(epochs),
             "autograd_mini bare compiled step": lambda: _bare_compiled(epochs),
             "autograd_mini fit (compiled)": lambda: _fit(epochs, eager=False),
