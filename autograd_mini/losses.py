@@ -12,7 +12,7 @@ from .tensor import Tensor, as_float_array
 
 
 def _same_shape(name: str, prediction: Tensor, target: Any) -> None:
-    shape = np.shape(target.data if isinstance(target, Tensor) else target)
+    shape = target.shape if isinstance(target, Tensor) else np.shape(target)  # (the shape, not a value read)
     if prediction.shape != shape:
         raise ShapeError(f"{name}: prediction has shape {prediction.shape} but target has shape {shape}; they must "
                          f"match (broadcasting them would compare every prediction with every target)")

@@ -4,6 +4,8 @@ Read a row as: name, forward on NumPy arrays, `vjp(g, ans, *inputs, **params)` r
 gradient per input. VJPs use only arithmetic, methods that NumPy arrays and Tensors share, and the
 few `_poly` helpers below, so the same line computes a NumPy gradient in an ordinary backward and a
 differentiable Tensor gradient under `create_graph=True`. Broadcasting is undone by the engine.
+A forward that can write into a given array takes `out=` (NumPy's ufuncs do): a derived step
+(derivation.py) reuses that one forward with preallocated buffers; forwards without it allocate.
 
 Composite ops (mean of squares, softmax, ...) are built from primitives and need no VJP.
 `VJP_VARIANTS` at the end is the catalogue of common hand-derivation mistakes the audit tries.
@@ -91,7 +93,7 @@ mul = Op("mul", np.multiply, per_input(lambda g, ans, x, y: g * y, lambda g, ans
 div = Op("div", np.divide, per_input(lambda g, ans, x, y: g / y, lambda g, ans, x, y: -g * ans / y),
          _explain_broadcast)
 neg = Op("neg", np.negative, lambda g, ans, x: (-g,))
-power = Op("pow", lambda x, exponent: np.power(x, exponent),
+power = Op("pow", lambda x, exponent, out=None: np.power(x, exponent, out=out),
            lambda g, ans, x, exponent: (g * (exponent * x ** (exponent - 1)) if exponent != 0 else g * 0,))
 square = Op("square", np.square, lambda g, ans, x: (g * (2 * x),))
 exp = Op("exp", np.exp, lambda g, ans, x: (g * ans,))
@@ -195,7 +197,7 @@ _sign = _poly(np.sign, lambda x: sign(x))
 # At the points where these have no derivative, the gradient is PyTorch's: relu at 0 gives 0;
 # abs at 0 gives 0 (sign(0)); maximum and minimum split a tie equally, 1/2 to each input, so
 # maximum(x, 0) at x == 0 gives x 1/2 while relu gives 0; sign and compare pass no gradient (0).
-relu = Op("relu", lambda x: np.maximum(x, 0), lambda g, ans, x: (g * _mask(x, 0, ">"),))
+relu = Op("relu", lambda x, out=None: np.maximum(x, 0, out=out), lambda g, ans, x: (g * _mask(x, 0, ">"),))
 abs_op = Op("abs", np.abs, lambda g, ans, x: (g * _sign(x),))
 maximum = Op("maximum", np.maximum,
              lambda g, ans, x, y: (g * _mask(x, y, "share"), g * _mask(y, x, "share")),
@@ -255,9 +257,10 @@ def _kept_shape(shape: tuple, axis: Any) -> tuple:
 
 
 # np.add.reduce is what np.sum calls, without its Python wrapper (same numbers, ~1 us less)
-sum_op = Op("sum", lambda x, axis=None, keepdims=False: np.add.reduce(x, axis=axis, keepdims=keepdims),  # noqa: A001
-            _sum_vjp)
-mean_op = Op("mean", lambda x, axis=None, keepdims=False: np.mean(x, axis=axis, keepdims=keepdims), _mean_vjp)
+sum_op = Op("sum", lambda x, axis=None, keepdims=False, out=None: np.add.reduce(x, axis=axis, keepdims=keepdims,
+                                                                                 out=out), _sum_vjp)
+mean_op = Op("mean", lambda x, axis=None, keepdims=False, out=None: np.mean(x, axis=axis, keepdims=keepdims, out=out),
+             _mean_vjp)
 broadcast_to = Op("broadcast_to", lambda x, shape: np.broadcast_to(x, shape),
                   lambda g, ans, x, shape: (g,))  # the engine sums g back to x's shape
 reshape = Op("reshape", lambda x, shape: np.reshape(x, shape), lambda g, ans, x, shape: (g.reshape(x.shape),))
@@ -403,22 +406,6 @@ for _name, _method in _methods.items():
 # public functions in NumPy's keyword style: am.sum(x, axis=0), am.reshape(x, shape), ...
 reduce_sum = _reduction(sum_op)
 reduce_mean = _reduction(mean_op)
-
-# ---- forward into a preallocated array (`Op.into`), for traced replay (trace.py) -------------------
-# Each computes exactly what the op's forward computes, in the same order, writing into `out`.
-# Ops without one (log_softmax, getitem, ...) are replayed with their forward, which allocates.
-
-
-for _op, _into in ((add, np.add), (sub, np.subtract), (mul, np.multiply), (div, np.divide), (neg, np.negative),
-                   (square, np.square), (exp, np.exp), (log, np.log), (tanh, np.tanh), (abs_op, np.abs),
-                   (maximum, np.maximum), (minimum, np.minimum), (matmul, np.matmul), (sigmoid, _sigmoid),
-                   (power, lambda x, exponent, out: np.power(x, exponent, out=out)),
-                   (sum_op, lambda x, axis=None, keepdims=False, out=None: np.add.reduce(x, axis=axis,
-                                                                                         keepdims=keepdims, out=out)),
-                   (mean_op, lambda x, axis=None, keepdims=False, out=None: np.mean(x, axis=axis, keepdims=keepdims,
-                                                                                    out=out))):
-    _op.into = _into
-
 # ---- the catalogue of hand-derivation mistakes (used by the audit) -------------------------------
 # Each entry is a wrong VJP written exactly like the op's own row above, so the audit can put it in
 # place of one node's VJP and see whether autodiff then reproduces a hand rule. Data, not cases:

@@ -356,19 +356,16 @@ class Op:
     `explain(*arrays, **params)` is asked, only after forward fails, for a sentence naming the rule broken.
     A `vjp` written as `per_input(vjp_x, vjp_y, ...)` lets the engine compute only the gradients of
     inputs that need one (no gradient for the data in `x @ w`).
-    `into(*arrays, out=buffer, **params)`, optional, is forward writing into a preallocated array
-    (same numbers); a traced step (trace.py) replays with it. Set in ops.py after the table.
     To run a different VJP at one node of a graph you recorded yourself (the audit, trace), set that
     node's `_op` to `Op(name, forward, other_vjp)`: backward takes every VJP from the node's op.
     """
 
-    __slots__ = ("name", "forward", "vjp", "explain", "vjp_parts", "into", "__weakref__")
+    __slots__ = ("name", "forward", "vjp", "explain", "vjp_parts", "__weakref__")
 
     def __init__(self, name: str, forward: Callable[..., np.ndarray], vjp: Callable[..., tuple],
                  explain: Callable[..., str] | None = None) -> None:
         self.name, self.forward, self.vjp, self.explain = name, forward, vjp, explain
         self.vjp_parts: tuple | None = vjp.parts if isinstance(vjp, per_input) else None
-        self.into: Callable[..., Any] | None = None
 
     def __repr__(self) -> str:
         return f"Op({self.name!r})"

@@ -11,7 +11,7 @@ from typing import Any
 
 from autograd_mini.app.output import ensure_writable_folder, write_json
 
-from . import end_to_end, peers  # noqa: F401  (register the workloads and their contenders)
+from . import end_to_end, peers, sgd002  # noqa: F401  (register the workloads and their contenders)
 from .harness import GRAD_TOL, MODES, THREAD_ENV, WORKLOADS, XLA_FLAGS, Workload, run_end_to_end, run_step_workload
 from .report import _machine, format_table, write_chart
 
@@ -23,7 +23,7 @@ def _parser() -> argparse.ArgumentParser:
     group = ap.add_mutually_exclusive_group()
     group.add_argument("--quick", action="store_true", help="fewer rounds and a shorter long run (under a minute)")
     group.add_argument("--smoke", action="store_true", help="the least that exercises every path (for tests)")
-    ap.add_argument("--workloads", default="W1,W2,sweep,experiments",
+    ap.add_argument("--workloads", default="W1,W2,sweep,sgd002,experiments",
                     help=f"comma-separated, from: {', '.join(WORKLOADS)} (default: all)")
     ap.add_argument("--only", default="", help="comma-separated contender names (substrings) besides hand NumPy")
     ap.add_argument("--json", default="bench-out/bench.json", help="where to write the results (default %(default)s)")

@@ -1,4 +1,4 @@
-"""The `autograd-mini` command: list, run, audit, graph, bench."""
+"""The `autograd-mini` command: list, run, audit, graph, derive, bench."""
 from __future__ import annotations
 
 import argparse
@@ -194,8 +194,15 @@ def cmd_graph(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_derive(args: argparse.Namespace) -> int:
+    from .derived import derive_command
+    return derive_command(args.name)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="autograd-mini", description="Run, audit and draw the document experiments.")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="BLAS threads (default 1: faster for these small problems; or set OMP_NUM_THREADS)")
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("list", help="every experiment with its document").set_defaults(func=cmd_list)
     run = sub.add_parser("run", help="run experiments and print what the documents printed")
@@ -220,6 +227,9 @@ def build_parser() -> argparse.ArgumentParser:
     graph.add_argument("--audit", action="store_true",
                        help="colour parameters whose hand rule fails the audit and mark the node it blames")
     graph.set_defaults(func=cmd_graph)
+    derived = sub.add_parser("derive", help="the gradient code autodiff derives, beside the document's hand rule")
+    derived.add_argument("name", help="an experiment (000.alphas), a document (001) or 'all'")
+    derived.set_defaults(func=cmd_derive)
     # listed for --help only: main() hands `bench ...` to the benchmark's own parser
     sub.add_parser("bench", help="benchmarks against hand-written NumPy and peers (see `bench --help`)")
     return parser
@@ -234,6 +244,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             from ..benchmarks.cli import main as bench_main
             return bench_main(argv[1:])
         args = build_parser().parse_args(argv)
+        from .threads import blas_thread_policy
+        blas_thread_policy(argv, args.threads)  # one BLAS thread for these small problems unless asked
         return args.func(args)
     except KeyboardInterrupt:
         return _fail("interrupted", 130)
