@@ -19,4 +19,5 @@ __version__ = "0.1.0"
 from .functional import grad, value_and_grad, jacobian, hessian, hvp  # noqa: E402
 from .pictures import draw_graph, render_graph  # noqa: E402,F401
 from .audit import audit, AuditReport  # noqa: E402
+from .derivation import derive  # noqa: E402,F401
 from .trace import TraceWarning, trace  # noqa: E402,F401

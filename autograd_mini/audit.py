@@ -19,6 +19,8 @@ reproduce the rule exactly (relative error ~1e-9) at every point with one consta
      (`audit_variants.VJP_VARIANTS`), node by node: this names the op, the node and the mistake. The
      audit records its own graph of the loss, so it can swap that node's `_op` for one whose VJP is
      the mistake, run backward, and put the true op back; no one else ever sees that graph;
+  3b. given a step (or a learning rate): the gradient back-propagated through weights already updated
+     in this step (the output layer's first), a mistake in the update's order, not in a derivative;
   4. otherwise the rule's Jacobian is measured by finite differences: a gradient field has a symmetric
      Jacobian, so an asymmetric one proves the rule is the gradient of nothing, and a symmetric one
      means it is the gradient of some other function.
@@ -37,7 +39,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
@@ -86,7 +88,7 @@ class VariantMatch:
 @dataclass
 class ParamAudit:
     """One parameter's verdict. `kind` is machine-readable (pictures and tools read it; `verdict` is
-    for people): "exact", "factor", "sign_flipped", "transposed", "wrong_derivative",
+    for people): "exact", "factor", "sign_flipped", "transposed", "wrong_derivative", "updated_in_step",
     "other_gradient", "not_a_gradient", "non_finite" (the rule gave NaN/inf) or "undetermined"."""
     name: str
     kind: str
@@ -103,11 +105,12 @@ class ParamAudit:
     asymmetry: float | None = None  # max over points of |J - J^T| / |J| for this parameter's block
     zero_points: list[int] = field(default_factory=list)  # points ignored: the true gradient is ~0
     transposed_shape: bool = False  # the rule came back with the transposed shape
+    updated_before: list[str] = field(default_factory=list)  # updated_in_step: the weights it reads already updated
 
     def to_dict(self) -> dict:
         out = {k: getattr(self, k) for k in ("name", "kind", "verdict", "evidence", "max_rel_error", "cosines",
                                              "scale", "scales", "factor", "meaning", "asymmetry", "zero_points",
-                                             "transposed_shape")}
+                                             "transposed_shape", "updated_before")}
         out["variant"] = self.variant.to_dict() if self.variant else None
         out["alternatives"] = [v.to_dict() for v in self.alternatives]
         return out
@@ -201,6 +204,10 @@ def _sentence(p: ParamAudit) -> str:
         text = f"the rule is what backpropagation gives with one mistake, at the {v.label}: {v.description}"
         return text + ("." if v.factor == 1 else f"; and it is scaled by {_fmt(v.factor)}"
                        + (f" ({p.meaning})." if p.meaning else "."))
+    if p.kind == "updated_in_step":
+        return (f"the rule is what back-propagation gives when it goes through {', '.join(p.updated_before)} after "
+                f"updating {'it' if len(p.updated_before) == 1 else 'them'} in the same step: it uses weights already "
+                f"updated in this step (compute every direction from the weights of the forward pass, then update).")
     if p.kind == "other_gradient":
         return (f"the rule is not the gradient of this loss (relative error up to {p.max_rel_error:.3g}), but its "
                 f"Jacobian is symmetric, so it is the gradient of some other function.")
@@ -267,16 +274,23 @@ def _gradient(loss: Tensor, leaves: dict[str, Tensor]) -> Params | None:
             for name, t in leaves.items()}
 
 
-def _variant_gradient(point: _Point, index: int, variant: Variant) -> Params | None:
-    """The gradient with the VJP of op node `index` replaced by `variant`'s (None if it does not fit).
-    The node belongs to the audit's own graph; its true op is put back before returning."""
-    node = point.nodes[index]
-    true_op = node._op
-    node._op = Op(true_op.name, true_op.forward, _with_shape_check(variant.vjp, true_op.vjp))
+def _swapped_gradient(point: _Point, overrides: Sequence[tuple[Tensor, Callable]]) -> Params | None:
+    """The gradient with those VJPs at those nodes of the audit's own graph [(node, vjp), ...]
+    (None if one does not apply); every node's true op is put back before returning."""
+    originals = [(node, node._op) for node, _ in overrides]
+    for node, vjp in overrides:
+        node._op = Op(node._op.name, node._op.forward, vjp)
     try:
         return _gradient(point.loss, point.leaves)
     finally:
-        node._op = true_op
+        for node, original in originals:
+            node._op = original
+
+
+def _variant_gradient(point: _Point, index: int, variant: Variant) -> Params | None:
+    """The gradient with the VJP of op node `index` replaced by `variant`'s (None if it does not fit)."""
+    node = point.nodes[index]
+    return _swapped_gradient(point, [(node, _with_shape_check(variant.vjp, node._op.vjp))])
 
 
 def _direction(name: str, value: Any, shape: tuple) -> np.ndarray:
@@ -440,6 +454,58 @@ def _search_variants(points: list[_Point], pending: dict[str, list[int]], floors
     return found
 
 
+# ---- a step, not a gradient: back-propagating through weights already updated in the same step -----
+
+def _search_updated_in_step(points: list[_Point], pending: dict[str, list[int]], floors: dict[str, float],
+                            step: Callable[[Params, Params], Params]) -> dict[str, list[str]]:
+    """Rules that are the gradient except that back-propagation reads weights already updated in this
+    step: updating the output layer first, as back-propagation meets the weights, then going through
+    it. Returns, per rule so explained, the weights it reads updated."""
+    first_use: dict[str, int] = {}
+    for index, node in enumerate(points[0].nodes):
+        for name, leaf in points[0].leaves.items():
+            if any(parent is leaf for parent in node._parents):
+                first_use.setdefault(name, index)
+    order = sorted(first_use, key=first_use.get, reverse=True)  # the last weight used is the first one met
+    stale: list[dict[str, np.ndarray]] = []
+    for p in points:
+        updated: dict[int, np.ndarray] = {}  # id(leaf) -> its value after this step's update
+        gradients = {}
+        for name in order:
+            overrides = [(node, _reading_updated(node, updated)) for node in p.nodes
+                         if any(id(parent) in updated for parent in node._parents)]
+            gradients[name] = _swapped_gradient(p, overrides)[name]
+            alone = {n: gradients[name] if n == name else np.zeros_like(v) for n, v in p.params.items()}
+            updated[id(p.leaves[name])] = np.asarray(step(p.params, alone)[name])
+        stale.append(gradients)
+    found = {}
+    for name, valid in pending.items():
+        if name in order[1:] and _fit_factor([points[k].rule[name] for k in valid],
+                                             [stale[k][name] for k in valid], floors[name]) == 1:
+            found[name] = order[:order.index(name)]
+    return found
+
+
+def _reading_updated(node: Tensor, updated: dict[int, np.ndarray]) -> Callable:
+    """The node's VJP, given the updated values of the weights among its inputs (forward values stay)."""
+    true_vjp, parents = node._op.vjp, node._parents  # taken now: the node's op is swapped while it runs
+
+    def vjp(g, ans, *inputs, **params):
+        return true_vjp(g, ans, *[updated.get(id(parent), x) for parent, x in zip(parents, inputs)], **params)
+    return vjp
+
+
+def _explain_by_update_order(evaluated: list[_Point], pending: dict[str, list[int]], floors: dict[str, float],
+                             results: dict[str, ParamAudit], step: Callable[[Params, Params], Params]) -> None:
+    for name, before in _search_updated_in_step(evaluated, pending, floors, step).items():
+        r = results[name]
+        r.kind, r.updated_before = "updated_in_step", before
+        r.verdict = f"uses weights already updated in this step ({', '.join(before)})"
+        r.evidence += (f"; autodiff back-propagating through {', '.join(before)} after the step's update "
+                       f"reproduces the rule at every point")
+        del pending[name]
+
+
 # ---- the rule as a vector field: Jacobian symmetry ---------------------------------------------------
 
 def _flatten(params: Params) -> np.ndarray:
@@ -521,12 +587,13 @@ def audit(loss_fn: Callable[[dict[str, Tensor]], Tensor], params: dict[str, Any]
     results, pending, floors = _first_verdicts(evaluated, transposed, sizes)
     if pending:
         _explain_by_variants(evaluated, pending, floors, results, sizes)
+    step = step or ((lambda theta, d: {n: theta[n] - learning_rate * d[n] for n in theta})
+                    if learning_rate is not None else None)
+    if pending and step is not None:
+        _explain_by_update_order(evaluated, pending, floors, results, step)
     asymmetry = _explain_by_symmetry(manual_rule, evaluated, pending, results) if pending else None
     descent, descent_cosines = _descent(evaluated, results)
-    convergence = None
-    if step is not None or learning_rate is not None:
-        step = step or (lambda theta, d: {n: theta[n] - learning_rate * d[n] for n in theta})
-        convergence = _converge(loss_fn, manual_rule, given[0], step, steps)
+    convergence = _converge(loss_fn, manual_rule, given[0], step, steps) if step is not None else None
     kinds = {r.kind for r in results.values()}
     factors = {round(r.factor, 9) for r in results.values() if r.factor is not None}
     kind = kinds.pop() if len(kinds) == 1 and len(factors) <= 1 else "mixed"

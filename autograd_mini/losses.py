@@ -12,14 +12,15 @@ import numpy as np
 
 from .errors import ShapeError
 from .ops import log_softmax, softplus
-from .tensor import Tensor
+from .tensor import Tensor, constant
 
 
-def _as_tensor(name: str, role: str, x: Any) -> Tensor:
+def _as_tensor(name: str, role: str, x: Any, dtype: Any = np.float64) -> Tensor:
+    """`x` as a Tensor: an array or number becomes a constant (not copied; a recording sees it as one)."""
     if isinstance(x, Tensor):
         return x
     try:
-        return Tensor(x)
+        return constant(x, dtype)
     except (TypeError, ValueError) as error:
         raise TypeError(f"{name}: the {role} must be a Tensor or an array of numbers, got {type(x).__name__}: "
                         f"{error}") from error
@@ -27,7 +28,8 @@ def _as_tensor(name: str, role: str, x: Any) -> Tensor:
 
 def _pair(name: str, prediction: Any, target: Any) -> tuple[Tensor, Tensor]:
     """Both as Tensors, refused unless their shapes are equal (no broadcasting)."""
-    prediction, target = _as_tensor(name, "prediction", prediction), _as_tensor(name, "target", target)
+    prediction = _as_tensor(name, "prediction", prediction)
+    target = _as_tensor(name, "target", target, prediction.dtype)
     if prediction.shape != target.shape:
         raise ShapeError(f"{name}: prediction has shape {prediction.shape} but target has shape {target.shape}; "
                          f"they must match (broadcasting them would compare every prediction with every target)")
@@ -88,9 +90,9 @@ def cross_entropy(logits: Tensor, target: Any, reduction: str = "mean") -> Tenso
     else:
         indices = np.asarray(target.data if isinstance(target, Tensor) else target)
         if indices.shape == logits.shape and indices.dtype.kind in "biuf":
-            probabilities = Tensor(indices)
+            probabilities = constant(indices, logits.dtype)
         else:
-            probabilities = Tensor(_one_hot(logits, indices))
+            probabilities = constant(_one_hot(logits, indices))
     return _reduce("cross_entropy", -(log_softmax(logits, axis=-1) * probabilities).sum(axis=-1), reduction)
 
 

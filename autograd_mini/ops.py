@@ -4,6 +4,8 @@ Read a row as: name, forward on NumPy arrays, `vjp(g, ans, *inputs, **params)` r
 gradient per input. VJPs use only arithmetic, methods that NumPy arrays and Tensors share, and the
 few `_poly` helpers below, so the same line computes a NumPy gradient in an ordinary backward and a
 differentiable Tensor gradient under `create_graph=True`. Broadcasting is undone by the engine.
+A forward that can write into a given array takes `out=` (NumPy's ufuncs do): a derived step
+(derivation.py) reuses that one forward with preallocated buffers; forwards without it allocate.
 
 Composite ops (mean of squares, softmax, ...) are built from primitives and need no VJP.
 """
@@ -90,7 +92,7 @@ mul = Op("mul", np.multiply, per_input(lambda g, ans, x, y: g * y, lambda g, ans
 div = Op("div", np.divide, per_input(lambda g, ans, x, y: g / y, lambda g, ans, x, y: -g * ans / y),
          _explain_broadcast)
 neg = Op("neg", np.negative, lambda g, ans, x: (-g,))
-power = Op("pow", lambda x, exponent: np.power(x, exponent),
+power = Op("pow", lambda x, exponent, out=None: np.power(x, exponent, out=out),
            lambda g, ans, x, exponent: (g * (exponent * x ** (exponent - 1)) if exponent != 0 else g * 0,))
 square = Op("square", np.square, lambda g, ans, x: (g * (2 * x),))
 exp = Op("exp", np.exp, lambda g, ans, x: (g * ans,))
@@ -126,23 +128,39 @@ def _sigmoid_constants(dtype: Any) -> tuple:
 _SIGMOID_CONSTANTS = {np.dtype(t): _sigmoid_constants(t) for t in (np.float64, np.float32)}
 
 
+def _maybe_below(x: np.ndarray, limit: float) -> bool:
+    """Is some entry of x below `limit`? (True may also mean a NaN came first: the caller's careful
+    path then decides per entry.) A NumPy reduction costs ~2 us on small arrays, so up to 32 entries
+    the caller takes Python's min of a list (under 1 us; a list starting with NaN gives NaN, hence
+    `not >=`), inline."""
+    return bool(np.fmin.reduce(x, axis=None) < limit)  # fmin: a NaN elsewhere must not hide a -1000
+
+
 def _sigmoid(x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     # 1/(1+e^-x), the documents' formula, bit for bit, wherever e^-x is finite: x >= -cap (709 for
     # float64, 88 for float32, just inside the dtype's overflow). Below -cap, 1 + e^x == 1 in the
     # dtype, so the value is e^x: accurate down to the smallest subnormal, exactly 0 beyond it
     # (sigmoid(-1000) == 0.0), and no overflow warning. With `out`, the same steps write into it.
     cap, one = _SIGMOID_CONSTANTS.get(x.dtype, (88.0, 1.0))
+    low = _maybe_below(x, -cap) if x.size > 32 else x.size != 0 and not min(x.ravel().tolist()) >= -cap
     if out is None:
-        e = np.asarray(np.exp(np.minimum(-x, cap)))  # 0-d input gives a NumPy scalar, which out= rejects
+        e = np.negative(x)
+        if low:
+            e = np.minimum(e, cap)
+        if type(e) is np.ndarray:
+            np.exp(e, e)  # in place: one temporary less (out positional: faster)
+        else:  # 0-d input gives a NumPy scalar, which out= rejects
+            e = np.asarray(np.exp(e))
     else:
         e = np.negative(x, out)  # (out positional: faster)
-        np.minimum(e, cap, out=e)
+        if low:
+            np.minimum(e, cap, out=e)
         np.exp(e, e)
     e += one
     np.reciprocal(e, out=e)
-    if e.size and np.minimum.reduce(x, axis=None) < -cap:  # (one reduction: the rare case costs the rest)
-        low = x < -cap
-        e[low] = np.exp(x[low] if np.ndim(x) else x)
+    if low:
+        below = x < -cap
+        e[below] = np.exp(x[below] if np.ndim(x) else x)
     return e
 
 
@@ -178,7 +196,7 @@ _sign = _poly(np.sign, lambda x: sign(x))
 # At the points where these have no derivative, the gradient is PyTorch's: relu at 0 gives 0;
 # abs at 0 gives 0 (sign(0)); maximum and minimum split a tie equally, 1/2 to each input, so
 # maximum(x, 0) at x == 0 gives x 1/2 while relu gives 0; sign and compare pass no gradient (0).
-relu = Op("relu", lambda x: np.maximum(x, 0), lambda g, ans, x: (g * _mask(x, 0, ">"),))
+relu = Op("relu", lambda x, out=None: np.maximum(x, 0, out=out), lambda g, ans, x: (g * _mask(x, 0, ">"),))
 abs_op = Op("abs", np.abs, lambda g, ans, x: (g * _sign(x),))
 maximum = Op("maximum", np.maximum,
              lambda g, ans, x, y: (g * _mask(x, y, "share"), g * _mask(y, x, "share")),
@@ -238,9 +256,10 @@ def _kept_shape(shape: tuple, axis: Any) -> tuple:
 
 
 # np.add.reduce is what np.sum calls, without its Python wrapper (same numbers, ~1 us less)
-sum_op = Op("sum", lambda x, axis=None, keepdims=False: np.add.reduce(x, axis=axis, keepdims=keepdims),  # noqa: A001
-            _sum_vjp)
-mean_op = Op("mean", lambda x, axis=None, keepdims=False: np.mean(x, axis=axis, keepdims=keepdims), _mean_vjp)
+sum_op = Op("sum", lambda x, axis=None, keepdims=False, out=None: np.add.reduce(x, axis=axis, keepdims=keepdims,
+                                                                                 out=out), _sum_vjp)
+mean_op = Op("mean", lambda x, axis=None, keepdims=False, out=None: np.mean(x, axis=axis, keepdims=keepdims, out=out),
+             _mean_vjp)
 broadcast_to = Op("broadcast_to", lambda x, shape: np.broadcast_to(x, shape),
                   lambda g, ans, x, shape: (g,))  # the engine sums g back to x's shape
 reshape = Op("reshape", lambda x, shape: np.reshape(x, shape), lambda g, ans, x, shape: (g.reshape(x.shape),))
@@ -386,18 +405,3 @@ for _name, _method in _methods.items():
 # public functions in NumPy's keyword style: am.sum(x, axis=0), am.reshape(x, shape), ...
 reduce_sum = _reduction(sum_op)
 reduce_mean = _reduction(mean_op)
-
-# ---- forward into a preallocated array (`Op.into`), for traced replay (trace.py) -------------------
-# Each computes exactly what the op's forward computes, in the same order, writing into `out`.
-# Ops without one (log_softmax, getitem, ...) are replayed with their forward, which allocates.
-
-
-for _op, _into in ((add, np.add), (sub, np.subtract), (mul, np.multiply), (div, np.divide), (neg, np.negative),
-                   (square, np.square), (exp, np.exp), (log, np.log), (tanh, np.tanh), (abs_op, np.abs),
-                   (maximum, np.maximum), (minimum, np.minimum), (matmul, np.matmul), (sigmoid, _sigmoid),
-                   (power, lambda x, exponent, out: np.power(x, exponent, out=out)),
-                   (sum_op, lambda x, axis=None, keepdims=False, out=None: np.add.reduce(x, axis=axis,
-                                                                                         keepdims=keepdims, out=out)),
-                   (mean_op, lambda x, axis=None, keepdims=False, out=None: np.mean(x, axis=axis, keepdims=keepdims,
-                                                                                    out=out))):
-    _op.into = _into

@@ -119,7 +119,7 @@ def render_graph(digraph: graphviz.Digraph, path: str | Path) -> Path:
         if fmt == "png" and "dpi" not in digraph.graph_attr:  # 96 dpi is blurry on today's screens
             digraph = digraph.copy()
             digraph.graph_attr["dpi"] = "144"
-        path.write_bytes(digraph.pipe(format=fmt))
+        path.write_bytes(digraph.pipe(format=fmt, quiet=True))  # dot's complaints travel in the error
     return path
 
 

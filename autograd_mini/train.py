@@ -2,29 +2,39 @@
 gradient comes from — autodiff (the default) or a hand rule that drives the same optimizer."""
 from __future__ import annotations
 
+import contextlib
 import sys
+import threading
 import time
+import warnings
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Iterator, Mapping
 
 import numpy as np
 
 from .nn import Module
-from .tensor import Tensor, no_grad
+from .tensor import Tensor, as_float_array, no_grad
 
 # A hand rule maps (parameter arrays by name, X, y) to the direction each parameter is moved
 # against, i.e. what its author believes is d loss / d parameter.
 Rule = Callable[[Mapping[str, np.ndarray], np.ndarray, np.ndarray], Mapping[str, np.ndarray]]
 
 
-@dataclass
 class StepInfo:
-    """What one update saw: the output and loss before it, the directions used, the model after."""
-    epoch: int
-    output: np.ndarray
-    loss: Any
-    directions: dict[str, np.ndarray]
-    model: Module
+    """What one update saw: the output and loss before it, the directions used, the model after.
+    On the compiled path the loss is computed only when read (and the arrays are buffers the next
+    step overwrites: copy what you keep)."""
+    __slots__ = ("epoch", "output", "_loss", "directions", "model")
+
+    def __init__(self, epoch: int, output: np.ndarray, loss: Any, directions: dict[str, np.ndarray],
+                 model: Module) -> None:
+        self.epoch, self.output, self._loss, self.directions, self.model = epoch, output, loss, directions, model
+
+    @property
+    def loss(self) -> Any:
+        if callable(self._loss):
+            self._loss = self._loss()
+        return self._loss
 
 
 @dataclass
@@ -46,6 +56,21 @@ class History:
             return v.tolist() if isinstance(v, np.ndarray) else (float(v) if isinstance(v, np.floating) else v)
         return {"label": self.label, "seconds": self.seconds,
                 "rows": {k: [plain(v) for v in vs] for k, vs in self.rows.items()}}
+
+
+_defaults = threading.local()
+
+
+@contextlib.contextmanager
+def eager_by_default(eager: bool = True) -> Iterator[None]:
+    """Within this block (this thread), `fit` without an `eager=` argument trains eagerly (the
+    command line's --eager wraps the experiments in it)."""
+    previous = getattr(_defaults, "eager", False)
+    _defaults.eager = eager
+    try:
+        yield
+    finally:
+        _defaults.eager = previous
 
 
 def compute_directions(model: Module, loss_fn: Callable, X: Any, y: Any, rule: Rule | None,
@@ -73,17 +98,52 @@ def compute_directions(model: Module, loss_fn: Callable, X: Any, y: Any, rule: R
 def fit(model: Module, loss_fn: Callable[[Tensor, Any], Tensor], optimizer: Any, X: Any, y: Any, *,
         epochs: int, per_sample: bool = False, rule: Rule | None = None,
         record: Callable[[StepInfo], Mapping[str, Any] | None] | None = None, record_every: int = 1,
-        progress_every: int | None = None, quiet: bool = False, label: str = "") -> History:
+        progress_every: int | None = None, quiet: bool = False, label: str = "", eager: bool | None = None) -> History:
     """Train for `epochs` passes. Full batch: one update per epoch. `per_sample`: one update per
     row of X, in order (the epoch's loss is the mean of the per-sample losses seen before each
-    update). Every `record_every` epochs, `record(info)` returns the values to keep."""
+    update). Every `record_every` epochs, `record(info)` returns the values to keep.
+
+    Autodiff runs through the compiled step (`am.derive`: the same numbers as eager, bit for bit)
+    unless `eager=True` (default: `eager_by_default`, False); a hand `rule` runs eagerly."""
     history = History(label=label)
-    params = dict(model.named_parameters())
+    if eager is None:
+        eager = getattr(_defaults, "eager", False)
     if progress_every is None:
         progress_every = max(1, epochs // 10) if epochs >= 1000 else 0
-    X_rows, y_rows = _array(X), _array(y)
+    if quiet:
+        progress_every = 0
+    epoch_fn = None
+    if rule is None and not eager:
+        epoch_fn = _compiled_epoch(model, loss_fn, optimizer, X, y, per_sample, label)
+    if epoch_fn is None:
+        epoch_fn = _eager_epoch(model, loss_fn, optimizer, X, y, per_sample, rule)
     start = time.perf_counter()
     for epoch in range(epochs):
+        recording = record is not None and epoch % record_every == 0
+        printing = progress_every and (epoch + 1) % progress_every == 0
+        output, loss, directions = epoch_fn(recording or printing)
+        if recording:
+            values = record(StepInfo(epoch, output, loss, directions(), model))  # type: ignore[misc]
+            if values:
+                history.append(**values)
+        if printing:
+            info_loss = loss() if callable(loss) else loss
+            print(f"  [{label or 'fit'}] epoch {epoch + 1}/{epochs}  loss {np.mean(info_loss):.6g}  "
+                  f"({time.perf_counter() - start:.1f} s)", file=sys.stderr, flush=True)
+    history.seconds = time.perf_counter() - start
+    return history
+
+
+EpochFn = Callable[[bool], tuple[Any, Any, Callable[[], dict]]]
+
+
+def _eager_epoch(model: Module, loss_fn: Callable, optimizer: Any, X: Any, y: Any, per_sample: bool,
+                 rule: Rule | None) -> EpochFn:
+    """One epoch in eager mode (or with a hand rule): (output, loss, directions)."""
+    params = dict(model.named_parameters())
+    X_rows, y_rows = _array(X), _array(y)
+
+    def epoch(wanted: bool) -> tuple[Any, Any, Callable[[], dict]]:
         if per_sample:
             losses = []
             for i in range(len(X_rows)):
@@ -95,15 +155,60 @@ def fit(model: Module, loss_fn: Callable[[Tensor, Any], Tensor], optimizer: Any,
         else:
             output, loss, directions = compute_directions(model, loss_fn, X, y, rule, params)
             optimizer.step()
-        if record is not None and epoch % record_every == 0:
-            values = record(StepInfo(epoch, output, loss, directions, model))
-            if values:
-                history.append(**values)
-        if not quiet and progress_every and (epoch + 1) % progress_every == 0:
-            print(f"  [{label or 'fit'}] epoch {epoch + 1}/{epochs}  loss {np.mean(loss):.6g}  "
-                  f"({time.perf_counter() - start:.1f} s)", file=sys.stderr, flush=True)
-    history.seconds = time.perf_counter() - start
-    return history
+        return output, loss, lambda: directions
+    return epoch
+
+
+def _compiled_epoch(model: Module, loss_fn: Callable, optimizer: Any, X: Any, y: Any, per_sample: bool,
+                    label: str) -> EpochFn | None:
+    """One epoch through the derived step; plain SGD is part of the step, other optimizers step after it.
+    None (with a warning) when the loss reads per-sample data as plain arrays, which a step cannot feed."""
+    from .derivation import derive
+    from .optim import SGD
+    params = dict(model.named_parameters())
+    # plain SGD becomes part of the compiled step (unless its step() was replaced on the instance)
+    fused = type(optimizer) is SGD and not optimizer.momentum and "step" not in vars(optimizer)
+    if per_sample:
+        X_rows, y_rows = as_float_array(_array(X)), as_float_array(_array(y))
+        rows = [(X_rows[i:i + 1], y_rows[i:i + 1]) for i in range(len(X_rows))]
+        # each row is copied into these tensors' own arrays (private to this fit): the step sees
+        # the same array objects every time, so it never has to re-check shapes or remake views
+        x_in, y_in = Tensor(rows[0][0], name="X"), Tensor(rows[0][1], name="y")
+        x_row, y_row = x_in._data, y_in._data
+    else:
+        x_in, y_in = X, y
+
+    def step_loss(*_: Tensor) -> tuple[Tensor, dict]:
+        output = model(x_in)
+        return loss_fn(output, y_in), {"output": output}
+
+    step = derive(step_loss, params, update=optimizer if fused else None)
+    run, output = step.function, step.aux["output"]
+    if per_sample and not {id(x_in), id(y_in)} <= {id(t) for t in step.data}:
+        warnings.warn(f"fit [{label}]: the loss reads the per-sample data as plain arrays, so a compiled step "
+                      f"cannot feed it; training eagerly", RuntimeWarning, stacklevel=3)
+        return None
+    directions = lambda: {name: p.grad for name, p in params.items()}  # noqa: E731
+
+    if per_sample:
+        def epoch(wanted: bool) -> tuple[Any, Any, Callable[[], dict]]:
+            losses = [] if wanted else None
+            for xi, yi in rows:
+                np.copyto(x_row, xi)
+                np.copyto(y_row, yi)
+                run()
+                if losses is not None:
+                    losses.append(step.loss_array())
+                if not fused:
+                    optimizer.step()
+            return output, (np.mean(losses) if wanted else None), directions
+    else:
+        def epoch(wanted: bool) -> tuple[Any, Any, Callable[[], dict]]:
+            run()
+            if not fused:
+                optimizer.step()
+            return output, step.loss_array, directions
+    return epoch
 
 
 def _array(x: Any) -> np.ndarray:

@@ -3,14 +3,15 @@ from __future__ import annotations
 
 import argparse
 import datetime as _dt
-import json
 import os
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
-from . import end_to_end, peers  # noqa: F401  (register the workloads and their contenders)
+from autograd_mini.app.output import ensure_writable_folder, write_json
+
+from . import end_to_end, peers, sgd002  # noqa: F401  (register the workloads and their contenders)
 from .harness import GRAD_TOL, MODES, THREAD_ENV, WORKLOADS, XLA_FLAGS, Workload, run_end_to_end, run_step_workload
 from .report import _machine, format_table, write_chart
 
@@ -22,7 +23,7 @@ def _parser() -> argparse.ArgumentParser:
     group = ap.add_mutually_exclusive_group()
     group.add_argument("--quick", action="store_true", help="fewer rounds and a shorter long run (under a minute)")
     group.add_argument("--smoke", action="store_true", help="the least that exercises every path (for tests)")
-    ap.add_argument("--workloads", default="W1,W2,sweep,experiments",
+    ap.add_argument("--workloads", default="W1,W2,sweep,sgd002,experiments",
                     help=f"comma-separated, from: {', '.join(WORKLOADS)} (default: all)")
     ap.add_argument("--only", default="", help="comma-separated contender names (substrings) besides hand NumPy")
     ap.add_argument("--json", default="bench-out/bench.json", help="where to write the results (default %(default)s)")
@@ -41,6 +42,7 @@ def main(argv: list[str] | None = None) -> int:
     if argv[:1] == ["--"]:  # `autograd-mini bench -- --quick`
         argv = argv[1:]
     args = _parser().parse_args(argv)
+    ensure_writable_folder(Path(args.json).parent)  # a bad --json path is found now, not after the benchmark
     if not _single_threaded() and not args.no_reexec:
         # BLAS reads its thread count when NumPy loads, which has happened: start again with it set
         env = {**os.environ, **THREAD_ENV, "XLA_FLAGS": XLA_FLAGS}
@@ -76,9 +78,7 @@ def main(argv: list[str] | None = None) -> int:
             report["workloads"][wname] = run_end_to_end(workload, mode, log)
     report["seconds"] = time.perf_counter() - started
     print(format_table(report))
-    json_path = Path(args.json)
-    json_path.parent.mkdir(parents=True, exist_ok=True)
-    json_path.write_text(json.dumps(report, indent=2, default=str))
+    json_path = write_json(args.json, report, indent=2)
     chart = write_chart(report, Path(args.chart) if args.chart else json_path.with_suffix(".png"))
     log(f"\nwrote {json_path}" + (f" and {chart}" if chart else " (no chart: matplotlib not installed)")
         + f" in {report['seconds']:.1f} s")

@@ -129,18 +129,20 @@ def _peak_bytes(step: Callable[[], Any]) -> int:
         tracemalloc.stop()
 
 
-def _block_size(step: Callable[[], Any], seconds: float) -> int:
+def _block_size(step: Callable[[], Any], seconds: float) -> tuple[int, int]:
+    """Steps per timed block, and how many steps finding it took."""
     t0 = time.perf_counter()
     step()
     once = max(time.perf_counter() - t0, 1e-7)
-    n = 1
+    n, calls = 1, 1
     while True:  # grow until a block takes long enough to time
         t0 = time.perf_counter()
         for _ in range(n):
             step()
+        calls += n
         took = time.perf_counter() - t0
         if took >= seconds / 4 or n >= 1_000_000:
-            return max(1, int(n * seconds / max(took, once)))
+            return max(1, int(n * seconds / max(took, once))), calls
         n *= 4
 
 
@@ -156,7 +158,7 @@ def run_step_workload(workload: Workload, mode: str, only: set[str] | None, log:
         return result
     steps = _checked_steps(workload, problem, only, result["contenders"], log)
     block = settings["w2_block"] if workload.name == "W2" and settings["w2_block"] else settings["block"]
-    per_step, sizes = _time_round_robin(steps, settings["rounds"], block)
+    per_step, sizes, calls = _time_round_robin(steps, settings["rounds"], block)
     hand_times = per_step["hand NumPy"]
     for name, times in per_step.items():
         ratios = [t / h for t, h in zip(times, hand_times)]
@@ -164,6 +166,9 @@ def run_step_workload(workload: Workload, mode: str, only: set[str] | None, log:
             median_s=statistics.median(times), min_s=min(times), ratio=statistics.median(ratios),
             ratio_min=min(ratios), ratio_max=max(ratios), steps_per_block=sizes[name], rounds=len(times))
     _measure_peaks(steps, result["contenders"])
+    for name in steps:
+        calls[name] += 2  # the peak measurement's
+    _check_after_timing(workload, problem, steps, calls, result["contenders"], log)
     if workload.long_run:
         result["long_run"] = _long_run(workload, problem, settings["long_steps"], log)
     return result
@@ -200,10 +205,12 @@ def _checked_steps(workload: Workload, problem: Problem, only: set[str] | None, 
     return steps
 
 
-def _time_round_robin(steps: dict[str, Callable[[], Any]], rounds: int, block: float) -> tuple[dict, dict]:
-    """Seconds per step of each contender (one block each per round, who goes first rotating), and
-    the steps in each one's block (sized to take about `block` seconds)."""
-    sizes = {name: _block_size(step, block) for name, step in steps.items()}
+def _time_round_robin(steps: dict[str, Callable[[], Any]], rounds: int, block: float) -> tuple[dict, dict, dict]:
+    """Seconds per step of each contender (one block each per round, who goes first rotating), the
+    steps in each one's block (sized to take about `block` seconds), and how many steps each ran."""
+    sizes, calls = {}, {}
+    for name, step in steps.items():
+        sizes[name], calls[name] = _block_size(step, block)
     per_step: dict[str, list[float]] = {name: [] for name in steps}
     names = list(steps)
     for r in range(rounds):
@@ -213,7 +220,34 @@ def _time_round_robin(steps: dict[str, Callable[[], Any]], rounds: int, block: f
             for _ in range(n):
                 step()
             per_step[name].append((time.perf_counter() - t0) / n)
-    return per_step, sizes
+            calls[name] += n
+    return per_step, sizes, calls
+
+
+RESULT_RTOL, RESULT_ATOL = 1e-8, 1e-10
+
+
+def _check_after_timing(workload: Workload, problem: Problem, steps: dict[str, Callable[[], Any]], calls: dict,
+                        entries: dict, log: Callable[[str], None]) -> None:
+    """Each timed contender's weights after all its steps against hand NumPy's after as many steps (a
+    fresh hand run): the timed code is the checked code. Contenders that expose no weights (peers) say so."""
+    for name, step in steps.items():
+        weights = getattr(step, "weights", None)
+        if weights is None:
+            entries[name]["after_timing"] = "not checked: the contender exposes no weights"
+            continue
+        hand, _ = workload.contenders["hand NumPy"](problem)
+        for _ in range(calls[name]):
+            hand()
+        want, got = hand.weights(), weights()  # type: ignore[attr-defined]
+        worst = max(float(np.max(np.abs(np.asarray(got[k]) - want[k]))) for k in want)
+        same = all(np.allclose(got[k], want[k], rtol=RESULT_RTOL, atol=RESULT_ATOL) for k in want)
+        entries[name]["after_timing"] = (f"weights after its {calls[name]} steps "
+                                         f"{'equal' if same else 'DIFFER FROM'} hand NumPy's after as many "
+                                         f"(largest difference {worst:.3g})")
+        if not same:
+            entries[name]["status"] = "wrong results after timing"
+            log(f"{workload.name}: {name}: {entries[name]['after_timing']}")
 
 
 def _measure_peaks(steps: dict[str, Callable[[], Any]], entries: dict) -> None:
@@ -247,7 +281,7 @@ def _rss_bytes() -> int:
 def _long_run(workload: Workload, problem: Problem, steps: int, log: Callable[[str], None]) -> dict:
     """Resident memory and live Python objects before and after `steps` steps (ours and hand's)."""
     out: dict[str, Any] = {"steps": steps}
-    for name in ("hand NumPy", "autograd_mini eager", "autograd_mini traced"):
+    for name in ("hand NumPy", "autograd_mini eager", "autograd_mini traced", "autograd_mini compiled"):
         try:
             step, _ = workload.contenders[name](problem)
         except Missing as why:
@@ -283,14 +317,29 @@ def run_end_to_end(workload: Workload, mode: str, log: Callable[[str], None]) ->
         log(f"{workload.name}: skipped: {result['skipped']}")
         return result
     times: dict[str, list[float]] = {name: [] for name in runs}
+    outcomes: dict[str, Any] = {}
     for r in range(1 if mode == "smoke" else 3):
         for name, run in runs.items():
             t0 = time.perf_counter()
-            run()
+            outcomes[name] = run()
             times[name].append(time.perf_counter() - t0)
     base = next(iter(runs))  # the first run is the reference (the hand loop)
     for name in runs:
         ratios = [t / b for t, b in zip(times[name], times[base])]
         result["contenders"][name] = {"status": "ok", "median_s": statistics.median(times[name]),
-                                      "ratio": statistics.median(ratios), "reference": base}
+                                      "ratio": statistics.median(ratios), "reference": base,
+                                      **_compare_outcomes(outcomes[name], outcomes[base], base)}
     return result
+
+
+def _compare_outcomes(got: Any, want: Any, base: str) -> dict:
+    """A run that returns its final weights ({name: array}) is checked against the reference's."""
+    if not isinstance(got, dict) or not isinstance(want, dict) or got.keys() != want.keys():
+        return {}
+    worst = max(float(np.max(np.abs(np.asarray(got[k]) - want[k]))) for k in want)
+    same = all(np.allclose(got[k], want[k], rtol=RESULT_RTOL, atol=RESULT_ATOL) for k in want)
+    entry = {"after_timing": f"final weights {'equal' if same else 'DIFFER FROM'} {base}'s "
+                             f"(largest difference {worst:.3g})"}
+    if not same:
+        entry["status"] = "wrong results after timing"
+    return entry

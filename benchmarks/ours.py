@@ -1,4 +1,6 @@
-"""The autograd_mini contenders, for any step workload: eager (record, backward, update) and traced."""
+"""The autograd_mini contenders, for any step workload: eager (record, backward, update), traced
+(`am.trace`: the compiled forward and backward, the update in Python, the loss every step) and
+compiled (`am.derive` with the SGD update inside the step, the loss not computed)."""
 from __future__ import annotations
 
 from typing import Any, Callable
@@ -26,6 +28,24 @@ def _am_eager(make: Callable) -> Factory:
             fn(*fresh).backward()
             return dict(zip(pb.params, (p.grad for p in fresh)))
 
+        step.weights = lambda: dict(zip(pb.params, (p.data for p in params)))  # type: ignore[attr-defined]
+        return step, grads
+    return factory
+
+
+def _am_compiled(make: Callable) -> Factory:
+    def factory(pb: Problem):
+        am, params, loss_fn = make(pb)
+        derived = am.derive(loss_fn, params, update=am.optim.SGD(params, lr=pb.lr))
+        step = derived.function
+
+        def grads() -> dict[str, np.ndarray]:
+            _, fresh, fn = make(pb)
+            am.derive(fn, fresh)()
+            return dict(zip(pb.params, (p.grad.copy() for p in fresh)))
+
+        step.state_bytes = derived.buffer_bytes  # type: ignore[attr-defined]  # preallocated: counted as peak
+        step.weights = lambda: dict(zip(pb.params, (p.data for p in params)))  # type: ignore[attr-defined]
         return step, grads
     return factory
 
@@ -45,6 +65,7 @@ def _am_traced(make: Callable) -> Factory:
             return loss
 
         step.state_bytes = replay.buffer_bytes  # type: ignore[attr-defined]  # preallocated: counted as peak
+        step.weights = lambda: dict(zip(pb.params, (p.data for p in params)))  # type: ignore[attr-defined]
 
         def grads() -> dict[str, np.ndarray]:
             _, fresh, fn = make(pb)

@@ -45,6 +45,9 @@ def format_table(report: dict) -> str:
         if "skipped" in w:
             lines.append(f"  skipped: {w['skipped']}")
             continue
+        if w.get("contenders") and all("reference" in c for c in w["contenders"].values()):
+            lines += _end_to_end_rows(w)
+            continue
         lines.append(f"  {'contender':<22} {'ratio':>7} {'(range)':>15} {'median/step':>12} {'peak mem/step':>14} "
                      f"{'mem ratio':>9}")
         for name, c in w["contenders"].items():
@@ -64,6 +67,17 @@ def format_table(report: dict) -> str:
                                  f"{v['rss_growth_second_half_bytes'] / 1024:+.0f} KiB), "
                                  f"live objects {v['object_growth']:+d}")
     return "\n".join(lines)
+
+
+def _end_to_end_rows(w: dict) -> list[str]:
+    """Whole runs: the ratio to the first run (the reference), the median run time, the result check."""
+    rows = [f"  {'contender':<40} {'ratio':>7} {'median run':>11}  results"]
+    for name, c in w["contenders"].items():
+        if c.get("status") != "ok":
+            rows.append(f"  {name:<40} {c.get('status')}: {c.get('reason') or c.get('after_timing')}")
+            continue
+        rows.append(f"  {name:<40} {c['ratio']:>6.2f}x {c['median_s']:>10.2f}s  {c.get('after_timing', '')}")
+    return rows
 
 
 def write_chart(report: dict, path: Path) -> str | None:

@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from .harness import Problem, Workload, contender, register_workload
-from .ours import _am_eager, _am_traced
+from .ours import _am_compiled, _am_eager, _am_traced
 
 
 def w1_problem() -> Problem:
@@ -32,25 +32,35 @@ register_workload(Workload("W1", "one training step of document 000's net: 3->4-
                            problem=w1_problem, long_run=True))
 
 
-@contender("W1", "hand NumPy")
-def w1_hand(pb: Problem):
+PRINT_EVERY = 10_000  # document 000 prints the error every 10,000 steps
+
+
+def _w1_hand(pb: Problem, loss_every: int):
+    """The document's kind of step (fresh temporaries, `@`), computing the loss every `loss_every` steps."""
     x, y = pb.data["x"], pb.data["y"]
     w0, w1 = pb.params["w0"].copy(), pb.params["w1"].copy()
     lr = pb.lr
+    count = 0
 
-    def step() -> float:
-        nonlocal w0, w1  # updated in place
+    def step() -> Any:
+        nonlocal w0, w1, count  # updated in place
         h = 1.0 / (1.0 + np.exp(-(x @ w0)))
         out = 1.0 / (1.0 + np.exp(-(h @ w1)))
         err = out - y
-        loss = 0.5 * np.sum(err * err)
+        loss = 0.5 * np.sum(err * err) if count % loss_every == 0 else None
+        count += 1
         d2 = err * (out * (1.0 - out))
         d1 = (d2 @ w1.T) * (h * (1.0 - h))
         w1 -= lr * (h.T @ d2)
         w0 -= lr * (x.T @ d1)
         return loss
 
+    step.weights = lambda: {"w0": w0, "w1": w1}  # type: ignore[attr-defined]
     return step, lambda: pb.hand_grads(pb.params)[1]
+
+
+contender("W1", "hand NumPy")(lambda pb: _w1_hand(pb, PRINT_EVERY))  # the reference: loss on printed steps
+contender("W1", "hand NumPy, loss every step")(lambda pb: _w1_hand(pb, 1))
 
 
 def _am_w1(pb: Problem):
@@ -68,3 +78,4 @@ def _am_w1(pb: Problem):
 
 contender("W1", "autograd_mini eager")(_am_eager(_am_w1))
 contender("W1", "autograd_mini traced")(_am_traced(_am_w1))
+contender("W1", "autograd_mini compiled")(_am_compiled(_am_w1))

@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from .harness import Problem, Workload, _import, contender, register_workload
-from .ours import _am_eager, _am_traced
+from .ours import _am_compiled, _am_eager, _am_traced
 
 
 def w2_problem() -> Problem:
@@ -37,20 +37,25 @@ register_workload(Workload("W2", "digits MLP 64->128 tanh ->10, mean softmax cro
                                  "1797-image batch (scikit-learn's digits), SGD lr 0.5", problem=w2_problem))
 
 
-@contender("W2", "hand NumPy")
-def w2_hand(pb: Problem):
+RECORD_EVERY = 25  # the digits experiment records its loss every 25 epochs
+
+
+def _w2_hand(pb: Problem, loss_every: int):
+    """Hand NumPy (fresh temporaries), computing the loss every `loss_every` steps."""
     x, onehot = pb.data["x"], pb.data["onehot"]
     p = {k: v.copy() for k, v in pb.params.items()}
     w1, b1, w2, b2 = p["w1"], p["b1"], p["w2"], p["b2"]
     n, lr = len(x), pb.lr
+    count = 0
 
-    def step() -> float:
-        nonlocal w1, b1, w2, b2  # updated in place
+    def step() -> Any:
+        nonlocal w1, b1, w2, b2, count  # updated in place
         h = np.tanh(x @ w1 + b1)
         z = h @ w2 + b2
         shifted = z - z.max(axis=1, keepdims=True)
         logp = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
-        loss = -np.sum(logp * onehot) / n
+        loss = -np.sum(logp * onehot) / n if count % loss_every == 0 else None
+        count += 1
         dz = (np.exp(logp) - onehot) / n
         dh = (dz @ w2.T) * (1.0 - h * h)
         w2 -= lr * (h.T @ dz)
@@ -59,7 +64,12 @@ def w2_hand(pb: Problem):
         b1 -= lr * dh.sum(axis=0)
         return loss
 
+    step.weights = lambda: {"w1": w1, "b1": b1, "w2": w2, "b2": b2}  # type: ignore[attr-defined]
     return step, lambda: pb.hand_grads(pb.params)[1]
+
+
+contender("W2", "hand NumPy")(lambda pb: _w2_hand(pb, RECORD_EVERY))  # the reference: loss on recorded steps
+contender("W2", "hand NumPy, loss every step")(lambda pb: _w2_hand(pb, 1))
 
 
 def _am_w2(pb: Problem):
@@ -78,3 +88,4 @@ def _am_w2(pb: Problem):
 
 contender("W2", "autograd_mini eager")(_am_eager(_am_w2))
 contender("W2", "autograd_mini traced")(_am_traced(_am_w2))
+contender("W2", "autograd_mini compiled")(_am_compiled(_am_w2))

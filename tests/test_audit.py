@@ -334,6 +334,37 @@ def test_two_layer_rule_is_exact():
     assert am.audit(loss_2h, P_2H, rule_2h).verdicts == {name: "exact gradient" for name in P_2H}
 
 
+def rule_2h_updating_as_it_goes(p, lr):
+    """Back-propagation that updates each weight before propagating the error through it."""
+    h1 = np.tanh(X_2H @ p["W0"])
+    h2 = sig(h1 @ p["W1"])
+    d3 = h2 @ p["W2"] - Y_2H
+    g2 = h2.T @ d3
+    d2 = d3 @ (p["W2"] - lr * g2).T * h2 * (1 - h2)
+    g1 = h1.T @ d2
+    d1 = d2 @ (p["W1"] - lr * g1).T * (1 - h1 ** 2)
+    return {"W0": X_2H.T @ d1, "W1": g1, "W2": g2}
+
+
+@pytest.mark.parametrize("lr", [0.01, 0.3])
+def test_update_order_mistake_is_named_given_the_step(lr):
+    report = am.audit(loss_2h, P_2H, lambda p: rule_2h_updating_as_it_goes(p, lr), learning_rate=lr, steps=3)
+    assert report.params["W2"].kind == "exact"
+    assert report.params["W1"].kind == report.params["W0"].kind == "updated_in_step"
+    assert report.params["W1"].updated_before == ["W2"] and report.params["W0"].updated_before == ["W2", "W1"]
+    assert "already updated in this step" in report.explain()
+    # another step than the rule's own (a different learning rate) does not explain it
+    other = am.audit(loss_2h, P_2H, lambda p: rule_2h_updating_as_it_goes(p, lr), learning_rate=2 * lr, steps=3)
+    assert other.params["W0"].kind not in ("updated_in_step", "exact")
+    # nor does a correct rule turn into one, given a step
+    assert am.audit(loss_2h, P_2H, rule_2h, learning_rate=lr, steps=3).kind == "exact"
+
+
+def test_update_order_mistake_without_a_step_is_not_called_a_gradient():
+    report = am.audit(loss_2h, P_2H, lambda p: rule_2h_updating_as_it_goes(p, 0.3))
+    assert report.params["W0"].kind in ("other_gradient", "not_a_gradient")
+
+
 @pytest.mark.parametrize("mistake, op, node, variant", [
     ("tanh at output", "tanh", "tanh node #1 of 1", "at_output"),
     ("tanh as sigmoid", "tanh", "tanh node #1 of 1", "sigmoid_formula"),

@@ -15,11 +15,23 @@ EXPECTED = {  # experiment: (kind, factor or None)
     "003.ols": ("factor", 2.5),
     "003.sigmoid": ("wrong_derivative", 2.0),
 }
+MIXED = {"002.update-order"}  # per parameter: tested below
+
+
+def test_002_update_order_bug_is_named_as_weights_already_updated_in_this_step():
+    report = audit_experiment(all_experiments()["002.update-order"]).report
+    p = report.params
+    assert p["layer3.weight"].kind == "exact"  # the output layer is updated first: its own direction is right
+    assert p["layer2.weight"].kind == p["layer1.weight"].kind == "updated_in_step"
+    assert p["layer2.weight"].updated_before == ["layer3.weight"]
+    assert p["layer1.weight"].updated_before == ["layer3.weight", "layer2.weight"]
+    assert "uses weights already updated in this step" in p["layer1.weight"].verdict
+    assert "already updated in this step" in report.explain()
 
 
 def test_every_experiment_with_a_hand_rule_is_listed_here():
     with_rules = {name for name, e in all_experiments().items() if e.audit_case is not None}
-    assert with_rules == set(EXPECTED)
+    assert with_rules == set(EXPECTED) | MIXED
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))
@@ -54,3 +66,13 @@ def test_001_multi_io_rule_is_asymmetric_yet_descends_to_other_weights():
 def test_001_frozen_convergence_respects_the_frozen_weight():
     report = audit_experiment(all_experiments()["001.frozen"]).report
     assert report.convergence.rule_loss < 1e-4 and report.convergence.gradient_loss < 1e-9
+
+
+@pytest.mark.parametrize("name", ["002.linear", "002.xor", "002.update-order"])
+def test_002_rule_is_labelled_our_reconstruction_in_the_audit(name, capsys):
+    from autograd_mini.app.audits import audit_command
+    result = audit_experiment(all_experiments()[name])
+    assert "OUR RECONSTRUCTION" in result.rule_source and "OUR RECONSTRUCTION" in result.headline()
+    assert result.to_dict()["rule_source"] == result.rule_source
+    audit_command(name)
+    assert f"{name:<18} (rule)          " in capsys.readouterr().out

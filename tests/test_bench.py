@@ -29,9 +29,11 @@ def run_bench(tmp_path: Path, *args: str, hide: str = PEERS) -> tuple[dict, str]
 def test_smoke_run_reports_ratios_and_skips_missing_peers(tmp_path):
     report, stdout = run_bench(tmp_path, "--workloads", "W1,sweep,experiments")
     w1 = report["workloads"]["W1"]["contenders"]
-    for name in ("hand NumPy", "autograd_mini eager", "autograd_mini traced"):
+    for name in ("hand NumPy", "hand NumPy, loss every step", "autograd_mini eager", "autograd_mini traced",
+                 "autograd_mini compiled"):
         assert w1[name]["status"] == "ok", w1[name]
         assert w1[name]["ratio"] > 0 and w1[name]["median_s"] > 0 and w1[name]["peak_bytes"] >= 0
+        assert "equal hand NumPy's" in w1[name]["after_timing"], w1[name]  # checked after the timed steps
     assert w1["hand NumPy"]["ratio"] == 1.0
     for name in ("PyTorch eager", "HIPS autograd", "MyGrad", "micrograd", "JAX eager", "JAX jit"):
         assert w1[name]["status"] == "skipped" and "not installed" in w1[name]["reason"], w1[name]
@@ -40,8 +42,10 @@ def test_smoke_run_reports_ratios_and_skips_missing_peers(tmp_path):
     long_run = report["workloads"]["W1"]["long_run"]
     assert long_run["autograd_mini traced"]["object_growth"] <= 0
     sweep = report["workloads"]["sweep"]["contenders"]
-    assert sweep["hand NumPy x7"]["ratio"] == 1.0
-    assert sweep["autograd_mini batched sweep"]["status"] == "ok" and sweep["autograd_mini batched sweep"]["ratio"] > 0
+    assert sweep["hand NumPy batched"]["ratio"] == 1.0
+    for name in ("autograd_mini run 000 (compiled)", "autograd_mini bare compiled step", "hand NumPy x7 (the document's loop)"):
+        assert sweep[name]["status"] == "ok" and sweep[name]["ratio"] > 0, sweep[name]
+        assert "final weights equal" in sweep[name]["after_timing"], sweep[name]
     assert "full mode only" in report["workloads"]["experiments"]["skipped"]  # `run all` takes minutes
     assert "single-threaded BLAS" in stdout and report["machine"]["thread_env"]["OPENBLAS_NUM_THREADS"] == "1"
     assert (tmp_path / "bench.png").exists() or "no chart" in stdout
@@ -51,7 +55,7 @@ def test_digits_workload_when_scikit_learn_is_there(tmp_path):
     pytest.importorskip("sklearn")
     report, _ = run_bench(tmp_path, "--workloads", "W2")
     w2 = report["workloads"]["W2"]["contenders"]
-    for name in ("hand NumPy", "autograd_mini eager", "autograd_mini traced"):
+    for name in ("hand NumPy", "autograd_mini eager", "autograd_mini traced", "autograd_mini compiled"):
         assert w2[name]["status"] == "ok", w2[name]  # gradients equal hand NumPy's, so it was timed
 
 

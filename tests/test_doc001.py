@@ -54,16 +54,30 @@ def test_multi_io_printed_records_reproduce_up_to_blas_summation_noise():
     assert n == 12
 
 
-def test_frozen_mask_equals_the_documents_set_to_zero_because_w0_starts_at_zero():
-    rows = rows_for("frozen")
-    assert np.all(np.array(rows["W"])[:, 0] == 0.0)
+def test_frozen_document_mode_is_the_documents_projection_not_a_mask():
+    # from a start with W[0] != 0 the two differ: the document subtracts the whole update and then
+    # sets W[0] = 0 (In [83]); the optimizer's mask would keep W[0] where it started
+    setup = doc001.SETUPS["frozen"] | {"W": [0.5, 0.2, -.1], "epochs": 3}
+    document = doc001.error_optimization(**setup, grad="document")
+    masked = doc001.error_optimization(**setup, grad="autodiff")
+    assert [w[0] for w in document["W"]] == [0.0, 0.0, 0.0]
+    assert [w[0] for w in masked["W"]] == [0.5, 0.5, 0.5]
+    P = 0.5 * 8.5 + 0.2 * 0.65 - 0.1 * 1.2  # the first update, by hand, then W[0] = 0
+    np.testing.assert_allclose(document["W"][0], [0.0, 0.2 - 0.03 * 0.65 * (P - 1), -0.1 - 0.03 * 1.2 * (P - 1)],
+                               rtol=1e-15)
+    # from the document's start, W[0] = 0, the projection and the mask are the same run, bit for bit
+    rows = {g: rows_for("frozen", g) for g in ("document", "autodiff")}
+    assert all(np.array_equal(rows["document"][k], rows["autodiff"][k]) for k in ("P", "E", "W", "WD"))
 
 
 @pytest.mark.parametrize("name", ["plain", "frozen", "multi-output"])
-def test_document_rule_is_half_the_autodiff_gradient(name):
+def test_the_models_loss_is_half_the_error_whose_gradient_is_the_documents_rule(name):
     doc, auto = rows_for(name, "document"), rows_for(name, "autodiff")
-    # same start, so the first step's directions compare directly: the rule is ½·d(ΣE)/dW
-    np.testing.assert_allclose(2 * np.asarray(doc["WD"][0]), auto["WD"][0], rtol=1e-14)
+    for key in ("P", "E", "W", "WD"):  # autodiff of ½·Σ E drives the same run as the rule, bit for bit
+        assert np.array_equal(np.asarray(doc[key]), np.asarray(auto[key])), key
+    on_error = doc001.error_optimization(**doc001.SETUPS[name], grad="autodiff", loss=doc001.error_loss)
+    # same start, so the first step's directions compare directly: the rule is ½·d(Σ E)/dW
+    np.testing.assert_allclose(2 * np.asarray(doc["WD"][0]), on_error["WD"][0], rtol=1e-14)
 
 
 def test_multi_io_rule_is_not_the_gradient_and_ends_elsewhere():

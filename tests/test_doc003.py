@@ -20,19 +20,30 @@ def test_polyfit_and_mse_from_the_printed_data():
 def test_single_step(grad):
     model, history = doc003.regression((2., 2.), 1, grad)
     assert history["mse"][0] == pytest.approx(56.44347496461436, rel=Y_DECIMALS_RTOL)
-    if grad == "document":
-        assert_printed(model.weights.data - 2.0, "2.1499021 ,  0.34138958", "update")
-        assert_printed(model.weights.data, "4.1499021 ,  2.34138958", "weights")
-        new_mse = ((doc003.y - doc003.l0 @ model.weights.data) ** 2).mean()
-        assert new_mse == pytest.approx(47.682492163492263, rel=Y_DECIMALS_RTOL)
-    else:  # the true MSE gradient is 2/N = 0.4 times the document's direction
-        np.testing.assert_allclose(model.weights.data - 2.0, 0.4 * np.array([2.1499021, 0.34138958]), rtol=1e-7)
+    # the model's loss is ½·SSE, whose gradient is the document's step: both modes give Out[16]-Out[19]
+    assert_printed(model.weights.data - 2.0, "2.1499021 ,  0.34138958", "update")
+    assert_printed(model.weights.data, "4.1499021 ,  2.34138958", "weights")
+    new_mse = ((doc003.y - doc003.l0 @ model.weights.data) ** 2).mean()
+    assert new_mse == pytest.approx(47.682492163492263, rel=Y_DECIMALS_RTOL)
+    on_mse = doc003.OneLayer((2., 2.))  # the gradient of the MSE the document prints is 2/N = 0.4 times its step
+    doc003.mse(on_mse(doc003.l0), doc003.y).backward()
+    np.testing.assert_allclose(-doc003.alpha * on_mse.weights.grad, 0.4 * np.array([2.1499021, 0.34138958]), rtol=1e-7)
+
+
+def test_regression_rule_and_autodiff_of_half_sse_are_one_run_bit_for_bit():
+    _, start = doc003.prior_executions_for_printed_multi_step()
+    runs = {g: doc003.regression(start, 51, g)[1] for g in ("document", "autodiff")}
+    assert np.array_equal(runs["document"]["weights"], runs["autodiff"]["weights"])
+    assert doc003.run_regression().one_column is not None
 
 
 def test_multi_step_printout_needs_earlier_executions():
     _, history = doc003.regression((1., 100.), 51, "document")
     assert "%6.2f" % history["mse"][0] == "7465.69"  # what the cell prints when run once
-    assert doc003.prior_executions_for_printed_multi_step() == 8
+    executions, start = doc003.prior_executions_for_printed_multi_step()
+    assert executions == 8
+    _, printed = doc003.regression(start, 51, "document")
+    assert ["%6.2f" % m for m in printed["mse"][::5]] == ["  3.55"] * 11
 
 
 CLASSIFIER_PRINTED = {  # step: (layer 1, MSE) as printed in the 1001-step loop

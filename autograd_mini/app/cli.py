@@ -1,9 +1,10 @@
-"""The `autograd-mini` command: list, run, audit, graph, bench."""
+"""The `autograd-mini` command: list, run, audit, graph, derive, bench."""
 from __future__ import annotations
 
 import argparse
-import json
+import contextlib
 import os
+import subprocess
 import sys
 import time
 from typing import Sequence
@@ -39,38 +40,118 @@ def _show(lines: list[str], quiet: bool) -> None:
 def cmd_run(args: argparse.Namespace) -> int:
     from . import plots
     from .experiments import select
+    from .output import ensure_writable_folder
     chosen = select(args.name)
     if args.out:
-        os.makedirs(args.out, exist_ok=True)
+        ensure_writable_folder(args.out)  # before any work: a bad folder is found in a second, not a minute
     can_plot = args.out and plots.available()
     if args.out and not can_plot:
         _say("pictures: matplotlib is not installed (pip install 'autograd_mini[plots]'); skipping plots")
+    grad = args.grad or "both"
+    if grad == "document":  # only experiments with a hand rule have a document mode
+        ruleless = [e.name for e in chosen if e.audit_case is None]
+        if ruleless and len(ruleless) == len(chosen):
+            raise KeyError(f"{', '.join(ruleless)} has no hand rule; run it without --grad document")
+        if ruleless:
+            _say(f"--grad document: skipping {', '.join(ruleless)} (no hand rule)")
+        chosen = [e for e in chosen if e.audit_case is not None]
+    with _training_mode(args.eager):
+        return _run_experiments(chosen, grad, args, can_plot)
+
+
+def _training_mode(eager: bool):
+    """`--eager`: train step by step through the engine instead of the compiled step (`am.derive`),
+    where the build has one; the two give the same numbers bit for bit."""
+    from .. import train
+    choose = getattr(train, "eager_by_default", None)  # the compiled fit and its switch arrive with am.derive
+    if not eager or choose is None:  # without them this build trains eagerly anyway
+        return contextlib.nullcontext()
+    return choose(True)
+
+
+def _run_experiments(chosen: list, grad: str, args: argparse.Namespace, can_plot: bool) -> int:
     started = time.perf_counter()
+    reproduction = {}
     for e in chosen:
         t0 = time.perf_counter()
-        _say(f"\n=== {e.name}: {e.title} ({e.document}; gradients: {args.grad})")
-        result = e.run(grad=args.grad, quiet=args.quiet)
-        _show(result.lines, args.quiet)
-        for line in result.summary:
-            _say(f"  {line}")
+        _say(f"\n=== {e.name}: {e.title} ({e.document}" + (f"; gradients: {grad})" if grad != "both" else ")"))
+        result = e.run(grad=grad, quiet=args.quiet)
+        _show_result(result, args.quiet)
         verdict = _rule_verdict(e)
         if verdict:
-            _say(f"  document's rule: {verdict}")
-        written = []
-        if args.out:
-            stem = os.path.join(args.out, e.name)
-            with open(stem + ".txt", "w") as f:
-                f.write("\n".join(result.lines + [""] + result.summary) + "\n")
-            with open(stem + ".json", "w") as f:
-                json.dump({name: h.to_dict() for name, h in result.histories.items()}, f)
-            written += [stem + ".txt", stem + ".json"]
-            if can_plot and e.plot:
-                written += e.plot(result, args.out)
+            _say(f"  audit of the document's rule: {verdict}")
+        counts = result.reproduction()
+        if counts["printed"]:
+            _say(f"  {_counts_line(counts)}")
+        written = _write_outputs(e, result, args.out, can_plot) if args.out else []
         if written:
             _say("  wrote " + ", ".join(written))
-        _say(f"  ({time.perf_counter() - t0:.1f} s)")
+        seconds = time.perf_counter() - t0
+        _say(f"  ({seconds:.1f} s)")
+        reproduction[e.name] = {**counts, "one_column": result.one_column, "seconds": round(seconds, 2),
+                                "summary": result.summary}
+    if grad == "both" and len(chosen) > 1:
+        _say("\n" + "\n".join(summary_table(reproduction)))
+    if args.out:
+        from .output import write_json
+        path = os.path.join(args.out, "summary.json")
+        write_json(path, {"grad": grad, "experiments": reproduction}, indent=1)
+        _say(f"wrote {path}")
     _say(f"\nran {len(chosen)} experiment(s) in {time.perf_counter() - started:.1f} s")
     return 0
+
+
+def _show_result(result, quiet: bool) -> None:
+    """Side by side: each line the document printed with its mark; else the run's own lines."""
+    from .reproduce import side_by_side
+    if result.printed:
+        if result.one_column:
+            _say(f"  one column: {result.one_column}")
+        else:
+            _say("  two runs: the document's rule driving the optimizer, and autodiff of the same loss")
+        if not quiet:
+            _say("\n".join(side_by_side(result.printed, result.one_column is not None)))
+    else:
+        _show(result.lines, quiet)
+    for line in result.summary:
+        _say(f"  {line}")
+
+
+def _counts_line(counts: dict) -> str:
+    missed = ", ".join(f"{n} {reason}" for reason, n in counts["not_reproduced"].items())
+    return (f"printed numbers: {counts['printed']}, reproduced to their printed digits: {counts['reproduced']}"
+            + (f"; not: {missed}" if missed else ""))
+
+
+def summary_table(reproduction: dict[str, dict]) -> list[str]:
+    """Per experiment: how many printed numbers reproduced to their printed digits, and why not the rest."""
+    lines = ["reproduction of the documents' printed numbers (✓ to every printed digit)",
+             f"{'experiment':<18} {'printed':>7} {'✓':>5}  not reproduced (why)"]
+    for name, c in reproduction.items():
+        if c["printed"]:
+            why = ", ".join(f"{n} {reason}" for reason, n in c["not_reproduced"].items()) or "—"
+            lines.append(f"{name:<18} {c['printed']:>7} {c['reproduced']:>5}  {why}")
+    total = sum(c["printed"] for c in reproduction.values())
+    done = sum(c["reproduced"] for c in reproduction.values())
+    lines.append(f"{'all':<18} {total:>7} {done:>5}  {total - done} not reproduced to their printed digits")
+    return lines
+
+
+def _write_outputs(e, result, out: str, can_plot: bool) -> list[str]:
+    """The run's full printout and histories (strict JSON), written atomically, and its pictures."""
+    from .output import write_json, write_text
+    from .reproduce import side_by_side
+    stem = os.path.join(out, e.name)
+    text = result.lines + [""] + result.summary
+    if result.printed:
+        text += ["", "the document's printed lines next to ours:"]
+        text += side_by_side(result.printed, result.one_column is not None)
+    write_text(stem + ".txt", "\n".join(text) + "\n")
+    write_json(stem + ".json", {name: h.to_dict() for name, h in result.histories.items()})
+    written = [stem + ".txt", stem + ".json"]
+    if can_plot and e.plot:
+        written += e.plot(result, out)
+    return written
 
 
 def _rule_verdict(experiment) -> str | None:
@@ -102,23 +183,37 @@ def cmd_graph(args: argparse.Namespace) -> int:
             raise KeyError(f"{e.name} has no hand rule to audit")
         from .audits import audit_experiment
         report = audit_experiment(e).report
+    from .output import atomic_path, ensure_writable_folder
+    path = args.output or f"{e.name}.svg"
+    ensure_writable_folder(os.path.dirname(os.path.abspath(path)))
     loss, params = e.graph()
     loss.backward(retain_graph=True)
-    path = args.output or f"{e.name}.svg"
-    render_graph(draw_graph(loss, params=params, audit=report), path)
+    with atomic_path(path) as temporary:  # the picture appears whole, or not at all
+        render_graph(draw_graph(loss, params=params, audit=report), temporary)
     _say(f"wrote {path}")
     return 0
 
 
+def cmd_derive(args: argparse.Namespace) -> int:
+    from .derived import derive_command
+    return derive_command(args.name)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="autograd-mini", description="Run, audit and draw the document experiments.")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="BLAS threads (default 1: faster for these small problems; or set OMP_NUM_THREADS)")
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("list", help="every experiment with its document").set_defaults(func=cmd_list)
     run = sub.add_parser("run", help="run experiments and print what the documents printed")
     run.add_argument("name", help="an experiment (000.alphas), a document (001) or 'all'")
-    run.add_argument("--grad", choices=["autodiff", "document"], default="autodiff",
-                     help="gradients from the engine (default) or from the document's hand rule")
+    run.add_argument("--grad", choices=["autodiff", "document"], default=None,
+                     help="one run only: gradients from the engine, or from the document's hand rule (default: "
+                          "both side by side, each printed line next to the document's number with a mark)")
     run.add_argument("--quiet", action="store_true", help="print summaries only, no progress")
+    run.add_argument("--eager", action="store_true",
+                     help="train eagerly, step by step through the engine, instead of the compiled step "
+                          "(the same numbers, slower; for comparing)")
     run.add_argument("--out", help="folder for histories (JSON), full printouts and pictures")
     run.set_defaults(func=cmd_run)
     audit = sub.add_parser("audit", help="check the documents' hand rules against autodiff")
@@ -132,25 +227,43 @@ def build_parser() -> argparse.ArgumentParser:
     graph.add_argument("--audit", action="store_true",
                        help="colour parameters whose hand rule fails the audit and mark the node it blames")
     graph.set_defaults(func=cmd_graph)
+    derived = sub.add_parser("derive", help="the gradient code autodiff derives, beside the document's hand rule")
+    derived.add_argument("name", help="an experiment (000.alphas), a document (001) or 'all'")
+    derived.set_defaults(func=cmd_derive)
     # listed for --help only: main() hands `bench ...` to the benchmark's own parser
     sub.add_parser("bench", help="benchmarks against hand-written NumPy and peers (see `bench --help`)")
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Exit codes: 0 done, 1 a runtime failure (I/O, a failing `dot`, a missing optional package),
+    2 a usage error (a bad name or option value), 130 interrupted (Ctrl-C)."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    if argv[:1] == ["bench"]:  # its options belong to the benchmark's own parser
-        from ..benchmarks.cli import main as bench_main
-        return bench_main(argv[1:])
-    args = build_parser().parse_args(argv)
     try:
+        if argv[:1] == ["bench"]:  # its options belong to the benchmark's own parser
+            from ..benchmarks.cli import main as bench_main
+            return bench_main(argv[1:])
+        args = build_parser().parse_args(argv)
+        from .threads import blas_thread_policy
+        blas_thread_policy(argv, args.threads)  # one BLAS thread for these small problems unless asked
         return args.func(args)
-    except (AutogradMiniError, KeyError, ValueError, OSError) as error:
-        message = error.args[0] if isinstance(error, KeyError) and error.args else error
-        print(f"autograd-mini: error: {message}", file=sys.stderr)
-        return 2
     except KeyboardInterrupt:
-        return 130
+        return _fail("interrupted", 130)
+    except subprocess.CalledProcessError as error:  # graphviz's own error class derives from it
+        said = (error.stderr or b"").decode(errors="replace").strip().splitlines() if isinstance(
+            error.stderr, bytes) else str(error.stderr or "").strip().splitlines()
+        return _fail(f"Graphviz's `dot` failed (exit {error.returncode})" + (f": {said[0]}" if said else ""), 1)
+    except (KeyError, ValueError) as error:  # a name or a value the user gave
+        return _fail(error.args[0] if isinstance(error, KeyError) and error.args else error, 2)
+    except (AutogradMiniError, OSError) as error:
+        return _fail(error, 1)
+
+
+def _fail(message: object, code: int) -> int:
+    """One line on stderr (a message over several lines keeps its first), and the exit code."""
+    first = str(message).strip().splitlines()
+    print(f"autograd-mini: error: {first[0] if first else type(message).__name__}", file=sys.stderr)
+    return code
 
 
 if __name__ == "__main__":

@@ -25,7 +25,9 @@ def _figure(rows: int = 1, cols: int = 1, size: tuple = (7, 4.5)):
 
 def _save(plt: Any, fig: Any, path: str) -> str:
     fig.tight_layout(rect=(0, 0.06, 1, 1) if fig.legends else (0, 0, 1, 1))
-    fig.savefig(path, dpi=110)
+    from .output import atomic_path
+    with atomic_path(path) as temporary:  # the picture appears whole, or not at all
+        fig.savefig(temporary, dpi=110)
     plt.close(fig)
     return path
 

@@ -7,15 +7,26 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from ..train import History
+from .reproduce import Printed, tally
 
 
 @dataclass
 class RunResult:
-    """What `autograd-mini run` shows: the document's lines, the recorded histories, and a summary."""
+    """What `autograd-mini run` shows: the run's lines in the document's format, the recorded histories,
+    a summary, and each line the document printed next to ours (`printed`).
+
+    one_column: why the document's rule and autodiff are one run (then `printed` has no autodiff
+    values), or None when they differ and both are shown."""
     lines: list[str]
     histories: dict[str, History]
     summary: list[str] = field(default_factory=list)
+    printed: list[Printed] = field(default_factory=list)
+    one_column: str | None = None
     extras: dict[str, Any] = field(default_factory=dict)
+
+    def reproduction(self) -> dict:
+        """How many printed numbers reproduced to their printed digits, and why the others did not."""
+        return tally(self.printed)
 
 
 @dataclass
@@ -30,6 +41,7 @@ class AuditCase:
     lr: float | None = None
     steps: int | None = None
     step: Callable | None = None  # (params, direction) -> params, where the update is not plain p - lr·d
+    rule_source: str | None = None  # where the rule is not the document's own code, e.g. our reconstruction
 
 
 @dataclass
@@ -38,7 +50,7 @@ class Experiment:
     document: str              # the source document's file name
     title: str
     explanation: str           # two or three sentences for the README and `list`
-    run: Callable[..., RunResult]                        # run(grad="autodiff", quiet=False)
+    run: Callable[..., RunResult]                        # run(grad="both"|"autodiff"|"document", quiet=False)
     audit_case: Callable[[], AuditCase] | None = None
     graph: Callable[[], Any] | None = None                # (loss Tensor, params) of one training step
     plot: Callable[[RunResult, str], list[str]] | None = None

@@ -1,0 +1,908 @@
+"""`am.derive(loss_fn, params, update=...)`: a training step written out as readable NumPy, compiled.
+
+    derived = am.derive(loss_fn, {"synapse_0": w0, "synapse_1": w1}, update=SGD([w0, w1], lr=10))
+    print(derived.equations)      # forward, backward and update, as the document would write them
+    print(derived.source)         # the same program with preallocated buffers: what actually runs
+    for _ in range(steps):
+        derived.function()        # one step: forward, backward, .grad set, w -= lr * d_w in place
+    derived.loss()                # the loss of the last step, computed only when asked
+
+How it works, in named steps:
+1. record: run `loss_fn` (forward), then the ops' own VJPs on Tensors (`create_graph`), so the
+   gradient is a graph of the same primitives; nothing here knows an op's derivative by name.
+2. build the program: one `Value` per graph node, simplified as it is built: parts computed from
+   constants alone are folded; `x * 1` is dropped; scalings by uniform powers of two combine (they
+   are exact), so the ½ of ½·SSE meets the 2 of the square and the gradient becomes `p - y`;
+   equal computations are shared. σ'(z) is `s * (1 - s)` from the saved output because that is
+   how the op table writes the sigmoid's VJP.
+3. name: parameters and data by their names, forward results by op kind (`matmul_1`,
+   `sigmoid_1`), gradients as `d_<what>`.
+4. plan: every result gets a preallocated buffer (`out=`), reusing buffers whose values are dead
+   (in place where NumPy allows); views of the inputs are remade only when an input array is
+   replaced; values only the loss needs go to a separate `loss()` computed on demand.
+5. render the plan twice: `.equations` (plain NumPy expressions, executable, for reading) and
+   `.source` (the buffered form), and compile `.source` into `.function`.
+
+Numbers: the same NumPy calls on the same values in the same order as eager mode, so eager's
+numbers bit for bit (tests check it over many steps). Two stated exceptions: a combined power-of-two
+scaling differs from eager only where eager's intermediate over- or underflows (|p - y| > 2**1022);
+2-D products run as `np.dot`, which calls the same BLAS routine as eager's `np.matmul` for
+contiguous or transposed operands (equal bits, tested); for other strided inputs the summation
+order may differ (agreement to ~1e-15 relative).
+
+What a step reads anew: each parameter's and each data tensor's array (a Tensor `loss_fn` uses but
+did not create: assign `x.data = next_batch`). Constants `loss_fn` creates itself are fixed at
+derive time. Shapes and dtypes are fixed: a step refuses, naming the tensor, when one changes.
+Python control flow that depends on a value (`if loss.item() > 1`) is frozen at derive time: a
+`TraceWarning` says so (as `torch.jit.trace` does). Gradients are set, not accumulated, as buffers
+the next step overwrites (so one derived step runs in one thread at a time; derive one per thread
+to train in several). An in-place update ticks the engine's write clock for the parameters, as
+`w.data -= ...` does, so a graph recorded before the step refuses to backward through old values.
+"""
+from __future__ import annotations
+
+import inspect
+import keyword
+import math
+import os
+import re
+import sys
+import warnings
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping, Sequence
+
+import numpy as np
+
+from . import ops, tensor as _engine
+from .errors import AutogradMiniError, ShapeError
+from .tensor import Op, Tensor, backprop, enable_grad, recording, walk
+_DATA = "_data"  # where a Tensor keeps its array (generated code reads it without the read hook)
+
+
+class DeriveError(AutogradMiniError):
+    """The step cannot be derived (or run) as asked."""
+
+
+class TraceWarning(UserWarning):
+    """`loss_fn` read a value while it was recorded: the derived step keeps whatever that value decided."""
+
+
+def _warn_value_read(t: Tensor, how: str) -> None:
+    what = f"'{t.name}'" if t.name else f"of shape {t.shape}"
+    access = {"data": ".data", "numpy": ".numpy() or np.asarray()", "item": ".item()"}.get(how, f"{how}()")
+    if how in ("==", "!=", "<", "<=", ">", ">="):
+        access = f"a comparison ({how})"
+    warnings.warn(f"derive: loss_fn read the value of a tensor {what} (a parameter, a data input or computed "
+                  f"from them) through {access} while it was recorded; a derived step runs the ops recorded now, "
+                  f"so any Python branch, loop count or number that this value decides is frozen as it was "
+                  f"(the step keeps the branch taken now). Keep values inside tensor ops (am.maximum, masks) or "
+                  f"train this loss_fn eagerly", TraceWarning, stacklevel=_first_frame_outside_package())
+
+
+_PACKAGE = os.path.dirname(os.path.abspath(__file__)) + os.sep
+
+
+def _first_frame_outside_package() -> int:
+    """The stacklevel of the innermost caller outside autograd_mini (the line of loss_fn that read)."""
+    frame, level = sys._getframe(1), 1
+    while frame is not None and frame.f_code.co_filename.startswith(_PACKAGE):
+        frame, level = frame.f_back, level + 1
+    return level
+
+
+def _mark_written(*tensors: Tensor) -> None:
+    """What `t.data = ...` does, for arrays a derived update changed in place: one tick of the engine's
+    write clock, so a graph recorded before the step refuses to backward through the old values."""
+    _engine._lock.acquire()  # (as the engine's setter does: cheaper than `with`; nothing between can raise)
+    _engine._writes += 1
+    version = _engine._writes
+    _engine._lock.release()
+    for t in tensors:
+        t._version = version
+
+
+# ==== 1. record ==================================================================================
+
+@dataclass
+class Recording:
+    """The recorded step: forward graph, gradient graph, and which tensors are inputs."""
+    loss: Tensor
+    aux: dict[str, Tensor]
+    inputs: list[Tensor]            # the params, then the data tensors
+    names: list[str]                # a Python name for each input
+    n_params: int
+    grads: list[Tensor | None]      # each param's gradient, as a node of the gradient graph
+    grad_of: dict[int, Tensor]      # id(forward node) -> its gradient node (for naming)
+    forward: set[int]               # ids of the forward graph's nodes
+    impure: dict[int, str]          # id(constant made from an array inside a VJP) -> that op's name
+
+
+def record(loss_fn: Callable, params: list[Tensor], names: list[str]) -> Recording:
+    """Run `loss_fn(*params)` twice and its gradient once, under the engine's recording hooks."""
+    made, (loss, aux) = _run(loss_fn, params, warn_reads=False)
+    ours = {id(p) for p in params} | {id(t) for t in made}
+    data = [t for t in walk([loss, *aux.values()], grad_only=False)
+            if t._op is None and id(t) not in ours and not t.requires_grad]
+    # record again with the data marked as requiring grad, so every op reading it is recorded (and
+    # run at every step) instead of folded into a constant
+    for t in data:
+        t.requires_grad = True
+    try:
+        _, (loss, aux) = _run(loss_fn, params, warn_reads=True)  # (now the data "requires grad" too)
+        forward = walk([loss, *aux.values()], grad_only=False)
+        captured, impure = _record_backward(loss, forward)
+    finally:
+        for t in data:
+            t.requires_grad = False
+    forward_ids = {id(t) for t in forward}
+    data = [t for t in data if id(t) in forward_ids]
+    grads = [captured.get(id(p)) for p in params]
+    for p, g, name in zip(params, grads, names):
+        if g is not None and g.shape != p.shape:
+            raise DeriveError(f"derive: the gradient of {name} (shape {p.shape}) came out with shape {g.shape}")
+    data_names = [t.name or f"data_{i}" for i, t in enumerate(data)]
+    return Recording(loss, aux, params + data, names + data_names, len(params), grads,
+                     captured, forward_ids, impure)
+
+
+def _run(loss_fn: Callable, params: list, warn_reads: bool) -> tuple[list, tuple[Tensor, dict]]:
+    made: list = []
+    with recording(on_constant=lambda t, from_number: made.append(t),
+                   on_value_read=_warn_value_read if warn_reads else None), enable_grad():
+        result = loss_fn(*params)
+    loss, aux = result if isinstance(result, tuple) else (result, {})
+    if not isinstance(loss, Tensor):
+        raise DeriveError(f"derive: loss_fn must return a Tensor, got {type(loss).__name__}")
+    if loss.size != 1:
+        raise DeriveError(f"derive: loss_fn must return a scalar Tensor, got shape {loss.shape}")
+    if not loss.requires_grad:
+        raise DeriveError("derive: the loss does not depend on the params (it does not require grad)")
+    return made, (loss, dict(aux))
+
+
+def _record_backward(loss: Tensor, forward: list[Tensor]) -> tuple[dict, dict]:
+    """The gradient graph. Each node's op is swapped (on our private recording, then restored) for
+    one whose VJP notes the constants it makes, so a VJP that reads values as plain arrays (a
+    mask a step could not update) is caught and named."""
+    # the seed "requires grad" only so that the engine records every op of the backward
+    seed = Tensor(np.ones(loss.shape, dtype=loss.dtype), requires_grad=True)
+    made: list = []
+    impure: dict[int, str] = {}
+    swapped = [(t, t._op) for t in forward if t._op is not None]
+    for t, op in swapped:
+        t._op = _noting_constants(op, made, impure)
+    try:
+        with recording(on_constant=lambda t, from_number: made.append((t, from_number))):
+            captured = backprop([loss], [seed], retain_graph=True, create_graph=True, accumulate_leaves=False,
+                                capture=forward)
+    finally:
+        for t, op in swapped:
+            t._op = op
+    return captured, impure
+
+
+def _noting_constants(op: Op, made: list, impure: dict) -> Op:
+    def vjp(*args: Any, **kwargs: Any) -> tuple:
+        start = len(made)
+        result = op.vjp(*args, **kwargs)
+        for t, from_number in made[start:]:
+            if not from_number:
+                impure.setdefault(id(t), op.name)
+        return result
+    return Op(op.name, op.forward, vjp)
+
+
+# ==== 2. the program: values, simplified as they are built ========================================
+
+@dataclass(eq=False)
+class Value:
+    """One result of the step (or an input, or a constant)."""
+    kind: str                        # "input", "const" or "op"
+    array: Any                       # its value when recorded (a constant's value; shape and dtype for all)
+    op: Op | None = None
+    args: tuple = ()
+    params: dict = field(default_factory=dict)
+    view: bool = False               # shares memory with an argument (transpose, reshape, broadcast_to)
+    index: int = -1                  # an input's position
+    into: "Value | None" = None      # write the result into this input's array (the update)
+    name: str = ""
+    nodes: list = field(default_factory=list)  # the graph nodes it stands for
+
+    shape = property(lambda self: np.shape(self.array))
+    dtype = property(lambda self: np.asarray(self.array).dtype)
+
+
+class Program:
+    """The values of one step in an order that computes each after its arguments."""
+
+    def __init__(self, rec: Recording) -> None:
+        self.rec = rec
+        self.values: list[Value] = []
+        self.of: dict[int, Value] = {}          # id(graph node) -> its value
+        self._shared: dict[Any, Value] = {}     # common-subexpression table
+        self.rates: list[Value] = []            # the update's learning rates (named lr)
+        self.inputs = [self._add(Value("input", t._data, index=i, name=rec.names[i])) for i, t in enumerate(rec.inputs)]
+        for t, v in zip(rec.inputs, self.inputs):
+            self.of[id(t)] = v
+            v.nodes.append(t)
+        roots = [rec.loss, *rec.aux.values(), *[g for g in rec.grads if g is not None]]
+        for t in walk(roots, grad_only=False):
+            if id(t) not in self.of:
+                value = self._value_of(t)
+                value.nodes.append(t)
+                self.of[id(t)] = value
+        self.loss = self.of[id(rec.loss)]
+        self.aux = {name: self.of[id(t)] for name, t in rec.aux.items()}
+        self.grads = [None if g is None else self.of[id(g)] for g in rec.grads]
+
+    def _add(self, value: Value) -> Value:
+        self.values.append(value)
+        return value
+
+    def _value_of(self, t: Tensor) -> Value:
+        if t._op is None:
+            if id(t) in self.rec.impure:
+                raise DeriveError(f"derive: the VJP of '{self.rec.impure[id(t)]}' uses its inputs' values as a plain "
+                                  f"array (a mask or sign, shape {t.shape}), which a compiled step would not update; "
+                                  f"this op cannot be derived yet, train it in eager mode")
+            return self.constant(t._data)
+        args = tuple(self.of[id(p)] for p in t._parents)
+        params = dict(t._params or {})
+        view = any(isinstance(p._data, np.ndarray) and np.may_share_memory(t._data, p._data) for p in t._parents)
+        if all(_fixed(a) for a in args) and not view:
+            return self.constant(t._data)  # computed from constants only: once, now (views stay, as `X.T`)
+        simpler = _simplify(t._op, args, t._data)
+        if simpler is not None:
+            return simpler
+        return self.operation(t._op, args, params, t._data, view)
+
+    def constant(self, array: Any) -> Value:
+        array = np.asarray(array)
+        key = ("const", array.shape, array.dtype.str, array.tobytes()) if array.size <= 16 else None
+        if key is not None and key in self._shared:
+            return self._shared[key]
+        value = self._add(Value("const", array))
+        if key is not None:
+            self._shared[key] = value
+        return value
+
+    def rate(self, lr: np.ndarray) -> Value:
+        """A learning rate: a constant of its own (named lr, never shared with a 1.0 elsewhere)."""
+        for rate in self.rates:
+            if rate.array.shape == lr.shape and rate.array.dtype == lr.dtype and np.array_equal(rate.array, lr):
+                return rate
+        self.rates.append(self._add(Value("const", lr)))
+        return self.rates[-1]
+
+    def operation(self, op: Op, args: tuple, params: dict, array: Any, view: bool = False) -> Value:
+        key = _params_key(params)
+        key = None if key is None else (id(op), tuple(id(a) for a in args), key)
+        if key is not None and key in self._shared:
+            return self._shared[key]
+        value = self._add(Value("op", array, op, args, params, view))
+        if key is not None:
+            self._shared[key] = value
+        return value
+
+
+def _fixed(v: Value) -> bool:
+    """A constant, or a view of constants (kept as a view, e.g. `X.T`, but as fixed as they are)."""
+    return v.kind == "const" or (v.kind == "op" and v.view and all(_fixed(a) for a in v.args))
+
+
+def _params_key(params: dict) -> Any:
+    try:
+        key = tuple(sorted(params.items()))
+        hash(key)
+        return key
+    except TypeError:  # an index array: no sharing
+        return None
+
+
+def _power_of_two(value: Value) -> float | None:
+    """The factor of a constant that is one power of two everywhere (scaling by it is exact)."""
+    if value.kind != "const" or value.array.size == 0 or value.array.dtype.kind != "f":
+        return None
+    first = value.array.flat[0]
+    if not np.isfinite(first) or first == 0 or not np.all(value.array == first):
+        return None
+    return float(first) if abs(math.frexp(float(first))[0]) == 0.5 else None
+
+
+def _simplify(op: Op, args: tuple, result: Any) -> Value | None:
+    """`x * 1` -> x, `a * (b * x)` -> x when the powers of two a·b = 1; None when nothing applies."""
+    if op is not ops.mul:
+        return None
+    for scale_at in (0, 1):
+        scale, other = _power_of_two(args[scale_at]), args[1 - scale_at]
+        if scale is None:
+            continue
+        if scale == 1 and _same_layout(other, result):
+            return other
+        if other.kind == "op" and other.op is ops.mul:
+            for inner_at in (0, 1):
+                inner = _power_of_two(other.args[inner_at])
+                x = other.args[1 - inner_at]
+                if inner is not None and scale * inner == 1 and _same_layout(x, result):
+                    return x
+    return None
+
+
+def _same_layout(value: Value, result: Any) -> bool:
+    return value.shape == np.shape(result) and value.dtype == np.asarray(result).dtype
+
+
+# ==== 3. names =====================================================================================
+
+_RESERVED = set(keyword.kwlist) | {"np", "step", "loss", "rebind", "refuse"}
+
+
+def _identifier(text: str) -> str:
+    text = re.sub(r"\W", "_", text)
+    return f"_{text}" if not text or text[0].isdigit() or text in _RESERVED else text
+
+
+def name_values(program: Program) -> None:
+    """Inputs by their names; results by op kind in forward order; gradients as d_<what>."""
+    rec = program.rec
+    taken = set(_RESERVED) | {function_name(v.op) for v in program.values if v.kind == "op"}
+    counters: dict[str, int] = {}
+
+    def give(value: Value, name: str) -> None:
+        if value.name and value.kind != "input":
+            return
+        base, n = name, 1
+        while name in taken:
+            n += 1
+            name = f"{base}_{n}"
+        taken.add(name)
+        value.name = name
+
+    def by_kind(value: Value) -> None:
+        kind = {"sum": "total", "mean": "average", "pow": "power", "abs": "absolute"}.get(value.op.name, value.op.name)
+        counters[kind] = counters.get(kind, 0) + 1
+        give(value, f"{_identifier(kind)}_{counters[kind]}")
+
+    for value in program.inputs:
+        value.name = ""
+        give(value, _identifier(value.name or rec.names[value.index]))
+    for grad, name in zip(program.grads, rec.names):
+        if grad is not None and grad.kind == "op" and not grad.view:
+            give(grad, f"d_{_identifier(name)}")
+    if program.loss.kind == "op":
+        give(program.loss, "loss_value")
+    for rate in program.rates:
+        give(rate, "lr")
+    forward = [v for v in program.values if v.kind == "op" and any(id(t) in rec.forward for t in v.nodes)]
+    for value in forward:
+        by_kind(value)
+    for value in forward:  # the gradient of a forward result
+        g = rec.grad_of.get(id(value.nodes[0]))
+        if g is not None and id(g) in program.of and program.of[id(g)].kind == "op":
+            give(program.of[id(g)], f"d_{value.name}")
+    for value in program.values:
+        if value.kind == "op" and not value.name:
+            by_kind(value)
+        elif value.kind == "const" and not value.name:
+            give(value, _constant_name(value.array))
+
+
+_SCALAR_NAMES = {1.0: "one", 2.0: "two", 0.5: "half", -1.0: "minus_one", 0.0: "zero"}
+
+
+def _constant_name(array: np.ndarray) -> str:
+    if array.ndim == 0 and float(array) in _SCALAR_NAMES:
+        return _SCALAR_NAMES[float(array)]
+    return "const"
+
+
+# ==== 4. plan: what runs where, and in which buffer =================================================
+
+def _copy_forward(x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    if out is None:
+        return np.array(x)
+    np.copyto(out, x)
+    return out
+
+
+def _zero_where_forward(g: np.ndarray, mask: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """np.where(mask, 0.0, g) (SGD's frozen entries), writing into out."""
+    out = _copy_forward(g, out)
+    np.copyto(out, 0.0, where=mask)
+    return out
+
+
+_COPY = Op("copy", _copy_forward, lambda g, ans, x: (g,))
+_ZERO_WHERE = Op("zero_where", _zero_where_forward, lambda g, ans, x, mask: (None, None))
+
+
+def _takes_out(op: Op) -> bool:
+    forward = op.forward
+    if isinstance(forward, np.ufunc):
+        return True
+    try:
+        return "out" in inspect.signature(forward).parameters
+    except (TypeError, ValueError):
+        return False
+
+
+@dataclass
+class Plan:
+    """The lines of `step()` (forward, backward, update) and of `loss()`, and each value's storage."""
+    main: list[Value]
+    tail: list[Value]
+    storage: dict[int, str]           # id(value) -> "buffer", "fresh", "view", "fixed_view", "input_view", "into"
+    buffers: dict[int, np.ndarray]    # id(buffer value) -> its array
+    handed: list[tuple[int, Value]]   # (param index, the buffer given as its .grad)
+    reuses: list[tuple[str, str]]     # (value, value whose buffer it takes over)
+
+    def lines(self) -> list[Value]:
+        return [v for v in self.main + self.tail if self.storage[id(v)] in ("buffer", "fresh", "view", "into")]
+
+
+def add_update(program: Program, update: Any) -> list[Value]:
+    """The update rule as values of the program (SGD: w -= lr * d_w, in place)."""
+    if update is None:
+        return []
+    from .optim import SGD
+    if type(update) is not SGD or update.momentum:
+        raise DeriveError(f"derive: update must be a plain SGD optimizer (array lr and frozen entries are fine), "
+                          f"got {type(update).__name__}{' with momentum' if getattr(update, 'momentum', 0) else ''}; "
+                          f"derive without update= and call optimizer.step() after each step")
+    where = {id(p): i for i, p in enumerate(program.rec.inputs[:program.rec.n_params])}
+    steps = []
+    for p in update.params:
+        if id(p) not in where:
+            raise DeriveError("derive: the optimizer updates a tensor that is not one of the derived params")
+        i = where[id(p)]
+        g, param = program.grads[i], program.inputs[i]
+        if g is None:
+            continue
+        mask = update.frozen.get(id(p))
+        if mask is not None:
+            g = program.operation(_ZERO_WHERE, (g, program.constant(mask)), {}, np.where(mask, 0.0, g.array))
+        lr = update.lr if isinstance(update.lr, np.ndarray) else np.asarray(update.lr, dtype=p.dtype)
+        args = (program.rate(lr), g)
+        scaled = _simplify(ops.mul, args, lr * g.array) or program.operation(ops.mul, args, {}, lr * g.array)
+        steps.append(program._add(Value("op", param.array, ops.sub, (param, scaled), into=param)))
+    return steps
+
+
+def _closure(roots: Sequence[Value]) -> set[int]:
+    seen: set[int] = set()
+    stack = list(roots)
+    while stack:
+        v = stack.pop()
+        if id(v) not in seen:
+            seen.add(id(v))
+            stack.extend(v.args)
+    return seen
+
+
+def make_plan(program: Program, updates: list[Value]) -> Plan:
+    """Split the values into step() and loss() and give each a storage (buffers come later)."""
+    handed = _hand_out_outputs(program)
+    main = _closure([g for _, g in handed] + list(program.aux.values()) + updates)
+    updated = {id(u.into) for u in updates}
+    tail = _closure([program.loss]) - main
+    while updated:  # loss-only values that read a parameter must run before the update changes it
+        late = [v for v in program.values if id(v) in tail and any(id(a) in updated for a in _bases_of_args(v))]
+        if not late:
+            break
+        main |= _closure(late)
+        tail -= main
+    storage: dict[int, str] = {}
+    for v in program.values:
+        storage[id(v)] = _storage(v, storage)
+    order = _gradients_early([v for v in program.values if id(v) in main], {id(g) for _, g in handed}, storage)
+    return Plan(order, [v for v in program.values if id(v) in tail], storage, {}, handed, [])
+
+
+def _gradients_early(order: list[Value], gradients: set[int], storage: dict) -> list[Value]:
+    """Move each parameter's gradient up to just after its last argument: it is kept to the end
+    anyway, and computing it early ends the activations it reads sooner (their buffers get reused)."""
+    def sources(v: Value) -> set[int]:  # the lines whose results v reads, through views made once
+        found: set[int] = set()
+        for a in v.args:
+            if storage[id(a)] in ("fixed_view", "input_view", "view"):
+                found |= sources(a)
+            if storage[id(a)] not in ("fixed_view", "input_view", "const", "input"):
+                found.add(id(a))
+        return found
+
+    for g in [v for v in order if id(v) in gradients and v.into is None]:
+        order.remove(g)
+        needed = sources(g)
+        at = max((i + 1 for i, v in enumerate(order) if id(v) in needed), default=0)
+        order.insert(at, g)
+    return order
+
+
+def _bases_of_args(v: Value) -> list[Value]:
+    """The values whose memory `v` reads (through views)."""
+    out = []
+    for a in v.args:
+        out.extend(_bases_of_args(a) if a.view else [a])
+    return out
+
+
+def _hand_out_outputs(program: Program) -> list[tuple[int, Value]]:
+    """Each param's gradient as a buffer of its own (a copy where the gradient is shared, a view,
+    an input, a constant, or of another dtype); unused params get zeros. Auxiliary outputs too."""
+    for name, v in program.aux.items():
+        if v.kind != "op" or v.view or not _takes_out(v.op) or v.into is not None:
+            program.aux[name] = program._add(Value("op", np.array(v.array), _COPY, (v,)))
+    handed, seen = [], set()
+    for i, g in enumerate(program.grads):
+        param = program.inputs[i]
+        if g is None:
+            zeros = np.zeros(param.shape, dtype=param.dtype)
+            g = program.grads[i] = program.constant(zeros) if zeros.size > 16 else program._add(Value("const", zeros))
+        elif (g.kind != "op" or g.view or id(g) in seen or g.dtype != param.dtype or not _takes_out(g.op)
+              or g.into is not None):
+            g = program.grads[i] = program._add(Value("op", np.array(g.array, dtype=param.dtype), _COPY, (g,)))
+        seen.add(id(g))
+        handed.append((i, g))
+    return handed
+
+
+def _storage(v: Value, storage: dict) -> str:
+    if v.kind != "op":
+        return v.kind
+    if v.into is not None:
+        return "into"
+    if v.view:
+        kinds = {storage[id(a)] for a in v.args}
+        if kinds <= {"const", "fixed_view", "buffer"}:
+            return "fixed_view"
+        if kinds <= {"const", "fixed_view", "input", "input_view"}:
+            return "input_view"
+        return "view"
+    return "buffer" if _takes_out(v.op) else "fresh"
+
+
+def _buffer_bases(v: Value, storage: dict) -> set[int]:
+    kind = storage[id(v)]
+    if kind == "buffer":
+        return {id(v)}
+    if kind in ("view", "fixed_view"):
+        return set().union(*[_buffer_bases(a, storage) for a in v.args])
+    return set()
+
+
+def place_buffers(program: Program, plan: Plan) -> None:
+    """Give each buffered value an array, reusing one whose value nobody reads any more (same shape
+    and dtype), in place when the op is elementwise and reads that very value; outputs keep theirs."""
+    outputs = {id(g) for _, g in plan.handed} | {id(v) for v in program.aux.values()} | {id(program.loss)}
+    storage, lines = plan.storage, plan.lines()
+    last_read: dict[int, float] = {}
+    for at, v in enumerate(lines):
+        for a in v.args:
+            for base in _buffer_bases(a, storage):
+                last_read[base] = at
+    for base in outputs:
+        last_read[base] = math.inf
+    free: list[tuple[float, Value]] = []  # (last line reading it, the value that held it)
+    for at, v in enumerate(lines):
+        if storage[id(v)] != "buffer":
+            continue
+        pick = next((j for j, (until, old) in enumerate(free) if _reusable(v, old, until, at, storage)), None)
+        if pick is None:
+            plan.buffers[id(v)] = np.empty(v.shape, dtype=v.dtype)
+        else:
+            old = free.pop(pick)[1]
+            plan.buffers[id(v)] = plan.buffers[id(old)]
+            plan.reuses.append((v.name, old.name))
+        free.append((last_read.get(id(v), at), v))
+
+
+def _reusable(v: Value, old: Value, until: float, at: int, storage: dict) -> bool:
+    if old.shape != v.shape or old.dtype != v.dtype or until > at:
+        return False
+    if until < at:
+        return True
+    # read on this very line: only an elementwise op reading exactly that array may write over it
+    return (isinstance(v.op.forward, np.ufunc) and any(a is old for a in v.args)
+            and all(a is old or id(old) not in _buffer_bases(a, storage) for a in v.args))
+
+
+# ==== 5. render: the equations (plain NumPy) and the source (buffers) ===============================
+
+_INFIX = {"add": ("+", 1), "sub": ("-", 1), "mul": ("*", 2), "div": ("/", 2), "matmul": ("@", 2)}
+_BUILTINS = set(dir(__builtins__) if isinstance(__builtins__, dict) is False else __builtins__)
+
+
+def function_name(op: Op) -> str:
+    """How generated code calls an op's forward: NumPy's ufuncs by their NumPy name, others by the op's."""
+    if isinstance(op.forward, np.ufunc):
+        return f"np.{op.forward.__name__}"
+    name = _identifier(op.name)
+    return f"{name}_" if name in _BUILTINS else name
+
+
+def _literal(value: Any) -> str | None:
+    """Source text for a simple parameter value, or None when it must be passed as a name."""
+    if isinstance(value, (type(None), bool, int, str)) or (isinstance(value, float) and np.isfinite(value)):
+        return repr(value)
+    if isinstance(value, tuple) and all(isinstance(v, (int, type(None))) for v in value):
+        return repr(value)
+    return None
+
+
+def _is_full_transpose(v: Value) -> bool:
+    axes = v.params.get("axes")
+    return v.op is ops.transpose and (axes is None or tuple(axes) == tuple(range(len(axes) - 1, -1, -1)))
+
+
+class Renderer:
+    """Writes values as Python text; collects what the text refers to in `env`."""
+
+    def __init__(self, program: Program, plan: Plan) -> None:
+        self.program, self.plan = program, plan
+        self.env: dict[str, Any] = {"np": np}
+        uses: dict[int, int] = {}
+        for v in plan.main + plan.tail:
+            for a in v.args:
+                uses[id(a)] = uses.get(id(a), 0) + 1
+        self.uses = uses
+        for v in program.values:
+            if plan.storage.get(id(v)) == "buffer" and id(v) in plan.buffers:
+                self.env[v.name] = plan.buffers[id(v)]
+            elif v.kind == "const":
+                self.env[v.name] = v.array
+
+    def call(self, v: Value, args: list[str], out: str | None = None) -> str:
+        op = v.op
+        if op is ops.matmul and out is not None and all(a.array.ndim == 2 for a in v.args):
+            fn = "np.dot"  # the same BLAS call as np.matmul for 2-D operands (tested), ~0.5 us less per call
+        else:
+            fn = function_name(op)
+            if not fn.startswith("np."):
+                self.env[fn] = op.forward
+        params = [f"{key}={self.param_text(v, key, value)}" for key, value in v.params.items()]
+        return f"{fn}({', '.join(args + params + ([f'out={out}'] if out else []))})"
+
+    def param_text(self, v: Value, key: str, value: Any) -> str:
+        text = _literal(value)
+        if text is None:
+            text = f"{v.name}_{key}"
+            self.env[text] = value
+        return text
+
+    def name(self, v: Value) -> str:
+        if v.kind == "const":
+            self.env[v.name] = v.array
+        return v.name
+
+    # -- the plain form: expressions, with single-use intermediate results written inline
+    def inline(self, v: Value) -> bool:
+        if v.kind != "op" or v.into is not None:
+            return False
+        if v.view:
+            return True
+        named = (v.name.startswith("d_") or v is self.program.loss or any(v is a for a in self.program.aux.values())
+                 or any(id(t) in self.program.rec.forward for t in v.nodes))
+        return not named and self.uses.get(id(v), 0) <= 1
+
+    def expression(self, v: Value, dtype: Any = None, precedence: int = 0, right: bool = False) -> str:
+        if (v.kind == "const" and v.array.ndim == 0 and v.dtype == dtype and np.isfinite(v.array)
+                and not any(v is r for r in self.program.rates)):
+            return repr(float(v.array))
+        if not self.inline(v):
+            return self.name(v)
+        return self.formula(v, precedence, right)
+
+    def formula(self, v: Value, precedence: int = 0, right: bool = False) -> str:
+        op, args = v.op, v.args
+        if _is_full_transpose(v):
+            return f"{self.expression(args[0], v.dtype, 4)}.T"
+        if op.name in _INFIX and len(args) == 2:
+            symbol, level = _INFIX[op.name]
+            text = (f"{self.expression(args[0], v.dtype, level)} {symbol} "
+                    f"{self.expression(args[1], v.dtype, level, right=True)}")
+        elif op is ops.neg:
+            text, level = f"-{self.expression(args[0], v.dtype, 3)}", 3
+        else:
+            return self.call(v, [self.expression(a, v.dtype) for a in args])
+        # Python groups equal operators from the left: a right operand of equal rank keeps its parentheses
+        return f"({text})" if level < precedence or (right and level == precedence) else text
+
+    def equation(self, v: Value) -> str:
+        if v.into is not None:
+            return f"{self.name(v.into)} -= {self.expression(v.args[1], v.dtype, 1, right=True)}"
+        return f"{v.name} = {self.formula(v)}"
+
+    # -- the buffered form: one NumPy call per line, results written into preallocated arrays
+    def statement(self, v: Value) -> str:
+        kind = self.plan.storage[id(v)]
+        args = [self.name(a) for a in v.args]
+        if kind == "into":
+            return f"{self.call(v, args, out=v.into.name)}"
+        if kind == "buffer":
+            self.env[v.name] = self.plan.buffers[id(v)]
+            return self.call(v, args, out=v.name)
+        return f"{v.name} = {self.formula_of_names(v)}"
+
+    def formula_of_names(self, v: Value) -> str:
+        saved, self.inline = self.inline, lambda value: False  # type: ignore[method-assign]
+        try:
+            return self.formula(v)
+        finally:
+            self.inline = saved  # type: ignore[method-assign]
+
+
+def _section(program: Program, v: Value) -> str:
+    if v.into is not None or v.op is _ZERO_WHERE or (v.op is ops.mul and any(v.args[0] is r for r in program.rates)):
+        return "update"
+    return "forward" if any(id(t) in program.rec.forward for t in v.nodes) else "backward"
+
+
+def _sections(program: Program, values: list[Value], render: Callable[[Value], str]) -> list[str]:
+    lines, current = [], None
+    for v in values:
+        section = _section(program, v)
+        if section != current:
+            lines.append(f"# {section}")
+            current = section
+        lines.append(render(v))
+    return lines
+
+
+def render_equations(program: Program, plan: Plan, r: Renderer) -> str:
+    """Plain NumPy: `step(<inputs>)` returns the loss and the gradients (and updates in place)."""
+    inputs = ", ".join(v.name for v in program.inputs)
+    shown = [v for v in plan.main + plan.tail if v.kind == "op" and not r.inline(v)]
+    body = _sections(program, [v for v in shown if id(v) in {id(m) for m in plan.main}], r.equation)
+    tail = [v for v in shown if v not in plan.main]
+    if tail:
+        body += ["# loss"] + [r.equation(v) for v in tail]
+    grads = ", ".join(r.expression(g) for _, g in plan.handed)
+    body.append(f"return {r.expression(program.loss)}, [{grads}]")
+    return f"def step({inputs}):\n" + "".join(f"    {line}\n" for line in body)
+
+
+def render_source(program: Program, plan: Plan, r: Renderer) -> str:
+    """The compiled form: rebind() (an input array was replaced), step() and loss()."""
+    inputs = program.inputs
+    input_views = [v for v in program.values if plan.storage.get(id(v)) == "input_view"]
+    seen = [f"seen_{v.name}" for v in inputs]
+    r.env.update({s: None for s in seen})
+    r.env.update({v.name: None for v in input_views})
+    r.env["refuse"] = None  # set by Derived
+    rebind = [f"global {', '.join(seen + [v.name for v in input_views])}"]
+    for v in inputs:
+        dtype = f"dtype_{v.dtype.name}"
+        r.env[dtype] = v.dtype
+        r.env[f"t_{v.name}"] = program.rec.inputs[v.index]
+        rebind.append(f"if {v.name}.shape != {v.shape!r} or {v.name}.dtype != {dtype}: refuse({v.index}, {v.name})")
+    rebind += [f"{v.name} = {r.formula_of_names(v)}" for v in input_views]
+    rebind.append(f"{', '.join(seen)} = {', '.join(v.name for v in inputs)}")
+    shared = _read_by_loss(program, plan)
+    step = [f"global {', '.join(shared)}"] if shared else []
+    step += [f"{v.name} = t_{v.name}.{_DATA}" for v in inputs]
+    step.append("if " + " or ".join(f"{v.name} is not seen_{v.name}" for v in inputs) + ":")
+    step.append(f"    rebind({', '.join(v.name for v in inputs)})")
+    lines = plan.lines()
+    step += _sections(program, [v for v in lines if any(v is m for m in plan.main)], r.statement)
+    updated = [f"t_{v.into.name}" for v in plan.main if v.into is not None]
+    if updated:
+        r.env["written"] = _mark_written
+        step.append(f"written({', '.join(updated)})  # as `w.data = ...` would: graphs of the old values refuse")
+    step += [f"t_{inputs[i].name}.grad = {r.name(g)}" for i, g in plan.handed]
+    loss = [f"{v.name} = seen_{v.name}" for v in inputs if any(v is b for t in plan.tail for b in _bases_of_args(t))]
+    loss += [r.statement(v) for v in lines if any(v is t for t in plan.tail)]
+    loss.append(f"return {r.name(program.loss)}")
+    for v in program.values:  # views of buffers and constants: made once, here
+        if plan.storage.get(id(v)) == "fixed_view":
+            r.env[v.name] = _evaluate(v, r.env)
+    reuse = "".join(f"# {new} reuses the buffer of {old}\n" for new, old in plan.reuses)
+    return (reuse + _function("rebind", [v.name for v in inputs], rebind) + _function("step", [], step)
+            + _function("loss", [], loss))
+
+
+def _read_by_loss(program: Program, plan: Plan) -> list[str]:
+    """Values step() computes without a buffer that loss() reads: they live as globals."""
+    main = {id(v) for v in plan.main}
+    wanted = [a for t in plan.tail for a in t.args] + [program.loss]
+    return sorted({a.name for a in wanted if id(a) in main and plan.storage[id(a)] in ("fresh", "view")})
+
+
+def _evaluate(v: Value, env: dict) -> Any:
+    return v.op.forward(*[env[a.name] for a in v.args], **v.params)
+
+
+def _function(name: str, args: list[str], body: list[str]) -> str:
+    return f"def {name}({', '.join(args)}):\n" + "".join(f"    {line}\n" for line in body) + "\n"
+
+
+# ==== 6. the derived step =========================================================================
+
+class Derived:
+    """A derived training step: `.function()` runs it; `.source`, `.equations` and `.names` explain it."""
+
+    def __init__(self, program: Program, plan: Plan) -> None:
+        rec = program.rec
+        self.params, self.data = rec.inputs[:rec.n_params], rec.inputs[rec.n_params:]
+        self.input_names = list(rec.names)
+        renderer = Renderer(program, plan)
+        self.source = render_source(program, plan, renderer)
+        self.equations = render_equations(program, plan, renderer)
+        self.names: dict[str, list[Tensor]] = {v.name: v.nodes for v in program.values if v.name and v.nodes}
+        env = renderer.env
+        env["refuse"] = self._refuse
+        exec(compile(self.source, "<autograd_mini.derivation>", "exec"), env)
+        self.function: Callable[[], None] = env["step"]
+        self._loss: Callable[[], Any] = env["loss"]
+        plain = dict(env)
+        exec(compile(self.equations, "<autograd_mini.derivation equations>", "exec"), plain)
+        self.equations_function: Callable[..., tuple] = plain["step"]
+        self.aux = {name: plan.buffers[id(v)] for name, v in program.aux.items()}
+        self.shapes = [t.shape for t in rec.inputs]
+        self.dtypes = [t.dtype for t in rec.inputs]
+        unique = {id(b): b for b in plan.buffers.values()}
+        self.buffers: list[np.ndarray] = list(unique.values())
+        self.nodes = sum(1 for v in program.values if v.kind == "op")
+        self.calls = len(plan.main)
+
+    def __call__(self) -> float:
+        """One step (forward, backward, update if any); returns the loss as a float (`am.trace`'s replay)."""
+        self.function()
+        return self._loss().item()
+
+    def loss(self) -> float:
+        """The loss of the last step, computed now (the step itself does not compute it)."""
+        return self._loss().item()
+
+    def loss_array(self) -> np.ndarray:
+        """The loss of the last step as a 0-d array of the loss's dtype (a copy)."""
+        return np.array(self._loss())
+
+    @property
+    def buffer_bytes(self) -> int:
+        return sum(b.nbytes for b in self.buffers)
+
+    def _refuse(self, index: int, array: Any) -> None:
+        n_params = len(self.params)
+        tensor = (self.params + self.data)[index]
+        what = (f"params[{index}]" if index < n_params else
+                f"data input {index - n_params} (a Tensor loss_fn reads but did not create)")
+        label = f"{what} {self.input_names[index]!r}"
+        shape, dtype = np.shape(array), getattr(array, "dtype", None)
+        if shape != self.shapes[index]:
+            raise ShapeError(f"derive: {label} had shape {self.shapes[index]} when the step was derived but has "
+                             f"shape {shape} now; a derived step runs fixed shapes: derive again for the new shapes")
+        raise ShapeError(f"derive: {label} had dtype {self.dtypes[index]} when the step was derived but has dtype "
+                         f"{dtype} now; derive again for it ({tensor.shape})")
+
+    def __repr__(self) -> str:
+        return (f"Derived({len(self.params)} params, {len(self.data)} data inputs, {self.nodes} ops, "
+                f"{self.calls} lines per step, {self.buffer_bytes} bytes of buffers)")
+
+
+def derive(loss_fn: Callable[..., Any], params: Mapping[str, Tensor] | Sequence[Tensor],
+           update: Any = None) -> Derived:
+    """Record `loss_fn(*params)` (a scalar Tensor, or `(loss, {name: tensor})` to keep other results)
+    and its gradient once; return the step as generated NumPy, compiled. `update`: a plain SGD
+    optimizer over these params, made part of the step (`w -= lr * d_w` in place)."""
+    names, params = _named_params(params)
+    program = Program(record(loss_fn, params, names))
+    updates = add_update(program, update)
+    plan = make_plan(program, updates)
+    name_values(program)
+    place_buffers(program, plan)
+    return Derived(program, plan)
+
+
+def _named_params(params: Any) -> tuple[list[str], list[Tensor]]:
+    if isinstance(params, Mapping):
+        names, tensors = list(params.keys()), list(params.values())
+    else:
+        tensors = list(params)
+        names = [t.name if isinstance(t, Tensor) and t.name else f"w{i}" for i, t in enumerate(tensors)]
+    for i, p in enumerate(tensors):
+        if not isinstance(p, Tensor):
+            raise DeriveError(f"derive: params[{i}] is a {type(p).__name__}, not a Tensor")
+        if not p.requires_grad or p._op is not None:
+            raise DeriveError(f"derive: params[{i}] (shape {p.shape}) must be a leaf Tensor with requires_grad=True"
+                              + (f", not the result of '{p.op_name}'" if p._op is not None else ""))
+    return [_identifier(n) for n in names], tensors
