@@ -9,10 +9,16 @@
 from . import autograd
 from .errors import AutogradMiniError, GradcheckError, GraphError, ShapeError
 from .gradcheck import GradcheckResult, gradcheck, gradgradcheck
-from .ops import (abs_op as abs, broadcast_to, concatenate, div, dot, exp, log, log_softmax, matmul,  # noqa: F401
-                  maximum, minimum, mul, neg, pow, reduce_mean as mean, reduce_sum as sum, relu, sigmoid,
+from .ops import (abs_op as abs, broadcast_to, concatenate, div, exp, log, log_softmax, matmul,  # noqa: F401
+                  maximum, minimum, mul, neg, reduce_mean as mean, reduce_sum as sum, relu, sigmoid,
                   softmax, softplus, square, stack, sub, tanh, transpose, add)
 from .ops import _reshape as reshape  # noqa: F401
+from .ops_numpy import (arccos, arcsin, arctan, argmax, argmin, clip, cos, cosh, cumsum, dot, einsum, elu,  # noqa: F401
+                        erf, exp2, expand_dims, expm1, flatten, flip, gelu, index_add, index_update, leaky_relu,
+                        log1p, log2, logsigmoid, logsumexp, amax as max, amin as min, moveaxis, norm, outer, pad, pow, prod, ravel,
+                        reciprocal, repeat, roll, sign_of as sign, sin, sinh, split, sqrt, squeeze, std, swapaxes,
+                        tan, tensordot, tile, unsqueeze, var, where)
+from .ops_numpy import pow as power  # noqa: F401 (NumPy's name)
 from .tensor import Op, Tensor, enable_grad, is_grad_enabled, no_grad, scope
 
 tensor = Tensor
