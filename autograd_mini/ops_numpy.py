@@ -133,14 +133,18 @@ where_op = Op("where", lambda x, y, condition: np.where(condition, x, y),
 
 
 def _power_vjp_base(g, ans, x, y):
-    # y x^(y-1); where y == 0 the exponent becomes 0 (not -1), so 0^0 gives 0 * 1, not 0 * inf
-    return g * (y * x ** (y - 1 + _is_zero(y)))
+    # y x^(y-1); at x == y == 0 the exponent becomes 0 (not -1), so the gradient of 0^0 is 0 * 1, not
+    # 0 * inf (torch's choice); only there, so that d/dy of this gradient stays right elsewhere
+    return g * (y * x ** (y - 1 + _is_zero(x) * _is_zero(y)))
 
 
 def _power_vjp_exponent(g, ans, x, y):
     # x^y log x; at x == 0 log is taken of 1 (the limit x^y log x -> 0 for y > 0, torch's choice);
     # a negative base has no derivative in y (x^y is real only at integers): NaN, as torch
-    return g * (ans * _log(x + _is_zero(x)))
+    # (|x| is taken before the log so that no warning is raised for a gradient nobody asked for:
+    # under create_graph every input's part is computed)
+    modulus = x * (1 - 2 * _fmask(x, 0, "<")) + _is_zero(x)
+    return _where(np.asarray(_value(x) < 0), np.nan, g * (ans * _log(modulus)))
 
 
 power_op = Op("power", np.power, per_input(_power_vjp_base, _power_vjp_exponent))  # both inputs differentiable
@@ -322,7 +326,16 @@ def _einsum_vjp(g, ans, *xs, subscripts):
     return tuple(_einsum_operand_grad(i, g, xs, specs, output) for i in range(len(xs)))
 
 
-einsum_op = Op("einsum", lambda *xs, subscripts, out=None: np.einsum(subscripts, *xs, out=out), _einsum_vjp)
+def _explain_einsum(*xs: np.ndarray, subscripts: str, out: Any = None) -> str:
+    terms = subscripts.partition("->")[0].count(",") + 1
+    if terms != len(xs):
+        return f"subscripts {subscripts!r} names {terms} operands but {len(xs)} were given"
+    return (f"subscripts {subscripts!r} do not fit the operands: each operand needs one letter per axis "
+            f"('...' for the rest), and a letter must have one length (or 1) everywhere")
+
+
+einsum_op = Op("einsum", lambda *xs, subscripts, out=None: np.einsum(subscripts, *xs, out=out), _einsum_vjp,
+               _explain_einsum)
 
 # ---- public functions (also Tensor methods); composites need no VJP -----------------------------
 
