@@ -361,6 +361,13 @@ def logsumexp(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:
     return _reduce(logsumexp_op, x, axis, keepdims)
 
 
+def logaddexp(x: Any, y: Any) -> Tensor:
+    """log(e^x + e^y), shifted by the larger (the shift's own gradient cancels, ties included)."""
+    from .ops import maximum
+    top = maximum(x, y)
+    return top + ((x - top).exp() + (y - top).exp()).log()
+
+
 def argmax(x: Any, axis: int | None = None, keepdims: bool = False) -> np.ndarray:
     """Positions, not values: a NumPy integer array (no gradient)."""
     return np.argmax(_value(x), axis=axis, keepdims=keepdims)
@@ -734,7 +741,7 @@ for _name, _method in _methods.items():
 
 __all__ = ["sqrt", "sin", "cos", "tan", "arcsin", "arccos", "arctan", "sinh", "cosh", "log1p", "expm1", "log2",
            "exp2", "reciprocal", "erf", "sign_of", "clip", "where", "pow", "gelu", "elu", "leaky_relu", "logsigmoid",
-           "amax", "amin", "argmax", "argmin", "prod", "var", "std", "cumsum", "logsumexp", "norm",
+           "amax", "amin", "argmax", "argmin", "prod", "var", "std", "cumsum", "logsumexp", "logaddexp", "norm",
            "squeeze", "expand_dims", "unsqueeze", "flatten", "ravel", "flip", "repeat", "tile", "pad", "split",
            "moveaxis", "swapaxes", "roll", "index_update", "index_add",
            "outer", "tensordot", "einsum", "dot"]

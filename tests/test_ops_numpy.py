@@ -247,6 +247,7 @@ CASES = {
     "where": _drawn(three_broadcastable(), lambda c: (lambda x, y: am.where(c[0], x, y), c[1:])),
     "power": _drawn(power_case(), lambda c: ((lambda x, y: x ** y) if c[1] == "both" else
                                              (lambda x: am.power(x, c[0][1])), c[0] if c[1] == "both" else c[0][:1])),
+    "logaddexp": _drawn(broadcast_pair(WIDE, WIDE, max_side=SIDE), lambda c: (am.logaddexp, c)),
     "max": _drawn(unique_reduction(), lambda c: (lambda t: am.max(t, axis=c[1], keepdims=c[2]), (c[0],))),
     "min": _drawn(unique_reduction(), lambda c: (lambda t: t.min(axis=c[1], keepdims=c[2]), (c[0],))),
     "prod": _drawn(reduction(st.one_of(st.just(0.0), floats(-2, 2))),
