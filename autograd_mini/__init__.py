@@ -6,7 +6,7 @@
     loss.backward()
     w.grad
 """
-from . import autograd
+from . import autograd, losses, nn, optim
 from .errors import AutogradMiniError, GradcheckError, GraphError, ShapeError
 from .gradcheck import GradcheckResult, gradcheck, gradgradcheck
 from .ops import (abs_op as abs, broadcast_to, concatenate, div, exp, log, log_softmax, matmul,  # noqa: F401
@@ -15,17 +15,16 @@ from .ops import (abs_op as abs, broadcast_to, concatenate, div, exp, log, log_s
 from .ops import _reshape as reshape  # noqa: F401
 from .ops_numpy import (arccos, arcsin, arctan, argmax, argmin, clip, cos, cosh, cumsum, dot, einsum, elu,  # noqa: F401
                         erf, exp2, expand_dims, expm1, flatten, flip, gelu, index_add, index_update, leaky_relu,
-                        log1p, log2, logaddexp, logsigmoid, logsumexp, amax as max, amin as min, moveaxis, norm, outer, pad, pow, prod, ravel,
-                        reciprocal, repeat, roll, sign_of as sign, sin, sinh, split, sqrt, squeeze, std, swapaxes,
-                        tan, tensordot, tile, unsqueeze, var, where)
+                        log1p, log2, logaddexp, logsigmoid, logsumexp, amax as max, amin as min, moveaxis, norm,
+                        outer, pad, pow, prod, ravel, reciprocal, repeat, roll, sign_of as sign, sin, sinh, split,
+                        sqrt, squeeze, std, swapaxes, tan, tensordot, tile, unsqueeze, var, where)
 from .ops_numpy import pow as power  # noqa: F401 (NumPy's name)
 from . import interop  # noqa: F401,E402 (np.exp(t), np.sum(t), ndarray + t: our ops)
 from .tensor import Op, Tensor, enable_grad, is_grad_enabled, no_grad, scope
 
-tensor = Tensor
 __version__ = "0.1.0"
 from .derivatives import (checkpoint, elementwise_grad, grad, hessian, hvp, jacobian, jvp,  # noqa: E402,F401
                           value_and_grad, vjp)
 from .pictures import draw_graph, render_graph  # noqa: E402,F401
 from .audit import audit, AuditReport  # noqa: E402
-from .trace import trace  # noqa: E402,F401
+from .trace import TraceWarning, trace  # noqa: E402,F401

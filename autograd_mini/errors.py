@@ -23,3 +23,7 @@ class GradcheckError(AutogradMiniError, AssertionError):
 
 class GraphvizMissingError(AutogradMiniError, RuntimeError):
     """Drawing an .svg/.png/.pdf needs Graphviz's `dot` program, which is not installed."""
+
+
+class IndexOutOfRangeError(ShapeError, IndexError):
+    """An integer index past the end of an axis (an IndexError, so iteration and unpacking stop there)."""

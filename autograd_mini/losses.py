@@ -74,7 +74,3 @@ def cross_entropy(logits: Tensor, target: Any, reduction: str = "mean") -> Tenso
 
 def _data(x: Any) -> Any:
     return x.data if isinstance(x, Tensor) else x
-
-
-LOSSES = {"mse": mse, "sse": sse, "half_sse": half_sse, "binary_cross_entropy": binary_cross_entropy,
-          "cross_entropy": cross_entropy}

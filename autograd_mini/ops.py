@@ -126,14 +126,24 @@ def _sigmoid_constants(dtype: Any) -> tuple:
 _SIGMOID_CONSTANTS = {np.dtype(t): _sigmoid_constants(t) for t in (np.float64, np.float32)}
 
 
-def _sigmoid(x: np.ndarray) -> np.ndarray:
-    # 1/(1+e^-x), the documents' formula, bit for bit; the exponent is capped (below the dtype's
-    # overflow: 709 for float64, 88 for float32) so that x << 0 gives a tiny value instead of an
-    # overflow warning (the true value underflows to 0 anyway)
+def _sigmoid(x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    # 1/(1+e^-x), the documents' formula, bit for bit, wherever e^-x is finite: x >= -cap (709 for
+    # float64, 88 for float32, just inside the dtype's overflow). Below -cap, 1 + e^x == 1 in the
+    # dtype, so the value is e^x: accurate down to the smallest subnormal, exactly 0 beyond it
+    # (sigmoid(-1000) == 0.0), and no overflow warning. With `out`, the same steps write into it.
     cap, one = _SIGMOID_CONSTANTS.get(x.dtype, (88.0, 1.0))
-    e = np.asarray(np.exp(np.minimum(-x, cap)))  # 0-d input gives a NumPy scalar, which out= rejects
+    if out is None:
+        e = np.asarray(np.exp(np.minimum(-x, cap)))  # 0-d input gives a NumPy scalar, which out= rejects
+    else:
+        e = np.negative(x, out)  # (out positional: faster)
+        np.minimum(e, cap, out=e)
+        np.exp(e, e)
     e += one
-    return np.reciprocal(e, out=e)
+    np.reciprocal(e, out=e)
+    if e.size and np.minimum.reduce(x, axis=None) < -cap:  # (one reduction: the rare case costs the rest)
+        low = x < -cap
+        e[low] = np.exp(x[low] if np.ndim(x) else x)
+    return e
 
 
 def _sigmoid_vjp(g, ans, x):
@@ -148,20 +158,33 @@ def _sigmoid_vjp(g, ans, x):
 sigmoid = Op("sigmoid", _sigmoid, _sigmoid_vjp)  # g * (ans * (1 - ans))
 # Masks and signs have no gradient. On arrays they are NumPy's comparisons; on Tensors (create_graph,
 # and traced steps, which must recompute them from the current values) they are ops of their own.
-_COMPARE = {">": np.greater, ">=": np.greater_equal, "<": np.less, "<=": np.less_equal}
+
+
+def _tie_share(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """1 where x > y, 1/2 where x == y, 0 where x < y (in the inputs' dtype): x's share of the
+    gradient of maximum(x, y) (PyTorch's convention: a tie splits it equally)."""
+    share = np.greater_equal(x, y).astype(np.result_type(x, y))
+    share -= 0.5 * np.equal(x, y)
+    return share
+
+
+_COMPARE = {">": np.greater, ">=": np.greater_equal, "<": np.less, "<=": np.less_equal, "share": _tie_share}
 compare = Op("compare", lambda x, y, rule: _COMPARE[rule](x, y).astype(np.result_type(x, y)),
              lambda g, ans, x, y, rule: (None, None))  # a 0/1 mask in the inputs' dtype
 sign = Op("sign", np.sign, lambda g, ans, x: (None,))
 _mask = _poly(lambda x, y, rule: _COMPARE[rule](_value(x), _value(y)), lambda x, y, rule: compare(x, y, rule=rule))
 _sign = _poly(np.sign, lambda x: sign(x))
 
+# At the points where these have no derivative, the gradient is PyTorch's: relu at 0 gives 0;
+# abs at 0 gives 0 (sign(0)); maximum and minimum split a tie equally, 1/2 to each input, so
+# maximum(x, 0) at x == 0 gives x 1/2 while relu gives 0; sign and compare pass no gradient (0).
 relu = Op("relu", lambda x: np.maximum(x, 0), lambda g, ans, x: (g * _mask(x, 0, ">"),))
 abs_op = Op("abs", np.abs, lambda g, ans, x: (g * _sign(x),))
 maximum = Op("maximum", np.maximum,
-             lambda g, ans, x, y: (g * _mask(x, y, ">="), g * _mask(x, y, "<")),
+             lambda g, ans, x, y: (g * _mask(x, y, "share"), g * _mask(y, x, "share")),
              _explain_broadcast)
 minimum = Op("minimum", np.minimum,
-             lambda g, ans, x, y: (g * _mask(x, y, "<="), g * _mask(x, y, ">")),
+             lambda g, ans, x, y: (g * _mask(y, x, "share"), g * _mask(x, y, "share")),
              _explain_broadcast)
 
 
@@ -229,6 +252,9 @@ scatter = Op("scatter", _scatter_array, lambda g, ans, x, index, shape: (g[index
 
 
 def _concatenate_vjp(g, ans, *xs, axis=0):
+    if axis is None:  # NumPy flattened every input first: hand each its stretch, in its shape
+        bounds = np.cumsum([0] + [x.size for x in xs])
+        return tuple(g[int(lo):int(hi)].reshape(x.shape) for x, lo, hi in zip(xs, bounds[:-1], bounds[1:]))
     axis = axis % ans.ndim
     bounds = np.cumsum([0] + [x.shape[axis] for x in xs])
     lead = (slice(None),) * axis
@@ -280,9 +306,9 @@ def softmax(x: Any, axis: int = -1) -> Tensor:
 
 def _getitem(x: Tensor, index: Any) -> Tensor:
     if isinstance(index, Tensor):
-        index = index.data.astype(np.intp)
+        index = index._data.astype(np.intp)
     elif isinstance(index, tuple):
-        index = tuple(i.data.astype(np.intp) if isinstance(i, Tensor) else i for i in index)
+        index = tuple(i._data.astype(np.intp) if isinstance(i, Tensor) else i for i in index)
     return getitem(x, index=index)
 
 
@@ -343,18 +369,9 @@ reduce_mean = _reduction(mean_op)
 # Ops without one (log_softmax, getitem, ...) are replayed with their forward, which allocates.
 
 
-def _sigmoid_into(x: np.ndarray, out: np.ndarray) -> np.ndarray:
-    cap, one = _SIGMOID_CONSTANTS.get(out.dtype, (88.0, 1.0))
-    np.negative(x, out)  # the same steps as _sigmoid: -x, cap, exp, +1, reciprocal (out positional: faster)
-    np.minimum(out, cap, out=out)  # (positional out is deprecated here)
-    np.exp(out, out)
-    np.add(out, one, out)
-    return np.reciprocal(out, out)
-
-
 for _op, _into in ((add, np.add), (sub, np.subtract), (mul, np.multiply), (div, np.divide), (neg, np.negative),
                    (square, np.square), (exp, np.exp), (log, np.log), (tanh, np.tanh), (abs_op, np.abs),
-                   (maximum, np.maximum), (minimum, np.minimum), (matmul, np.matmul), (sigmoid, _sigmoid_into),
+                   (maximum, np.maximum), (minimum, np.minimum), (matmul, np.matmul), (sigmoid, _sigmoid),
                    (power, lambda x, exponent, out: np.power(x, exponent, out=out)),
                    (sum_op, lambda x, axis=None, keepdims=False, out=None: np.add.reduce(x, axis=axis,
                                                                                          keepdims=keepdims, out=out)),

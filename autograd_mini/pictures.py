@@ -24,13 +24,15 @@ import itertools
 import shutil
 from collections import Counter, defaultdict
 from pathlib import Path
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
 
-import graphviz
 import numpy as np
 
 from .errors import GraphError, GraphvizMissingError
-from .tensor import Tensor, backprop
+from .tensor import Tensor, backprop, walk
+
+if TYPE_CHECKING:  # graphviz is imported when a picture is drawn, not with the library
+    import graphviz
 
 # ==== graph pictures ==========================================================================
 
@@ -120,8 +122,6 @@ def render_graph(digraph: graphviz.Digraph, path: str | Path) -> Path:
     return path
 
 
-render = render_graph
-
 
 # ---- the graph as index lists -----------------------------------------------------------------
 
@@ -129,19 +129,8 @@ class _Graph:
     """Every tensor that `root` came from (constants too), inputs before outputs, with parent indices."""
 
     def __init__(self, root: Tensor, names: dict[int, str]) -> None:
-        order: list[Tensor] = []
-        index: dict[int, int] = {}
-        seen: set[int] = set()
-        stack: list[tuple[Tensor, bool]] = [(root, False)]
-        while stack:  # iterative depth-first walk: deep graphs are fine
-            t, expanded = stack.pop()
-            if expanded:
-                index[id(t)] = len(order)
-                order.append(t)
-            elif id(t) not in seen:
-                seen.add(id(t))
-                stack.append((t, True))
-                stack.extend((p, False) for p in reversed(t._parents or ()))
+        order = walk([root], grad_only=False)
+        index = {id(t): i for i, t in enumerate(order)}
         self.tensors = order
         self.parents = [[index[id(p)] for p in (t._parents or ())] for t in order]
         self.names = {i: names.get(id(t)) or t.name for i, t in enumerate(order)}
@@ -495,6 +484,7 @@ class _Drawing:
         self.verdicts, self.marks = verdicts, marks
 
     def digraph(self, rankdir: str, steps: list[str]) -> graphviz.Digraph:
+        import graphviz
         dot = graphviz.Digraph("graph", graph_attr=dict(
             rankdir=rankdir, ordering="in", fontname=FONT, fontsize="10", nodesep="0.25", ranksep="0.3", pad="0.15"),
             node_attr=dict(fontname=FONT, fontsize="10", margin="0.1,0.04", height="0.3"),

@@ -10,55 +10,105 @@ gradient, so derivatives of derivatives need no second set of rules.
 
 Gradients accumulate into leaves' `.grad` across backward calls (the PyTorch convention): call
 `zero_grad()` (or an optimizer's) between steps.
+
+Shared state: grad mode, the scope label and the recording hooks are per thread; the graph walk
+keeps its scratch state in local variables, never on the (possibly shared) nodes; writes through
+`t.data = ...` (and `t.data -= ...`) are counted, and backward refuses a node whose inputs were
+written after it was recorded.
 """
 from __future__ import annotations
 
 import contextlib
+import threading
+import warnings
 from typing import Any, Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 
-from .errors import GraphError, ShapeError
+from .errors import GraphError, IndexOutOfRangeError, ShapeError
 
-_grad_enabled = True
-_scope: str | None = None  # dotted name of the module being called, recorded on op results for pictures
+
+class _ThreadState(threading.local):
+    """Per-thread settings (class attributes are each new thread's defaults)."""
+    grad_enabled = True
+    scope: str | None = None  # dotted name of the module being called, recorded on op results for pictures
+    on_constant: Callable[[Any, bool], None] | None = None
+    on_value_read: Callable[[Any, str], None] | None = None
+
+
+_state = _ThreadState()
+_lock = threading.Lock()  # guards the two counters below (writes and recordings are rare: off the hot path)
+_writes = 0  # how many `.data` assignments so far, in all threads: the version clock
+_recordings = 0  # how many recording() blocks are open in any thread: one cheap test before the thread's hooks
 
 
 @contextlib.contextmanager
 def no_grad() -> Iterator[None]:
-    """Within this block, ops record no graph (for evaluation and in-place parameter updates)."""
-    global _grad_enabled
-    previous, _grad_enabled = _grad_enabled, False
+    """Within this block, ops record no graph (for evaluation and in-place parameter updates).
+    The mode is per thread: another thread keeps recording."""
+    state = _state
+    previous, state.grad_enabled = state.grad_enabled, False
     try:
         yield
     finally:
-        _grad_enabled = previous
+        state.grad_enabled = previous
 
 
 @contextlib.contextmanager
 def enable_grad() -> Iterator[None]:
-    global _grad_enabled
-    previous, _grad_enabled = _grad_enabled, True
+    """Within this block (in this thread), ops record a graph again."""
+    state = _state
+    previous, state.grad_enabled = state.grad_enabled, True
     try:
         yield
     finally:
-        _grad_enabled = previous
+        state.grad_enabled = previous
 
 
 def is_grad_enabled() -> bool:
-    return _grad_enabled
+    return _state.grad_enabled
 
 
 @contextlib.contextmanager
 def scope(name: str) -> Iterator[None]:
     """Label the ops recorded inside (nested scopes join with '.'), so pictures can group them."""
-    global _scope
-    previous = _scope
-    _scope = name if previous is None else f"{previous}.{name}"
+    state = _state
+    previous = state.scope
+    state.scope = name if previous is None else f"{previous}.{name}"
     try:
         yield
     finally:
-        _scope = previous
+        state.scope = previous
+
+
+@contextlib.contextmanager
+def recording(on_constant: Callable[[Any, bool], None] | None = None,
+              on_value_read: Callable[[Any, str], None] | None = None) -> Iterator[None]:
+    """Hooks for a caller that records what a function does (am.trace), in this thread only.
+
+    `on_constant(tensor, from_python_number)` is called for every constant an op makes from a
+    number or an array; `on_value_read(tensor, how)` whenever the value of a tensor that requires
+    grad is read as Python or NumPy data (`how` is 'bool', 'float', 'int', 'item', 'data', 'numpy',
+    'array' or a comparison such as '>'). The previous hooks are restored on exit.
+    """
+    global _recordings
+    state = _state
+    previous = state.on_constant, state.on_value_read
+    state.on_constant, state.on_value_read = on_constant, on_value_read
+    with _lock:
+        _recordings += 1
+    try:
+        yield
+    finally:
+        with _lock:
+            _recordings -= 1
+        state.on_constant, state.on_value_read = previous
+
+
+def _value_read(t: "Tensor", how: str) -> None:
+    hook = _state.on_value_read
+    if hook is not None:
+        hook(t, how)
 
 
 def as_float_array(data: Any, copy: bool = False) -> np.ndarray:
@@ -74,61 +124,125 @@ def as_float_array(data: Any, copy: bool = False) -> np.ndarray:
 class Tensor:
     """A NumPy array that remembers the op that made it, so backward() can find gradients."""
 
-    # `_visit` and `_pending` are the graph walk's scratch space: the token of the last walk that
-    # reached this tensor, and the gradient collected for it during the current reverse sweep
-    # (an attribute is cheaper than a dict keyed by id(), and is cleared as the sweep passes).
-    __slots__ = ("data", "grad", "requires_grad", "name", "scope", "_op", "_parents", "_params",
-                 "_visit", "_pending", "__weakref__")
+    # `_stamp` (op results only): the write clock when the op was recorded; `_version` (set only
+    # once written): the write clock at the last `.data` assignment. Unset slots cost nothing.
+    __slots__ = ("_data", "grad", "requires_grad", "name", "scope", "_op", "_parents", "_params",
+                 "_stamp", "_version", "__weakref__")
     __array_ufunc__ = None  # `ndarray <op> Tensor` defers to Tensor's reflected operators
     __array_priority__ = 1000
 
     def __init__(self, data: Any, requires_grad: bool = False, name: str | None = None) -> None:
-        self.data = as_float_array(data.data if isinstance(data, Tensor) else data, copy=True)
+        if isinstance(data, Tensor):
+            if data.requires_grad:
+                warnings.warn("Tensor(t): t requires grad, and the new tensor copies its values without its graph "
+                              "(no gradient flows back to t); to say so, write t.detach() (shares memory) or "
+                              "Tensor(t.detach()) (a copy)", UserWarning, stacklevel=2)
+            data = data._data
+        self._data = as_float_array(data, copy=True)
         self.grad: np.ndarray | None = None
         self.requires_grad = bool(requires_grad)
         self.name = name
-        self.scope = _scope
+        self.scope = _state.scope
         self._op: Op | None = None
         self._parents: tuple[Tensor, ...] | None = ()
         self._params: dict | None = None
-        self._visit: object = None
-        self._pending: Any = None
 
     @staticmethod
     def _from_op(data: np.ndarray, op: Op | None, parents: tuple, params: dict) -> "Tensor":
         """Fast constructor for op results: no copy, no conversion."""
         t = object.__new__(Tensor)
-        t.data = data
+        t._data = data
         t.grad = None
         t.name = None
-        t.scope = _scope
-        t._visit = t._pending = None
+        t.scope = _state.scope
         if op is None:
             t.requires_grad, t._op, t._parents, t._params = False, None, (), None
         else:
             t.requires_grad, t._op, t._parents, t._params = True, op, parents, params
+            t._stamp = _writes
         return t
 
+    @property
+    def data(self) -> np.ndarray:
+        """The values, a NumPy array. Assigning to it (`t.data = a`, and `t.data -= d`, which assigns
+        too) counts as a write: a graph recorded from the old values then refuses to backward.
+        Writing into the array itself (`t.data[0] = 1`) goes around the count and is not detected."""
+        if _recordings and self.requires_grad:
+            _value_read(self, "data")
+        return self._data
+
+    @data.setter
+    def data(self, value: Any) -> None:
+        global _writes
+        with _lock:
+            _writes += 1
+            self._version = _writes
+        self._data = value
+
     # ---- array-like facts ------------------------------------------------------------------
-    shape = property(lambda self: self.data.shape)
-    ndim = property(lambda self: self.data.ndim)
-    dtype = property(lambda self: self.data.dtype)
-    size = property(lambda self: self.data.size)
+    shape = property(lambda self: self._data.shape)
+    ndim = property(lambda self: self._data.ndim)
+    dtype = property(lambda self: self._data.dtype)
+    size = property(lambda self: self._data.size)
     op_name = property(lambda self: None if self._op is None else self._op.name)
     is_leaf = property(lambda self: self._op is None)
 
     def __len__(self) -> int:
-        return len(self.data)
+        if self._data.ndim == 0:
+            raise TypeError("len() of a 0-d tensor (shape ()): it has no first axis")
+        return len(self._data)
+
+    def __iter__(self) -> Iterator["Tensor"]:
+        """The rows along the first axis, each a differentiable `self[i]` (so `a, b = x`, `sum(x)` work)."""
+        if self._data.ndim == 0:
+            raise TypeError("iteration over a 0-d tensor (shape ())")
+        return (self[i] for i in range(len(self._data)))
+
+    def _read(self, how: str) -> np.ndarray:
+        """The array, telling an open recording (am.trace) that a value left the graph."""
+        if _recordings and self.requires_grad:
+            _value_read(self, how)
+        return self._data
+
+    def _scalar(self, how: str) -> Any:
+        array = self._read(how)
+        if array.size != 1:
+            raise TypeError(f"{how}(): only a tensor with one element converts to a Python number; "
+                            f"this one has shape {array.shape}")
+        return array.item()
 
     def item(self) -> float:
-        return self.data.item()
+        return self._scalar("item")
+
+    def __float__(self) -> float:
+        return float(self._scalar("float"))
+
+    def __int__(self) -> int:
+        return int(self._scalar("int"))
 
     def numpy(self) -> np.ndarray:
-        return self.data
+        """The values as a NumPy array. For a tensor that requires grad it is a read-only view (writing
+        into it would change values a recorded graph depends on); `t.detach().numpy()` is the same
+        memory, writable, with no check."""
+        array = self._read("numpy")
+        if self.requires_grad:
+            array = array.view()
+            array.flags.writeable = False
+        return array
+
+    def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
+        """`np.asarray(t)`, `np.allclose(t, ...)`: the values (read-only if t requires grad, like numpy())."""
+        array = self.numpy()
+        if dtype is not None and np.dtype(dtype) != array.dtype:
+            if copy is False:
+                raise ValueError(f"Tensor.__array__: dtype {np.dtype(dtype)} needs a copy of the {array.dtype} "
+                                 f"values, but copy=False")
+            return array.astype(dtype)
+        return array.copy() if copy else array
 
     def detach(self) -> "Tensor":
         """The same values, cut from the graph (shares memory, like PyTorch)."""
-        return Tensor._from_op(self.data, None, (), None)
+        return Tensor._from_op(self._data, None, (), None)
 
     def requires_grad_(self, requires_grad: bool = True) -> "Tensor":
         if self._op is not None and not requires_grad:
@@ -141,7 +255,7 @@ class Tensor:
         self.grad = None
 
     def __repr__(self) -> str:
-        body = np.array2string(self.data, precision=6, separator=", ", prefix="tensor(")
+        body = np.array2string(self._data, precision=6, separator=", ", prefix="tensor(")
         extras = []
         if self.dtype != np.float64:
             extras.append(f"dtype={self.dtype}")
@@ -154,29 +268,29 @@ class Tensor:
         return "tensor(" + body + "".join(", " + e for e in extras) + ")"
 
     def __bool__(self) -> bool:
-        return bool(self.data)
+        return bool(self._read("bool"))
 
     def __hash__(self) -> int:  # identity hash: tensors are graph nodes, `==` is elementwise
         return id(self)
 
     # comparisons give plain boolean arrays: they have no useful derivative
     def __eq__(self, other: Any) -> np.ndarray:  # type: ignore[override]
-        return self.data == _value(other)
+        return self._read("==") == _value(other)
 
     def __ne__(self, other: Any) -> np.ndarray:  # type: ignore[override]
-        return self.data != _value(other)
+        return self._read("!=") != _value(other)
 
     def __lt__(self, other: Any) -> np.ndarray:
-        return self.data < _value(other)
+        return self._read("<") < _value(other)
 
     def __le__(self, other: Any) -> np.ndarray:
-        return self.data <= _value(other)
+        return self._read("<=") <= _value(other)
 
     def __gt__(self, other: Any) -> np.ndarray:
-        return self.data > _value(other)
+        return self._read(">") > _value(other)
 
     def __ge__(self, other: Any) -> np.ndarray:
-        return self.data >= _value(other)
+        return self._read(">=") >= _value(other)
 
     # ---- reverse mode ----------------------------------------------------------------------
     def backward(self, gradient: Any = None, retain_graph: bool = False, create_graph: bool = False) -> None:
@@ -193,13 +307,14 @@ class Tensor:
             raise GraphError(
                 f"backward: this tensor (shape {self.shape}) does not require grad: none of the "
                 f"tensors it was computed from had requires_grad=True, or it was computed inside no_grad()")
+        data = self._data
         if gradient is None:
-            if self.data.size != 1:
+            if data.size != 1:
                 raise GraphError(
                     f"backward: output has shape {self.shape}; a gradient can be created implicitly only "
                     f"for a scalar output. Pass gradient= an array of shape {self.shape} (d loss / d output)")
-            dtype = self.data.dtype  # (np.array for 0-d: np.ones(()) costs ~1 us)
-            seed = np.array(1, dtype=dtype) if self.data.ndim == 0 else np.ones(self.data.shape, dtype)
+            # (np.array for 0-d: np.ones(()) costs ~1 us)
+            seed = np.array(1, dtype=data.dtype) if data.ndim == 0 else np.ones(data.shape, data.dtype)
         else:
             seed = as_float_array(_value(gradient))
             if seed.shape != self.shape:
@@ -208,11 +323,11 @@ class Tensor:
 
     def retain_graph_nodes(self) -> list["Tensor"]:
         """Every tensor of the recorded graph that requires grad, inputs before outputs."""
-        return topological_order([self])
+        return walk([self])
 
 
 def _value(x: Any) -> Any:
-    return x.data if isinstance(x, Tensor) else x
+    return x._data if isinstance(x, Tensor) else x
 
 
 class per_input:
@@ -238,6 +353,8 @@ class Op:
     inputs that need one (no gradient for the data in `x @ w`).
     `into(*arrays, out=buffer, **params)`, optional, is forward writing into a preallocated array
     (same numbers); a traced step (trace.py) replays with it. Set in ops.py after the table.
+    To run a different VJP at one node of a graph you recorded yourself (the audit, trace), set that
+    node's `_op` to `Op(name, forward, other_vjp)`: backward takes every VJP from the node's op.
     """
 
     __slots__ = ("name", "forward", "vjp", "explain", "vjp_parts", "into", "__weakref__")
@@ -253,39 +370,42 @@ class Op:
 
     def __call__(self, *inputs: Any, **params: Any) -> Tensor:
         # The hot path of eager mode, so written flat: one- and two-Tensor calls skip the generic
-        # conversion; no generator expressions; the result is built without __init__.
+        # conversion; no generator expressions; the result is built without __init__; the thread's
+        # grad mode is looked up only when an input requires grad.
         if len(inputs) == 2:
             x, y = inputs
             if not isinstance(y, Tensor):  # x * 0.5: the number takes x's dtype
-                x, y = inputs = (x, constant(y, x.data.dtype)) if isinstance(x, Tensor) else _as_tensors(inputs)
+                x, y = inputs = (x, constant(y, x._data.dtype)) if isinstance(x, Tensor) else _as_tensors(inputs)
             elif not isinstance(x, Tensor):
-                x = constant(x, y.data.dtype)
+                x = constant(x, y._data.dtype)
                 inputs = (x, y)
-            arrays: Sequence[np.ndarray] = (x.data, y.data)
-            track = _grad_enabled and (x.requires_grad or y.requires_grad)
+            arrays: Sequence[np.ndarray] = (x._data, y._data)
+            track = (x.requires_grad or y.requires_grad) and _state.grad_enabled
         elif len(inputs) == 1 and isinstance(inputs[0], Tensor):
             x = inputs[0]
-            arrays = (x.data,)
-            track = _grad_enabled and x.requires_grad
+            arrays = (x._data,)
+            track = x.requires_grad and _state.grad_enabled
         else:
             inputs = _as_tensors(inputs)
-            arrays = [t.data for t in inputs]
-            track = _grad_enabled and any([t.requires_grad for t in inputs])
+            arrays = [t._data for t in inputs]
+            track = any([t.requires_grad for t in inputs]) and _state.grad_enabled
         try:
             out = self.forward(*arrays, **params)
         except (ValueError, IndexError) as error:
             shapes = " and ".join(str(a.shape) for a in arrays)
             reason = self.explain(*arrays, **params) if self.explain else str(error)
-            raise ShapeError(f"{self.name}: inputs of shape {shapes}: {reason}") from error
+            kind = IndexOutOfRangeError if isinstance(error, IndexError) else ShapeError
+            raise kind(f"{self.name}: inputs of shape {shapes}: {reason}") from error
         t = _new_tensor(Tensor)  # one statement per slot: cheaper than packing a tuple to unpack it
-        t.data = out
-        t.grad = t.name = t._visit = t._pending = None
-        t.scope = _scope
+        t._data = out
+        t.grad = t.name = None
+        t.scope = _state.scope
         if track:
             t.requires_grad = True
             t._op = self
             t._parents = inputs
             t._params = params
+            t._stamp = _writes
         else:
             t.requires_grad = False
             t._op = t._params = None
@@ -301,13 +421,12 @@ def _as_tensors(inputs: tuple) -> tuple:
     dtype = np.float64
     for x in inputs:
         if isinstance(x, Tensor):
-            dtype = x.data.dtype
+            dtype = x._data.dtype
             break
     return tuple([x if isinstance(x, Tensor) else constant(x, dtype) for x in inputs])
 
 
 _number_constants: dict[tuple, Tensor] = {}  # (number, dtype) -> a shared read-only constant
-_constants_log: list | None = None  # while a trace records: (constant, made from a Python number?)
 
 
 def constant(value: Any, dtype: Any = np.float64) -> Tensor:
@@ -321,16 +440,18 @@ def constant(value: Any, dtype: Any = np.float64) -> Tensor:
             # zeros (0.0 == -0.0 as keys) and NaN (never equal) are not shared; the table stays small
             if value and value == value and len(_number_constants) < 1024:
                 _number_constants[(value, dtype)] = t
-        if _constants_log is not None:
-            _constants_log.append((t, True))
-        return t
-    array = np.asarray(value)
-    if array.dtype.kind == "b":  # masks take the dtype of the tensor they scale
-        t = Tensor._from_op(array.astype(dtype), None, (), None)
+        from_number = True
     else:
-        t = Tensor._from_op(as_float_array(array), None, (), None)
-    if _constants_log is not None:
-        _constants_log.append((t, False))
+        array = np.asarray(value)
+        if array.dtype.kind == "b":  # masks take the dtype of the tensor they scale
+            t = Tensor._from_op(array.astype(dtype), None, (), None)
+        else:
+            t = Tensor._from_op(as_float_array(array), None, (), None)
+        from_number = False
+    if _recordings:
+        hook = _state.on_constant
+        if hook is not None:
+            hook(t, from_number)
     return t
 
 
@@ -347,23 +468,27 @@ def unbroadcast(grad: Any, shape: tuple) -> Any:
     return grad
 
 
-def topological_order(roots: Sequence[Tensor]) -> list[Tensor]:
-    """Tensors that require grad, each after all its inputs; iterative, so deep graphs are fine.
+def walk(roots: Sequence[Tensor], grad_only: bool = True) -> list[Tensor]:
+    """The graph the roots were computed from, each tensor after all its inputs (the one graph walk:
+    backward, trace and pictures use it). `grad_only` keeps only tensors that require grad; with
+    False, constants and tensors computed without grad are included too.
 
-    The stack holds tensors to visit; a `None` on it means "the tensor below me has all its
-    inputs placed": pop it into the order. A fresh token marks the tensors this walk has seen.
+    Iterative, so deep graphs are fine; its scratch state (the stack, the `seen` set) is local, so
+    walks in several threads over shared nodes do not meet. A `None` on the stack means "the tensor
+    below me has all its inputs placed": pop it into the order.
     """
-    token = object()
     order: list[Tensor] = []
+    seen: set[int] = set()
     stack: list[Tensor | None] = list(reversed(roots))
     while stack:
         t = stack.pop()
         if t is None:
             order.append(stack.pop())  # type: ignore[arg-type]
             continue
-        if t._visit is token:
+        key = id(t)
+        if key in seen:
             continue
-        t._visit = token
+        seen.add(key)
         if t._op is None:
             order.append(t)
             continue
@@ -374,39 +499,38 @@ def topological_order(roots: Sequence[Tensor]) -> list[Tensor]:
         stack.append(t)
         stack.append(None)
         for p in reversed(t._parents):
-            if p.requires_grad and p._visit is not token:
-                stack.append(p)
+            if (grad_only and not p.requires_grad) or id(p) in seen:
+                continue
+            stack.append(p)
     return order
+
+
+topological_order = walk  # the older name
 
 
 def backprop(roots: Sequence[Tensor], seeds: Sequence[Any], *, retain_graph: bool = False,
              create_graph: bool = False, accumulate_leaves: bool = True,
-             capture: Iterable[Tensor] = (),
-             vjp_overrides: dict[int, Callable[..., tuple]] | None = None) -> dict[int, Any]:
+             capture: Iterable[Tensor] = ()) -> dict[int, Any]:
     """The reverse sweep. Returns the total gradient of every tensor in `capture`, by id.
-
-    `vjp_overrides` maps id(tensor) to a VJP used for that node instead of its op's (the audit
-    swaps in a catalogued hand-derivation mistake at one node and compares the result).
 
     With `accumulate_leaves`, leaf gradients are added into `.grad` (as NumPy arrays).
     With `create_graph`, gradients are Tensors recorded in a graph of their own.
+    Every gradient in flight lives in this call's `pending` dict, never on the nodes, so threads may
+    run backward over graphs that share nodes (with retain_graph) or leaves.
     """
-    order = topological_order(roots)
+    order = walk(roots)
     wanted = {id(t) for t in capture}
     captured: dict[int, Any] = {}
     owned: set[int] = set()  # gradient arrays we allocated, so adding into them in place is safe
-    try:
-        for root, seed in zip(roots, seeds):
-            root._pending = seed if root._pending is None else _combine(root._pending, seed, owned, create_graph)
-        if create_graph:
-            with enable_grad():
-                _sweep(order, owned, wanted, captured, accumulate_leaves, True, vjp_overrides)
-        else:
-            _sweep(order, owned, wanted, captured, accumulate_leaves, False, vjp_overrides)
-    except BaseException:
-        for t in order:
-            t._pending = None
-        raise
+    pending: dict[int, Any] = {}  # id(tensor) -> the gradient collected for it so far
+    for root, seed in zip(roots, seeds):
+        previous = pending.get(id(root))
+        pending[id(root)] = seed if previous is None else _combine(previous, seed, owned, create_graph)
+    if create_graph:
+        with enable_grad():
+            _sweep(order, pending, owned, wanted, captured, accumulate_leaves, True)
+    else:
+        _sweep(order, pending, owned, wanted, captured, accumulate_leaves, False)
     if not retain_graph:
         for t in order:
             if t._op is not None:
@@ -414,14 +538,14 @@ def backprop(roots: Sequence[Tensor], seeds: Sequence[Any], *, retain_graph: boo
     return captured
 
 
-def _sweep(order: list, owned: set, wanted: set, captured: dict, accumulate_leaves: bool,
-           create_graph: bool, vjp_overrides: dict | None) -> None:
+def _sweep(order: list, pending: dict, owned: set, wanted: set, captured: dict, accumulate_leaves: bool,
+           create_graph: bool) -> None:
     """Walk `order` backwards, turning each node's total gradient into its inputs' (the hot loop)."""
+    clock = _writes
     for t in reversed(order):
-        g = t._pending
+        g = pending.pop(id(t), None)
         if g is None:
             continue
-        t._pending = None
         if owned:
             owned.discard(id(g))  # its id may be reused by a new array once g is gone
         if wanted and id(t) in wanted:
@@ -432,33 +556,50 @@ def _sweep(order: list, owned: set, wanted: set, captured: dict, accumulate_leav
                 _add_to_leaf(t, g)
             continue
         parents = t._parents
-        vjp = op.vjp if vjp_overrides is None else vjp_overrides.get(id(t), op.vjp)
+        if t._stamp != clock:  # something was written since this node was recorded: was it ours?
+            _check_unwritten(t)
         if create_graph:
-            input_grads = vjp(g, t, *parents, **t._params)
-        elif op.vjp_parts is not None and vjp is op.vjp:  # only the parts whose input needs a gradient
+            input_grads = op.vjp(g, t, *parents, **t._params)
+        elif op.vjp_parts is not None:  # only the parts whose input needs a gradient
             if len(parents) == 2:
                 x, y = parents
                 gx, gy = op.vjp_parts
-                input_grads = (gx(g, t.data, x.data, y.data, **t._params) if x.requires_grad else None,
-                               gy(g, t.data, x.data, y.data, **t._params) if y.requires_grad else None)
+                input_grads = (gx(g, t._data, x._data, y._data, **t._params) if x.requires_grad else None,
+                               gy(g, t._data, x._data, y._data, **t._params) if y.requires_grad else None)
             else:
-                arrays = [p.data for p in parents]
-                input_grads = [part(g, t.data, *arrays, **t._params) if p.requires_grad else None
+                arrays = [p._data for p in parents]
+                input_grads = [part(g, t._data, *arrays, **t._params) if p.requires_grad else None
                                for part, p in zip(op.vjp_parts, parents)]
         elif len(parents) == 2:
-            input_grads = vjp(g, t.data, parents[0].data, parents[1].data, **t._params)
+            input_grads = op.vjp(g, t._data, parents[0]._data, parents[1]._data, **t._params)
         elif len(parents) == 1:
-            input_grads = vjp(g, t.data, parents[0].data, **t._params)
+            input_grads = op.vjp(g, t._data, parents[0]._data, **t._params)
         else:
-            input_grads = vjp(g, t.data, *[p.data for p in parents], **t._params)
+            input_grads = op.vjp(g, t._data, *[p._data for p in parents], **t._params)
         for p, gp in zip(parents, input_grads):
             if gp is None or not p.requires_grad:
                 continue
-            shape = p.data.shape
+            shape = p._data.shape
             if gp.shape != shape:
                 gp = unbroadcast(gp, shape)
-            previous = p._pending
-            p._pending = gp if previous is None else _combine(previous, gp, owned, create_graph)
+            key = id(p)
+            previous = pending.get(key)
+            pending[key] = gp if previous is None else _combine(previous, gp, owned, create_graph)
+
+
+def _check_unwritten(t: Tensor) -> None:
+    """Refuse a node whose inputs (or its own value) were assigned after it was recorded: its VJP
+    would mix the new values with the old graph (PyTorch: 'modified by an inplace operation')."""
+    stamp = t._stamp
+    for what, p in [("its output", t)] + [(f"input {i}", p) for i, p in enumerate(t._parents)]:
+        if getattr(p, "_version", 0) > stamp:
+            label = f" '{p.name}'" if p.name else ""
+            raise GraphError(
+                f"backward: {what}{label} of '{t._op.name}' (a tensor of shape {p.shape}, dtype {p.dtype}) "
+                f"was modified after it was used in the forward pass: its .data was assigned (e.g. an optimizer "
+                f"step or `t.data -= ...`) after '{t._op.name}' was recorded, so the gradient would mix the new "
+                f"values with the old graph. Run backward before changing the data, or compute the forward "
+                f"again after the change")
 
 
 def _combine(previous: Any, g: Any, owned: set, create_graph: bool) -> Any:
@@ -475,11 +616,17 @@ def _combine(previous: Any, g: Any, owned: set, create_graph: bool) -> Any:
 
 
 def _add_to_leaf(t: Tensor, g: Any) -> None:
+    """Add into `.grad` under a lock: backward passes in several threads may share a leaf, and the
+    read-add-write of `.grad` must not lose one of their contributions."""
     g = _value(g)
-    if t.grad is None:
-        if g.shape == t.data.shape:
-            t.grad = np.array(g, dtype=t.data.dtype)  # a copy we own
+    with _leaf_lock:
+        if t.grad is None:
+            if g.shape == t._data.shape:
+                t.grad = np.array(g, dtype=t._data.dtype)  # a copy we own
+            else:
+                t.grad = np.array(np.broadcast_to(g, t._data.shape), dtype=t._data.dtype)
         else:
-            t.grad = np.array(np.broadcast_to(g, t.data.shape), dtype=t.data.dtype)
-    else:
-        np.add(t.grad, g, out=t.grad, casting="same_kind")
+            np.add(t.grad, g, out=t.grad, casting="same_kind")
+
+
+_leaf_lock = threading.Lock()

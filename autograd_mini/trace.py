@@ -21,26 +21,63 @@ What is read anew at every call: each parameter's `.data`, and the `.data` of ev
 `loss_fn` uses but did not create (the data: assign `x.data = next_batch` to feed new data).
 Constants that `loss_fn` creates itself (numbers, arrays converted inside it) are fixed at trace
 time. Shapes and dtypes are fixed too: a replay refuses, naming the tensor, when one changes.
+
+Also fixed at trace time: the ops `loss_fn` called and their order, every Python decision (`if`,
+loop counts, indices) and every number it computed from tensor values as Python or NumPy data
+(`bool()`, `float()`, `int()`, `.item()`, `.data`, `.numpy()`, `np.asarray`, comparisons). A replay
+runs the recorded ops only, so after the values change it keeps the branch taken at trace time.
+Reading the value of a parameter, of a data input or of anything computed from them while
+tracing therefore warns with a `TraceWarning` (as `torch.jit.trace` does). Keep data-dependent
+choices inside ops (`am.maximum`, `am.relu`), or train such a `loss_fn` eagerly.
+
 Gradients are *set*, not accumulated: after `step()`, `w.grad` is this step's gradient (a buffer
 the next call overwrites; copy it to keep it).
 """
 from __future__ import annotations
 
+import os
 import sys
+import warnings
 from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from .errors import AutogradMiniError, GraphError, ShapeError
-from .tensor import Tensor, backprop, enable_grad
-
-_engine = sys.modules[Tensor.__module__]  # the module (the package's `tensor` name is the class)
+from .errors import AutogradMiniError, ShapeError
+from .tensor import Op, Tensor, backprop, enable_grad, recording, walk
 
 _SIMPLE = (type(None), bool, int, float, str)
 
 
 class TraceError(AutogradMiniError):
     """The step cannot be traced (or replayed) as asked."""
+
+
+class TraceWarning(UserWarning):
+    """`loss_fn` read a value while it was traced: the replay keeps whatever that value decided."""
+
+
+def _warn_value_read(t: Tensor, how: str) -> None:
+    what = f"'{t.name}'" if t.name else f"of shape {t.shape}"
+    access = {"data": ".data", "numpy": ".numpy()", "item": ".item()", "array": "np.asarray()"}.get(how, f"{how}()")
+    if how in ("==", "!=", "<", "<=", ">", ">="):
+        access = f"a comparison ({how})"
+    warnings.warn(f"trace: loss_fn read the value of a tensor {what} (a parameter, a data input or computed "
+                  f"from them) through {access} while "
+                  f"it was traced; a traced step replays the ops recorded now, so any Python branch, loop count "
+                  f"or number that this value decides stays as it was at trace time (the replay keeps the branch "
+                  f"taken now). Keep values inside tensor ops (am.maximum, masks) or train this loss_fn eagerly",
+                  TraceWarning, stacklevel=_first_frame_outside_package())
+
+
+_PACKAGE = os.path.dirname(os.path.abspath(__file__)) + os.sep
+
+
+def _first_frame_outside_package() -> int:
+    """The stacklevel of the innermost caller outside autograd_mini (the line of loss_fn that read)."""
+    frame, level = sys._getframe(1), 1
+    while frame is not None and frame.f_code.co_filename.startswith(_PACKAGE):
+        frame, level = frame.f_back, level + 1
+    return level
 
 
 def trace(loss_fn: Callable[..., Tensor], params: Sequence[Tensor]) -> "TracedStep":
@@ -53,38 +90,43 @@ def trace(loss_fn: Callable[..., Tensor], params: Sequence[Tensor]) -> "TracedSt
             raise TraceError(f"trace: params[{i}] (shape {p.shape}) must be a leaf Tensor with requires_grad=True"
                              + (f", not the result of '{p.op_name}'" if p._op is not None else ""))
     # pass 1: which tensors does loss_fn read that it did not make? Those are its data inputs.
-    loss, made = _record(loss_fn, params)
+    loss, made = _record(loss_fn, params, on_value_read=None)
     ours = {id(p) for p in params} | {id(t) for t, _ in made}
-    data = [t for t in _all_nodes([loss]) if t._op is None and id(t) not in ours and not t.requires_grad]
+    data = [t for t in walk([loss], grad_only=False) if t._op is None and id(t) not in ours and not t.requires_grad]
     # pass 2: record again with the data marked as requiring grad, so that every op reading it is
     # recorded (and replayed) instead of folded into a constant; then record the backward.
     for t in data:
         t.requires_grad = True
     try:
-        loss, made = _record(loss_fn, params)
-        forward = {id(t) for t in _all_nodes([loss])}
+        loss, made = _record(loss_fn, params, _warn_value_read)  # (now the data "requires grad" too)
+        nodes = walk([loss], grad_only=False)
+        forward = {id(t) for t in nodes}
         # the seed "requires grad" only so that the engine records every op of the backward (none is
         # folded out of sight); the plan below folds what depends on constants alone, itself
         seed = Tensor(np.ones(loss.shape, dtype=loss.dtype), requires_grad=True)
         log: list = []
         origin: dict[int, str] = {}  # id(constant made inside a VJP) -> that VJP's op name
 
-        def named(t: Tensor) -> Callable[..., tuple]:
+        def named(op: Op) -> Op:  # the same op, its VJP noting which constants it makes
             def vjp(*args: Any, **kwargs: Any) -> tuple:
                 start = len(log)
-                result = t._op.vjp(*args, **kwargs)  # type: ignore[union-attr]
+                result = op.vjp(*args, **kwargs)
                 for made_here, _ in log[start:]:
-                    origin[id(made_here)] = t.op_name  # type: ignore[assignment]
+                    origin[id(made_here)] = op.name
                 return result
-            return vjp
+            return Op(op.name, op.forward, vjp, op.explain)
 
-        overrides = {id(t): named(t) for t in _all_nodes([loss]) if t._op is not None}
-        _engine._constants_log = log
+        # this graph is ours alone (recorded just now): swap each node's op for the named one, then back
+        swapped = [(t, t._op) for t in nodes if t._op is not None]
+        for t, op in swapped:
+            t._op = named(op)
         try:
-            grads = backprop([loss], [seed], retain_graph=True, create_graph=True, accumulate_leaves=False,
-                             capture=params, vjp_overrides=overrides)
+            with recording(on_constant=lambda t, from_number: log.append((t, from_number))):
+                grads = backprop([loss], [seed], retain_graph=True, create_graph=True, accumulate_leaves=False,
+                                 capture=params)
         finally:
-            _engine._constants_log = None
+            for t, op in swapped:
+                t._op = op
     finally:
         for t in data:
             t.requires_grad = False
@@ -99,14 +141,12 @@ def trace(loss_fn: Callable[..., Tensor], params: Sequence[Tensor]) -> "TracedSt
     return TracedStep(loss, params, data, grad_nodes, impure)
 
 
-def _record(loss_fn: Callable[..., Tensor], params: list) -> tuple[Tensor, list]:
+def _record(loss_fn: Callable[..., Tensor], params: list,
+            on_value_read: Callable[[Tensor, str], None] | None) -> tuple[Tensor, list]:
     made: list = []
-    _engine._constants_log = made
-    try:
+    with recording(on_constant=lambda t, from_number: made.append((t, from_number)), on_value_read=on_value_read):
         with enable_grad():
             loss = loss_fn(*params)
-    finally:
-        _engine._constants_log = None
     if not isinstance(loss, Tensor):
         raise TraceError(f"trace: loss_fn must return a Tensor, got {type(loss).__name__}")
     if loss.size != 1:
@@ -114,31 +154,6 @@ def _record(loss_fn: Callable[..., Tensor], params: list) -> tuple[Tensor, list]
     if not loss.requires_grad:
         raise TraceError("trace: the loss does not depend on the params (it does not require grad)")
     return loss, made
-
-
-def _all_nodes(roots: Sequence[Tensor]) -> list[Tensor]:
-    """Every tensor the roots were computed from (grad or not), inputs before outputs."""
-    order: list[Tensor] = []
-    seen: set[int] = set()
-    stack: list[Any] = list(reversed(roots))
-    while stack:
-        t = stack.pop()
-        if t is None:
-            order.append(stack.pop())
-            continue
-        if id(t) in seen:
-            continue
-        seen.add(id(t))
-        if t._op is None:
-            order.append(t)
-            continue
-        if t._parents is None:
-            raise GraphError(f"trace: the graph through '{t._op.name}' was freed by a backward(); "
-                             f"trace records its own, call it on a fresh loss_fn")
-        stack.append(t)
-        stack.append(None)
-        stack.extend(p for p in reversed(t._parents) if id(p) not in seen)
-    return order
 
 
 def _literal(value: Any) -> str | None:
@@ -157,7 +172,7 @@ class TracedStep:
         self.params, self.data = params, data
         inputs = {id(t): i for i, t in enumerate(params + data)}
         roots = [loss] + [g for g in grad_nodes if g is not None]
-        nodes = _all_nodes(roots)
+        nodes = walk(roots, grad_only=False)
         names: dict[int, str] = {}           # id(tensor) -> the variable holding its value
         env: dict[str, Any] = {"_np": np, "_refuse": self._refuse}
         stable: set[int] = set()             # values whose array object never changes between calls

@@ -2,7 +2,6 @@
 gradient comes from — autodiff (the default) or a hand rule that drives the same optimizer."""
 from __future__ import annotations
 
-import json
 import sys
 import time
 from dataclasses import dataclass, field
@@ -47,10 +46,6 @@ class History:
             return v.tolist() if isinstance(v, np.ndarray) else (float(v) if isinstance(v, np.floating) else v)
         return {"label": self.label, "seconds": self.seconds,
                 "rows": {k: [plain(v) for v in vs] for k, vs in self.rows.items()}}
-
-    def save_json(self, path: str) -> None:
-        with open(path, "w") as f:
-            json.dump(self.to_dict(), f)
 
 
 def compute_directions(model: Module, loss_fn: Callable, X: Any, y: Any, rule: Rule | None,

@@ -1,6 +1,11 @@
-"""Benchmarks of autograd_mini: `python -m benchmarks` (the same as `autograd-mini bench`).
+"""Benchmarks of autograd_mini against hand-written NumPy and peer libraries.
 
-The runnable code lives in `autograd_mini.bench`, so the installed command reaches it too; this
-package is the entry point from a checkout, plus standalone scripts such as bench_graph.py.
+`python -m benchmarks` from a checkout, or `autograd-mini bench` (installed as
+`autograd_mini.benchmarks`). Layout: `harness.py` (registry, timing, memory), one module per
+workload with its hand-NumPy reference (`w1.py`, `w2.py`, `end_to_end.py`), `ours.py` (autograd_mini's
+contenders), `peers.py` (PyTorch, HIPS autograd, MyGrad, micrograd, JAX), `report.py`, `cli.py`.
+Standalone scripts: `bench_graph.py`, `seeds_002.py`.
 """
-from autograd_mini.bench import WORKLOADS, Workload, contender, main, register_workload  # noqa: F401
+from . import end_to_end, peers, w1, w2  # noqa: F401  (registering order: workloads, then peers)
+from .cli import main  # noqa: F401
+from .harness import HIDE_ENV, WORKLOADS, Workload, contender, register_workload  # noqa: F401

@@ -1,6 +1,6 @@
-"""`python -m benchmarks [--quick | --smoke] [--json PATH] ...`: see autograd_mini/bench.py."""
+"""`python -m benchmarks [--quick | --smoke] [--json PATH] ...`: see benchmarks/cli.py."""
 import sys
 
-from autograd_mini.bench import main
+from .cli import main
 
 sys.exit(main(sys.argv[1:]))

@@ -15,7 +15,7 @@ import numpy as np
 
 import autograd_mini as am
 from autograd_mini import nn
-from autograd_mini.experiments import AuditCase, Experiment, RunResult, register
+from autograd_mini.app.registry import AuditCase, Experiment, RunResult, register
 from autograd_mini.losses import half_sse
 from autograd_mini.optim import SGD
 from autograd_mini.sweep import member_rates, member_sum, stack_models, unstack
@@ -169,7 +169,7 @@ def one_step_graph() -> tuple[am.Tensor, dict]:
 
 
 def plot(result: RunResult, out_dir: str) -> list[str]:
-    from autograd_mini import plots
+    from autograd_mini.app import plots
     return [plots.error_curves(result.extras["runs"], f"{out_dir}/000_alphas.png",
                                title="Document 000: mean |error| per alpha", ylabel="mean |error|")]
 

@@ -1,8 +1,8 @@
 """The audit's verdict on every hand rule of the four documents, with its factor or variant."""
 import pytest
 
-from autograd_mini.audit_cases import audit_experiment
-from autograd_mini.experiments import all_experiments
+from autograd_mini.app.audits import audit_experiment
+from autograd_mini.app.experiments import all_experiments
 
 EXPECTED = {  # experiment: (kind, factor or None)
     "000.alphas": ("exact", None),

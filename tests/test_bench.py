@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from autograd_mini import bench
+from autograd_mini import benchmarks as bench
+from autograd_mini.benchmarks import harness, w1
 
 ROOT = Path(__file__).resolve().parents[1]
 PEERS = "torch,autograd,mygrad,micrograd,jax"
@@ -62,16 +63,16 @@ def test_a_missing_data_set_skips_the_workload_with_a_line(tmp_path):
 
 def test_every_installed_peer_agrees_with_hand_gradients():
     """In-process: each contender's gradients at the starting weights, as the benchmark checks them."""
-    problem = bench.w1_problem()
+    problem = w1.w1_problem()
     _, hand = problem.hand_grads(problem.params)
     for name, factory in bench.WORKLOADS["W1"].contenders.items():
         if name.startswith("JAX") or name == "PyTorch eager":
             continue  # slow to import; checked by the full benchmark run
         try:
             _, grads = factory(problem)
-        except bench.Missing:
+        except harness.Missing:
             continue
-        assert bench._check_grads(name, grads(), hand) is None, name
+        assert harness._check_grads(name, grads(), hand) is None, name
 
 
 def test_end_to_end_workloads_time_each_run_against_the_first():
@@ -79,9 +80,9 @@ def test_end_to_end_workloads_time_each_run_against_the_first():
     calls = []
     runs = {"hand loop": lambda: calls.append("hand"), "batched": lambda: calls.append("batched")}
     workload = bench.Workload("demo", "a filled hook", kind="end_to_end", runs=lambda mode: runs)
-    result = bench.run_end_to_end(workload, "smoke", log=lambda message: None)
+    result = harness.run_end_to_end(workload, "smoke", log=lambda message: None)
     assert calls == ["hand", "batched"]
     assert result["contenders"]["hand loop"]["ratio"] == 1.0
     assert result["contenders"]["batched"]["status"] == "ok" and result["contenders"]["batched"]["reference"] == "hand loop"
     empty = bench.Workload("empty", "nothing to run in this mode", kind="end_to_end", runs=lambda mode: {})
-    assert "skipped" in bench.run_end_to_end(empty, "smoke", log=lambda message: None)
+    assert "skipped" in harness.run_end_to_end(empty, "smoke", log=lambda message: None)

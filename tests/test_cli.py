@@ -3,7 +3,7 @@ import json
 
 import pytest
 
-from autograd_mini.cli import main
+from autograd_mini.app.cli import main
 
 
 def test_list_names_every_document(capsys):

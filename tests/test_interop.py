@@ -113,3 +113,10 @@ def test_in_place_ndarray_update_by_a_tensor_is_refused():
 def test_a_refusal_names_the_am_function_when_one_exists():
     """np.logsumexp does not exist, but scipy-style names we have are suggested: am.<name>."""
     assert "am.sqrt" in interop._am_name("sqrt") and "no differentiable" in interop._am_name("cumprod")
+
+
+def test_asarray_and_numpy_testing_read_the_values():
+    t = am.Tensor(X, requires_grad=True)
+    np.testing.assert_array_equal(np.asarray(t), X)
+    np.testing.assert_allclose(t, X)
+    np.testing.assert_allclose(np.exp(t).data, np.exp(X))

@@ -8,7 +8,7 @@ import sys
 import time
 from typing import Sequence
 
-from .errors import AutogradMiniError
+from ..errors import AutogradMiniError
 
 SHOWN_LINES = 24  # longer printouts show their head and tail; the whole text goes to --out
 
@@ -77,21 +77,18 @@ def _rule_verdict(experiment) -> str | None:
     """One line on the document's hand rule, from the audit (when the experiment has one)."""
     if experiment.audit_case is None:
         return None
-    try:
-        from .audit_cases import audit_experiment
-    except ImportError:  # the audit is not part of this build
-        return None
+    from .audits import audit_experiment
     return audit_experiment(experiment).headline()
 
 
 def cmd_audit(args: argparse.Namespace) -> int:
-    from .audit_cases import audit_command
+    from .audits import audit_command
     return audit_command(args.name, strict=args.strict, json_path=args.json)
 
 
 def cmd_graph(args: argparse.Namespace) -> int:
     from .experiments import select
-    from .pictures import draw_graph, render_graph
+    from ..pictures import draw_graph, render_graph
     chosen = select(args.name)
     if len(chosen) != 1:
         raise KeyError(f"graph draws one experiment; {args.name!r} names {len(chosen)}: "
@@ -103,7 +100,7 @@ def cmd_graph(args: argparse.Namespace) -> int:
     if args.audit:
         if e.audit_case is None:
             raise KeyError(f"{e.name} has no hand rule to audit")
-        from .audit_cases import audit_experiment
+        from .audits import audit_experiment
         report = audit_experiment(e).report
     loss, params = e.graph()
     loss.backward(retain_graph=True)
@@ -143,7 +140,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["bench"]:  # its options belong to the benchmark's own parser
-        from .bench import main as bench_main
+        from ..benchmarks.cli import main as bench_main
         return bench_main(argv[1:])
     args = build_parser().parse_args(argv)
     try:

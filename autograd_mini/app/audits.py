@@ -6,7 +6,7 @@ import functools
 import json
 from dataclasses import dataclass
 
-from .audit import AuditReport, audit
+from ..audit import AuditReport, audit
 from .experiments import Experiment, select
 
 

@@ -1,11 +1,12 @@
 """The registry of document experiments: each is a small record the command line, the audit
-and the pictures can all use. Models register theirs in `autograd_mini.models`."""
+and the pictures can all use. Each model module in `autograd_mini.models` registers its own
+experiments here; `experiments.py` loads the models and looks them up."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from .train import History
+from ..train import History
 
 
 @dataclass
@@ -49,19 +50,3 @@ REGISTRY: dict[str, Experiment] = {}
 def register(experiment: Experiment) -> Experiment:
     REGISTRY[experiment.name] = experiment
     return experiment
-
-
-def all_experiments() -> dict[str, Experiment]:
-    from . import models  # noqa: F401  (importing the models registers them)
-    return REGISTRY
-
-
-def select(name: str) -> list[Experiment]:
-    """'all', a full name ('001.frozen') or a document prefix ('001')."""
-    experiments = all_experiments()
-    if name == "all":
-        return list(experiments.values())
-    chosen = [e for key, e in experiments.items() if key == name or key.split(".")[0] == name]
-    if not chosen:
-        raise KeyError(f"unknown experiment {name!r}; `autograd-mini list` shows the names")
-    return chosen
