@@ -33,7 +33,7 @@ import numpy as np
 
 from .errors import GraphError, ShapeError
 from .ops import reshape, stack
-from .tensor import Op, Tensor, as_float_array, backprop, enable_grad, is_grad_enabled, no_grad, topological_order
+from .tensor import Op, Tensor, _value, as_float_array, backprop, enable_grad, is_grad_enabled, no_grad, walk
 
 Argnums = int | tuple[int, ...]
 
@@ -148,7 +148,7 @@ def _stand_in(x: Any, linked: bool) -> Tensor:
     """A tensor to differentiate with respect to: linked to `x`'s graph, or a fresh leaf."""
     if linked and isinstance(x, Tensor) and x.requires_grad:
         return reshape(x, shape=x.shape)
-    return Tensor(x.data if isinstance(x, Tensor) else x, requires_grad=True)
+    return Tensor(_value(x), requires_grad=True)
 
 
 def _retire(stand_ins: Sequence[Tensor]) -> None:
@@ -166,7 +166,7 @@ def _needs_graph(roots: Sequence[Any], stand_ins: Sequence[Tensor], outside_on: 
         return False
     roots = [r for r in roots if isinstance(r, Tensor) and r.requires_grad]
     ours = {id(t) for t in stand_ins}
-    return any(t.is_leaf and id(t) not in ours for t in topological_order(roots))
+    return any(t.is_leaf and id(t) not in ours for t in walk(roots))
 
 
 def _deliver(value: Any, like: Any, keep_graph: bool) -> Any:
@@ -344,7 +344,7 @@ def _jacobian_blocks(out: Any, stand_ins: list[Tensor], keep: bool) -> list[Tens
         if keep:
             blocks.append(stack(row).reshape(out_shape + t.shape))
         else:
-            blocks.append(Tensor._from_op(np.stack([g.data for g in row]).reshape(out_shape + t.shape),
+            blocks.append(Tensor._from_op(np.stack([_value(g) for g in row]).reshape(out_shape + t.shape),
                                           None, (), None))
     return blocks
 
@@ -461,7 +461,7 @@ def checkpoint(f: Callable[..., Tensor]) -> Callable[..., Tensor]:
             out = f(*[Tensor(a) for a in arrays])
         if not isinstance(out, Tensor):
             raise TypeError(f"checkpoint({name}): f must return one Tensor, got {type(out).__name__}")
-        return out.data
+        return _value(out)
 
     def recompute(g: Any, ans: Any, *inputs: Any) -> tuple:
         if isinstance(g, Tensor):
@@ -471,7 +471,7 @@ def checkpoint(f: Callable[..., Tensor]) -> Callable[..., Tensor]:
         with enable_grad():
             out = f(*leaves)
             ours = {id(t) for t in leaves}
-            foreign = [t for t in topological_order([out]) if t.is_leaf and id(t) not in ours] if out.requires_grad \
+            foreign = [t for t in walk([out]) if t.is_leaf and id(t) not in ours] if out.requires_grad \
                 else []
             if foreign:
                 raise GraphError(f"checkpoint({name}): f uses a tensor of shape {foreign[0].shape} that requires grad "
@@ -485,5 +485,4 @@ def checkpoint(f: Callable[..., Tensor]) -> Callable[..., Tensor]:
     return _named(checkpointed, "checkpoint", f)
 
 
-def _data(x: Any) -> Any:
-    return x.data if isinstance(x, Tensor) else x
+_data = _value  # a Tensor's array (read without notifying a trace: no Python control flow depends on it)

@@ -16,7 +16,7 @@ from typing import Any, Callable
 import numpy as np
 
 from . import ops, ops_numpy as on
-from .tensor import Tensor
+from .tensor import Tensor, _value
 
 
 def _reduction(op: Callable) -> Callable:
@@ -32,6 +32,7 @@ _UFUNCS: dict[Any, Callable] = {
 }
 _REDUCE_UFUNCS = {np.add: ops.reduce_sum, np.maximum: on.amax, np.minimum: on.amin, np.multiply: on.prod}
 _ACCUMULATE_UFUNCS = {np.add: lambda x, axis=0: on.cumsum(x, axis=axis)}
+_BY_METHOD = {"__call__": _UFUNCS, "reduce": _REDUCE_UFUNCS, "accumulate": _ACCUMULATE_UFUNCS}
 # ufuncs whose result carries no derivative (booleans): run on the values
 _VALUE_UFUNCS = {np.isfinite, np.isnan, np.isinf, np.signbit, np.greater, np.greater_equal, np.less,
                  np.less_equal, np.equal, np.not_equal, np.logical_and, np.logical_or, np.logical_not,
@@ -61,7 +62,7 @@ _VALUE_FUNCTIONS = {np.shape, np.ndim, np.size, np.allclose, np.isclose, np.arra
 
 def _values(x: Any) -> Any:
     if isinstance(x, Tensor):
-        return x.data
+        return _value(x)
     if isinstance(x, (list, tuple)):
         return type(x)(_values(i) for i in x)
     return x
@@ -88,14 +89,17 @@ def _call(target: Callable, name: str, args: tuple, kwargs: dict) -> Any:
 
 
 def _array_ufunc(self: Tensor, ufunc: Any, method: str, *inputs: Any, **kwargs: Any) -> Any:
+    if method == "__call__" and not kwargs:  # the common case, `ndarray * t`: straight to the op
+        target = _UFUNCS.get(ufunc)
+        if target is not None:
+            return target(*inputs)
     name = ufunc.__name__
     if kwargs.get("out") is not None:
         raise TypeError(f"np.{name}(..., out=...) with a Tensor: writing into an array cannot be recorded, so the "
                         f"gradient would be lost; assign the result instead (y = np.{name}(...))")
     if ufunc in _VALUE_UFUNCS and method == "__call__":
         return getattr(ufunc, method)(*_values(inputs), **kwargs)
-    table = {"__call__": _UFUNCS, "reduce": _REDUCE_UFUNCS, "accumulate": _ACCUMULATE_UFUNCS}.get(method, {})
-    target = table.get(ufunc)
+    target = _BY_METHOD.get(method, {}).get(ufunc)
     if target is None:
         what = f"np.{name}" if method == "__call__" else f"np.{name}.{method}"
         raise _refuse(what, name)

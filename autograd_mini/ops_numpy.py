@@ -24,7 +24,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from .errors import ShapeError
-from .ops import _broadcast_to, _poly, compare, matmul, mul, power, reshape, sign, softplus, transpose
+from .ops import _broadcast_to, _poly, _scatter, compare, matmul, mul, power, reshape, sign, softplus, transpose
 from .ops import _getitem as _index_tensor
 from .tensor import Op, Tensor, _value, per_input
 
@@ -58,8 +58,8 @@ _roll = _poly(lambda a, shift, axis: np.roll(a, shift, axis), lambda a, shift, a
 _cumsum = _poly(lambda a, axis: np.cumsum(a, axis), lambda a, axis: cumsum_op(a, axis=axis))
 
 
-def _where(condition: np.ndarray, a: Any, b: Any) -> Any:
-    return where_op(a, b, condition=condition) if _any_tensor(a, b) else np.where(condition, a, b)
+def _where(condition: Any, a: Any, b: Any) -> Any:
+    return where_op(condition, a, b) if _any_tensor(condition, a, b) else np.where(condition, a, b)
 
 
 def _einsum(subscripts: str, *operands: Any) -> Any:
@@ -121,15 +121,17 @@ log2 = Op("log2", np.log2, lambda g, ans, x: (g / (x * _LN2),))
 exp2 = Op("exp2", np.exp2, lambda g, ans, x: (g * (ans * _LN2),))
 reciprocal = Op("reciprocal", np.reciprocal, lambda g, ans, x: (-g * (ans * ans),))
 erf = Op("erf", _erf, lambda g, ans, x: (g * (_TWO_OVER_SQRT_PI * _exp(-(x * x))),))
-elu_op = Op("elu", lambda x, alpha=1.0, out=None: np.where(x > 0, x, alpha * np.expm1(np.minimum(x, 0))),
+elu_op = Op("elu", lambda x, alpha=1.0: np.where(x > 0, x, alpha * np.expm1(np.minimum(x, 0))),
             lambda g, ans, x, alpha=1.0: (g * (_fmask(x, 0, ">") + _fmask(x, 0, "<=") * (ans + alpha)),))
-leaky_relu_op = Op("leaky_relu", lambda x, slope=0.01, out=None: np.where(x > 0, x, slope * x),
+leaky_relu_op = Op("leaky_relu", lambda x, slope=0.01: np.where(x > 0, x, slope * x),
                    lambda g, ans, x, slope=0.01: (g * (_fmask(x, 0, ">") + _fmask(x, 0, "<=") * slope),))
 clip_op = Op("clip", lambda x, lo=None, hi=None, out=None: np.clip(x, lo, hi, out=out),
              lambda g, ans, x, lo=None, hi=None: (g * (1 if lo is None else _fmask(x, lo, ">="))
                                                   * (1 if hi is None else _fmask(x, hi, "<=")),))
-where_op = Op("where", lambda x, y, condition: np.where(condition, x, y),
-              lambda g, ans, x, y, condition: (_where(condition, g, 0), _where(condition, 0, g)))
+# the condition is an input without a gradient (not a parameter), so that a mask computed by a
+# `compare` op inside a VJP is recomputed from the current values when a traced step replays
+where_op = Op("where", lambda condition, x, y: np.where(condition, x, y),
+              lambda g, ans, condition, x, y: (None, _where(condition, g, 0), _where(condition, 0, g)))
 
 
 def _power_vjp_base(g, ans, x, y):
@@ -144,7 +146,7 @@ def _power_vjp_exponent(g, ans, x, y):
     # (|x| is taken before the log so that no warning is raised for a gradient nobody asked for:
     # under create_graph every input's part is computed)
     modulus = x * (1 - 2 * _fmask(x, 0, "<")) + _is_zero(x)
-    return _where(np.asarray(_value(x) < 0), np.nan, g * (ans * _log(modulus)))
+    return _where(_fmask(x, 0, "<"), np.nan, g * (ans * _log(modulus)))
 
 
 power_op = Op("power", np.power, per_input(_power_vjp_base, _power_vjp_exponent))  # both inputs differentiable
@@ -299,25 +301,22 @@ def _parse_einsum(subscripts: str, shapes: Sequence[tuple]) -> tuple[list[str], 
 
 
 def _einsum_operand_grad(i: int, g: Any, xs: Sequence[Any], specs: list[str], output: str) -> Any:
-    """d/d operand i: the einsum of g with the other operands, written to operand i's subscripts.
-    A letter repeated in operand i (a diagonal, 'ii') gets a fresh letter tied to it by an identity
-    matrix; a letter found only in operand i (summed there alone) is broadcast back afterwards."""
+    """d/d operand i: the einsum of g with the other operands, written to operand i's letters.
+    A letter found only in operand i (summed there alone) is broadcast back afterwards; a letter
+    repeated in operand i (a diagonal, 'ii') is computed once and scattered onto that diagonal."""
     spec, x = specs[i], xs[i]
-    fresh = iter(c for c in _LETTERS if c not in "".join(specs) + output)
-    target, operands = "", [(g, output)] + [(xs[j], specs[j]) for j in range(len(xs)) if j != i]
-    for position, letter in enumerate(spec):
-        if letter in target or letter in spec[:position]:
-            new = next(fresh)
-            operands.append((np.eye(x.shape[position], dtype=_value(g).dtype), letter + new))
-            letter = new
-        target += letter
+    letters = "".join(dict.fromkeys(spec))  # each letter once, in order of first appearance
+    operands = [(g, output)] + [(xs[j], specs[j]) for j in range(len(xs)) if j != i]
     available = "".join(s for _, s in operands)
-    kept = "".join(c for c in target if c in available)
+    kept = "".join(c for c in letters if c in available)
     result = _einsum(",".join(s for _, s in operands) + "->" + kept, *[o for o, _ in operands])
-    if kept != target:
-        lifted = tuple(result.shape[kept.index(c)] if c in kept else 1 for c in target)
-        result = _broadcast_to(result.reshape(lifted), tuple(x.shape[p] if c not in kept else lifted[p]
-                                                           for p, c in enumerate(target)))
+    if kept != letters:
+        lifted = tuple(result.shape[kept.index(c)] if c in kept else 1 for c in letters)
+        result = _broadcast_to(result.reshape(lifted), tuple(n if c in kept else x.shape[spec.index(c)]
+                                                           for n, c in zip(lifted, letters)))
+    if letters != spec:
+        grid = np.indices(result.shape, sparse=True)
+        result = _scatter(result, tuple(grid[letters.index(c)] for c in spec), x.shape)
     return result
 
 
@@ -431,8 +430,7 @@ def clip(x: Any, a_min: Any = None, a_max: Any = None) -> Tensor:
 
 def where(condition: Any, x: Any, y: Any) -> Tensor:
     """x where condition holds, else y (condition: booleans, no gradient; x and y differentiable)."""
-    condition = np.asarray(_value(condition)).astype(bool)
-    return where_op(x, y, condition=condition)
+    return where_op(np.asarray(_value(condition)).astype(bool), x, y)
 
 
 def pow(x: Any, exponent: Any) -> Tensor:  # noqa: A001 (NumPy's name)
@@ -683,7 +681,7 @@ class _At:
 
 def _plain_index(index: Any) -> Any:
     if isinstance(index, Tensor):
-        return index.data.astype(np.intp)
+        return _value(index).astype(np.intp)
     if isinstance(index, tuple):
         return tuple(_plain_index(i) for i in index)
     return index

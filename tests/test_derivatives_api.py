@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from test_functional import numeric_jacobian
 
 import autograd_mini as am
 
@@ -25,17 +26,6 @@ def numeric_grad(fn, x, eps=1e-6):
         minus[index] -= eps
         out[index] = (fn(plus) - fn(minus)) / (2 * eps)
     return out
-
-
-def numeric_jacobian(fn, x, eps=1e-6):
-    x = np.array(x, dtype=float)
-    columns = []
-    for index in np.ndindex(x.shape):
-        plus, minus = x.copy(), x.copy()
-        plus[index] += eps
-        minus[index] -= eps
-        columns.append((np.asarray(fn(plus)) - np.asarray(fn(minus))) / (2 * eps))
-    return np.moveaxis(np.array(columns), 0, -1).reshape(columns[0].shape + x.shape)
 
 
 def model(params, x):

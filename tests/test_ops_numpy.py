@@ -388,3 +388,36 @@ def test_bad_input_is_refused_with_a_clear_error(call, error, words):
     with pytest.raises(error) as info:
         call()
     assert words in str(info.value)
+
+
+# ---- traced replay: am.trace of each op gives eager's loss and gradients ---------------------------
+
+REPLAY = settings(FIRST, max_examples=4)
+
+
+@pytest.mark.parametrize("name", CASES)
+@REPLAY
+@given(data=st.data())
+def test_traced_replay_matches_eager(name, data):
+    f, inputs = _draw(data, name)
+    params = [am.Tensor(x, requires_grad=True) for x in inputs]
+    weights = [np.random.default_rng(0).standard_normal(np.shape(f(*[am.Tensor(x) for x in inputs])))]
+
+    def loss_fn(*ts):
+        return (f(*ts) * weights[0]).sum()
+
+    step = am.trace(loss_fn, params)
+    for _ in range(2):  # the second replay runs on new parameter values
+        traced_loss = float(np.asarray(step()))
+        traced = [p.grad.copy() for p in params]
+        for p in params:
+            p.grad = None
+        eager = loss_fn(*params)
+        eager.backward()
+        assert traced_loss == pytest.approx(eager.item(), rel=1e-12, abs=1e-12)
+        for t, p in zip(traced, params):
+            np.testing.assert_allclose(t, p.grad, rtol=1e-12, atol=1e-12)
+        with am.no_grad():
+            for p in params:
+                p.data = p.data * 0.5
+                p.grad = None
