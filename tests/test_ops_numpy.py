@@ -421,3 +421,23 @@ def test_traced_replay_matches_eager(name, data):
             for p in params:
                 p.data = p.data * 0.5
                 p.grad = None
+
+
+@pytest.mark.parametrize("name", [n for n in CASES if n not in ("einsum", "dot", "tensordot", "outer", "where")])
+def test_float32_stays_float32(name):
+    """Values and gradients keep the input's dtype (float32 in, float32 out)."""
+    f, inputs = CASES[name]()[0], None
+    x = np.linspace(0.2, 0.8, 6).reshape(2, 3).astype(np.float32)
+    f = f or {"power": lambda t: t ** t, "max": lambda t: am.max(t, axis=1), "min": lambda t: t.min(axis=0),
+              "prod": am.prod, "var": am.var, "std": am.std, "cumsum": am.cumsum, "logsumexp": am.logsumexp,
+              "norm": am.norm, "squeeze": am.squeeze, "expand_dims": lambda t: am.expand_dims(t, 0),
+              "ravel": am.ravel, "flip": am.flip, "roll": lambda t: am.roll(t, 1), "pad": lambda t: am.pad(t, 1),
+              "repeat": lambda t: am.repeat(t, 2), "tile": lambda t: am.tile(t, 2),
+              "split": lambda t: am.split(t, 3, axis=1)[0], "moveaxis": lambda t: am.moveaxis(t, 0, 1),
+              "swapaxes": lambda t: am.swapaxes(t, 0, 1), "index_update": lambda t: t.at[0].set(1.0),
+              "index_add": lambda t: t.at[0].add(1.0), "index_add_repeated": lambda t: t.at[[0, 0]].add(t[1]),
+              "logaddexp": lambda t: am.logaddexp(t, 0.5)}[name]
+    t = am.Tensor(x, requires_grad=True)
+    y = f(t)
+    y.backward(np.ones(y.shape, np.float32))
+    assert y.dtype == np.float32 and t.grad.dtype == np.float32
