@@ -449,10 +449,10 @@ def checkpoint(f: Callable[..., Tensor]) -> Callable[..., Tensor]:
     block alive between forward and backward, trading one more forward for the memory.
 
     It is one Op: the forward runs f without recording (only the result is kept), the VJP runs f
-    again with recording on fresh leaves and backpropagates through that short-lived graph. Every
-    tensor f depends on that requires grad must be an argument (closed-over parameters would get no
-    gradient: this is checked in backward, and refused). Second derivatives through a checkpoint are
-    not supported (refused, not wrong): call f directly where you need them.
+    again with recording and backpropagates through that short-lived graph: on fresh leaves in an
+    ordinary backward; on the inputs themselves under create_graph, so that second derivatives go
+    through it too. Every tensor f depends on that requires grad must be an argument (a closed-over
+    parameter would get no gradient: this is checked in backward, and refused).
     """
     name = getattr(f, "__name__", "f")
 
@@ -464,25 +464,31 @@ def checkpoint(f: Callable[..., Tensor]) -> Callable[..., Tensor]:
         return _value(out)
 
     def recompute(g: Any, ans: Any, *inputs: Any) -> tuple:
-        if isinstance(g, Tensor):
-            raise GraphError(f"checkpoint({name}): second derivatives through a checkpoint are not supported; "
-                             f"call {name} without checkpoint where create_graph=True is needed")
-        leaves = [Tensor(x, requires_grad=True) for x in inputs]
+        graph = isinstance(g, Tensor)  # create_graph: differentiate through the inputs themselves
+        leaves = list(inputs) if graph else [Tensor(x, requires_grad=True) for x in inputs]
         with enable_grad():
             out = f(*leaves)
-            ours = {id(t) for t in leaves}
-            foreign = [t for t in walk([out]) if t.is_leaf and id(t) not in ours] if out.requires_grad \
-                else []
-            if foreign:
-                raise GraphError(f"checkpoint({name}): f uses a tensor of shape {foreign[0].shape} that requires grad "
-                                 f"but is not an argument, so its gradient would be lost; pass it as an argument")
-            return tuple(_data(t) for t in _gradients([out], leaves, [g], create_graph=False))
+            _refuse_closed_over(name, out, leaves)
+            wanted = [t for t in leaves if t.requires_grad]
+            grads = iter(_gradients([out], wanted, [g], create_graph=graph))
+        return tuple((next(grads) if graph else _value(next(grads))) if t.requires_grad else None for t in leaves)
 
     op = Op(f"checkpoint({name})", forward, recompute)
 
     def checkpointed(*args: Any) -> Tensor:
         return op(*args)
     return _named(checkpointed, "checkpoint", f)
+
+
+def _refuse_closed_over(name: str, out: Any, inputs: list[Tensor]) -> None:
+    """A leaf that requires grad, reached from f's output but not through its inputs, came from a closure."""
+    if not (isinstance(out, Tensor) and out.requires_grad):
+        return
+    reachable = {id(t) for t in walk([t for t in inputs if t.requires_grad])}
+    foreign = [t for t in walk([out]) if t.is_leaf and id(t) not in reachable]
+    if foreign:
+        raise GraphError(f"checkpoint({name}): f uses a tensor of shape {foreign[0].shape} that requires grad "
+                         f"but is not an argument, so its gradient would be lost; pass it as an argument")
 
 
 _data = _value  # a Tensor's array (read without notifying a trace: no Python control flow depends on it)
