@@ -126,23 +126,39 @@ def _sigmoid_constants(dtype: Any) -> tuple:
 _SIGMOID_CONSTANTS = {np.dtype(t): _sigmoid_constants(t) for t in (np.float64, np.float32)}
 
 
+def _maybe_below(x: np.ndarray, limit: float) -> bool:
+    """Is some entry of x below `limit`? (True may also mean a NaN came first: the caller's careful
+    path then decides per entry.) A NumPy reduction costs ~2 us on small arrays, so up to 32 entries
+    the caller takes Python's min of a list (under 1 us; a list starting with NaN gives NaN, hence
+    `not >=`), inline."""
+    return bool(np.fmin.reduce(x, axis=None) < limit)  # fmin: a NaN elsewhere must not hide a -1000
+
+
 def _sigmoid(x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     # 1/(1+e^-x), the documents' formula, bit for bit, wherever e^-x is finite: x >= -cap (709 for
     # float64, 88 for float32, just inside the dtype's overflow). Below -cap, 1 + e^x == 1 in the
     # dtype, so the value is e^x: accurate down to the smallest subnormal, exactly 0 beyond it
     # (sigmoid(-1000) == 0.0), and no overflow warning. With `out`, the same steps write into it.
     cap, one = _SIGMOID_CONSTANTS.get(x.dtype, (88.0, 1.0))
+    low = _maybe_below(x, -cap) if x.size > 32 else x.size != 0 and not min(x.ravel().tolist()) >= -cap
     if out is None:
-        e = np.asarray(np.exp(np.minimum(-x, cap)))  # 0-d input gives a NumPy scalar, which out= rejects
+        e = np.negative(x)
+        if low:
+            e = np.minimum(e, cap)
+        if type(e) is np.ndarray:
+            np.exp(e, e)  # in place: one temporary less (out positional: faster)
+        else:  # 0-d input gives a NumPy scalar, which out= rejects
+            e = np.asarray(np.exp(e))
     else:
         e = np.negative(x, out)  # (out positional: faster)
-        np.minimum(e, cap, out=e)
+        if low:
+            np.minimum(e, cap, out=e)
         np.exp(e, e)
     e += one
     np.reciprocal(e, out=e)
-    if e.size and np.minimum.reduce(x, axis=None) < -cap:  # (one reduction: the rare case costs the rest)
-        low = x < -cap
-        e[low] = np.exp(x[low] if np.ndim(x) else x)
+    if low:
+        below = x < -cap
+        e[below] = np.exp(x[below] if np.ndim(x) else x)
     return e
 
 

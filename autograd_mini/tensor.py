@@ -29,56 +29,59 @@ from .errors import GraphError, IndexOutOfRangeError, ShapeError
 
 
 class _ThreadState(threading.local):
-    """Per-thread settings (class attributes are each new thread's defaults)."""
-    grad_enabled = True
-    scope: str | None = None  # dotted name of the module being called, recorded on op results for pictures
+    """Per-thread settings (class attributes are each new thread's defaults). Grad mode and scope
+    are one tuple, so an op reads both with one thread-local lookup (~80 ns each here)."""
+    mode: tuple[bool, str | None] = (True, None)  # (grad enabled, dotted name of the module being called)
     on_constant: Callable[[Any, bool], None] | None = None
     on_value_read: Callable[[Any, str], None] | None = None
 
 
 _state = _ThreadState()
-_lock = threading.Lock()  # guards the two counters below (writes and recordings are rare: off the hot path)
+_lock = threading.Lock()  # guards the counters below (changing them is rare: off the hot path)
+_modes_set = 0  # how many no_grad/enable_grad/scope blocks are open in any thread: while 0, every
+#                 thread's mode is the default (recording, no scope) and ops skip the thread-local lookup
 _writes = 0  # how many `.data` assignments so far, in all threads: the version clock
 _recordings = 0  # how many recording() blocks are open in any thread: one cheap test before the thread's hooks
 
 
 @contextlib.contextmanager
-def no_grad() -> Iterator[None]:
+def _set_mode(enabled: bool | None = None, scope_name: str | None = None) -> Iterator[None]:
+    """This thread's (grad enabled, scope) changed for the block, then restored whatever happens."""
+    global _modes_set
+    state = _state
+    previous = state.mode
+    enabled = previous[0] if enabled is None else enabled
+    if scope_name is not None:
+        scope_name = scope_name if previous[1] is None else f"{previous[1]}.{scope_name}"
+    with _lock:  # counted before the mode changes and after it is restored, so never 0 while changed
+        _modes_set += 1
+    state.mode = (enabled, previous[1] if scope_name is None else scope_name)
+    try:
+        yield
+    finally:
+        state.mode = previous
+        with _lock:
+            _modes_set -= 1
+
+
+def no_grad() -> contextlib.AbstractContextManager:
     """Within this block, ops record no graph (for evaluation and in-place parameter updates).
     The mode is per thread: another thread keeps recording."""
-    state = _state
-    previous, state.grad_enabled = state.grad_enabled, False
-    try:
-        yield
-    finally:
-        state.grad_enabled = previous
+    return _set_mode(enabled=False)
 
 
-@contextlib.contextmanager
-def enable_grad() -> Iterator[None]:
+def enable_grad() -> contextlib.AbstractContextManager:
     """Within this block (in this thread), ops record a graph again."""
-    state = _state
-    previous, state.grad_enabled = state.grad_enabled, True
-    try:
-        yield
-    finally:
-        state.grad_enabled = previous
+    return _set_mode(enabled=True)
 
 
 def is_grad_enabled() -> bool:
-    return _state.grad_enabled
+    return _state.mode[0] if _modes_set else True
 
 
-@contextlib.contextmanager
-def scope(name: str) -> Iterator[None]:
+def scope(name: str) -> contextlib.AbstractContextManager:
     """Label the ops recorded inside (nested scopes join with '.'), so pictures can group them."""
-    state = _state
-    previous = state.scope
-    state.scope = name if previous is None else f"{previous}.{name}"
-    try:
-        yield
-    finally:
-        state.scope = previous
+    return _set_mode(scope_name=name)
 
 
 @contextlib.contextmanager
@@ -88,8 +91,8 @@ def recording(on_constant: Callable[[Any, bool], None] | None = None,
 
     `on_constant(tensor, from_python_number)` is called for every constant an op makes from a
     number or an array; `on_value_read(tensor, how)` whenever the value of a tensor that requires
-    grad is read as Python or NumPy data (`how` is 'bool', 'float', 'int', 'item', 'data', 'numpy',
-    'array' or a comparison such as '>'). The previous hooks are restored on exit.
+    grad is read as Python or NumPy data (`how` is 'bool', 'float', 'int', 'item', 'data', 'numpy'
+    (also for np.asarray) or a comparison such as '>'). The previous hooks are restored on exit.
     """
     global _recordings
     state = _state
@@ -142,7 +145,7 @@ class Tensor:
         self.grad: np.ndarray | None = None
         self.requires_grad = bool(requires_grad)
         self.name = name
-        self.scope = _state.scope
+        self.scope = _state.mode[1]
         self._op: Op | None = None
         self._parents: tuple[Tensor, ...] | None = ()
         self._params: dict | None = None
@@ -154,7 +157,7 @@ class Tensor:
         t._data = data
         t.grad = None
         t.name = None
-        t.scope = _state.scope
+        t.scope = _state.mode[1] if _modes_set else None
         if op is None:
             t.requires_grad, t._op, t._parents, t._params = False, None, (), None
         else:
@@ -174,9 +177,10 @@ class Tensor:
     @data.setter
     def data(self, value: Any) -> None:
         global _writes
-        with _lock:
-            _writes += 1
-            self._version = _writes
+        _lock.acquire()  # (cheaper than `with`; nothing in between can raise)
+        _writes += 1
+        self._version = _writes
+        _lock.release()
         self._data = value
 
     # ---- array-like facts ------------------------------------------------------------------
@@ -270,8 +274,9 @@ class Tensor:
     def __bool__(self) -> bool:
         return bool(self._read("bool"))
 
-    def __hash__(self) -> int:  # identity hash: tensors are graph nodes, `==` is elementwise
-        return id(self)
+    # identity hash (tensors are graph nodes; `==` is elementwise): object's own, in C, so the
+    # graph walk's sets and dicts keyed by tensors cost no Python call
+    __hash__ = object.__hash__
 
     # comparisons give plain boolean arrays: they have no useful derivative
     def __eq__(self, other: Any) -> np.ndarray:  # type: ignore[override]
@@ -371,7 +376,8 @@ class Op:
     def __call__(self, *inputs: Any, **params: Any) -> Tensor:
         # The hot path of eager mode, so written flat: one- and two-Tensor calls skip the generic
         # conversion; no generator expressions; the result is built without __init__; the thread's
-        # grad mode is looked up only when an input requires grad.
+        # mode is looked up only when an input requires grad (a result that records nothing
+        # carries no scope: pictures read the scope of recorded ops only).
         if len(inputs) == 2:
             x, y = inputs
             if not isinstance(y, Tensor):  # x * 0.5: the number takes x's dtype
@@ -380,17 +386,17 @@ class Op:
                 x = constant(x, y._data.dtype)
                 inputs = (x, y)
             arrays: Sequence[np.ndarray] = (x._data, y._data)
-            track = (x.requires_grad or y.requires_grad) and _state.grad_enabled
+            track = x.requires_grad or y.requires_grad
         elif len(inputs) == 1 and isinstance(inputs[0], Tensor):
             x = inputs[0]
             arrays = (x._data,)
-            track = x.requires_grad and _state.grad_enabled
+            track = x.requires_grad
         else:
             inputs = _as_tensors(inputs)
             arrays = [t._data for t in inputs]
-            track = any([t.requires_grad for t in inputs]) and _state.grad_enabled
+            track = any([t.requires_grad for t in inputs])
         try:
-            out = self.forward(*arrays, **params)
+            out = self.forward(*arrays, **params) if params else self.forward(*arrays)  # (`**{}` costs ~60 ns)
         except (ValueError, IndexError) as error:
             shapes = " and ".join(str(a.shape) for a in arrays)
             reason = self.explain(*arrays, **params) if self.explain else str(error)
@@ -399,7 +405,10 @@ class Op:
         t = _new_tensor(Tensor)  # one statement per slot: cheaper than packing a tuple to unpack it
         t._data = out
         t.grad = t.name = None
-        t.scope = _state.scope
+        if track and _modes_set:  # some thread is in a no_grad/scope block: is this one?
+            track, t.scope = _state.mode
+        else:
+            t.scope = None
         if track:
             t.requires_grad = True
             t._op = self
@@ -473,36 +482,43 @@ def walk(roots: Sequence[Tensor], grad_only: bool = True) -> list[Tensor]:
     backward, trace and pictures use it). `grad_only` keeps only tensors that require grad; with
     False, constants and tensors computed without grad are included too.
 
-    Iterative, so deep graphs are fine; its scratch state (the stack, the `seen` set) is local, so
-    walks in several threads over shared nodes do not meet. A `None` on the stack means "the tensor
-    below me has all its inputs placed": pop it into the order.
+    Iterative, so deep graphs are fine; its scratch state (the stack, the positions) is local, so
+    walks in several threads over shared nodes do not meet.
     """
+    return _walk(roots, grad_only)[0]
+
+
+def _walk(roots: Sequence[Tensor], grad_only: bool) -> tuple[list[Tensor], dict[Tensor, int]]:
+    """walk(), and each listed tensor's position in the list (-1 while its inputs are being placed).
+    A `None` on the stack means "the tensor below me has all its inputs placed": list it."""
     order: list[Tensor] = []
-    seen: set[int] = set()
+    position: dict[Tensor, int] = {}
     stack: list[Tensor | None] = list(reversed(roots))
     while stack:
         t = stack.pop()
         if t is None:
-            order.append(stack.pop())  # type: ignore[arg-type]
+            t = stack.pop()
+            position[t] = len(order)
+            order.append(t)  # type: ignore[arg-type]
             continue
-        key = id(t)
-        if key in seen:
+        if t in position:
             continue
-        seen.add(key)
         if t._op is None:
+            position[t] = len(order)
             order.append(t)
             continue
         if t._parents is None:
             raise GraphError(
                 f"backward: the graph through '{t._op.name}' (output shape {t.shape}) was already freed by "
                 f"an earlier backward(); call backward(retain_graph=True) the first time to go through it again")
+        position[t] = -1
         stack.append(t)
         stack.append(None)
         for p in reversed(t._parents):
-            if (grad_only and not p.requires_grad) or id(p) in seen:
+            if (grad_only and not p.requires_grad) or p in position:
                 continue
             stack.append(p)
-    return order
+    return order, position
 
 
 topological_order = walk  # the older name
@@ -515,22 +531,22 @@ def backprop(roots: Sequence[Tensor], seeds: Sequence[Any], *, retain_graph: boo
 
     With `accumulate_leaves`, leaf gradients are added into `.grad` (as NumPy arrays).
     With `create_graph`, gradients are Tensors recorded in a graph of their own.
-    Every gradient in flight lives in this call's `pending` dict, never on the nodes, so threads may
-    run backward over graphs that share nodes (with retain_graph) or leaves.
+    Every gradient in flight lives in this call's `pending` list (by position in the walk), never on
+    the nodes, so threads may run backward over graphs that share nodes (with retain_graph) or leaves.
     """
-    order = walk(roots)
-    wanted = {id(t) for t in capture}
+    order, position = _walk(roots, True)
+    wanted = {id(t) for t in capture} if capture else set()  # (a comprehension costs a call even when empty)
     captured: dict[int, Any] = {}
     owned: set[int] = set()  # gradient arrays we allocated, so adding into them in place is safe
-    pending: dict[int, Any] = {}  # id(tensor) -> the gradient collected for it so far
+    pending: list[Any] = [None] * len(order)  # the gradient collected so far for order[i]
     for root, seed in zip(roots, seeds):
-        previous = pending.get(id(root))
-        pending[id(root)] = seed if previous is None else _combine(previous, seed, owned, create_graph)
+        i = position[root]
+        pending[i] = seed if pending[i] is None else _combine(pending[i], seed, owned, create_graph)
     if create_graph:
         with enable_grad():
-            _sweep(order, pending, owned, wanted, captured, accumulate_leaves, True)
+            _sweep(order, position, pending, owned, wanted, captured, accumulate_leaves, True)
     else:
-        _sweep(order, pending, owned, wanted, captured, accumulate_leaves, False)
+        _sweep(order, position, pending, owned, wanted, captured, accumulate_leaves, False)
     if not retain_graph:
         for t in order:
             if t._op is not None:
@@ -538,14 +554,16 @@ def backprop(roots: Sequence[Tensor], seeds: Sequence[Any], *, retain_graph: boo
     return captured
 
 
-def _sweep(order: list, pending: dict, owned: set, wanted: set, captured: dict, accumulate_leaves: bool,
-           create_graph: bool) -> None:
+def _sweep(order: list, position: dict, pending: list, owned: set, wanted: set, captured: dict,
+           accumulate_leaves: bool, create_graph: bool) -> None:
     """Walk `order` backwards, turning each node's total gradient into its inputs' (the hot loop)."""
     clock = _writes
-    for t in reversed(order):
-        g = pending.pop(id(t), None)
+    for i in range(len(order) - 1, -1, -1):
+        g = pending[i]
         if g is None:
             continue
+        pending[i] = None  # (frees it as the sweep passes)
+        t = order[i]
         if owned:
             owned.discard(id(g))  # its id may be reused by a new array once g is gone
         if wanted and id(t) in wanted:
@@ -558,42 +576,50 @@ def _sweep(order: list, pending: dict, owned: set, wanted: set, captured: dict, 
         parents = t._parents
         if t._stamp != clock:  # something was written since this node was recorded: was it ours?
             _check_unwritten(t)
+        # the common shapes of call spelled out (one or two inputs, no parameters): cheaper than *, **
         if create_graph:
             input_grads = op.vjp(g, t, *parents, **t._params)
+        elif t._params or len(parents) > 2:
+            input_grads = _vjp_on_arrays(op, g, t, parents)
         elif op.vjp_parts is not None:  # only the parts whose input needs a gradient
             if len(parents) == 2:
                 x, y = parents
                 gx, gy = op.vjp_parts
-                input_grads = (gx(g, t._data, x._data, y._data, **t._params) if x.requires_grad else None,
-                               gy(g, t._data, x._data, y._data, **t._params) if y.requires_grad else None)
+                input_grads = (gx(g, t._data, x._data, y._data) if x.requires_grad else None,
+                               gy(g, t._data, x._data, y._data) if y.requires_grad else None)
             else:
-                arrays = [p._data for p in parents]
-                input_grads = [part(g, t._data, *arrays, **t._params) if p.requires_grad else None
-                               for part, p in zip(op.vjp_parts, parents)]
+                input_grads = _vjp_on_arrays(op, g, t, parents)
         elif len(parents) == 2:
-            input_grads = op.vjp(g, t._data, parents[0]._data, parents[1]._data, **t._params)
-        elif len(parents) == 1:
-            input_grads = op.vjp(g, t._data, parents[0]._data, **t._params)
+            input_grads = op.vjp(g, t._data, parents[0]._data, parents[1]._data)
         else:
-            input_grads = op.vjp(g, t._data, *[p._data for p in parents], **t._params)
+            input_grads = op.vjp(g, t._data, parents[0]._data)
         for p, gp in zip(parents, input_grads):
             if gp is None or not p.requires_grad:
                 continue
             shape = p._data.shape
             if gp.shape != shape:
                 gp = unbroadcast(gp, shape)
-            key = id(p)
-            previous = pending.get(key)
-            pending[key] = gp if previous is None else _combine(previous, gp, owned, create_graph)
+            j = position[p]
+            previous = pending[j]
+            pending[j] = gp if previous is None else _combine(previous, gp, owned, create_graph)
+
+
+def _vjp_on_arrays(op: Op, g: Any, t: Tensor, parents: tuple) -> Sequence[Any]:
+    """A node's input gradients in the general form of the call: any inputs, any parameters."""
+    arrays = [p._data for p in parents]
+    if op.vjp_parts is None:
+        return op.vjp(g, t._data, *arrays, **t._params)
+    return [part(g, t._data, *arrays, **t._params) if p.requires_grad else None
+            for part, p in zip(op.vjp_parts, parents)]
 
 
 def _check_unwritten(t: Tensor) -> None:
     """Refuse a node whose inputs (or its own value) were assigned after it was recorded: its VJP
     would mix the new values with the old graph (PyTorch: 'modified by an inplace operation')."""
     stamp = t._stamp
-    for what, p in [("its output", t)] + [(f"input {i}", p) for i, p in enumerate(t._parents)]:
+    for i, p in enumerate((t,) + t._parents):
         if getattr(p, "_version", 0) > stamp:
-            label = f" '{p.name}'" if p.name else ""
+            what, label = "its output" if i == 0 else f"input {i - 1}", f" '{p.name}'" if p.name else ""
             raise GraphError(
                 f"backward: {what}{label} of '{t._op.name}' (a tensor of shape {p.shape}, dtype {p.dtype}) "
                 f"was modified after it was used in the forward pass: its .data was assigned (e.g. an optimizer "
@@ -618,8 +644,10 @@ def _combine(previous: Any, g: Any, owned: set, create_graph: bool) -> Any:
 def _add_to_leaf(t: Tensor, g: Any) -> None:
     """Add into `.grad` under a lock: backward passes in several threads may share a leaf, and the
     read-add-write of `.grad` must not lose one of their contributions."""
-    g = _value(g)
-    with _leaf_lock:
+    if isinstance(g, Tensor):
+        g = g._data
+    _leaf_lock.acquire()  # (cheaper than `with`)
+    try:
         if t.grad is None:
             if g.shape == t._data.shape:
                 t.grad = np.array(g, dtype=t._data.dtype)  # a copy we own
@@ -627,6 +655,8 @@ def _add_to_leaf(t: Tensor, g: Any) -> None:
                 t.grad = np.array(np.broadcast_to(g, t._data.shape), dtype=t._data.dtype)
         else:
             np.add(t.grad, g, out=t.grad, casting="same_kind")
+    finally:
+        _leaf_lock.release()
 
 
 _leaf_lock = threading.Lock()

@@ -58,7 +58,7 @@ class TraceWarning(UserWarning):
 
 def _warn_value_read(t: Tensor, how: str) -> None:
     what = f"'{t.name}'" if t.name else f"of shape {t.shape}"
-    access = {"data": ".data", "numpy": ".numpy()", "item": ".item()", "array": "np.asarray()"}.get(how, f"{how}()")
+    access = {"data": ".data", "numpy": ".numpy() or np.asarray()", "item": ".item()"}.get(how, f"{how}()")
     if how in ("==", "!=", "<", "<=", ">", ">="):
         access = f"a comparison ({how})"
     warnings.warn(f"trace: loss_fn read the value of a tensor {what} (a parameter, a data input or computed "

@@ -326,6 +326,31 @@ def test_writing_an_intermediate_result_is_refused_where_its_value_is_used():
         loss.backward()
 
 
+def test_writes_into_the_array_itself_are_not_detected():
+    # documented limitation (README "Guarantees"): only assignments to .data are counted
+    w = am.Tensor([1.0, 2.0], requires_grad=True)
+    loss = (w * w).sum()
+    w.data[0] = 3.0
+    loss.backward()
+    np.testing.assert_array_equal(w.grad, [6.0, 4.0])  # the new value with the old graph, silently
+
+
+def test_a_write_in_another_thread_between_forward_and_backward_is_refused():
+    w = am.Tensor([1.0, 2.0], requires_grad=True)
+    loss = (w * w).sum()
+    _in_thread(lambda: optim.SGD([w], lr=0.1).step() if w.__setattr__("grad", np.ones(2)) is None else None)
+    with pytest.raises(GraphError, match="modified after it was used"):
+        loss.backward()
+
+
+def test_a_graph_freed_by_one_threads_backward_is_refused_in_another():
+    w = am.Tensor([1.0, 2.0], requires_grad=True)
+    loss = (w.exp() * 2.0).sum()
+    _in_thread(loss.backward)  # no retain_graph: frees the graph
+    with pytest.raises(GraphError, match="already freed"):
+        loss.backward()
+
+
 def test_load_state_dict_counts_as_a_write():
     layer = nn.Linear(2, 1, rng=np.random.default_rng(0))
     loss = layer(am.Tensor([[1.0, 2.0]])).sum()
