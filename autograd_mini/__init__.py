@@ -17,7 +17,9 @@ from .ops_numpy import (arccos, arcsin, arctan, argmax, argmin, clip, cos, cosh,
                         erf, exp2, expand_dims, expm1, flatten, flip, gelu, index_add, index_update, leaky_relu,
                         log1p, log2, logaddexp, logsigmoid, logsumexp, amax as max, amin as min, moveaxis, norm,
                         outer, pad, pow, prod, ravel, reciprocal, repeat, roll, sign_of as sign, sin, sinh, split,
-                        sqrt, squeeze, std, swapaxes, tan, tensordot, tile, unsqueeze, var, where)
+                        sqrt, squeeze, std, swapaxes, tan, tensordot, tile, unsqueeze, var, where,
+                        det, hstack, inner, inv, solve, sort, tril, triu, vstack)
+from . import linalg  # noqa: F401,E402 (am.linalg.inv, det, solve, norm: NumPy's spelling)
 from .ops_numpy import pow as power  # noqa: F401 (NumPy's name)
 from . import interop  # noqa: F401,E402 (np.exp(t), np.sum(t), ndarray + t: our ops)
 from .tensor import Op, Tensor, enable_grad, is_grad_enabled, no_grad, scope

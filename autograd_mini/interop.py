@@ -50,7 +50,9 @@ _FUNCTIONS: dict[Any, Callable] = {
     np.where: lambda condition, *xy: on.where(condition, *xy) if xy else np.where(_values(condition)),
     np.clip: on.clip, np.einsum: on.einsum, np.dot: on.dot, np.tensordot: on.tensordot, np.outer: on.outer,
     np.broadcast_to: lambda x, shape: ops.broadcast_to(x, shape=tuple(np.atleast_1d(shape))),
-    np.linalg.norm: on.norm,
+    np.linalg.norm: on.norm, np.linalg.inv: on.inv, np.linalg.det: on.det, np.linalg.solve: on.solve,
+    np.sort: on.sort, np.inner: on.inner, np.hstack: on.hstack, np.vstack: on.vstack, np.triu: on.triu,
+    np.tril: on.tril,
 }
 # questions about values: the answer is the same array NumPy gives, no gradient to lose
 _VALUE_FUNCTIONS = {np.shape, np.ndim, np.size, np.allclose, np.isclose, np.array_equal, np.array_equiv,

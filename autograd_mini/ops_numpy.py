@@ -336,6 +336,44 @@ def _explain_einsum(*xs: np.ndarray, subscripts: str, out: Any = None) -> str:
 einsum_op = Op("einsum", lambda *xs, subscripts, out=None: np.einsum(subscripts, *xs, out=out), _einsum_vjp,
                _explain_einsum)
 
+# ---- linear algebra (square matrices, batched over leading axes) ---------------------------------
+
+
+def _mT(a: Any) -> Any:
+    return a.swapaxes(-1, -2)
+
+
+def _explain_square(*xs: np.ndarray, **_: Any) -> str:
+    a = xs[0]
+    if a.ndim < 2 or a.shape[-1] != a.shape[-2]:
+        return "expected square matrices in the last two axes (..., n, n)"
+    return "the matrix is singular (no inverse): its determinant is 0"
+
+
+_inv = _poly(np.linalg.inv, lambda a: inv(a))
+_solve = _poly(np.linalg.solve, lambda a, b: solve(a, b))
+
+inv = Op("inv", np.linalg.inv, lambda g, ans, x: (-(_mT(ans) @ g @ _mT(ans)),), _explain_square)
+det = Op("det", np.linalg.det,  # d det(A) = det(A) tr(A^-1 dA): the gradient is det(A) A^-T
+         lambda g, ans, x: ((g * ans).reshape(ans.shape + (1, 1)) * _mT(_inv(x)),), _explain_square)
+
+
+def _solve_vjp_b(g, ans, a, b):
+    if b.ndim == 1:  # a vector right-hand side: solve with it as one column
+        return _solve(_mT(a), g.reshape(g.shape + (1,))).reshape(g.shape)
+    return _solve(_mT(a), g)
+
+
+def _solve_vjp_a(g, ans, a, b):
+    gb = _solve_vjp_b(g, ans, a, b)  # x = A^-1 b: dA = -A^-T g x^T
+    if b.ndim == 1:
+        return -(gb.reshape(gb.shape + (1,)) @ ans.reshape((1,) + ans.shape))
+    return -(gb @ _mT(ans))
+
+
+solve = Op("solve", np.linalg.solve, per_input(_solve_vjp_a, _solve_vjp_b), lambda a, b: _explain_square(a))
+
+
 # ---- public functions (also Tensor methods); composites need no VJP -----------------------------
 
 
@@ -651,6 +689,41 @@ def dot(x: Any, y: Any) -> Tensor:
     return tensordot(x, y, axes=([-1], [0 if ny == 1 else -2]))
 
 
+def sort(x: Any, axis: int = -1) -> Tensor:
+    """Sorted along axis, as picking entries (the gradient goes back to where each came from)."""
+    x = _as_tensor(x)
+    axis = axis % x.ndim
+    order = np.argsort(_value(x), axis=axis, kind="stable")
+    grid = np.indices(order.shape, sparse=True)
+    return _index_tensor(x, tuple(order if a == axis else grid[a] for a in range(x.ndim)))
+
+
+def inner(x: Any, y: Any) -> Tensor:
+    """np.inner: the sum over the last axis of both (a product for 0-d operands)."""
+    if np.ndim(_value(x)) == 0 or np.ndim(_value(y)) == 0:
+        return mul(x, y)
+    return tensordot(x, y, axes=([-1], [-1]))
+
+
+def hstack(tensors: Sequence[Any]) -> Tensor:
+    from .ops import concatenate
+    return concatenate(tensors, axis=0 if np.ndim(_value(tensors[0])) == 1 else 1)
+
+
+def vstack(tensors: Sequence[Any]) -> Tensor:
+    from .ops import concatenate
+    return concatenate([reshape(t, shape=(1, -1)) if np.ndim(_value(t)) == 1 else t for t in tensors], axis=0)
+
+
+def triu(x: Any, k: int = 0) -> Tensor:
+    """The upper triangle (x times a 0/1 mask made from the shape alone)."""
+    return mul(x, np.triu(np.ones(np.shape(_value(x))[-2:], bool), k))  # booleans take x's dtype
+
+
+def tril(x: Any, k: int = 0) -> Tensor:
+    return mul(x, np.tril(np.ones(np.shape(_value(x))[-2:], bool), k))
+
+
 class _IndexedUpdate:
     """`x.at[index]`: functional updates in JAX's style, new Tensors differentiable in x and values."""
 
@@ -730,7 +803,7 @@ _methods = {
     "max": amax, "min": amin, "prod": prod, "argmax": argmax, "argmin": argmin, "cumsum": cumsum,
     "var": var, "std": std, "logsumexp": logsumexp, "norm": norm, "clip": clip,
     "squeeze": squeeze, "expand_dims": expand_dims, "unsqueeze": expand_dims, "flatten": ravel, "ravel": ravel,
-    "flip": flip, "roll": roll, "repeat": repeat, "dot": dot,
+    "flip": flip, "roll": roll, "repeat": repeat, "dot": dot, "sort": sort,
     "gelu": gelu, "elu": elu, "leaky_relu": leaky_relu, "logsigmoid": logsigmoid,
     "at": property(_At),
 }
@@ -742,4 +815,5 @@ __all__ = ["sqrt", "sin", "cos", "tan", "arcsin", "arccos", "arctan", "sinh", "c
            "amax", "amin", "argmax", "argmin", "prod", "var", "std", "cumsum", "logsumexp", "logaddexp", "norm",
            "squeeze", "expand_dims", "unsqueeze", "flatten", "ravel", "flip", "repeat", "tile", "pad", "split",
            "moveaxis", "swapaxes", "roll", "index_update", "index_add",
-           "outer", "tensordot", "einsum", "dot"]
+           "outer", "tensordot", "einsum", "dot", "inner", "inv", "det", "solve", "sort", "hstack", "vstack",
+           "triu", "tril"]

@@ -92,7 +92,7 @@ def test_value_questions_run_on_the_values():
 
 @pytest.mark.parametrize("call, words", [
     (lambda t: np.cumprod(t), "np.cumprod"),
-    (lambda t: np.sort(t), "no differentiable version"),
+    (lambda t: np.median(t), "no differentiable version"),
     (lambda t: np.floor(t), "np.floor"),
     (lambda t: np.exp(t, out=np.empty((3, 4))), "out="),
     (lambda t: np.sum(t, out=np.empty(())), "out="),

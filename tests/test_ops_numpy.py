@@ -211,6 +211,38 @@ def dot_case(draw):
     return draw(arrays(x_shape)), draw(arrays(y_shape))
 
 
+@st.composite
+def square_matrices(draw, count=1):
+    """Diagonally dominant (so well conditioned) n x n matrices, batched or not, and a right-hand side."""
+    n = draw(st.integers(1, 3))
+    batch = draw(st.sampled_from([(), (2,)]))
+    a = draw(arrays(batch + (n, n), floats(-1, 1))) + 3 * np.eye(n)
+    rhs = draw(st.sampled_from(["vector", "matrix"])) if not batch else "matrix"
+    b = draw(arrays((n,) if rhs == "vector" else batch + (n, draw(st.integers(1, 2))), MODERATE))
+    return (a, b)[:count]
+
+
+@st.composite
+def sort_case(draw):
+    shape = draw(shapes(min_dims=1, max_side=SIDE))
+    x = draw(hnp.arrays(np.float64, shape, elements=UNTIED, unique=True))
+    return x, draw(st.integers(-x.ndim, x.ndim - 1))
+
+
+@st.composite
+def inner_case(draw):
+    n = draw(st.integers(1, 3))
+    left = tuple(draw(st.lists(st.integers(1, 2), max_size=2)))
+    right = tuple(draw(st.lists(st.integers(1, 2), max_size=2)))
+    return draw(arrays(left + (n,))), draw(arrays(right + (n,)))
+
+
+@st.composite
+def stack_pair(draw):
+    rows, cols = draw(st.integers(1, 3)), draw(st.integers(1, 3))
+    return draw(arrays((rows, cols))), draw(arrays((draw(st.integers(1, 3)), cols)))
+
+
 def _unary(f, elements):
     return lambda: (f, one(small(elements)))
 
@@ -280,6 +312,15 @@ CASES = {
     "tensordot": _drawn(tensordot_case(), lambda c: (lambda x, y: am.tensordot(x, y, c[2]), c[:2])),
     "dot": _drawn(dot_case(), lambda c: (am.dot, c)),
     "outer": _drawn(broadcast_pair(max_side=SIDE), lambda c: (am.outer, c)),
+    "inner": _drawn(inner_case(), lambda c: (am.inner, c)),
+    "inv": _drawn(square_matrices(), lambda c: (am.inv, c)),
+    "det": _drawn(square_matrices(), lambda c: (am.linalg.det, c)),
+    "solve": _drawn(square_matrices(count=2), lambda c: (am.solve, c)),
+    "sort": _drawn(sort_case(), lambda c: (lambda t: am.sort(t, axis=c[1]), (c[0],))),
+    "vstack": _drawn(stack_pair(), lambda c: (lambda a, b: am.vstack([a, b]), c)),
+    "hstack": _drawn(stack_pair(), lambda c: (lambda a, b: am.hstack([a.T, b.T]), c)),
+    "triu": _drawn(one(small(min_dims=2)), lambda c: (lambda t: am.triu(t, 1), c)),
+    "tril": _drawn(one(small(min_dims=2)), lambda c: (am.tril, c)),
 }
 
 
@@ -383,6 +424,9 @@ def test_split_and_at_get():
     (lambda: am.squeeze(am.Tensor(np.ones((2, 3))), axis=0), ValueError, "squeeze"),
     (lambda: am.moveaxis(am.Tensor(np.ones((2, 3))), [0, 0], [1, 0]), ValueError, "distinct"),
     (lambda: am.gelu(am.Tensor([1.0]), approximate="fast"), ValueError, "'none' or 'tanh'"),
+    (lambda: am.inv(am.Tensor(np.ones((2, 2)))), ValueError, "inv: inputs of shape (2, 2): the matrix is singular"),
+    (lambda: am.det(am.Tensor(np.ones((2, 3)))), ValueError, "det: inputs of shape (2, 3): expected square"),
+    (lambda: am.solve(am.Tensor(np.eye(2)), np.ones(3)), ValueError, "solve: inputs of shape (2, 2) and (3,)"),
 ])
 def test_bad_input_is_refused_with_a_clear_error(call, error, words):
     with pytest.raises(error) as info:
@@ -423,7 +467,8 @@ def test_traced_replay_matches_eager(name, data):
                 p.grad = None
 
 
-@pytest.mark.parametrize("name", [n for n in CASES if n not in ("einsum", "dot", "tensordot", "outer", "where")])
+@pytest.mark.parametrize("name", [n for n in CASES if n not in ("einsum", "dot", "tensordot", "outer", "where", "inner",
+                                                                 "inv", "det", "solve", "vstack", "hstack")])
 def test_float32_stays_float32(name):
     """Values and gradients keep the input's dtype (float32 in, float32 out)."""
     f, inputs = CASES[name]()[0], None
@@ -436,7 +481,7 @@ def test_float32_stays_float32(name):
               "split": lambda t: am.split(t, 3, axis=1)[0], "moveaxis": lambda t: am.moveaxis(t, 0, 1),
               "swapaxes": lambda t: am.swapaxes(t, 0, 1), "index_update": lambda t: t.at[0].set(1.0),
               "index_add": lambda t: t.at[0].add(1.0), "index_add_repeated": lambda t: t.at[[0, 0]].add(t[1]),
-              "logaddexp": lambda t: am.logaddexp(t, 0.5)}[name]
+              "logaddexp": lambda t: am.logaddexp(t, 0.5), "sort": am.sort, "triu": am.triu, "tril": am.tril}[name]
     t = am.Tensor(x, requires_grad=True)
     y = f(t)
     y.backward(np.ones(y.shape, np.float32))
