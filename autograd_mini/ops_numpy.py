@@ -1,4 +1,4 @@
-"""More of NumPy: the op table continued (element-wise, reductions, shape, products).
+"""More of NumPy: the op table continued (element-wise, reductions, shape, products, linear algebra).
 
 Read each row like a row of ops.py: name, forward on NumPy arrays, `vjp(g, ans, *inputs, **params)`.
 The VJPs are polymorphic in the same way: only arithmetic, methods that arrays and Tensors share, and
@@ -8,12 +8,12 @@ VJP are `compare` ops on Tensors (a traced replay recomputes them from the curre
 Forwards that NumPy lets write into a buffer take `out=None` (ufunc forwards are the ufunc itself).
 
 Below the rows, composites: functions built from primitives (var, std, gelu, squeeze, repeat,
-tile, split, tensordot, dot, ...), whose gradients need no code of their own.
+tile, split, sort, tensordot, dot, ...), whose gradients need no code of their own.
 
 Non-differentiable points: ties in max/min share the gradient equally (as torch.amax); sign, argmax
 and argmin have no gradient; clip passes the gradient at the bounds themselves (x == lo or x == hi,
 as torch.clamp); norm's gradient at 0 is 0 (the minimum-norm subgradient, as torch); its second
-derivative at 0 does not exist and is not defined here.
+derivative at 0 does not exist and is not defined here; d(x^y)/dy is NaN for x < 0 (as torch).
 """
 from __future__ import annotations
 
