@@ -120,3 +120,16 @@ def test_asarray_and_numpy_testing_read_the_values():
     np.testing.assert_array_equal(np.asarray(t), X)
     np.testing.assert_allclose(t, X)
     np.testing.assert_allclose(np.exp(t).data, np.exp(X))
+
+
+def test_a_function_written_with_numpy_is_differentiated_as_in_hips_autograd():
+    """f written with np.* only (no am.): grad, hessian and gradcheck go through the dispatch."""
+    def f(w):
+        hidden = np.tanh(np.dot(X, w))
+        return np.mean(np.maximum(hidden, 0.0) ** 2) + np.linalg.norm(w) + np.sum(np.exp(-w * w))
+
+    w = rng.standard_normal(4)
+    am.gradcheck(f, w)
+    am.gradgradcheck(f, w)
+    h = am.hessian(f)(w)
+    np.testing.assert_allclose(h, h.T, atol=1e-12)
