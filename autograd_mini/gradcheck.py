@@ -84,7 +84,7 @@ def gradgradcheck(f: Callable[..., Tensor], *inputs: Any, eps: float = 1e-6, ato
                   rtol: float = 1e-4, seed: int = 0, raise_exception: bool = True) -> GradcheckResult:
     """Check second derivatives: the gradient of ⟨grad f(x)·v, u⟩ (built with create_graph)
     against central differences of that first-order gradient."""
-    from .autograd import grad
+    from .derivatives import gradients as grad
 
     points = [as_float_array(x.data if isinstance(x, Tensor) else x).astype(np.float64) for x in inputs]
     rng = np.random.default_rng(seed)

@@ -17,7 +17,6 @@ from typing import Any, Callable, NamedTuple, Sequence
 
 import numpy as np
 
-from .errors import ShapeError
 from .tensor import Op, Tensor, _value, per_input
 
 # ---- helpers that work on arrays and on Tensors ---------------------------------------------
@@ -320,30 +319,8 @@ def stack(tensors: Sequence[Any], axis: int = 0) -> Tensor:
     return _stack(*tensors, axis=axis)
 
 
-def dot(x: Any, y: Any) -> Tensor:
-    """np.dot for 1-D and 2-D operands (where it is matmul); use matmul for batches."""
-    if _value(x).ndim > 2 or _value(y).ndim > 2:
-        raise ShapeError(f"dot: shapes {np.shape(_value(x))} and {np.shape(_value(y))}: dot is defined here for "
-                         f"1-D and 2-D operands only; use matmul (@) for batched products")
-    return matmul(x, y)
-
-
 def softmax(x: Any, axis: int = -1) -> Tensor:
     return exp(log_softmax(x, axis=axis))
-
-
-def pow(x: Any, exponent: Any) -> Tensor:  # noqa: A001 (NumPy's name)
-    if isinstance(exponent, Tensor):
-        if exponent.requires_grad:
-            raise TypeError("pow: the exponent must be a constant; for a learned exponent write exp(y * log(x))")
-        exponent = exponent.data
-    if np.ndim(exponent) != 0:
-        raise ShapeError(f"pow: exponent must be a scalar, got shape {np.shape(exponent)}")
-    return power(x, float(exponent))
-
-
-def _rpow(x: Tensor, base: Any) -> Tensor:
-    return exp(x * np.log(base))
 
 
 def _getitem(x: Tensor, index: Any) -> Tensor:
@@ -388,10 +365,9 @@ _methods = {
     "__mul__": lambda a, b: mul(a, b), "__rmul__": lambda a, b: mul(b, a),
     "__truediv__": lambda a, b: div(a, b), "__rtruediv__": lambda a, b: div(b, a),
     "__matmul__": lambda a, b: matmul(a, b), "__rmatmul__": lambda a, b: matmul(b, a),
-    "__pow__": lambda a, b: pow(a, b), "__rpow__": _rpow,
     "__neg__": lambda a: neg(a), "__pos__": lambda a: a,
     "__getitem__": _getitem,
-    "dot": dot, "matmul": lambda a, b: matmul(a, b), "pow": pow,
+    "matmul": lambda a, b: matmul(a, b),  # dot, pow, ** and more: ops_numpy.py
     **{op.name: (lambda op: lambda x: op(x))(op) for op in (sigmoid, square, exp, log, tanh, relu, abs_op, softplus)},
     "sum": _reduction(sum_op), "mean": _reduction(mean_op),
     "reshape": _reshape, "transpose": _transpose, "swapaxes": _swapaxes,
