@@ -16,7 +16,6 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from .errors import ShapeError
 from .tensor import Op, Tensor, _value, per_input
 
 # ---- helpers that work on arrays and on Tensors ---------------------------------------------
@@ -94,7 +93,18 @@ div = Op("div", np.divide, per_input(lambda g, ans, x, y: g / y, lambda g, ans, 
 neg = Op("neg", np.negative, lambda g, ans, x: (-g,))
 power = Op("pow", lambda x, exponent, out=None: np.power(x, exponent, out=out),
            lambda g, ans, x, exponent: (g * (exponent * x ** (exponent - 1)) if exponent != 0 else g * 0,))
-square = Op("square", np.square, lambda g, ans, x: (g * (2 * x),))
+
+
+def _square_vjp(g, ans, x):
+    if type(x) is not np.ndarray:  # Tensors (create_graph) and NumPy scalars
+        return (g * (2 * x),)
+    return (g * (_TWOS.get(x.dtype, 2) * x),)  # (the dtype's cached 2: a Python 2 costs a conversion, ~0.3 us)
+
+
+_TWOS = {np.dtype(t): np.asarray(2.0, t) for t in (np.float64, np.float32)}  # (read-only: set just below)
+for _two in _TWOS.values():
+    _two.flags.writeable = False
+square = Op("square", np.square, _square_vjp)  # g * (2 * x)
 exp = Op("exp", np.exp, lambda g, ans, x: (g * ans,))
 log = Op("log", np.log, lambda g, ans, x: (g / x,))
 
@@ -121,10 +131,11 @@ tanh = Op("tanh", np.tanh, _tanh_vjp)  # g * (1 - ans * ans)
 def _sigmoid_constants(dtype: Any) -> tuple:
     cap, one = np.asarray(709.0 if dtype == np.float64 else 88.0, dtype), np.asarray(1.0, dtype)
     cap.flags.writeable = one.flags.writeable = False
-    return cap, one
+    return cap, one, -float(cap)
 
 
-# the cap and the 1 as arrays of the input's dtype: the same numbers as Python floats, converted once
+# the cap and the 1 as arrays of the input's dtype: the same numbers as Python floats, converted once;
+# and -cap as a Python float, for comparing with Python floats (a 0-d array there costs two ufunc calls)
 _SIGMOID_CONSTANTS = {np.dtype(t): _sigmoid_constants(t) for t in (np.float64, np.float32)}
 
 
@@ -141,8 +152,8 @@ def _sigmoid(x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     # float64, 88 for float32, just inside the dtype's overflow). Below -cap, 1 + e^x == 1 in the
     # dtype, so the value is e^x: accurate down to the smallest subnormal, exactly 0 beyond it
     # (sigmoid(-1000) == 0.0), and no overflow warning. With `out`, the same steps write into it.
-    cap, one = _SIGMOID_CONSTANTS.get(x.dtype, (88.0, 1.0))
-    low = _maybe_below(x, -cap) if x.size > 32 else x.size != 0 and not min(x.ravel().tolist()) >= -cap
+    cap, one, floor = _SIGMOID_CONSTANTS.get(x.dtype, (88.0, 1.0, -88.0))
+    low = _maybe_below(x, floor) if x.size > 32 else x.size != 0 and not min(x.ravel().tolist()) >= floor
     if out is None:
         e = np.negative(x)
         if low:
@@ -159,16 +170,18 @@ def _sigmoid(x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     e += one
     np.reciprocal(e, out=e)
     if low:
-        below = x < -cap
+        below = x < floor
         e[below] = np.exp(x[below] if np.ndim(x) else x)
     return e
 
 
 def _sigmoid_vjp(g, ans, x):
-    if not _in_place_ok(g, ans):
+    if type(ans) is not np.ndarray:  # Tensors (create_graph) and NumPy scalars
         return (g * (ans * (1 - ans)),)
-    t = 1 - ans  # g * (ans * (1 - ans)) in one buffer: a*b == b*a exactly, so the same bits
-    t *= ans
+    t = _SIGMOID_CONSTANTS.get(ans.dtype, (None, 1))[1] - ans  # (the dtype's cached 1: a Python 1 costs ~0.3 us)
+    t *= ans  # g * (ans * (1 - ans)) with fewer temporaries: a*b == b*a exactly, so the same bits
+    if not _in_place_ok(g, ans):
+        return (g * t,)
     t *= g
     return (t,)
 
@@ -242,7 +255,7 @@ matmul = Op("matmul", np.matmul, _matmul_vjp, lambda x, y: _explain_matmul(x, y)
 def _sum_vjp(g, ans, x, axis=None, keepdims=False):
     if not keepdims and axis is not None:
         g = g.reshape(_kept_shape(x.shape, axis))
-    return (_broadcast_to(g, x.shape),)
+    return (broadcast_to(g, shape=x.shape) if isinstance(g, Tensor) else _broadcast_array(g, x.shape),)
 
 
 def _mean_vjp(g, ans, x, axis=None, keepdims=False):
@@ -294,8 +307,15 @@ def _log_softmax(x: np.ndarray, axis: int = -1) -> np.ndarray:
     return shifted - np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))
 
 
-log_softmax = Op("log_softmax", _log_softmax,
-                 lambda g, ans, x, axis=-1: (g - _exp(ans) * g.sum(axis=axis, keepdims=True),))
+def _log_softmax_vjp(g, ans, x, axis=-1):
+    if type(ans) is not np.ndarray or type(g) is not np.ndarray or g.dtype != ans.dtype:
+        return (g - _exp(ans) * g.sum(axis=axis, keepdims=True),)
+    t = np.exp(ans)  # the same three steps in one buffer (a*b == b*a exactly): same bits, two temporaries less
+    t *= g.sum(axis=axis, keepdims=True)
+    return (np.subtract(g, t, out=t),)
+
+
+log_softmax = Op("log_softmax", _log_softmax, _log_softmax_vjp)  # g - exp(ans) * g.sum(axis, keepdims=True)
 
 
 def _logaddexp0(x: np.ndarray) -> np.ndarray:
@@ -319,30 +339,8 @@ def stack(tensors: Sequence[Any], axis: int = 0) -> Tensor:
     return _stack(*tensors, axis=axis)
 
 
-def dot(x: Any, y: Any) -> Tensor:
-    """np.dot for 1-D and 2-D operands (where it is matmul); use matmul for batches."""
-    if _value(x).ndim > 2 or _value(y).ndim > 2:
-        raise ShapeError(f"dot: shapes {np.shape(_value(x))} and {np.shape(_value(y))}: dot is defined here for "
-                         f"1-D and 2-D operands only; use matmul (@) for batched products")
-    return matmul(x, y)
-
-
 def softmax(x: Any, axis: int = -1) -> Tensor:
     return exp(log_softmax(x, axis=axis))
-
-
-def pow(x: Any, exponent: Any) -> Tensor:  # noqa: A001 (NumPy's name)
-    if isinstance(exponent, Tensor):
-        if exponent.requires_grad:
-            raise TypeError("pow: the exponent must be a constant; for a learned exponent write exp(y * log(x))")
-        exponent = exponent.data
-    if np.ndim(exponent) != 0:
-        raise ShapeError(f"pow: exponent must be a scalar, got shape {np.shape(exponent)}")
-    return power(x, float(exponent))
-
-
-def _rpow(x: Tensor, base: Any) -> Tensor:
-    return exp(x * np.log(base))
 
 
 def _getitem(x: Tensor, index: Any) -> Tensor:
@@ -387,10 +385,9 @@ _methods = {
     "__mul__": lambda a, b: mul(a, b), "__rmul__": lambda a, b: mul(b, a),
     "__truediv__": lambda a, b: div(a, b), "__rtruediv__": lambda a, b: div(b, a),
     "__matmul__": lambda a, b: matmul(a, b), "__rmatmul__": lambda a, b: matmul(b, a),
-    "__pow__": lambda a, b: pow(a, b), "__rpow__": _rpow,
     "__neg__": lambda a: neg(a), "__pos__": lambda a: a,
     "__getitem__": _getitem,
-    "dot": dot, "matmul": lambda a, b: matmul(a, b), "pow": pow,
+    "matmul": lambda a, b: matmul(a, b),  # dot, pow, ** and more: ops_numpy.py
     **{op.name: (lambda op: lambda x: op(x))(op) for op in (sigmoid, square, exp, log, tanh, relu, abs_op, softplus)},
     "sum": _reduction(sum_op), "mean": _reduction(mean_op),
     "reshape": _reshape, "transpose": _transpose, "swapaxes": _swapaxes,

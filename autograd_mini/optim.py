@@ -157,8 +157,9 @@ class SGD(Optimizer):
         self.velocity: dict[int, np.ndarray] = {}
 
     def step(self) -> None:
+        frozen, lr = self.frozen, self.lr
         for p in self.params:
-            g = self._gradient(p)
+            g = self._gradient(p) if frozen else p.grad  # (no call per parameter when nothing is frozen)
             if g is None:
                 continue
             if self.momentum:
@@ -166,7 +167,7 @@ class SGD(Optimizer):
                 v = g.copy() if v is None else self.momentum * v + g
                 self.velocity[id(p)] = v
                 g = v
-            p.data -= self.lr * g
+            p.data -= lr * g  # in place, through the setter: one write counted
 
 
 def _betas(self: Any, name: str, value: Any) -> tuple[float, float]:

@@ -1,0 +1,129 @@
+"""NumPy's functions on Tensors: `np.exp(t)`, `np.sum(t, axis=0)`, `ndarray + t` run our ops.
+
+NumPy hands a call with a Tensor argument to `Tensor.__array_ufunc__` (ufuncs: np.exp, np.add,
+...) or `Tensor.__array_function__` (the rest: np.sum, np.reshape, ...). Each is looked up here:
+- a differentiable function we have runs as that op, so the result is a Tensor on the graph;
+- a question about values (np.shape, np.allclose, np.isfinite, comparisons, ...) runs on the values
+  and returns what NumPy returns: no gradient is lost, none existed;
+- anything else raises TypeError naming the am. function to use, or saying there is none:
+  never a silent conversion to an array that would drop the graph.
+`out=` is refused for the same reason (writing into an array cannot be recorded).
+"""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import numpy as np
+
+from . import ops, ops_numpy as on
+from .tensor import Tensor, _value
+
+
+def _reduction(op: Callable) -> Callable:
+    return lambda x, axis=None, keepdims=False: op(x, axis=axis, keepdims=keepdims)
+
+
+_UFUNCS: dict[Any, Callable] = {
+    np.add: ops.add, np.subtract: ops.sub, np.multiply: ops.mul, np.true_divide: ops.div, np.negative: ops.neg,
+    np.positive: lambda x: x, np.power: on.pow, np.float_power: on.pow, np.square: ops.square, np.exp: ops.exp,
+    np.log: ops.log, np.tanh: ops.tanh, np.absolute: ops.abs_op, np.maximum: ops.maximum, np.minimum: ops.minimum,
+    np.matmul: ops.matmul, np.sign: ops.sign, np.logaddexp: on.logaddexp,
+    **{getattr(np, op.name): op for op in on._UNARY if hasattr(np, op.name)},
+}
+_REDUCE_UFUNCS = {np.add: ops.reduce_sum, np.maximum: on.amax, np.minimum: on.amin, np.multiply: on.prod}
+_ACCUMULATE_UFUNCS = {np.add: lambda x, axis=0: on.cumsum(x, axis=axis)}
+_BY_METHOD = {"__call__": _UFUNCS, "reduce": _REDUCE_UFUNCS, "accumulate": _ACCUMULATE_UFUNCS}
+# ufuncs whose result carries no derivative (booleans): run on the values
+_VALUE_UFUNCS = {np.isfinite, np.isnan, np.isinf, np.signbit, np.greater, np.greater_equal, np.less,
+                 np.less_equal, np.equal, np.not_equal, np.logical_and, np.logical_or, np.logical_not,
+                 np.logical_xor}
+
+_FUNCTIONS: dict[Any, Callable] = {
+    np.sum: ops.reduce_sum, np.mean: ops.reduce_mean, np.max: on.amax, np.amax: on.amax, np.min: on.amin,
+    np.amin: on.amin, np.prod: on.prod, np.var: on.var, np.std: on.std, np.cumsum: on.cumsum,
+    np.reshape: lambda x, shape=None, newshape=None, order="C": ops._reshape(x, shape if shape is not None
+                                                                             else newshape),
+    np.transpose: lambda x, axes=None: ops.transpose(x, axes=None if axes is None else tuple(axes)),
+    np.swapaxes: on.swapaxes, np.moveaxis: on.moveaxis, np.squeeze: on.squeeze, np.expand_dims: on.expand_dims,
+    np.ravel: on.ravel, np.flip: on.flip, np.repeat: on.repeat, np.tile: on.tile, np.pad: on.pad,
+    np.split: on.split, np.roll: on.roll, np.concatenate: ops.concatenate, np.stack: ops.stack,
+    np.where: lambda condition, *xy: on.where(condition, *xy) if xy else np.where(_values(condition)),
+    np.clip: on.clip, np.einsum: on.einsum, np.dot: on.dot, np.tensordot: on.tensordot, np.outer: on.outer,
+    np.broadcast_to: lambda x, shape: ops.broadcast_to(x, shape=tuple(np.atleast_1d(shape))),
+    np.linalg.norm: on.norm, np.linalg.inv: on.inv, np.linalg.det: on.det, np.linalg.solve: on.solve,
+    np.sort: on.sort, np.inner: on.inner, np.hstack: on.hstack, np.vstack: on.vstack, np.triu: on.triu,
+    np.tril: on.tril,
+}
+# questions about values: the answer is the same array NumPy gives, no gradient to lose
+_VALUE_FUNCTIONS = {np.shape, np.ndim, np.size, np.allclose, np.isclose, np.array_equal, np.array_equiv,
+                    np.argmax, np.argmin, np.argsort, np.nonzero, np.count_nonzero, np.all, np.any,
+                    np.array2string, np.array_repr, np.array_str, np.zeros_like, np.ones_like, np.empty_like,
+                    np.full_like, np.result_type, np.can_cast, np.iscomplexobj, np.isrealobj, np.isscalar,
+                    np.searchsorted, np.unique, np.nanargmax, np.nanargmin}
+
+
+def _values(x: Any) -> Any:
+    if isinstance(x, Tensor):
+        return _value(x)
+    if isinstance(x, (list, tuple)):
+        return type(x)(_values(i) for i in x)
+    return x
+
+
+def _am_name(numpy_name: str) -> str:
+    import autograd_mini as am
+    if hasattr(am, numpy_name):
+        return f"use am.{numpy_name}(...) (or the Tensor method) directly"
+    return "autograd_mini has no differentiable version of it"
+
+
+def _refuse(what: str, name: str, reason: str = "") -> TypeError:
+    return TypeError(f"{what} on a Tensor is not supported{reason}: {_am_name(name)}; or call it on t.numpy() "
+                     f"explicitly if you do not need its gradient")
+
+
+def _call(target: Callable, name: str, args: tuple, kwargs: dict) -> Any:
+    try:
+        return target(*args, **kwargs)
+    except TypeError as error:
+        raise TypeError(f"np.{name} on a Tensor runs autograd_mini's {name}, which does not take these "
+                        f"arguments: {error}") from error
+
+
+def _array_ufunc(self: Tensor, ufunc: Any, method: str, *inputs: Any, **kwargs: Any) -> Any:
+    if method == "__call__" and not kwargs:  # the common case, `ndarray * t`: straight to the op
+        target = _UFUNCS.get(ufunc)
+        if target is not None:
+            return target(*inputs)
+    name = ufunc.__name__
+    if kwargs.get("out") is not None:
+        raise TypeError(f"np.{name}(..., out=...) with a Tensor: writing into an array cannot be recorded, so the "
+                        f"gradient would be lost; assign the result instead (y = np.{name}(...))")
+    if ufunc in _VALUE_UFUNCS and method == "__call__":
+        return getattr(ufunc, method)(*_values(inputs), **kwargs)
+    target = _BY_METHOD.get(method, {}).get(ufunc)
+    if target is None:
+        what = f"np.{name}" if method == "__call__" else f"np.{name}.{method}"
+        raise _refuse(what, name)
+    kwargs.pop("out", None)
+    if kwargs.pop("dtype", None) is not None:
+        raise TypeError(f"np.{name} on a Tensor: dtype= is not supported (the result keeps the Tensor's dtype)")
+    return _call(target, name, inputs, kwargs)
+
+
+def _array_function(self: Tensor, func: Any, types: tuple, args: tuple, kwargs: dict) -> Any:
+    name = func.__name__
+    if func in _VALUE_FUNCTIONS:
+        return func(*_values(args), **{k: _values(v) for k, v in kwargs.items()})
+    target = _FUNCTIONS.get(func)
+    if target is None:
+        raise _refuse(f"np.{name}", name)
+    if kwargs.get("out") is not None:
+        raise TypeError(f"np.{name}(..., out=...) with a Tensor: writing into an array cannot be recorded; "
+                        f"assign the result instead")
+    kwargs = {k: v for k, v in kwargs.items() if k != "out"}
+    return _call(target, name, args, kwargs)
+
+
+Tensor.__array_ufunc__ = _array_ufunc
+Tensor.__array_function__ = _array_function

@@ -1,0 +1,819 @@
+"""More of NumPy: the op table continued (element-wise, reductions, shape, products, linear algebra).
+
+Read each row like a row of ops.py: name, forward on NumPy arrays, `vjp(g, ans, *inputs, **params)`.
+The VJPs are polymorphic in the same way: only arithmetic, methods that arrays and Tensors share, and
+the `_poly` helpers, so one line gives the NumPy gradient of an ordinary backward and the
+differentiable Tensor gradient under `create_graph=True` (second order from the same line). Masks in a
+VJP are `compare` ops on Tensors (a traced replay recomputes them from the current values).
+Forwards that NumPy lets write into a buffer take `out=None` (ufunc forwards are the ufunc itself).
+
+Below the rows, composites: functions built from primitives (var, std, gelu, squeeze, repeat,
+tile, split, sort, tensordot, dot, ...), whose gradients need no code of their own.
+
+Non-differentiable points: ties in max/min share the gradient equally (as torch.amax); sign, argmax
+and argmin have no gradient; clip passes the gradient at the bounds themselves (x == lo or x == hi,
+as torch.clamp); norm's gradient at 0 is 0 (the minimum-norm subgradient, as torch); its second
+derivative at 0 does not exist and is not defined here; d(x^y)/dy is NaN for x < 0 (as torch).
+"""
+from __future__ import annotations
+
+import math
+import string
+from typing import Any, Sequence
+
+import numpy as np
+
+from .errors import ShapeError
+from .ops import _broadcast_to, _poly, _scatter, compare, matmul, mul, power, reshape, sign, softplus, transpose
+from .ops import _getitem as _index_tensor
+from .tensor import Op, Tensor, _value, per_input
+
+# ---- helpers that work on arrays and on Tensors ---------------------------------------------
+
+
+def _fmask(x: Any, y: Any, rule: str) -> Any:
+    """A 0/1 mask in x's dtype: NumPy's comparison on arrays, a `compare` op on Tensors."""
+    if isinstance(x, Tensor) or isinstance(y, Tensor):
+        return compare(x, y, rule=rule)
+    return compare.forward(x, y, rule=rule)
+
+
+def _is_zero(x: Any) -> Any:
+    return _fmask(x, 0, ">=") * _fmask(x, 0, "<=")
+
+
+def _any_tensor(*xs: Any) -> bool:
+    return any(isinstance(x, Tensor) for x in xs)
+
+
+_sqrt = _poly(np.sqrt, lambda a: sqrt(a))
+_sin = _poly(np.sin, lambda a: sin(a))
+_cos = _poly(np.cos, lambda a: cos(a))
+_sinh = _poly(np.sinh, lambda a: sinh(a))
+_cosh = _poly(np.cosh, lambda a: cosh(a))
+_exp = _poly(np.exp, lambda a: a.exp())
+_log = _poly(np.log, lambda a: a.log())
+_flip = _poly(lambda a, axis: np.flip(a, axis), lambda a, axis: flip_op(a, axis=axis))
+_roll = _poly(lambda a, shift, axis: np.roll(a, shift, axis), lambda a, shift, axis: roll_op(a, shift=shift, axis=axis))
+_cumsum = _poly(lambda a, axis: np.cumsum(a, axis), lambda a, axis: cumsum_op(a, axis=axis))
+
+
+def _where(condition: Any, a: Any, b: Any) -> Any:
+    return where_op(condition, a, b) if _any_tensor(condition, a, b) else np.where(condition, a, b)
+
+
+def _einsum(subscripts: str, *operands: Any) -> Any:
+    if _any_tensor(*operands):
+        return einsum_op(*operands, subscripts=subscripts)
+    return np.einsum(subscripts, *operands)
+
+
+def _stack_last(parts: list) -> Any:
+    if _any_tensor(*parts):
+        from .ops import stack
+        return stack(parts, axis=-1)
+    return np.stack(parts, axis=-1)
+
+
+def _axes(axis: Any, ndim: int) -> tuple:
+    """The reduced axes as sorted non-negative ints (all of them for None)."""
+    if axis is None:
+        return tuple(range(ndim))
+    items = axis if isinstance(axis, (tuple, list)) else (axis,)
+    return tuple(sorted(int(a) % max(ndim, 1) for a in items))
+
+
+def _kept(g: Any, x_shape: tuple, axis: Any, keepdims: bool) -> Any:
+    """g of a reduction, with the reduced axes back as length-1 axes (ready to broadcast against x)."""
+    if keepdims or not x_shape:
+        return g
+    shape = tuple(1 if i in _axes(axis, len(x_shape)) else n for i, n in enumerate(x_shape))
+    return g.reshape(shape)
+
+
+# ---- element-wise ---------------------------------------------------------------------------------
+
+_LN2 = math.log(2.0)
+_TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
+
+
+def _erf(x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    # math.erf element by element (NumPy has no erf; SciPy is not a dependency): exact, not fast
+    values = np.asarray(np.frompyfunc(math.erf, 1, 1)(x), dtype=x.dtype)
+    if out is None:
+        return values
+    out[...] = values
+    return out
+
+
+sqrt = Op("sqrt", np.sqrt, lambda g, ans, x: (g / (2 * ans),))
+sin = Op("sin", np.sin, lambda g, ans, x: (g * _cos(x),))
+cos = Op("cos", np.cos, lambda g, ans, x: (-g * _sin(x),))
+tan = Op("tan", np.tan, lambda g, ans, x: (g * (1 + ans * ans),))
+arcsin = Op("arcsin", np.arcsin, lambda g, ans, x: (g / _sqrt(1 - x * x),))
+arccos = Op("arccos", np.arccos, lambda g, ans, x: (-g / _sqrt(1 - x * x),))
+arctan = Op("arctan", np.arctan, lambda g, ans, x: (g / (1 + x * x),))
+sinh = Op("sinh", np.sinh, lambda g, ans, x: (g * _cosh(x),))
+cosh = Op("cosh", np.cosh, lambda g, ans, x: (g * _sinh(x),))
+log1p = Op("log1p", np.log1p, lambda g, ans, x: (g / (1 + x),))
+expm1 = Op("expm1", np.expm1, lambda g, ans, x: (g * (ans + 1),))
+log2 = Op("log2", np.log2, lambda g, ans, x: (g / (x * _LN2),))
+exp2 = Op("exp2", np.exp2, lambda g, ans, x: (g * (ans * _LN2),))
+reciprocal = Op("reciprocal", np.reciprocal, lambda g, ans, x: (-g * (ans * ans),))
+erf = Op("erf", _erf, lambda g, ans, x: (g * (_TWO_OVER_SQRT_PI * _exp(-(x * x))),))
+elu_op = Op("elu", lambda x, alpha=1.0: np.where(x > 0, x, alpha * np.expm1(np.minimum(x, 0))),
+            lambda g, ans, x, alpha=1.0: (g * (_fmask(x, 0, ">") + _fmask(x, 0, "<=") * (ans + alpha)),))
+leaky_relu_op = Op("leaky_relu", lambda x, slope=0.01: np.where(x > 0, x, slope * x),
+                   lambda g, ans, x, slope=0.01: (g * (_fmask(x, 0, ">") + _fmask(x, 0, "<=") * slope),))
+clip_op = Op("clip", lambda x, lo=None, hi=None, out=None: np.clip(x, lo, hi, out=out),
+             lambda g, ans, x, lo=None, hi=None: (g * (1 if lo is None else _fmask(x, lo, ">="))
+                                                  * (1 if hi is None else _fmask(x, hi, "<=")),))
+# the condition is an input without a gradient (not a parameter), so that a mask computed by a
+# `compare` op inside a VJP is recomputed from the current values when a traced step replays
+where_op = Op("where", lambda condition, x, y: np.where(condition, x, y),
+              lambda g, ans, condition, x, y: (None, _where(condition, g, 0), _where(condition, 0, g)))
+
+
+def _power_vjp_base(g, ans, x, y):
+    # y x^(y-1); at x == y == 0 the exponent becomes 0 (not -1), so the gradient of 0^0 is 0 * 1, not
+    # 0 * inf (torch's choice); only there, so that d/dy of this gradient stays right elsewhere
+    return g * (y * x ** (y - 1 + _is_zero(x) * _is_zero(y)))
+
+
+def _power_vjp_exponent(g, ans, x, y):
+    # x^y log x; at x == 0 log is taken of 1 (the limit x^y log x -> 0 for y > 0, torch's choice);
+    # a negative base has no derivative in y (x^y is real only at integers): NaN, as torch
+    # (|x| is taken before the log so that no warning is raised for a gradient nobody asked for:
+    # under create_graph every input's part is computed)
+    modulus = x * (1 - 2 * _fmask(x, 0, "<")) + _is_zero(x)
+    return _where(_fmask(x, 0, "<"), np.nan, g * (ans * _log(modulus)))
+
+
+power_op = Op("power", np.power, per_input(_power_vjp_base, _power_vjp_exponent))  # both inputs differentiable
+
+# ---- reductions --------------------------------------------------------------------------------
+
+
+def _extremum_vjp(rule: str):
+    def vjp(g, ans, x, axis=None, keepdims=False):
+        winners = _fmask(x, _kept(ans, x.shape, axis, keepdims), rule)  # x == the extremum (x <= max always)
+        share = winners / winners.sum(axis=_axes(axis, x.ndim), keepdims=True)  # ties split equally
+        return (_kept(g, x.shape, axis, keepdims) * share,)
+    return vjp
+
+
+max_op = Op("max", lambda x, axis=None, keepdims=False, out=None: np.maximum.reduce(x, axis, None, out, keepdims),
+            _extremum_vjp(">="))
+min_op = Op("min", lambda x, axis=None, keepdims=False, out=None: np.minimum.reduce(x, axis, None, out, keepdims),
+            _extremum_vjp("<="))
+
+
+def _exclusive_cumprod(flat: Any) -> Any:
+    """Along the last axis, the product of the entries before each one (1 for the first)."""
+    if not isinstance(flat, Tensor):
+        ones = np.ones(flat.shape[:-1] + (1,), flat.dtype)
+        return np.cumprod(np.concatenate([ones, flat[..., :-1]], axis=-1), axis=-1)
+    running, parts = flat[..., 0] * 0 + 1, []  # on Tensors, a chain of products (create_graph only)
+    for i in range(flat.shape[-1]):
+        parts.append(running)
+        running = running * flat[..., i]
+    return _stack_last(parts)
+
+
+def _prod_vjp(g, ans, x, axis=None, keepdims=False):
+    """g times the product of the *other* entries, as products before and after each entry: exact
+    with zeros (no division by x)."""
+    reduced = _axes(axis, x.ndim)
+    kept_axes = [a for a in range(x.ndim) if a not in reduced]
+    order = kept_axes + list(reduced)
+    moved = x.transpose(order) if x.ndim else x
+    flat = moved.reshape(moved.shape[:len(kept_axes)] + (-1,))
+    others = _exclusive_cumprod(flat) * _exclusive_cumprod(flat[..., ::-1])[..., ::-1]
+    others = others.reshape(moved.shape)
+    if x.ndim:
+        others = others.transpose(tuple(np.argsort(order)))
+    return (_kept(g, x.shape, axis, keepdims) * others,)
+
+
+prod_op = Op("prod", lambda x, axis=None, keepdims=False, out=None: np.multiply.reduce(x, axis, None, out, keepdims),
+             _prod_vjp)
+
+
+def _cumsum_vjp(g, ans, x, axis=None):
+    if axis is None:  # NumPy flattens
+        return (_cumsum(g[::-1], 0)[::-1].reshape(x.shape),)
+    backwards = (slice(None),) * (axis % x.ndim) + (slice(None, None, -1),)
+    return (_cumsum(g[backwards], axis)[backwards],)
+
+
+cumsum_op = Op("cumsum", lambda x, axis=None, out=None: np.cumsum(x, axis, out=out), _cumsum_vjp)
+
+
+def _logsumexp(x: np.ndarray, axis: Any = None, keepdims: bool = False) -> np.ndarray:
+    top = np.max(x, axis=axis, keepdims=True)
+    top = np.where(np.isfinite(top), top, 0)  # all -inf (or inf) along an axis: do not subtract it
+    total = np.log(np.sum(np.exp(x - top), axis=axis, keepdims=True)) + top
+    return total if keepdims else total.reshape(np.sum(x, axis=axis).shape)
+
+
+logsumexp_op = Op("logsumexp", _logsumexp,
+                  lambda g, ans, x, axis=None, keepdims=False: (_kept(g, x.shape, axis, keepdims)
+                                                                * _exp(x - _kept(ans, x.shape, axis, keepdims)),))
+
+
+def _norm(x: np.ndarray, axis: Any = None, keepdims: bool = False, out: np.ndarray | None = None) -> np.ndarray:
+    return np.sqrt(np.add.reduce(x * x, axis=axis, keepdims=keepdims), out=out)
+
+
+def _norm_vjp(g, ans, x, axis=None, keepdims=False):
+    safe = _kept(ans, x.shape, axis, keepdims)
+    safe = safe + _is_zero(safe)  # x / |x|, and 0 where |x| = 0 (x is 0 there): no 0/0
+    return (_kept(g, x.shape, axis, keepdims) * (x / safe),)
+
+
+norm_op = Op("norm", _norm, _norm_vjp)  # the 2-norm of vectors, Frobenius of matrices
+
+# ---- shape ------------------------------------------------------------------------------------
+
+flip_op = Op("flip", lambda x, axis=None: np.flip(x, axis), lambda g, ans, x, axis=None: (_flip(g, axis),))
+
+
+def _negated(shift: Any) -> Any:
+    return tuple(-s for s in shift) if isinstance(shift, tuple) else -shift
+
+
+roll_op = Op("roll", lambda x, shift, axis=None: np.roll(x, shift, axis),
+             lambda g, ans, x, shift, axis=None: (_roll(g, _negated(shift), axis).reshape(x.shape),))
+
+
+def _pad_inner(x_shape: tuple, widths: tuple) -> tuple:
+    return tuple(slice(before, before + n) for n, (before, _) in zip(x_shape, widths))
+
+
+pad_op = Op("pad", lambda x, widths, value=0.0: np.pad(x, widths, mode="constant", constant_values=value),
+            lambda g, ans, x, widths, value=0.0: (g[_pad_inner(x.shape, widths)],))
+
+
+def _index_add(x: np.ndarray, values: np.ndarray, index: Any) -> np.ndarray:
+    out = x.copy()
+    np.add.at(out, index, values)  # repeated indices add up
+    return out
+
+
+def _index_set(x: np.ndarray, values: Any, index: Any) -> np.ndarray:
+    out = x.copy()
+    out[index] = values
+    return out
+
+
+_index_set_poly = _poly(_index_set, lambda g, values, index: index_set_op(g, values, index=index))
+_getitem_poly = _poly(lambda g, index: g[index], lambda g, index: g[index])
+
+index_add_op = Op("index_add", _index_add, per_input(lambda g, ans, x, v, index: g,
+                                                     lambda g, ans, x, v, index: _getitem_poly(g, index)))
+index_set_op = Op("index_set", _index_set,  # x's gradient is g with the overwritten entries zeroed
+                  per_input(lambda g, ans, x, v, index: _index_set_poly(g, 0.0, index),
+                            lambda g, ans, x, v, index: _getitem_poly(g, index)))
+
+# ---- products ---------------------------------------------------------------------------------
+
+_LETTERS = string.ascii_letters
+
+
+def _parse_einsum(subscripts: str, shapes: Sequence[tuple]) -> tuple[list[str], str]:
+    """Subscripts with every '...' spelled out as letters and the output made explicit (as NumPy's
+    implicit mode: ellipsis axes first, then the letters used once, in ASCII order)."""
+    text = subscripts.replace(" ", "")
+    inputs, _, output = text.partition("->")
+    specs = inputs.split(",")
+    if len(specs) != len(shapes):
+        raise ShapeError(f"einsum: '{subscripts}' names {len(specs)} operands but {len(shapes)} were given")
+    unused = iter(c for c in _LETTERS if c not in text)
+    width = max([len(shape) - (len(spec) - 3) for spec, shape in zip(specs, shapes) if "..." in spec] or [0])
+    ellipsis = "".join(next(unused) for _ in range(width))
+    spelled = [spec.replace("...", ellipsis[width - (len(shape) - len(spec) + 3):] if "..." in spec else "")
+               for spec, shape in zip(specs, shapes)]
+    if "->" in text:
+        return spelled, output.replace("...", ellipsis)
+    joined = "".join(spelled)
+    once = sorted(c for c in set(joined) if joined.count(c) == 1 and c not in ellipsis)
+    return spelled, ellipsis + "".join(once)
+
+
+def _einsum_operand_grad(i: int, g: Any, xs: Sequence[Any], specs: list[str], output: str) -> Any:
+    """d/d operand i: the einsum of g with the other operands, written to operand i's letters.
+    A letter found only in operand i (summed there alone) is broadcast back afterwards; a letter
+    repeated in operand i (a diagonal, 'ii') is computed once and scattered onto that diagonal."""
+    spec, x = specs[i], xs[i]
+    letters = "".join(dict.fromkeys(spec))  # each letter once, in order of first appearance
+    operands = [(g, output)] + [(xs[j], specs[j]) for j in range(len(xs)) if j != i]
+    available = "".join(s for _, s in operands)
+    kept = "".join(c for c in letters if c in available)
+    result = _einsum(",".join(s for _, s in operands) + "->" + kept, *[o for o, _ in operands])
+    if kept != letters:
+        lifted = tuple(result.shape[kept.index(c)] if c in kept else 1 for c in letters)
+        result = _broadcast_to(result.reshape(lifted), tuple(n if c in kept else x.shape[spec.index(c)]
+                                                           for n, c in zip(lifted, letters)))
+    if letters != spec:
+        grid = np.indices(result.shape, sparse=True)
+        result = _scatter(result, tuple(grid[letters.index(c)] for c in spec), x.shape)
+    return result
+
+
+def _einsum_vjp(g, ans, *xs, subscripts):
+    specs, output = _parse_einsum(subscripts, [x.shape for x in xs])
+    return tuple(_einsum_operand_grad(i, g, xs, specs, output) for i in range(len(xs)))
+
+
+def _explain_einsum(*xs: np.ndarray, subscripts: str, out: Any = None) -> str:
+    terms = subscripts.partition("->")[0].count(",") + 1
+    if terms != len(xs):
+        return f"subscripts {subscripts!r} names {terms} operands but {len(xs)} were given"
+    return (f"subscripts {subscripts!r} do not fit the operands: each operand needs one letter per axis "
+            f"('...' for the rest), and a letter must have one length (or 1) everywhere")
+
+
+einsum_op = Op("einsum", lambda *xs, subscripts, out=None: np.einsum(subscripts, *xs, out=out), _einsum_vjp,
+               _explain_einsum)
+
+# ---- linear algebra (square matrices, batched over leading axes) ---------------------------------
+
+
+def _mT(a: Any) -> Any:
+    return a.swapaxes(-1, -2)
+
+
+def _explain_square(*xs: np.ndarray, **_: Any) -> str:
+    a = xs[0]
+    if a.ndim < 2 or a.shape[-1] != a.shape[-2]:
+        return "expected square matrices in the last two axes (..., n, n)"
+    return "the matrix is singular (no inverse): its determinant is 0"
+
+
+_inv = _poly(np.linalg.inv, lambda a: inv(a))
+_solve = _poly(np.linalg.solve, lambda a, b: solve(a, b))
+
+inv = Op("inv", np.linalg.inv, lambda g, ans, x: (-(_mT(ans) @ g @ _mT(ans)),), _explain_square)
+det = Op("det", np.linalg.det,  # d det(A) = det(A) tr(A^-1 dA): the gradient is det(A) A^-T
+         lambda g, ans, x: ((g * ans).reshape(ans.shape + (1, 1)) * _mT(_inv(x)),), _explain_square)
+
+
+def _solve_vjp_b(g, ans, a, b):
+    if b.ndim == 1:  # a vector right-hand side: solve with it as one column
+        return _solve(_mT(a), g.reshape(g.shape + (1,))).reshape(g.shape)
+    return _solve(_mT(a), g)
+
+
+def _solve_vjp_a(g, ans, a, b):
+    gb = _solve_vjp_b(g, ans, a, b)  # x = A^-1 b: dA = -A^-T g x^T
+    if b.ndim == 1:
+        return -(gb.reshape(gb.shape + (1,)) @ ans.reshape((1,) + ans.shape))
+    return -(gb @ _mT(ans))
+
+
+solve = Op("solve", np.linalg.solve, per_input(_solve_vjp_a, _solve_vjp_b), lambda a, b: _explain_square(a))
+
+
+# ---- public functions (also Tensor methods); composites need no VJP -----------------------------
+
+
+def _reduce(op: Op, x: Any, axis: Any, keepdims: bool) -> Tensor:
+    return op(x, axis=tuple(axis) if isinstance(axis, list) else axis, keepdims=keepdims)
+
+
+def amax(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:
+    """The largest entry (along axis); ties share the gradient equally, as torch.amax."""
+    return _reduce(max_op, x, axis, keepdims)
+
+
+def amin(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:
+    return _reduce(min_op, x, axis, keepdims)
+
+
+def prod(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:
+    return _reduce(prod_op, x, axis, keepdims)
+
+
+def logsumexp(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:
+    return _reduce(logsumexp_op, x, axis, keepdims)
+
+
+def logaddexp(x: Any, y: Any) -> Tensor:
+    """log(e^x + e^y), shifted by the larger (the shift's own gradient cancels, ties included)."""
+    from .ops import maximum
+    top = maximum(x, y)
+    return top + ((x - top).exp() + (y - top).exp()).log()
+
+
+def argmax(x: Any, axis: int | None = None, keepdims: bool = False) -> np.ndarray:
+    """Positions, not values: a NumPy integer array (no gradient)."""
+    return np.argmax(_value(x), axis=axis, keepdims=keepdims)
+
+
+def argmin(x: Any, axis: int | None = None, keepdims: bool = False) -> np.ndarray:
+    return np.argmin(_value(x), axis=axis, keepdims=keepdims)
+
+
+def cumsum(x: Any, axis: int | None = None) -> Tensor:
+    return cumsum_op(x, axis=axis)
+
+
+def _reduced_count(shape: tuple, axis: Any) -> int:
+    return math.prod(shape[a] for a in _axes(axis, len(shape))) if shape else 1
+
+
+def var(x: Any, axis: Any = None, ddof: int = 0, keepdims: bool = False) -> Tensor:
+    """Mean squared deviation from the mean, divided by n - ddof (ddof=1: the unbiased estimate)."""
+    x = _as_tensor(x)
+    n = _reduced_count(x.shape, axis)
+    if n - ddof <= 0:
+        raise ShapeError(f"var: {n} entries along axis {axis} of shape {x.shape} with ddof={ddof}: "
+                         f"need more entries than ddof")
+    axis = tuple(axis) if isinstance(axis, list) else axis
+    centred = x - x.mean(axis=axis, keepdims=True)
+    return (centred * centred).sum(axis=axis, keepdims=keepdims) / (n - ddof)
+
+
+def std(x: Any, axis: Any = None, ddof: int = 0, keepdims: bool = False) -> Tensor:
+    """sqrt(var); its gradient is infinite (NaN) where all entries are equal, as torch's."""
+    return sqrt(var(x, axis=axis, ddof=ddof, keepdims=keepdims))
+
+
+def norm(x: Any, ord: Any = None, axis: Any = None, keepdims: bool = False) -> Tensor:  # noqa: A002
+    """The 2-norm of vectors / Frobenius norm of matrices (ord None, 2 on a vector, or 'fro'), or
+    ord 1 and inf on vectors. Gradient x/|x|, and 0 at x = 0 (the smallest subgradient, as torch)."""
+    x = _as_tensor(x)
+    reduced = len(_axes(axis, x.ndim))
+    if ord is None or ord == "fro" and reduced == 2 or ord == 2 and reduced == 1:
+        return _reduce(norm_op, x, axis, keepdims)
+    if ord == 1 and reduced == 1:
+        return abs_of(x).sum(axis=axis, keepdims=keepdims)
+    if ord == np.inf and reduced == 1:
+        return amax(abs_of(x), axis=axis, keepdims=keepdims)
+    raise ValueError(f"norm: ord={ord!r} over {reduced} axes of shape {x.shape} is not supported; "
+                     f"use ord=None (2-norm / Frobenius), 1 or inf for vectors")
+
+
+def abs_of(x: Any) -> Tensor:
+    from .ops import abs_op
+    return abs_op(x)
+
+
+def clip(x: Any, a_min: Any = None, a_max: Any = None) -> Tensor:
+    """Limit to [a_min, a_max] (constants); the gradient passes where a_min <= x <= a_max."""
+    if a_min is None and a_max is None:
+        raise ValueError("clip: give a_min or a_max (or both)")
+    return clip_op(x, lo=_value(a_min), hi=_value(a_max))
+
+
+def where(condition: Any, x: Any, y: Any) -> Tensor:
+    """x where condition holds, else y (condition: booleans, no gradient; x and y differentiable)."""
+    return where_op(np.asarray(_value(condition)).astype(bool), x, y)
+
+
+def pow(x: Any, exponent: Any) -> Tensor:  # noqa: A001 (NumPy's name)
+    """x ** exponent. A constant scalar exponent uses the `pow` row; a Tensor or an array exponent
+    the `power` row, which differentiates both (d/dexponent = x^e log x, NaN for a negative base)."""
+    if isinstance(exponent, Tensor) or np.ndim(exponent) != 0:
+        return power_op(x, exponent)
+    return power(x, float(exponent))
+
+
+def _rpow(x: Tensor, base: Any) -> Tensor:
+    return power_op(base, x)  # NumPy's power: (-2) ** 3 = -8, 0 ** 0 = 1
+
+
+def sign_of(x: Any) -> Tensor:
+    """-1, 0 or 1; gradient zero."""
+    return sign(x)
+
+
+def gelu(x: Any, approximate: str = "none") -> Tensor:
+    """x Φ(x) with the exact normal CDF (erf), or torch's 'tanh' approximation."""
+    if approximate == "tanh":
+        return 0.5 * x * (1 + (math.sqrt(2 / math.pi) * (x + 0.044715 * x * x * x)).tanh())
+    if approximate != "none":
+        raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
+    return 0.5 * x * (1 + erf(x * (1 / math.sqrt(2))))
+
+
+def elu(x: Any, alpha: float = 1.0) -> Tensor:
+    return elu_op(x, alpha=float(alpha))
+
+
+def leaky_relu(x: Any, negative_slope: float = 0.01) -> Tensor:
+    return leaky_relu_op(x, slope=float(negative_slope))
+
+
+def logsigmoid(x: Any) -> Tensor:
+    """log(sigmoid(x)) = -softplus(-x): finite at ±1000."""
+    return -softplus(-_as_tensor(x))
+
+
+def _as_tensor(x: Any) -> Tensor:
+    return x if isinstance(x, Tensor) else Tensor(x)
+
+
+def _shape_after(numpy_fn: Any, shape: tuple, *args: Any, who: str) -> tuple:
+    """The shape NumPy's shape function gives, found on a zero-stride view (no data copied)."""
+    try:
+        return numpy_fn(np.broadcast_to(np.empty((), bool), shape), *args).shape
+    except (ValueError, IndexError, TypeError) as error:
+        raise ShapeError(f"{who}: input of shape {shape}: {error}") from error
+
+
+def squeeze(x: Any, axis: Any = None) -> Tensor:
+    x = _as_tensor(x)
+    return reshape(x, shape=_shape_after(np.squeeze, x.shape, axis, who="squeeze"))
+
+
+def expand_dims(x: Any, axis: Any) -> Tensor:
+    x = _as_tensor(x)
+    return reshape(x, shape=_shape_after(np.expand_dims, x.shape, axis, who="expand_dims"))
+
+
+unsqueeze = expand_dims
+
+
+def ravel(x: Any) -> Tensor:
+    return reshape(x, shape=(-1,))
+
+
+flatten = ravel
+
+
+def flip(x: Any, axis: Any = None) -> Tensor:
+    return flip_op(x, axis=tuple(axis) if isinstance(axis, list) else axis)
+
+
+def roll(x: Any, shift: Any, axis: Any = None) -> Tensor:
+    listed = (lambda v: tuple(v) if isinstance(v, (list, tuple)) else v)
+    return roll_op(x, shift=listed(shift), axis=listed(axis))
+
+
+def moveaxis(x: Any, source: Any, destination: Any) -> Tensor:
+    x = _as_tensor(x)
+    sources = [int(a) % x.ndim for a in np.atleast_1d(source)]
+    destinations = [int(a) % x.ndim for a in np.atleast_1d(destination)]
+    if len(sources) != len(destinations) or len(set(sources)) != len(sources):
+        raise ShapeError(f"moveaxis: shape {x.shape}: source {source} and destination {destination} must be "
+                         f"distinct axes, as many of each")
+    order = [a for a in range(x.ndim) if a not in sources]
+    for d, s in sorted(zip(destinations, sources)):
+        order.insert(d, s)
+    return transpose(x, axes=tuple(order))
+
+
+def swapaxes(x: Any, axis1: int, axis2: int) -> Tensor:
+    return _as_tensor(x).swapaxes(axis1, axis2)
+
+
+def _gather(x: Tensor, axis: int, positions: np.ndarray) -> Tensor:
+    return _index_tensor(x, (slice(None),) * axis + (positions,))
+
+
+def repeat(x: Any, repeats: Any, axis: int | None = None) -> Tensor:
+    """np.repeat, as indexing with repeated positions (the gradient adds the copies up)."""
+    x = _as_tensor(x)
+    if axis is None:
+        x, axis = ravel(x), 0
+    axis = axis % x.ndim
+    try:
+        positions = np.repeat(np.arange(x.shape[axis]), repeats)
+    except ValueError as error:
+        raise ShapeError(f"repeat: shape {x.shape}, repeats {repeats} along axis {axis}: {error}") from error
+    return _gather(x, axis, positions)
+
+
+def tile(x: Any, reps: Any) -> Tensor:
+    """np.tile, as a broadcast: each axis n becomes (r, n), then the pairs merge into r * n."""
+    x = _as_tensor(x)
+    reps = tuple(np.atleast_1d(reps).astype(int))
+    depth = max(x.ndim, len(reps))
+    shape = (1,) * (depth - x.ndim) + x.shape
+    reps = (1,) * (depth - len(reps)) + reps
+    interleaved = reshape(x, shape=tuple(v for n in shape for v in (1, n)))
+    spread = interleaved.broadcast_to(tuple(v for r, n in zip(reps, shape) for v in (r, n)))
+    return reshape(spread, shape=tuple(r * n for r, n in zip(reps, shape)))
+
+
+
+def pad(x: Any, pad_width: Any, mode: str = "constant", constant_values: float = 0.0) -> Tensor:
+    """np.pad. 'constant' is a row of its own; 'edge', 'reflect', 'symmetric' and 'wrap' pick
+    existing entries, so they are indexing (the gradient adds the copies up)."""
+    x = _as_tensor(x)
+    try:
+        widths = tuple(tuple(int(w) for w in pair) for pair in np.broadcast_to(pad_width, (x.ndim, 2)))
+    except ValueError as error:
+        raise ShapeError(f"pad: pad_width {pad_width!r} for shape {x.shape}: expected an int, a (before, after) "
+                         f"pair or one pair per axis") from error
+    if any(w < 0 for pair in widths for w in pair):
+        raise ValueError(f"pad: pad_width {pad_width!r} has a negative width")
+    if mode == "constant":
+        return pad_op(x, widths=widths, value=float(constant_values))
+    for axis, pair in enumerate(widths):
+        try:
+            positions = np.pad(np.arange(x.shape[axis]), pair, mode=mode)
+        except ValueError as error:
+            raise ShapeError(f"pad: mode {mode!r} on axis {axis} of shape {x.shape}: {error}") from error
+        x = _gather(x, axis, positions)
+    return x
+
+
+
+def split(x: Any, indices_or_sections: Any, axis: int = 0) -> list[Tensor]:
+    """np.split: equal sections (an int that divides the axis) or split points; each part is a slice."""
+    x = _as_tensor(x)
+    axis = axis % x.ndim
+    try:
+        parts = np.split(np.arange(x.shape[axis]), indices_or_sections)
+    except ValueError as error:
+        raise ShapeError(f"split: axis {axis} of shape {x.shape} into {indices_or_sections}: {error}") from error
+    lead = (slice(None),) * axis
+    bounds = np.cumsum([0] + [len(p) for p in parts])
+    return [_index_tensor(x, lead + (slice(int(lo), int(hi)),)) for lo, hi in zip(bounds[:-1], bounds[1:])]
+
+
+def _einsum_arguments(arguments: tuple) -> tuple[str, list]:
+    """einsum's two calling forms, ('ij,jk', a, b) and (a, [0, 1], b, [1, 2], [0, 2]), as a string."""
+    if isinstance(arguments[0], str):
+        return arguments[0], list(arguments[1:])
+
+    def letters(sublist: Any) -> str:
+        return "".join("..." if s is Ellipsis else _LETTERS[s] for s in sublist)
+    operands, specs = list(arguments[0::2]), [letters(s) for s in arguments[1::2]]
+    if len(arguments) % 2:
+        operands.pop()
+        return ",".join(specs) + "->" + letters(arguments[-1]), operands
+    return ",".join(specs), operands
+
+
+def einsum(*arguments: Any) -> Tensor:
+    """np.einsum with any subscripts NumPy accepts (ellipsis, implicit output, repeated letters);
+    each operand's gradient is the einsum of the output's gradient with the other operands."""
+    subscripts, operands = _einsum_arguments(arguments)
+    return einsum_op(*operands, subscripts=subscripts)
+
+
+def tensordot(x: Any, y: Any, axes: Any = 2) -> Tensor:
+    """np.tensordot, as an einsum."""
+    nx, ny = np.ndim(_value(x)), np.ndim(_value(y))
+    if isinstance(axes, (int, np.integer)):
+        pairs = (list(range(nx - axes, nx)), list(range(axes)))
+    else:
+        pairs = ([int(a) for a in np.atleast_1d(axes[0])], [int(a) for a in np.atleast_1d(axes[1])])
+    if len(pairs[0]) != len(pairs[1]):
+        raise ShapeError(f"tensordot: shapes {np.shape(_value(x))} and {np.shape(_value(y))}: axes {axes} "
+                         f"must name as many axes of each operand")
+    left = list(_LETTERS[:nx])
+    right = list(_LETTERS[nx:nx + ny])
+    for a, b in zip(*pairs):
+        right[b % ny] = left[a % nx]
+    summed = {left[a % nx] for a in pairs[0]}
+    output = [c for c in left if c not in summed] + [c for c in right if c not in summed]
+    return einsum_op(x, y, subscripts="".join(left) + "," + "".join(right) + "->" + "".join(output))
+
+
+def outer(x: Any, y: Any) -> Tensor:
+    return mul(reshape(_as_tensor(x), shape=(-1, 1)), reshape(_as_tensor(y), shape=(1, -1)))
+
+
+def dot(x: Any, y: Any) -> Tensor:
+    """np.dot: a product for 0-d operands, matmul for 1-D and 2-D, and for N-D the sum over the last
+    axis of x and the second-to-last of y (the last, if y is 1-D)."""
+    nx, ny = np.ndim(_value(x)), np.ndim(_value(y))
+    if nx == 0 or ny == 0:
+        return mul(x, y)
+    if nx <= 2 and ny <= 2:
+        return matmul(x, y)
+    return tensordot(x, y, axes=([-1], [0 if ny == 1 else -2]))
+
+
+def sort(x: Any, axis: int = -1) -> Tensor:
+    """Sorted along axis, as picking entries (the gradient goes back to where each came from)."""
+    x = _as_tensor(x)
+    axis = axis % x.ndim
+    order = np.argsort(_value(x), axis=axis, kind="stable")
+    grid = np.indices(order.shape, sparse=True)
+    return _index_tensor(x, tuple(order if a == axis else grid[a] for a in range(x.ndim)))
+
+
+def inner(x: Any, y: Any) -> Tensor:
+    """np.inner: the sum over the last axis of both (a product for 0-d operands)."""
+    if np.ndim(_value(x)) == 0 or np.ndim(_value(y)) == 0:
+        return mul(x, y)
+    return tensordot(x, y, axes=([-1], [-1]))
+
+
+def hstack(tensors: Sequence[Any]) -> Tensor:
+    from .ops import concatenate
+    return concatenate(tensors, axis=0 if np.ndim(_value(tensors[0])) == 1 else 1)
+
+
+def vstack(tensors: Sequence[Any]) -> Tensor:
+    from .ops import concatenate
+    return concatenate([reshape(t, shape=(1, -1)) if np.ndim(_value(t)) == 1 else t for t in tensors], axis=0)
+
+
+def triu(x: Any, k: int = 0) -> Tensor:
+    """The upper triangle (x times a 0/1 mask made from the shape alone)."""
+    return mul(x, np.triu(np.ones(np.shape(_value(x))[-2:], bool), k))  # booleans take x's dtype
+
+
+def tril(x: Any, k: int = 0) -> Tensor:
+    return mul(x, np.tril(np.ones(np.shape(_value(x))[-2:], bool), k))
+
+
+class _IndexedUpdate:
+    """`x.at[index]`: functional updates in JAX's style, new Tensors differentiable in x and values."""
+
+    __slots__ = ("x", "index")
+
+    def __init__(self, x: Tensor, index: Any) -> None:
+        self.x, self.index = x, index
+
+    def set(self, values: Any) -> Tensor:
+        return index_update(self.x, self.index, values)
+
+    def add(self, values: Any) -> Tensor:
+        return index_add(self.x, self.index, values)
+
+    def get(self) -> Tensor:
+        return self.x[self.index]
+
+
+class _At:
+    __slots__ = ("x",)
+
+    def __init__(self, x: Tensor) -> None:
+        self.x = x
+
+    def __getitem__(self, index: Any) -> _IndexedUpdate:
+        return _IndexedUpdate(self.x, index)
+
+
+def _plain_index(index: Any) -> Any:
+    if isinstance(index, Tensor):
+        return _value(index).astype(np.intp)
+    if isinstance(index, tuple):
+        return tuple(_plain_index(i) for i in index)
+    return index
+
+
+def _checked_update(who: str, x: Any, index: Any, values: Any, unique: bool) -> tuple:
+    x, index = _as_tensor(x), _plain_index(index)
+    try:
+        positions = np.arange(x.size).reshape(x.shape)[index]
+    except (IndexError, ValueError) as error:
+        raise IndexError(f"{who}: index {index!r} into shape {x.shape}: {error}") from error
+    value_shape = np.shape(_value(values))
+    try:
+        np.broadcast_shapes(value_shape, positions.shape)
+    except ValueError:
+        raise ShapeError(f"{who}: values of shape {value_shape} cannot be broadcast to the indexed shape "
+                         f"{positions.shape} of x[{index!r}] (x has shape {x.shape})") from None
+    if len(np.broadcast_shapes(value_shape, positions.shape)) > positions.ndim:
+        raise ShapeError(f"{who}: values of shape {value_shape} have more axes than x[{index!r}] "
+                         f"of shape {positions.shape}")
+    if unique and np.unique(positions).size != positions.size:
+        raise ValueError(f"{who}: index {index!r} names an entry of x more than once; which write wins is "
+                         f"undefined, so its gradient would be too (use index_add to add up repeats)")
+    return x, index
+
+
+def index_update(x: Any, index: Any, values: Any) -> Tensor:
+    """A copy of x with x[index] = values (broadcast); differentiable in x and in values."""
+    x, index = _checked_update("index_update", x, index, values, unique=True)
+    return index_set_op(x, values, index=index)
+
+
+def index_add(x: Any, index: Any, values: Any) -> Tensor:
+    """A copy of x with values added at x[index]; repeated indices add up (np.add.at)."""
+    x, index = _checked_update("index_add", x, index, values, unique=False)
+    return index_add_op(x, values, index=index)
+
+
+# ---- Tensor methods ------------------------------------------------------------------------------
+
+_UNARY = (sqrt, sin, cos, tan, arcsin, arccos, arctan, sinh, cosh, log1p, expm1, log2, exp2, reciprocal, erf)
+_methods = {
+    **{op.name: (lambda op: lambda x: op(x))(op) for op in _UNARY},
+    "sign": lambda x: sign(x),
+    "__pow__": lambda a, b: pow(a, b), "__rpow__": _rpow, "pow": pow,
+    "max": amax, "min": amin, "prod": prod, "argmax": argmax, "argmin": argmin, "cumsum": cumsum,
+    "var": var, "std": std, "logsumexp": logsumexp, "norm": norm, "clip": clip,
+    "squeeze": squeeze, "expand_dims": expand_dims, "unsqueeze": expand_dims, "flatten": ravel, "ravel": ravel,
+    "flip": flip, "roll": roll, "repeat": repeat, "dot": dot, "sort": sort,
+    "gelu": gelu, "elu": elu, "leaky_relu": leaky_relu, "logsigmoid": logsigmoid,
+    "at": property(_At),
+}
+for _name, _method in _methods.items():
+    setattr(Tensor, _name, _method)
+
+__all__ = ["sqrt", "sin", "cos", "tan", "arcsin", "arccos", "arctan", "sinh", "cosh", "log1p", "expm1", "log2",
+           "exp2", "reciprocal", "erf", "sign_of", "clip", "where", "pow", "gelu", "elu", "leaky_relu", "logsigmoid",
+           "amax", "amin", "argmax", "argmin", "prod", "var", "std", "cumsum", "logsumexp", "logaddexp", "norm",
+           "squeeze", "expand_dims", "unsqueeze", "flatten", "ravel", "flip", "repeat", "tile", "pad", "split",
+           "moveaxis", "swapaxes", "roll", "index_update", "index_add",
+           "outer", "tensordot", "einsum", "dot", "inner", "inv", "det", "solve", "sort", "hstack", "vstack",
+           "triu", "tril"]
