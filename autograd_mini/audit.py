@@ -45,7 +45,7 @@ import numpy as np
 
 from .audit_variants import VJP_VARIANTS, Variant
 from .errors import ShapeError
-from .tensor import Op, Tensor, backprop, no_grad, topological_order
+from .tensor import Op, Tensor, backprop, no_grad, unwrap, walk
 
 Params = dict[str, np.ndarray]
 
@@ -299,7 +299,7 @@ def _direction(name: str, value: Any, shape: tuple) -> np.ndarray:
     if value is None:
         raise TypeError(f"audit: manual_rule returned None for '{name}'; {expected}")
     try:
-        array = np.asarray(value.data if isinstance(value, Tensor) else value)
+        array = np.asarray(unwrap(value))
     except ValueError as error:  # ragged nested lists
         raise TypeError(f"audit: manual_rule returned a ragged {type(value).__name__} for '{name}'; {expected}") \
             from error
@@ -344,7 +344,7 @@ def _evaluate(loss_fn: Callable, manual_rule: Callable, params: Params, label: s
     grad = _gradient(loss, leaves)
     _require_finite("the autodiff gradient of", grad, label, hint)
     rule, transposed = _rule_at(manual_rule, params)
-    nodes = [t for t in topological_order([loss]) if t._op is not None]
+    nodes = [t for t in walk([loss]) if t._op is not None]
     return _Point(params, loss, leaves, grad, rule, nodes, label), transposed
 
 
@@ -609,7 +609,7 @@ def _given_points(params: dict[str, Any], points: list[dict[str, Any]] | None) -
             raise ValueError(f"audit: point {k} has parameters {sorted(point)}, expected {sorted(params)}")
         arrays = {}
         for name in params:
-            array = np.asarray(point[name].data if isinstance(point[name], Tensor) else point[name])
+            array = np.asarray(unwrap(point[name]))
             if array.dtype.kind not in "iuf":
                 raise TypeError(f"audit: parameter '{name}' at given point {k} has dtype {array.dtype}; "
                                 f"expected real numbers")

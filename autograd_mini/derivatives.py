@@ -33,7 +33,7 @@ import numpy as np
 
 from .errors import GraphError, ShapeError
 from .ops import reshape, stack
-from .tensor import Op, Tensor, _value, as_float_array, backprop, enable_grad, is_grad_enabled, no_grad, walk
+from .tensor import Op, Tensor, as_float_array, backprop, enable_grad, is_grad_enabled, no_grad, unwrap, walk
 
 Argnums = int | tuple[int, ...]
 
@@ -68,7 +68,7 @@ def gradients(outputs: Tensor | Sequence[Tensor], inputs: Tensor | Sequence[Tens
             if out.size != 1:
                 raise GraphError(f"grad: output has shape {out.shape}; pass grad_outputs for non-scalar outputs")
             seed = np.ones_like(out.data)
-        seed_array = as_float_array(seed.data if isinstance(seed, Tensor) else seed)
+        seed_array = as_float_array(unwrap(seed))
         if seed_array.shape != out.shape:
             raise ShapeError(f"grad: grad_outputs has shape {seed_array.shape} but the output has shape {out.shape}")
         prepared.append((seed if isinstance(seed, Tensor) else Tensor(seed_array)) if create_graph else seed_array)
@@ -148,7 +148,7 @@ def _stand_in(x: Any, linked: bool) -> Tensor:
     """A tensor to differentiate with respect to: linked to `x`'s graph, or a fresh leaf."""
     if linked and isinstance(x, Tensor) and x.requires_grad:
         return reshape(x, shape=x.shape)
-    return Tensor(_value(x), requires_grad=True)
+    return Tensor(unwrap(x), requires_grad=True)
 
 
 def _retire(stand_ins: Sequence[Tensor]) -> None:
@@ -344,7 +344,7 @@ def _jacobian_blocks(out: Any, stand_ins: list[Tensor], keep: bool) -> list[Tens
         if keep:
             blocks.append(stack(row).reshape(out_shape + t.shape))
         else:
-            blocks.append(Tensor._from_op(np.stack([_value(g) for g in row]).reshape(out_shape + t.shape),
+            blocks.append(Tensor._from_op(np.stack([unwrap(g) for g in row]).reshape(out_shape + t.shape),
                                           None, (), None))
     return blocks
 
@@ -461,7 +461,7 @@ def checkpoint(f: Callable[..., Tensor]) -> Callable[..., Tensor]:
             out = f(*[Tensor(a) for a in arrays])
         if not isinstance(out, Tensor):
             raise TypeError(f"checkpoint({name}): f must return one Tensor, got {type(out).__name__}")
-        return _value(out)
+        return unwrap(out)
 
     def recompute(g: Any, ans: Any, *inputs: Any) -> tuple:
         graph = isinstance(g, Tensor)  # create_graph: differentiate through the inputs themselves
@@ -471,7 +471,7 @@ def checkpoint(f: Callable[..., Tensor]) -> Callable[..., Tensor]:
             _refuse_closed_over(name, out, leaves)
             wanted = [t for t in leaves if t.requires_grad]
             grads = iter(_gradients([out], wanted, [g], create_graph=graph))
-        return tuple((next(grads) if graph else _value(next(grads))) if t.requires_grad else None for t in leaves)
+        return tuple((next(grads) if graph else unwrap(next(grads))) if t.requires_grad else None for t in leaves)
 
     op = Op(f"checkpoint({name})", forward, recompute)
 
@@ -491,4 +491,4 @@ def _refuse_closed_over(name: str, out: Any, inputs: list[Tensor]) -> None:
                          f"but is not an argument, so its gradient would be lost; pass it as an argument")
 
 
-_data = _value  # a Tensor's array (read without notifying a trace: no Python control flow depends on it)
+_data = unwrap  # a Tensor's array (read without notifying a trace: no Python control flow depends on it)

@@ -13,7 +13,7 @@ from typing import Any, Callable
 import numpy as np
 
 from .errors import GradcheckError
-from .tensor import Tensor, as_float_array, no_grad
+from .tensor import Tensor, as_float_array, no_grad, unwrap
 
 
 @dataclass
@@ -116,7 +116,7 @@ def _points(checker: str, inputs: tuple, eps: float) -> list[np.ndarray]:
         raise ValueError(f"{checker}: eps must be a positive finite step, got {eps!r}")
     if not inputs:
         raise TypeError(f"{checker}: no inputs given; pass the point(s) to check f at")
-    return [as_float_array(x.data if isinstance(x, Tensor) else x).astype(np.float64) for x in inputs]
+    return [as_float_array(unwrap(x)).astype(np.float64) for x in inputs]
 
 
 def _run(checker: str, check: Callable[[], GradcheckResult], raise_exception: bool) -> GradcheckResult:
@@ -199,7 +199,7 @@ def _second_order(f: Callable[..., Tensor], points: list[np.ndarray], eps: float
 
     leaves = [Tensor(p, requires_grad=True) for p in points]
     scalar = first_order(leaves, create_graph=True)
-    failed = _value_failure(np.asarray(scalar.data if isinstance(scalar, Tensor) else scalar),
+    failed = _value_failure(np.asarray(unwrap(scalar)),
                             "(its first derivative, projected) at the inputs")
     if failed is not None:
         return failed
@@ -211,6 +211,6 @@ def _second_order(f: Callable[..., Tensor], points: list[np.ndarray], eps: float
 
     def value_of(xs: list[np.ndarray]) -> float:
         value = first_order([Tensor(x, requires_grad=True) for x in xs], create_graph=False)
-        return float(value.data if isinstance(value, Tensor) else value)
+        return float(unwrap(value))
 
     return check_derivative(analytic, value_of, [p.copy() for p in points], eps, atol, rtol)

@@ -16,7 +16,7 @@ from typing import Any, Callable
 import numpy as np
 
 from . import ops, ops_numpy as on
-from .tensor import Tensor, _value
+from .tensor import Tensor, unwrap
 
 
 def _reduction(op: Callable) -> Callable:
@@ -64,7 +64,7 @@ _VALUE_FUNCTIONS = {np.shape, np.ndim, np.size, np.allclose, np.isclose, np.arra
 
 def _values(x: Any) -> Any:
     if isinstance(x, Tensor):
-        return _value(x)
+        return unwrap(x)
     if isinstance(x, (list, tuple)):
         return type(x)(_values(i) for i in x)
     return x

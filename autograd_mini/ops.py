@@ -16,7 +16,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from .tensor import Op, Tensor, _value, per_input
+from .tensor import Op, Tensor, unwrap, per_input
 
 # ---- helpers that work on arrays and on Tensors ---------------------------------------------
 
@@ -203,7 +203,7 @@ _COMPARE = {">": np.greater, ">=": np.greater_equal, "<": np.less, "<=": np.less
 compare = Op("compare", lambda x, y, rule: _COMPARE[rule](x, y).astype(np.result_type(x, y)),
              lambda g, ans, x, y, rule: (None, None))  # a 0/1 mask in the inputs' dtype
 sign = Op("sign", np.sign, lambda g, ans, x: (None,))
-_mask = _poly(lambda x, y, rule: _COMPARE[rule](_value(x), _value(y)), lambda x, y, rule: compare(x, y, rule=rule))
+_mask = _poly(lambda x, y, rule: _COMPARE[rule](unwrap(x), unwrap(y)), lambda x, y, rule: compare(x, y, rule=rule))
 _sign = _poly(np.sign, lambda x: sign(x))
 
 # At the points where these have no derivative, the gradient is PyTorch's: relu at 0 gives 0;

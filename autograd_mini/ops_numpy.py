@@ -26,7 +26,7 @@ import numpy as np
 from .errors import ShapeError
 from .ops import _broadcast_to, _poly, _scatter, compare, matmul, mul, power, reshape, sign, softplus, transpose
 from .ops import _getitem as _index_tensor
-from .tensor import Op, Tensor, _value, per_input
+from .tensor import Op, Tensor, unwrap, per_input
 
 # ---- helpers that work on arrays and on Tensors ---------------------------------------------
 
@@ -407,11 +407,11 @@ def logaddexp(x: Any, y: Any) -> Tensor:
 
 def argmax(x: Any, axis: int | None = None, keepdims: bool = False) -> np.ndarray:
     """Positions, not values: a NumPy integer array (no gradient)."""
-    return np.argmax(_value(x), axis=axis, keepdims=keepdims)
+    return np.argmax(unwrap(x), axis=axis, keepdims=keepdims)
 
 
 def argmin(x: Any, axis: int | None = None, keepdims: bool = False) -> np.ndarray:
-    return np.argmin(_value(x), axis=axis, keepdims=keepdims)
+    return np.argmin(unwrap(x), axis=axis, keepdims=keepdims)
 
 
 def cumsum(x: Any, axis: int | None = None) -> Tensor:
@@ -463,12 +463,12 @@ def clip(x: Any, a_min: Any = None, a_max: Any = None) -> Tensor:
     """Limit to [a_min, a_max] (constants); the gradient passes where a_min <= x <= a_max."""
     if a_min is None and a_max is None:
         raise ValueError("clip: give a_min or a_max (or both)")
-    return clip_op(x, lo=_value(a_min), hi=_value(a_max))
+    return clip_op(x, lo=unwrap(a_min), hi=unwrap(a_max))
 
 
 def where(condition: Any, x: Any, y: Any) -> Tensor:
     """x where condition holds, else y (condition: booleans, no gradient; x and y differentiable)."""
-    return where_op(np.asarray(_value(condition)).astype(bool), x, y)
+    return where_op(np.asarray(unwrap(condition)).astype(bool), x, y)
 
 
 def pow(x: Any, exponent: Any) -> Tensor:  # noqa: A001 (NumPy's name)
@@ -657,13 +657,13 @@ def einsum(*arguments: Any) -> Tensor:
 
 def tensordot(x: Any, y: Any, axes: Any = 2) -> Tensor:
     """np.tensordot, as an einsum."""
-    nx, ny = np.ndim(_value(x)), np.ndim(_value(y))
+    nx, ny = np.ndim(unwrap(x)), np.ndim(unwrap(y))
     if isinstance(axes, (int, np.integer)):
         pairs = (list(range(nx - axes, nx)), list(range(axes)))
     else:
         pairs = ([int(a) for a in np.atleast_1d(axes[0])], [int(a) for a in np.atleast_1d(axes[1])])
     if len(pairs[0]) != len(pairs[1]):
-        raise ShapeError(f"tensordot: shapes {np.shape(_value(x))} and {np.shape(_value(y))}: axes {axes} "
+        raise ShapeError(f"tensordot: shapes {np.shape(unwrap(x))} and {np.shape(unwrap(y))}: axes {axes} "
                          f"must name as many axes of each operand")
     left = list(_LETTERS[:nx])
     right = list(_LETTERS[nx:nx + ny])
@@ -681,7 +681,7 @@ def outer(x: Any, y: Any) -> Tensor:
 def dot(x: Any, y: Any) -> Tensor:
     """np.dot: a product for 0-d operands, matmul for 1-D and 2-D, and for N-D the sum over the last
     axis of x and the second-to-last of y (the last, if y is 1-D)."""
-    nx, ny = np.ndim(_value(x)), np.ndim(_value(y))
+    nx, ny = np.ndim(unwrap(x)), np.ndim(unwrap(y))
     if nx == 0 or ny == 0:
         return mul(x, y)
     if nx <= 2 and ny <= 2:
@@ -693,35 +693,35 @@ def sort(x: Any, axis: int = -1) -> Tensor:
     """Sorted along axis, as picking entries (the gradient goes back to where each came from)."""
     x = _as_tensor(x)
     axis = axis % x.ndim
-    order = np.argsort(_value(x), axis=axis, kind="stable")
+    order = np.argsort(unwrap(x), axis=axis, kind="stable")
     grid = np.indices(order.shape, sparse=True)
     return _index_tensor(x, tuple(order if a == axis else grid[a] for a in range(x.ndim)))
 
 
 def inner(x: Any, y: Any) -> Tensor:
     """np.inner: the sum over the last axis of both (a product for 0-d operands)."""
-    if np.ndim(_value(x)) == 0 or np.ndim(_value(y)) == 0:
+    if np.ndim(unwrap(x)) == 0 or np.ndim(unwrap(y)) == 0:
         return mul(x, y)
     return tensordot(x, y, axes=([-1], [-1]))
 
 
 def hstack(tensors: Sequence[Any]) -> Tensor:
     from .ops import concatenate
-    return concatenate(tensors, axis=0 if np.ndim(_value(tensors[0])) == 1 else 1)
+    return concatenate(tensors, axis=0 if np.ndim(unwrap(tensors[0])) == 1 else 1)
 
 
 def vstack(tensors: Sequence[Any]) -> Tensor:
     from .ops import concatenate
-    return concatenate([reshape(t, shape=(1, -1)) if np.ndim(_value(t)) == 1 else t for t in tensors], axis=0)
+    return concatenate([reshape(t, shape=(1, -1)) if np.ndim(unwrap(t)) == 1 else t for t in tensors], axis=0)
 
 
 def triu(x: Any, k: int = 0) -> Tensor:
     """The upper triangle (x times a 0/1 mask made from the shape alone)."""
-    return mul(x, np.triu(np.ones(np.shape(_value(x))[-2:], bool), k))  # booleans take x's dtype
+    return mul(x, np.triu(np.ones(np.shape(unwrap(x))[-2:], bool), k))  # booleans take x's dtype
 
 
 def tril(x: Any, k: int = 0) -> Tensor:
-    return mul(x, np.tril(np.ones(np.shape(_value(x))[-2:], bool), k))
+    return mul(x, np.tril(np.ones(np.shape(unwrap(x))[-2:], bool), k))
 
 
 class _IndexedUpdate:
@@ -754,7 +754,7 @@ class _At:
 
 def _plain_index(index: Any) -> Any:
     if isinstance(index, Tensor):
-        return _value(index).astype(np.intp)
+        return unwrap(index).astype(np.intp)
     if isinstance(index, tuple):
         return tuple(_plain_index(i) for i in index)
     return index
@@ -766,7 +766,7 @@ def _checked_update(who: str, x: Any, index: Any, values: Any, unique: bool) -> 
         positions = np.arange(x.size).reshape(x.shape)[index]
     except (IndexError, ValueError) as error:
         raise IndexError(f"{who}: index {index!r} into shape {x.shape}: {error}") from error
-    value_shape = np.shape(_value(values))
+    value_shape = np.shape(unwrap(values))
     try:
         np.broadcast_shapes(value_shape, positions.shape)
     except ValueError:

@@ -18,11 +18,11 @@ from typing import Any, Callable, Iterable, Mapping
 import numpy as np
 
 from .errors import ShapeError
-from .tensor import Tensor
+from .tensor import Tensor, unwrap
 
 
 def _numbers(owner: str, name: str, value: Any) -> np.ndarray:
-    array = np.asarray(value.data if isinstance(value, Tensor) else value)
+    array = np.asarray(unwrap(value))
     if array.dtype.kind not in "iuf":
         raise TypeError(f"{owner}: {name} must be a real number (or an array of them), got {value!r}")
     return array.astype(np.float64)
@@ -44,7 +44,7 @@ def _rate(owner: str, name: str, value: Any) -> Any:
 
 
 def _single(owner: str, name: str, value: Any) -> Any:
-    if np.ndim(value.data if isinstance(value, Tensor) else value) != 0:
+    if np.ndim(unwrap(value)) != 0:
         raise ValueError(f"{owner}: {name} must be a single number, got shape {np.shape(value)}")
     return value
 

@@ -191,7 +191,7 @@ def _verdict_class(kind: str) -> str:
 def _audit_marks(audit: Any, graph: _Graph) -> dict[int, str]:
     """The op nodes where an audit report found a rule's mistake (each parameter report's `.variant`):
     the very node, or in a fresh graph of the same loss the op at the same position (`.node_index`
-    among op nodes, inputs first, as `topological_order` lists them)."""
+    among op nodes, inputs first, as `walk` lists them)."""
     reports = getattr(audit, "params", None)
     if not isinstance(reports, Mapping):
         return {}

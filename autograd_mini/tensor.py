@@ -280,22 +280,22 @@ class Tensor:
 
     # comparisons give plain boolean arrays: they have no useful derivative
     def __eq__(self, other: Any) -> np.ndarray:  # type: ignore[override]
-        return self._read("==") == _value(other)
+        return self._read("==") == unwrap(other)
 
     def __ne__(self, other: Any) -> np.ndarray:  # type: ignore[override]
-        return self._read("!=") != _value(other)
+        return self._read("!=") != unwrap(other)
 
     def __lt__(self, other: Any) -> np.ndarray:
-        return self._read("<") < _value(other)
+        return self._read("<") < unwrap(other)
 
     def __le__(self, other: Any) -> np.ndarray:
-        return self._read("<=") <= _value(other)
+        return self._read("<=") <= unwrap(other)
 
     def __gt__(self, other: Any) -> np.ndarray:
-        return self._read(">") > _value(other)
+        return self._read(">") > unwrap(other)
 
     def __ge__(self, other: Any) -> np.ndarray:
-        return self._read(">=") >= _value(other)
+        return self._read(">=") >= unwrap(other)
 
     # ---- reverse mode ----------------------------------------------------------------------
     def backward(self, gradient: Any = None, retain_graph: bool = False, create_graph: bool = False) -> None:
@@ -321,7 +321,7 @@ class Tensor:
             # (np.array for 0-d: np.ones(()) costs ~1 us)
             seed = np.array(1, dtype=data.dtype) if data.ndim == 0 else np.ones(data.shape, data.dtype)
         else:
-            seed = as_float_array(_value(gradient))
+            seed = as_float_array(unwrap(gradient))
             if seed.shape != self.shape:
                 raise ShapeError(f"backward: gradient has shape {seed.shape} but the output has shape {self.shape}")
         backprop([self], [seed], retain_graph=retain_graph or create_graph, accumulate_leaves=True)
@@ -331,7 +331,9 @@ class Tensor:
         return walk([self])
 
 
-def _value(x: Any) -> Any:
+def unwrap(x: Any) -> Any:
+    """The NumPy array behind a Tensor (without telling a recording: library code, not user code,
+    reads it), or x itself when it is not a Tensor."""
     return x._data if isinstance(x, Tensor) else x
 
 
@@ -518,7 +520,6 @@ def _walk(roots: Sequence[Tensor], grad_only: bool) -> tuple[list[Tensor], dict[
     return order, position
 
 
-topological_order = walk  # the older name
 
 
 def backprop(roots: Sequence[Tensor], seeds: Sequence[Any], *, retain_graph: bool = False,

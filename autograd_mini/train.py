@@ -13,7 +13,7 @@ from typing import Any, Callable, Iterator, Mapping
 import numpy as np
 
 from .nn import Module
-from .tensor import Tensor, as_float_array, no_grad
+from .tensor import Tensor, as_float_array, no_grad, unwrap
 
 # A hand rule maps (parameter arrays by name, X, y) to the direction each parameter is moved
 # against, i.e. what its author believes is d loss / d parameter.
@@ -89,7 +89,7 @@ def compute_directions(model: Module, loss_fn: Callable, X: Any, y: Any, rule: R
         with no_grad():
             output = model(X)
             loss = loss_fn(output, y)
-        directions = dict(rule({name: p.data for name, p in params.items()}, _array(X), _array(y)))
+        directions = dict(rule({name: p.data for name, p in params.items()}, np.asarray(unwrap(X)), np.asarray(unwrap(y))))
         for name, p in params.items():
             p.grad = directions[name]
     return output.data, loss.data, directions
@@ -141,7 +141,7 @@ def _eager_epoch(model: Module, loss_fn: Callable, optimizer: Any, X: Any, y: An
                  rule: Rule | None) -> EpochFn:
     """One epoch in eager mode (or with a hand rule): (output, loss, directions)."""
     params = dict(model.named_parameters())
-    X_rows, y_rows = _array(X), _array(y)
+    X_rows, y_rows = np.asarray(unwrap(X)), np.asarray(unwrap(y))
 
     def epoch(wanted: bool) -> tuple[Any, Any, Callable[[], dict]]:
         if per_sample:
@@ -169,7 +169,7 @@ def _compiled_epoch(model: Module, loss_fn: Callable, optimizer: Any, X: Any, y:
     # plain SGD becomes part of the compiled step (unless its step() was replaced on the instance)
     fused = type(optimizer) is SGD and not optimizer.momentum and "step" not in vars(optimizer)
     if per_sample:
-        X_rows, y_rows = as_float_array(_array(X)), as_float_array(_array(y))
+        X_rows, y_rows = as_float_array(np.asarray(unwrap(X))), as_float_array(np.asarray(unwrap(y)))
         rows = [(X_rows[i:i + 1], y_rows[i:i + 1]) for i in range(len(X_rows))]
         # each row is copied into these tensors' own arrays (private to this fit): the step sees
         # the same array objects every time, so it never has to re-check shapes or remake views
@@ -210,6 +210,3 @@ def _compiled_epoch(model: Module, loss_fn: Callable, optimizer: Any, X: Any, y:
             return output, step.loss_array, directions
     return epoch
 
-
-def _array(x: Any) -> np.ndarray:
-    return x.data if isinstance(x, Tensor) else np.asarray(x)
