@@ -23,11 +23,7 @@ def _am_eager(make: Callable) -> Factory:
                 p.grad = None
             return loss
 
-        def grads() -> dict[str, np.ndarray]:
-            _, fresh, fn = make(pb)
-            fn(*fresh).backward()
-            return dict(zip(pb.params, (p.grad for p in fresh)))
-
+        grads = _fresh_gradients(make, pb, lambda fn, fresh: fn(*fresh).backward())
         step.weights = lambda: dict(zip(pb.params, (p.data for p in params)))  # type: ignore[attr-defined]
         return step, grads
     return factory
@@ -39,11 +35,7 @@ def _am_compiled(make: Callable) -> Factory:
         derived = am.derive(loss_fn, params, update=am.optim.SGD(params, lr=pb.lr))
         step = derived.function
 
-        def grads() -> dict[str, np.ndarray]:
-            _, fresh, fn = make(pb)
-            am.derive(fn, fresh)()
-            return dict(zip(pb.params, (p.grad.copy() for p in fresh)))
-
+        grads = _fresh_gradients(make, pb, lambda fn, fresh: am.derive(fn, fresh)())
         step.state_bytes = derived.buffer_bytes  # type: ignore[attr-defined]  # preallocated: counted as peak
         step.weights = lambda: dict(zip(pb.params, (p.data for p in params)))  # type: ignore[attr-defined]
         return step, grads
@@ -66,11 +58,15 @@ def _am_traced(make: Callable) -> Factory:
 
         step.state_bytes = replay.buffer_bytes  # type: ignore[attr-defined]  # preallocated: counted as peak
         step.weights = lambda: dict(zip(pb.params, (p.data for p in params)))  # type: ignore[attr-defined]
-
-        def grads() -> dict[str, np.ndarray]:
-            _, fresh, fn = make(pb)
-            am.trace(fn, fresh)()
-            return dict(zip(pb.params, (p.grad.copy() for p in fresh)))
-
-        return step, grads
+        return step, _fresh_gradients(make, pb, lambda fn, fresh: am.trace(fn, fresh)())
     return factory
+
+
+def _fresh_gradients(make: Callable, pb: Problem, run: Callable) -> Callable[[], dict[str, np.ndarray]]:
+    """The check's gradients: `run(loss_fn, params)` on fresh parameters at the starting weights,
+    then each parameter's `.grad` (copied: a compiled step reuses its buffers)."""
+    def grads() -> dict[str, np.ndarray]:
+        _, fresh, fn = make(pb)
+        run(fn, fresh)
+        return dict(zip(pb.params, (p.grad.copy() for p in fresh)))
+    return grads
