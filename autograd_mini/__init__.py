@@ -13,14 +13,9 @@ from .ops import (abs_op as abs, broadcast_to, concatenate, div, exp, log, log_s
                   maximum, minimum, mul, neg, reduce_mean as mean, reduce_sum as sum, relu, sigmoid,
                   softmax, softplus, square, stack, sub, tanh, transpose, add)
 from .ops import _reshape as reshape  # noqa: F401
-from .ops_numpy import (arccos, arcsin, arctan, argmax, argmin, clip, cos, cosh, cumsum, dot, einsum, elu,  # noqa: F401
-                        erf, exp2, expand_dims, expm1, flatten, flip, gelu, index_add, index_update, leaky_relu,
-                        log1p, log2, logaddexp, logsigmoid, logsumexp, amax as max, amin as min, moveaxis, norm,
-                        outer, pad, pow, prod, ravel, reciprocal, repeat, roll, sign_of as sign, sin, sinh, split,
-                        sqrt, squeeze, std, swapaxes, tan, tensordot, tile, unsqueeze, var, where,
-                        det, hstack, inner, inv, solve, sort, tril, triu, vstack)
+from .ops_numpy import *  # noqa: F401,F403 (every op of the continued table: its __all__ is built from the rows)
+from .ops_numpy import amax as max, amin as min, pow as power, sign_of as sign  # noqa: F401 (NumPy's names)
 from . import linalg  # noqa: F401,E402 (am.linalg.inv, det, solve, norm: NumPy's spelling)
-from .ops_numpy import pow as power  # noqa: F401 (NumPy's name)
 from . import interop  # noqa: F401,E402 (np.exp(t), np.sum(t), ndarray + t: our ops)
 from .tensor import Op, Tensor, enable_grad, is_grad_enabled, no_grad, scope
 

@@ -26,7 +26,9 @@ import numpy as np
 from .errors import ShapeError
 from .ops import _broadcast_to, _poly, _scatter, compare, matmul, mul, power, reshape, sign, softplus, transpose
 from .ops import _getitem as _index_tensor
-from .tensor import Op, Tensor, unwrap, per_input
+from .tensor import Op, Tensor, per_input, unwrap
+
+_IMPORTED = frozenset(globals())  # names brought in above (ops.py's rows among them): not this module's to export
 
 # ---- helpers that work on arrays and on Tensors ---------------------------------------------
 
@@ -106,21 +108,32 @@ def _erf(x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     return out
 
 
-sqrt = Op("sqrt", np.sqrt, lambda g, ans, x: (g / (2 * ans),))
-sin = Op("sin", np.sin, lambda g, ans, x: (g * _cos(x),))
-cos = Op("cos", np.cos, lambda g, ans, x: (-g * _sin(x),))
-tan = Op("tan", np.tan, lambda g, ans, x: (g * (1 + ans * ans),))
-arcsin = Op("arcsin", np.arcsin, lambda g, ans, x: (g / _sqrt(1 - x * x),))
-arccos = Op("arccos", np.arccos, lambda g, ans, x: (-g / _sqrt(1 - x * x),))
-arctan = Op("arctan", np.arctan, lambda g, ans, x: (g / (1 + x * x),))
-sinh = Op("sinh", np.sinh, lambda g, ans, x: (g * _cosh(x),))
-cosh = Op("cosh", np.cosh, lambda g, ans, x: (g * _sinh(x),))
-log1p = Op("log1p", np.log1p, lambda g, ans, x: (g / (1 + x),))
-expm1 = Op("expm1", np.expm1, lambda g, ans, x: (g * (ans + 1),))
-log2 = Op("log2", np.log2, lambda g, ans, x: (g / (x * _LN2),))
-exp2 = Op("exp2", np.exp2, lambda g, ans, x: (g * (ans * _LN2),))
-reciprocal = Op("reciprocal", np.reciprocal, lambda g, ans, x: (-g * (ans * ans),))
-erf = Op("erf", _erf, lambda g, ans, x: (g * (_TWO_OVER_SQRT_PI * _exp(-(x * x))),))
+_UNARY: list[Op] = []  # the element-wise rows of one input, in order
+
+
+def _elementwise(name: str, forward: Any, vjp: Any) -> Op:
+    """An element-wise row of one input. Registering here is all it needs: it becomes `am.<name>`,
+    the Tensor method `x.<name>()`, and what `np.<name>(t)` runs when NumPy has that ufunc."""
+    op = Op(name, forward, vjp)
+    _UNARY.append(op)
+    return op
+
+
+sqrt = _elementwise("sqrt", np.sqrt, lambda g, ans, x: (g / (2 * ans),))
+sin = _elementwise("sin", np.sin, lambda g, ans, x: (g * _cos(x),))
+cos = _elementwise("cos", np.cos, lambda g, ans, x: (-g * _sin(x),))
+tan = _elementwise("tan", np.tan, lambda g, ans, x: (g * (1 + ans * ans),))
+arcsin = _elementwise("arcsin", np.arcsin, lambda g, ans, x: (g / _sqrt(1 - x * x),))
+arccos = _elementwise("arccos", np.arccos, lambda g, ans, x: (-g / _sqrt(1 - x * x),))
+arctan = _elementwise("arctan", np.arctan, lambda g, ans, x: (g / (1 + x * x),))
+sinh = _elementwise("sinh", np.sinh, lambda g, ans, x: (g * _cosh(x),))
+cosh = _elementwise("cosh", np.cosh, lambda g, ans, x: (g * _sinh(x),))
+log1p = _elementwise("log1p", np.log1p, lambda g, ans, x: (g / (1 + x),))
+expm1 = _elementwise("expm1", np.expm1, lambda g, ans, x: (g * (ans + 1),))
+log2 = _elementwise("log2", np.log2, lambda g, ans, x: (g / (x * _LN2),))
+exp2 = _elementwise("exp2", np.exp2, lambda g, ans, x: (g * (ans * _LN2),))
+reciprocal = _elementwise("reciprocal", np.reciprocal, lambda g, ans, x: (-g * (ans * ans),))
+erf = _elementwise("erf", _erf, lambda g, ans, x: (g * (_TWO_OVER_SQRT_PI * _exp(-(x * x))),))
 elu_op = Op("elu", lambda x, alpha=1.0: np.where(x > 0, x, alpha * np.expm1(np.minimum(x, 0))),
             lambda g, ans, x, alpha=1.0: (g * (_fmask(x, 0, ">") + _fmask(x, 0, "<=") * (ans + alpha)),))
 leaky_relu_op = Op("leaky_relu", lambda x, slope=0.01: np.where(x > 0, x, slope * x),
@@ -447,14 +460,14 @@ def norm(x: Any, ord: Any = None, axis: Any = None, keepdims: bool = False) -> T
     if ord is None or ord == "fro" and reduced == 2 or ord == 2 and reduced == 1:
         return _reduce(norm_op, x, axis, keepdims)
     if ord == 1 and reduced == 1:
-        return abs_of(x).sum(axis=axis, keepdims=keepdims)
+        return _abs_of(x).sum(axis=axis, keepdims=keepdims)
     if ord == np.inf and reduced == 1:
-        return amax(abs_of(x), axis=axis, keepdims=keepdims)
+        return amax(_abs_of(x), axis=axis, keepdims=keepdims)
     raise ValueError(f"norm: ord={ord!r} over {reduced} axes of shape {x.shape} is not supported; "
                      f"use ord=None (2-norm / Frobenius), 1 or inf for vectors")
 
 
-def abs_of(x: Any) -> Tensor:
+def _abs_of(x: Any) -> Tensor:
     from .ops import abs_op
     return abs_op(x)
 
@@ -795,7 +808,6 @@ def index_add(x: Any, index: Any, values: Any) -> Tensor:
 
 # ---- Tensor methods ------------------------------------------------------------------------------
 
-_UNARY = (sqrt, sin, cos, tan, arcsin, arccos, arctan, sinh, cosh, log1p, expm1, log2, exp2, reciprocal, erf)
 _methods = {
     **{op.name: (lambda op: lambda x: op(x))(op) for op in _UNARY},
     "sign": lambda x: sign(x),
@@ -810,10 +822,8 @@ _methods = {
 for _name, _method in _methods.items():
     setattr(Tensor, _name, _method)
 
-__all__ = ["sqrt", "sin", "cos", "tan", "arcsin", "arccos", "arctan", "sinh", "cosh", "log1p", "expm1", "log2",
-           "exp2", "reciprocal", "erf", "sign_of", "clip", "where", "pow", "gelu", "elu", "leaky_relu", "logsigmoid",
-           "amax", "amin", "argmax", "argmin", "prod", "var", "std", "cumsum", "logsumexp", "logaddexp", "norm",
-           "squeeze", "expand_dims", "unsqueeze", "flatten", "ravel", "flip", "repeat", "tile", "pad", "split",
-           "moveaxis", "swapaxes", "roll", "index_update", "index_add",
-           "outer", "tensordot", "einsum", "dot", "inner", "inv", "det", "solve", "sort", "hstack", "vstack",
-           "triu", "tril"]
+# The public names (`am.<name>` through `from .ops_numpy import *`): every public function defined here
+# and every row whose variable is named after its op, so a new op is exported by being written.
+__all__ = [name for name, value in list(globals().items()) if not name.startswith("_") and name not in _IMPORTED and (
+    (isinstance(value, Op) and value.name == name) or (callable(value) and getattr(value, "__module__", None) == __name__
+                                                         and not isinstance(value, (type, Op))))]
