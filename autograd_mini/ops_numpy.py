@@ -128,6 +128,7 @@ arccos = _elementwise("arccos", np.arccos, lambda g, ans, x: (-g / _sqrt(1 - x *
 arctan = _elementwise("arctan", np.arctan, lambda g, ans, x: (g / (1 + x * x),))
 sinh = _elementwise("sinh", np.sinh, lambda g, ans, x: (g * _cosh(x),))
 cosh = _elementwise("cosh", np.cosh, lambda g, ans, x: (g * _sinh(x),))
+arcsinh = _elementwise("arcsinh", np.arcsinh, lambda g, ans, x: (g / _sqrt(1 + x * x),))
 log1p = _elementwise("log1p", np.log1p, lambda g, ans, x: (g / (1 + x),))
 expm1 = _elementwise("expm1", np.expm1, lambda g, ans, x: (g * (ans + 1),))
 log2 = _elementwise("log2", np.log2, lambda g, ans, x: (g / (x * _LN2),))

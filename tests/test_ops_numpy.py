@@ -268,6 +268,7 @@ CASES = {
     "arcsin": _unary(am.arcsin, floats(-0.95, 0.95)),
     "arccos": _unary(am.arccos, floats(-0.95, 0.95)),
     "arctan": _unary(am.arctan, floats(-10, 10)),
+    "arcsinh": _unary(am.arcsinh, floats(-10, 10)),
     "sinh": _unary(am.sinh, floats(-5, 5)),
     "cosh": _unary(am.cosh, floats(-5, 5)),
     "log1p": _unary(am.log1p, st.one_of(floats(-0.9, 1), POSITIVE)),

@@ -47,6 +47,7 @@ CASES = {
     "arcsin": (am.arcsin, T.arcsin, [inside(3, 4)]),
     "arccos": (am.arccos, T.arccos, [inside(3, 4)]),
     "arctan": (am.arctan, T.arctan, [normal(3, 4)]),
+    "arcsinh": (am.arcsinh, T.arcsinh, [normal(3, 4)]),
     "sinh": (am.sinh, T.sinh, [normal(3, 4)]),
     "cosh": (am.cosh, T.cosh, [normal(3, 4)]),
     "log1p": (am.log1p, T.log1p, [inside(3, 4)]),
