@@ -290,7 +290,8 @@ def test_the_derive_command_marks_each_line_against_the_hand_rule():
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
         assert main(["derive", "003.ols"]) == 0
-    assert "≠ (no hand value)" in out.getvalue() and "factor" in out.getvalue()
+    assert "d_weights = " in out.getvalue() and "≠ differs from the hand rule" in out.getvalue()
+    assert "factor" in out.getvalue()
 
 
 def test_one_input_is_bound_once_and_its_loss_read_back():

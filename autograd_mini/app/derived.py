@@ -12,7 +12,7 @@ import numpy as np
 from ..derivation import Derived, derive
 from ..tensor import Tensor
 
-LEFT, MARK = 62, 22  # widths of the derived column and of its marks
+LEFT, MARK = 62, 30  # widths of the derived column and of its marks
 
 
 def derived_step(case: Any) -> Derived:
@@ -65,7 +65,8 @@ def _match(value: np.ndarray, hand: dict[str, np.ndarray]) -> str | None:
 
 def derive_report(experiment: Any) -> list[str]:
     """The derived equations beside the hand rule's source. A derived result is marked '=' with the
-    name of the hand value equal to it, or, in the backward pass, '≠' when no hand value equals it."""
+    name of the hand value equal to it; a parameter's gradient no hand value equals, '≠' (the hand
+    rule moves it in another direction); another backward result no hand variable holds, '·'."""
     case = experiment.audit_case()
     step = derived_step(case)
     arrays = [np.array(case.params[n], dtype=float) for n in case.params] + [t._data for t in step.data]
@@ -73,13 +74,21 @@ def derive_report(experiment: Any) -> list[str]:
     rule = hand_function(case.rule)
     hand = _final_values(rule, lambda: case.rule({n: np.array(v, dtype=float) for n, v in case.params.items()}))
     text = _constants_by_hand_names(step, hand)
+    gradients = {f"d_{n}" for n in step.input_names[:len(step.params)]}
     left, section = [], ""
     for line in text.splitlines():
         target = line.strip().split(" = ")[0] if " = " in line else None
         section = line.strip()[2:] if line.strip().startswith("# ") else section
         twin = _match(derived[target], hand) if target in derived and section != "loss" else None
-        mark = f"= {twin}" if twin else "≠ (no hand value)" if target in derived and section == "backward" else ""
-        left.append(f"{line:<{LEFT}}{mark:<{MARK}}")
+        if twin:
+            mark = f"= {twin}"
+        elif target in gradients:
+            mark = "≠ differs from the hand rule"
+        elif target in derived and section == "backward":
+            mark = "· (no hand variable)"
+        else:
+            mark = ""
+        left.append(f"{line:<{LEFT - 1}} {mark:<{MARK}}")
     source = inspect.getsource(rule).rstrip().splitlines()
     lines = [f"{'derived by am.derive':<{LEFT}}{'equal to':<{MARK}}| the document's hand rule ({rule.__name__})"]
     for i in range(max(len(left), len(source))):
