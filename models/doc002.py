@@ -12,8 +12,9 @@ The loss it prints fits the mean over points of ½·(y − p)²: at epoch 200 ev
 a picture of its derivation, no code: the hand rule here is OUR RECONSTRUCTION, back-propagation with
 `derivative_sigmoid(h)` at the pre-activation h (as its `derivative_sigmoid(self, h)` suggests): the
 exact gradient of ½·(y − p)² per point. The Discussion's first attempt ("output layer weight update,
-then use this weight to update next layer") is modelled too (`updated_in_step_rule`) and trained from
-the same 20 seeds next to the rule.
+then use this weight to update next layer") is modelled too: by hand (`updated_in_step_rule`), and
+as a model autodiff trains (`LabNet(in_step_rate=lr)`), the same numbers bit for bit. The seed
+statistics (20 seeds, both rules, both data sets) train as one batched computation per data set.
 
 The report states no accuracy. Its printed final linear predictions, with the labels that reproduce
 its printed epoch-100000 loss, are right on 99 of 100 points (the point predicted 0.2658 is blue).
@@ -43,7 +44,7 @@ EPOCHS = {"linear": 2_000, "xor": 2_000}  # the main job's schedule: the report'
 PRINT_EVERY = {"linear": 200, "xor": 200}
 FULL_EPOCHS = 100_000  # the report's linear run ("epoch: 100000 loss: ..."): `run 002.linear --full`
 FULL_PRINT_EVERY = 5_000  # the report printed its linear loss every 5,000 epochs
-FULL_SECONDS = "10 million updates, 227 s of CPU on this machine"  # `time autograd-mini run 002.linear --full`, 2026-11-30
+FULL_SECONDS = "10 million updates, 227 s of CPU on this machine"  # measured 2026-11-30 (README)
 
 
 # ---- the lab's data generators ---------------------------------------------------------------------
@@ -123,8 +124,9 @@ def backprop(params: dict, x: np.ndarray, y: np.ndarray, update_as_it_goes: floa
     """Back-propagation of ½·(y − p)² through three weight layers (biases, if any, likewise).
 
     update_as_it_goes = lr (or one per stacked member; 0 is the plain rule): the Discussion's first
-    attempt, "compute backpropagation with update weight, so output layer weight update, then use this weight to update next layer": each
-    layer's weight is updated (by lr times its direction) before the error is propagated through it."""
+    attempt, "compute backpropagation with update weight, so output layer weight update, then use this
+    weight to update next layer": each layer's weight is updated (by lr times its direction) before the
+    error is propagated through it."""
     W = {k: params[f"layer{k}.weight"] for k in (1, 2, 3)}
     b = {k: params.get(f"layer{k}.bias", 0.0) for k in (1, 2, 3)}
     h1 = x @ W[1] + b[1]
@@ -263,9 +265,9 @@ def printed_accuracy(name: str) -> tuple[int, int]:
     return int(np.sum((final > 0.5) == (labels > 0.5))), len(final)
 
 
-LOSS_NOTE = ("loss: ½·(y − p)² per point, which the rule descends one point at a time; the report's printed 'total "
-             "loss' is its mean over the points after the epoch (its printed epoch-2000 XOR loss is exactly that of "
-             "its printed predictions)")
+LOSS_NOTE = ("loss: ½·(y − p)² per point, which the rule descends one point at a time; the report's printed "
+             "'total loss' is its mean over the points after the epoch (its printed epoch-2000 XOR loss is exactly "
+             "that of its printed predictions)")
 RECONSTRUCTION = ("document rule = OUR RECONSTRUCTION (the report shows no back-propagation code): back-propagation "
                   "with derivative_sigmoid at the pre-activation, the exact gradient of ½·(y − p)² per point, so "
                   "autodiff's run is that rule's")
@@ -274,26 +276,23 @@ SEEDS = range(20)
 
 def run_dataset(name: str):
     def run(grad: str = "both", quiet: bool = False, seed: int = 1, full: bool = False) -> RunResult:
-        if full:
-            return run_full(name, grad, quiet, seed)
-        if grad == "both":
+        if grad == "both" and not full:
             return run_over_seeds(name, quiet, seed)
-        model, history, X, y = train(name, seed, EPOCHS[name], grad, quiet=quiet)
-        return RunResult(_lines(history, predict(model, X).ravel(), PRINT_EVERY[name]), {name: history},
-                         [_schedule(name, EPOCHS[name]), *_seed_summary(name, seed, model, history, X, y)],
-                         extras={"model": model, "X": X, "y": y})
+        return run_one_seed(name, grad, quiet, seed, full)
     return run
 
 
-def run_full(name: str, grad: str = "both", quiet: bool = False, seed: int = 1) -> RunResult:
-    """The report's own schedule, FULL_EPOCHS of one update per point, one seed, through the compiled
-    step (`--grad document`: the rule, eagerly); the loss as the report printed it, every FULL_PRINT_EVERY."""
-    model, history, X, y = train(name, seed, FULL_EPOCHS, "autodiff" if grad == "both" else grad, quiet=quiet,
-                                 every=FULL_PRINT_EVERY)
-    return RunResult(_lines(history, predict(model, X).ravel(), FULL_PRINT_EVERY), {name: history},
-                     [_schedule(name, FULL_EPOCHS), *_seed_summary(name, seed, model, history, X, y)],
-                     printed_rows(name, history) if grad == "both" else [],
-                     one_column=RECONSTRUCTION if grad == "both" else None,
+def run_one_seed(name: str, grad: str = "both", quiet: bool = False, seed: int = 1, full: bool = False) -> RunResult:
+    """One seed: `full`, the report's own schedule (FULL_EPOCHS of one update per point, the loss
+    recorded as the report printed it, every FULL_PRINT_EVERY epochs, next to its printed values);
+    else one mode of the main job's schedule. Autodiff through the compiled step; the rule eagerly."""
+    epochs, every, shown = (FULL_EPOCHS, FULL_PRINT_EVERY, FULL_PRINT_EVERY) if full else (EPOCHS[name], 1,
+                                                                                          PRINT_EVERY[name])
+    model, history, X, y = train(name, seed, epochs, "autodiff" if grad == "both" else grad, quiet=quiet, every=every)
+    both = grad == "both"
+    return RunResult(_lines(history, predict(model, X).ravel(), shown), {name: history},
+                     [_schedule(name, epochs), *_seed_summary(name, seed, model, history, X, y)],
+                     printed_rows(name, history) if both else [], one_column=RECONSTRUCTION if both else None,
                      extras={"model": model, "X": X, "y": y})
 
 
@@ -364,9 +363,9 @@ def run_update_order(grad: str = "both", quiet: bool = False, seed: int = 1) -> 
         right, wrong = result.extras["accuracy"], result.extras["updated_in_step_accuracy"]
         lines += [f"{name:<7} {s:>4}  {a:>26.1%}  {b:>27.1%}" for s, a, b in zip(SEEDS, right, wrong)]
         summary += [line for line in result.summary if line.startswith("over seeds")]
-        summary.append(f"so on the {name} data the bug {'makes' if np.sum(wrong < 1) > np.sum(right < 1) else 'does not make'}"
-                       f" training fail more often here ({int(np.sum(wrong < 1))} seeds short of 100 % against "
-                       f"{int(np.sum(right < 1))})")
+        failures = int(np.sum(wrong < 1)), int(np.sum(right < 1))
+        summary.append(f"so on the {name} data the bug {'makes' if failures[0] > failures[1] else 'does not make'} "
+                       f"training fail more often here ({failures[0]} seeds short of 100 % against {failures[1]})")
         histories.update(result.histories)
         extras[name] = {"accuracy": right, "updated_in_step_accuracy": wrong}
     return RunResult(lines, histories, summary, extras=extras)
@@ -375,7 +374,8 @@ def run_update_order(grad: str = "both", quiet: bool = False, seed: int = 1) -> 
 def _over_seeds(name: str, label: str, accuracies: np.ndarray) -> str:
     full = int(np.sum(accuracies == 1.0))
     return (f"over seeds {SEEDS.start}-{SEEDS.stop - 1}, {name}, {label}: 100 % accuracy on {full} of "
-            f"{len(accuracies)} seeds after {EPOCHS[name]} epochs (accuracies {sorted(np.round(accuracies, 3).tolist())})")
+            f"{len(accuracies)} seeds after {EPOCHS[name]} epochs "
+            f"(accuracies {sorted(np.round(accuracies, 3).tolist())})")
 
 
 def _member_history(history: History, member: int) -> History:
