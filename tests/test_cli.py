@@ -240,3 +240,19 @@ def test_full_runs_the_documents_schedule_through_the_cli(monkeypatch, tmp_path,
     assert "epoch: 10 loss: " in (tmp_path / "002.linear.txt").read_text()
     assert main(["run", "001.plain", "--full"]) == 2
     assert "--full" in capsys.readouterr().err
+
+
+def test_run_audit_prints_the_audit_table_from_the_runs_own_audits(tmp_path, monkeypatch, capsys):
+    """`run NAME --audit` (the main job) ends with `audit NAME`'s table and writes OUT/audit.json,
+    each rule audited once in the process: the verdict lines and the table share the audits."""
+    from autograd_mini.app import audits
+    audits._audit_named.cache_clear()
+    made = []
+    real = audits.audit
+    monkeypatch.setattr(audits, "audit", lambda *a, **k: made.append(1) or real(*a, **k))
+    assert main(["run", "003", "--quiet", "--audit", "--out", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "2 rules audited" in out and "audit of the document's rule" in out
+    assert len(made) == 2
+    assert [a["experiment"] for a in strict_json(tmp_path / "audit.json")["audits"]] == ["003.ols", "003.sigmoid"]
+    audits._audit_named.cache_clear()

@@ -59,7 +59,12 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise KeyError(f"--full: {args.name} runs the documents' own schedules already (only "
                        f"{', '.join(e.name for e in select('all') if e.full_schedule)} has a longer one)")
     with _training_mode(args.eager):
-        return _run_experiments(chosen, grad, args, can_plot)
+        status = _run_experiments(chosen, grad, args, can_plot)
+    if args.audit:  # the audits the verdict lines computed, not computed again in another process
+        from .audits import audit_command
+        _say("")
+        return audit_command(args.name, json_path=os.path.join(args.out, "audit.json") if args.out else None)
+    return status
 
 
 def _training_mode(eager: bool):
@@ -225,6 +230,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="the document's full schedule where the default run is shorter (002.linear: 100,000 "
                           "epochs, one seed; the default's 2,000 leave time to train 20 seeds with both rules)")
     run.add_argument("--out", help="folder for histories (JSON), full printouts and pictures")
+    run.add_argument("--audit", action="store_true",
+                     help="then print `audit NAME`'s table (and write it to OUT/audit.json), from the audits this "
+                          "run already made for its verdict lines")
     run.set_defaults(func=cmd_run)
     audit = sub.add_parser("audit", help="check the documents' hand rules against autodiff")
     audit.add_argument("name", nargs="?", default="all")
