@@ -96,12 +96,16 @@ def compute_directions(model: Module, loss_fn: Callable, X: Any, y: Any, rule: R
 
 
 def fit(model: Module, loss_fn: Callable[[Tensor, Any], Tensor], optimizer: Any, X: Any, y: Any, *,
-        epochs: int, per_sample: bool = False, rule: Rule | None = None,
+        epochs: int, per_sample: bool = False, sample_axis: int = 0, rule: Rule | None = None,
         record: Callable[[StepInfo], Mapping[str, Any] | None] | None = None, record_every: int = 1,
-        progress_every: int | None = None, quiet: bool = False, label: str = "", eager: bool | None = None) -> History:
+        progress_every: int | None = None, quiet: bool = False, label: str = "", eager: bool | None = None,
+        sample_losses: bool = True) -> History:
     """Train for `epochs` passes. Full batch: one update per epoch. `per_sample`: one update per
     row of X, in order (the epoch's loss is the mean of the per-sample losses seen before each
-    update). Every `record_every` epochs, `record(info)` returns the values to keep.
+    update); `sample_axis=1` for data stacked per member of a batched model, (members, samples, ...).
+    Every `record_every` epochs, `record(info)` returns the values to keep. `sample_losses=False`:
+    a per-sample epoch keeps no per-update losses for `info.loss` (None; progress lines still have
+    it), for records that evaluate the model themselves and would pay for a loss per update.
 
     Autodiff runs through the compiled step (`am.derive`: the same numbers as eager, bit for bit)
     unless `eager=True` (default: `eager_by_default`, False); a hand `rule` runs eagerly."""
@@ -114,14 +118,14 @@ def fit(model: Module, loss_fn: Callable[[Tensor, Any], Tensor], optimizer: Any,
         progress_every = 0
     epoch_fn = None
     if rule is None and not eager:
-        epoch_fn = _compiled_epoch(model, loss_fn, optimizer, X, y, per_sample, label)
+        epoch_fn = _compiled_epoch(model, loss_fn, optimizer, X, y, sample_axis if per_sample else None, label)
     if epoch_fn is None:
-        epoch_fn = _eager_epoch(model, loss_fn, optimizer, X, y, per_sample, rule)
+        epoch_fn = _eager_epoch(model, loss_fn, optimizer, X, y, sample_axis if per_sample else None, rule)
     start = time.perf_counter()
     for epoch in range(epochs):
         recording = record is not None and epoch % record_every == 0
         printing = progress_every and (epoch + 1) % progress_every == 0
-        output, loss, directions = epoch_fn(recording or printing)
+        output, loss, directions = epoch_fn((recording and sample_losses) or printing)
         if recording:
             values = record(StepInfo(epoch, output, loss, directions(), model))  # type: ignore[misc]
             if values:
@@ -137,18 +141,18 @@ def fit(model: Module, loss_fn: Callable[[Tensor, Any], Tensor], optimizer: Any,
 EpochFn = Callable[[bool], tuple[Any, Any, Callable[[], dict]]]
 
 
-def _eager_epoch(model: Module, loss_fn: Callable, optimizer: Any, X: Any, y: Any, per_sample: bool,
+def _eager_epoch(model: Module, loss_fn: Callable, optimizer: Any, X: Any, y: Any, sample_axis: int | None,
                  rule: Rule | None) -> EpochFn:
-    """One epoch in eager mode (or with a hand rule): (output, loss, directions)."""
+    """One epoch in eager mode (or with a hand rule): (output, loss, directions); one update per
+    sample along `sample_axis`, or one for the whole batch when it is None."""
     params = dict(model.named_parameters())
-    X_rows, y_rows = np.asarray(unwrap(X)), np.asarray(unwrap(y))
+    rows = _rows(np.asarray(unwrap(X)), np.asarray(unwrap(y)), sample_axis) if sample_axis is not None else []
 
     def epoch(wanted: bool) -> tuple[Any, Any, Callable[[], dict]]:
-        if per_sample:
+        if sample_axis is not None:
             losses = []
-            for i in range(len(X_rows)):
-                output, loss, directions = compute_directions(model, loss_fn, X_rows[i:i + 1], y_rows[i:i + 1],
-                                                              rule, params)
+            for xi, yi in rows:
+                output, loss, directions = compute_directions(model, loss_fn, xi, yi, rule, params)
                 optimizer.step()
                 losses.append(loss)
             loss = np.mean(losses)
@@ -159,7 +163,7 @@ def _eager_epoch(model: Module, loss_fn: Callable, optimizer: Any, X: Any, y: An
     return epoch
 
 
-def _compiled_epoch(model: Module, loss_fn: Callable, optimizer: Any, X: Any, y: Any, per_sample: bool,
+def _compiled_epoch(model: Module, loss_fn: Callable, optimizer: Any, X: Any, y: Any, sample_axis: int | None,
                     label: str) -> EpochFn | None:
     """One epoch through the derived step; plain SGD is part of the step, other optimizers step after it.
     None (with a warning) when the loss reads per-sample data as plain arrays, which a step cannot feed."""
@@ -168,9 +172,8 @@ def _compiled_epoch(model: Module, loss_fn: Callable, optimizer: Any, X: Any, y:
     params = dict(model.named_parameters())
     # plain SGD becomes part of the compiled step (unless its step() was replaced on the instance)
     fused = type(optimizer) is SGD and not optimizer.momentum and "step" not in vars(optimizer)
-    if per_sample:
-        X_rows, y_rows = as_float_array(np.asarray(unwrap(X))), as_float_array(np.asarray(unwrap(y)))
-        rows = [(X_rows[i:i + 1], y_rows[i:i + 1]) for i in range(len(X_rows))]
+    if sample_axis is not None:
+        rows = _rows(as_float_array(np.asarray(unwrap(X))), as_float_array(np.asarray(unwrap(y))), sample_axis)
         # each row is copied into these tensors' own arrays (private to this fit): the step sees
         # the same array objects every time, so it never has to re-check shapes or remake views
         x_in, y_in = Tensor(rows[0][0], name="X"), Tensor(rows[0][1], name="y")
@@ -184,13 +187,13 @@ def _compiled_epoch(model: Module, loss_fn: Callable, optimizer: Any, X: Any, y:
 
     step = derive(step_loss, params, update=optimizer if fused else None)
     run, output = step.function, step.aux["output"]
-    if per_sample and not {id(x_in), id(y_in)} <= {id(t) for t in step.data}:
+    if sample_axis is not None and not {id(x_in), id(y_in)} <= {id(t) for t in step.data}:
         warnings.warn(f"fit [{label}]: the loss reads the per-sample data as plain arrays, so a compiled step "
                       f"cannot feed it; training eagerly", RuntimeWarning, stacklevel=3)
         return None
     directions = lambda: {name: p.grad for name, p in params.items()}  # noqa: E731
 
-    if per_sample:
+    if sample_axis is not None:
         def epoch(wanted: bool) -> tuple[Any, Any, Callable[[], dict]]:
             losses = [] if wanted else None
             for xi, yi in rows:
@@ -210,3 +213,8 @@ def _compiled_epoch(model: Module, loss_fn: Callable, optimizer: Any, X: Any, y:
             return output, step.loss_array, directions
     return epoch
 
+
+def _rows(X: np.ndarray, y: np.ndarray, axis: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(x, y) of each sample, in order, keeping the sample axis (length 1) so shapes stay those of a batch."""
+    at = (slice(None),) * axis
+    return [(X[at + (slice(i, i + 1),)], y[at + (slice(i, i + 1),)]) for i in range(X.shape[axis])]

@@ -12,8 +12,9 @@ The loss it prints fits the mean over points of ½·(y − p)²: at epoch 200 ev
 a picture of its derivation, no code: the hand rule here is OUR RECONSTRUCTION, back-propagation with
 `derivative_sigmoid(h)` at the pre-activation h (as its `derivative_sigmoid(self, h)` suggests): the
 exact gradient of ½·(y − p)² per point. The Discussion's first attempt ("output layer weight update,
-then use this weight to update next layer") is modelled too (`updated_in_step_rule`) and trained from
-the same 20 seeds next to the rule.
+then use this weight to update next layer") is modelled too: by hand (`updated_in_step_rule`), and
+as a model autodiff trains (`LabNet(in_step_rate=lr)`), the same numbers bit for bit. The seed
+statistics (20 seeds, both rules, both data sets) train as one batched computation per data set.
 
 The report states no accuracy. Its printed final linear predictions, with the labels that reproduce
 its printed epoch-100000 loss, are right on 99 of 100 points (the point predicted 0.2658 is blue).
@@ -33,13 +34,17 @@ from autograd_mini.app.registry import AuditCase, Experiment, RunResult, registe
 from autograd_mini.app.reproduce import Printed, numbers
 from autograd_mini.losses import half_sse
 from autograd_mini.optim import SGD
-from autograd_mini.sweep import member_rates, member_sum, stack_models, unstack
+from autograd_mini.sweep import member_rates, stack_models, unstack
+from autograd_mini.tensor import Op
 from autograd_mini.train import History, fit
 
 DOCUMENT = "002_d615d1ad4548bd87.txt"
 LEARNING_RATE = 0.8
-EPOCHS = {"linear": 2_000, "xor": 2_000}
+EPOCHS = {"linear": 2_000, "xor": 2_000}  # the main job's schedule: the report's for XOR, shorter for linear
 PRINT_EVERY = {"linear": 200, "xor": 200}
+FULL_EPOCHS = 100_000  # the report's linear run ("epoch: 100000 loss: ..."): `run 002.linear --full`
+FULL_PRINT_EVERY = 5_000  # the report printed its linear loss every 5,000 epochs
+FULL_SECONDS = "10 million updates, 227-246 s of CPU on this machine"  # measured 2026-11-30 (README)
 
 
 # ---- the lab's data generators ---------------------------------------------------------------------
@@ -65,15 +70,40 @@ def generate_XOR_easy() -> tuple[np.ndarray, np.ndarray]:
 # ---- the network: "4 × 4 × 1", sigmoid everywhere, Glorot initialization ------------------------------
 
 class LabNet(nn.Module):
-    def __init__(self, rng: Any, bias: bool = False) -> None:
+    """`in_step_rate` (a learning rate, or one per stacked member; None: plain back-propagation):
+    the Discussion's first attempt, as a model autodiff trains. Layers 2 and 3 hand the error back
+    through their weights already updated in this step (see `matmul_through_updated`)."""
+
+    def __init__(self, rng: Any, bias: bool = False, in_step_rate: Any = None) -> None:
         self.layer1 = nn.Linear(2, 4, bias=bias, init="glorot", rng=rng)
         self.layer2 = nn.Linear(4, 4, bias=bias, init="glorot", rng=rng)
         self.layer3 = nn.Linear(4, 1, bias=bias, init="glorot", rng=rng)
+        self.in_step_rate = in_step_rate
 
     def forward(self, x: Any) -> am.Tensor:
         a1 = self.layer1(x).sigmoid()
-        a2 = self.layer2(a1).sigmoid()
-        return self.layer3(a2).sigmoid()
+        a2 = self._through(self.layer2, a1).sigmoid()
+        return self._through(self.layer3, a2).sigmoid()
+
+    def _through(self, layer: nn.Linear, a: am.Tensor) -> am.Tensor:
+        if self.in_step_rate is None:
+            return layer(a)
+        h = matmul_through_updated(self.in_step_rate)(a, layer.weight)
+        return h + layer.bias if "bias" in layer.__dict__ else h
+
+
+def matmul_through_updated(rate: Any) -> Op:
+    """`a @ W`, whose backward hands `a` the error through W already updated by this step,
+    W − rate·(aᵀ·g): "output layer weight update, then use this weight to update next layer".
+    Its VJP is written in the op table's own operations, so `am.derive` compiles it like any other
+    (the audit finds the same mistake from the hand rule `updated_in_step_rule` below)."""
+    recorded_rate = am.Tensor(np.asarray(rate, dtype=float))  # made here, outside the backward derive records
+
+    def vjp(g: Any, ans: Any, a: Any, W: Any) -> tuple:
+        direction = a.swapaxes(-1, -2) @ g  # d W, as plain back-propagation gives it
+        updated = W - direction * (recorded_rate if isinstance(g, am.Tensor) else rate)
+        return g @ updated.swapaxes(-1, -2), direction
+    return Op("matmul_through_updated", np.matmul, vjp)
 
 
 # ---- the report's hand rule: OUR RECONSTRUCTION (the report shows its derivation as a picture, no code) ------
@@ -94,8 +124,9 @@ def backprop(params: dict, x: np.ndarray, y: np.ndarray, update_as_it_goes: floa
     """Back-propagation of ½·(y − p)² through three weight layers (biases, if any, likewise).
 
     update_as_it_goes = lr (or one per stacked member; 0 is the plain rule): the Discussion's first
-    attempt, "compute backpropagation with update weight, so output layer weight update, then use this weight to update next layer": each
-    layer's weight is updated (by lr times its direction) before the error is propagated through it."""
+    attempt, "compute backpropagation with update weight, so output layer weight update, then use this
+    weight to update next layer": each layer's weight is updated (by lr times its direction) before the
+    error is propagated through it."""
     W = {k: params[f"layer{k}.weight"] for k in (1, 2, 3)}
     b = {k: params.get(f"layer{k}.bias", 0.0) for k in (1, 2, 3)}
     h1 = x @ W[1] + b[1]
@@ -140,34 +171,38 @@ def epoch_loss(model: nn.Module, X: np.ndarray, y: np.ndarray) -> np.ndarray:
     return np.mean(0.5 * (y - predict(model, X)) ** 2, axis=(-2, -1))
 
 
-def train(name: str, seed: int, epochs: int, grad: str = "autodiff", bias: bool = False,
-          quiet: bool = True) -> tuple[LabNet, History, np.ndarray, np.ndarray]:
+def train(name: str, seed: int, epochs: int, grad: str = "autodiff", bias: bool = False, quiet: bool = True,
+          every: int = 1) -> tuple[LabNet, History, np.ndarray, np.ndarray]:
+    """One seed, one network, the printed loss recorded after every `every`-th epoch."""
     rng = np.random.RandomState(seed)
     X, y = dataset(name, rng)
     model = LabNet(rng, bias=bias)  # data first, then weights, from the one seeded stream
     history = fit(model, half_sse, SGD(model.parameters(), lr=LEARNING_RATE), X, y, epochs=epochs, per_sample=True,
-                  rule=document_rule if grad == "document" else None,
-                  record=lambda info: {"epoch": info.epoch + 1, "loss": float(epoch_loss(info.model, X, y))},
-                  quiet=quiet, label=f"002 {name}")
+                  rule=document_rule if grad == "document" else None, record=_printed_loss(X, y, every),
+                  sample_losses=False, quiet=quiet, label=f"002 {name}, seed {seed}")
     return model, history, X, y
 
 
-def train_xor_seeds(seeds: range, epochs: int, updated_in_step: bool = False, quiet: bool = True
-                    ) -> tuple[Any, History]:
-    """Easy XOR from every seed at once: the data is the same for all, so the seeds' networks train
-    as one batched model (weights stacked on a member axis; each member's update is its own). With
-    `updated_in_step`, each seed trains twice: the first len(seeds) members with the rule, the
-    others with the Discussion's bug (its rate of updating in the step is 0 for the first half)."""
-    X, y = generate_XOR_easy()
-    members = list(seeds) * (2 if updated_in_step else 1)
-    model = stack_models([seeded_setup("xor", seed)[2] for seed in members])
-    in_step = member_rates([0.0] * len(seeds) + [LEARNING_RATE] * (len(members) - len(seeds)))
-    rule = (lambda params, x, y: backprop(params, x, y, update_as_it_goes=in_step)) if updated_in_step else None
-    history = fit(model, member_sum(half_sse, additive=True), SGD(model.parameters(), lr=LEARNING_RATE), X, y,
-                  epochs=epochs, per_sample=True, rule=rule, quiet=quiet, label="002 xor, all seeds",
-                  record=lambda info: {"epoch": info.epoch + 1, "loss": epoch_loss(info.model, X, y)}
-                  if (info.epoch + 1) % PRINT_EVERY["xor"] == 0 or info.epoch + 1 == epochs else None)
-    return model, history
+def train_seeds(name: str, seeds: range, epochs: int, quiet: bool = True
+                ) -> tuple[nn.Module, History, np.ndarray, np.ndarray]:
+    """Every seed twice, as one batched model (weights and data stacked on a leading member axis, one
+    update per point, each member's update its own, all through one compiled step): members
+    0..n-1 back-propagate as the rule does, members n..2n-1 as the Discussion's first attempt."""
+    members = list(seeds) * 2
+    setups = [seeded_setup(name, seed) for seed in members]
+    X, y = np.stack([s[0] for s in setups]), np.stack([s[1] for s in setups])
+    model = stack_models([s[2] for s in setups])
+    model.in_step_rate = member_rates([0.0] * len(seeds) + [LEARNING_RATE] * len(seeds))
+    # ½·SSE of the stacked outputs is the sum of the members' own: each member's gradient is its own
+    history = fit(model, half_sse, SGD(model.parameters(), lr=LEARNING_RATE), X, y, epochs=epochs, per_sample=True,
+                  sample_axis=1, record=_printed_loss(X, y), sample_losses=False, quiet=quiet,
+                  label=f"002 {name}, {len(seeds)} seeds x 2 rules")
+    return model, history, X, y
+
+
+def _printed_loss(X: np.ndarray, y: np.ndarray, every: int = 1) -> Callable:
+    return lambda info: ({"epoch": info.epoch + 1, "loss": epoch_loss(info.model, X, y)}
+                         if (info.epoch + 1) % every == 0 else None)
 
 
 def predict(model: nn.Module, X: np.ndarray) -> np.ndarray:
@@ -178,11 +213,6 @@ def predict(model: nn.Module, X: np.ndarray) -> np.ndarray:
 def accuracy(model: nn.Module, X: np.ndarray, y: np.ndarray) -> Any:
     """The fraction of points on the right side of 0.5 (one per member of a stacked model)."""
     return np.mean((predict(model, X) > 0.5) == (y > 0.5), axis=(-2, -1))
-
-
-def accuracy_over_seeds(name: str, seeds: range, epochs: int, bias: bool = False) -> list[float]:
-    runs = (train(name, seed, epochs, bias=bias) for seed in seeds)
-    return [float(accuracy(model, X, y)) for model, _, X, y in runs]
 
 
 # ---- what the report printed --------------------------------------------------------------------------
@@ -200,11 +230,13 @@ def printed_linear_labels(predictions: np.ndarray) -> np.ndarray:
     return labels
 
 
-def printed_rows(name: str) -> list[Printed]:
+def printed_rows(name: str, history: History | None = None) -> list[Printed]:
     """The report's numbers: unseeded, so none can be reproduced by a run; what can be checked is
-    its printed loss against its own printed predictions, with our reading of the loss."""
+    its printed loss against its own printed predictions, with our reading of the loss. Our run's
+    loss (`history`) stands next to each printed one at the epochs it reached."""
+    ours = {} if history is None else dict(zip(history["epoch"].tolist(), history["loss"]))
     losses = _seed_text(f"{name}_loss")
-    rows = [Printed(f"{name}: total loss, epoch {e}", token, None, reason="unseeded data")
+    rows = [Printed(f"{name}: total loss, epoch {e}", token, ours.get(int(e)), reason="unseeded data")
             for e, token in re.findall(r"epoch: (\d+) loss: (\S+)", losses)]
     last = rows[-1].text
     if name == "xor":
@@ -233,9 +265,9 @@ def printed_accuracy(name: str) -> tuple[int, int]:
     return int(np.sum((final > 0.5) == (labels > 0.5))), len(final)
 
 
-LOSS_NOTE = ("loss: ½·(y − p)² per point, which the rule descends one point at a time; the report's printed 'total "
-             "loss' is its mean over the points after the epoch (its printed epoch-2000 XOR loss is exactly that of "
-             "its printed predictions)")
+LOSS_NOTE = ("loss: ½·(y − p)² per point, which the rule descends one point at a time; the report's printed "
+             "'total loss' is its mean over the points after the epoch (its printed epoch-2000 XOR loss is exactly "
+             "that of its printed predictions)")
 RECONSTRUCTION = ("document rule = OUR RECONSTRUCTION (the report shows no back-propagation code): back-propagation "
                   "with derivative_sigmoid at the pre-activation, the exact gradient of ½·(y − p)² per point, so "
                   "autodiff's run is that rule's")
@@ -243,73 +275,107 @@ SEEDS = range(20)
 
 
 def run_dataset(name: str):
-    def run(grad: str = "both", quiet: bool = False, seed: int = 1) -> RunResult:
-        if name == "xor" and grad == "both":
-            return run_xor_over_seeds(quiet, seed)
-        model, history, X, y = train(name, seed, EPOCHS[name], "autodiff" if grad == "both" else grad, quiet=quiet)
-        lines = _lines(history["epoch"], history["loss"], predict(model, X).ravel())
-        right, total = printed_accuracy(name)
-        summary = [LOSS_NOTE, f"seed {seed}: accuracy {float(accuracy(model, X, y)):.0%} on {len(X)} points; loss "
-                   f"{history['loss'][0]:.4g} after epoch 1, {history['loss'][-1]:.4g} after epoch {EPOCHS[name]}",
-                   f"the report states no accuracy; its printed final predictions, with the labels that reproduce "
-                   f"its printed last loss, are right on {right} of {total} points"]
-        return RunResult(lines, {name: history}, summary, printed_rows(name) if grad == "both" else [],
-                         one_column=RECONSTRUCTION if grad == "both" else None,
-                         extras={"model": model, "X": X, "y": y})
+    def run(grad: str = "both", quiet: bool = False, seed: int = 1, full: bool = False) -> RunResult:
+        if grad == "both" and not full:
+            return run_over_seeds(name, quiet, seed)
+        return run_one_seed(name, grad, quiet, seed, full)
     return run
 
 
-def _lines(epochs: Any, losses: Any, prediction: np.ndarray) -> list[str]:
-    every = PRINT_EVERY["xor"]
-    lines = [f"epoch: {e} loss: {float(loss)!r}" for e, loss in zip(epochs, losses) if e % every == 0]
+def run_one_seed(name: str, grad: str = "both", quiet: bool = False, seed: int = 1, full: bool = False) -> RunResult:
+    """One seed: `full`, the report's own schedule (FULL_EPOCHS of one update per point, the loss
+    recorded as the report printed it, every FULL_PRINT_EVERY epochs, next to its printed values);
+    else one mode of the main job's schedule. Autodiff through the compiled step; the rule eagerly."""
+    epochs, every, shown = (FULL_EPOCHS, FULL_PRINT_EVERY, FULL_PRINT_EVERY) if full else (EPOCHS[name], 1,
+                                                                                          PRINT_EVERY[name])
+    model, history, X, y = train(name, seed, epochs, "autodiff" if grad == "both" else grad, quiet=quiet, every=every)
+    both = grad == "both"
+    return RunResult(_lines(history, predict(model, X).ravel(), shown), {name: history},
+                     [_schedule(name, epochs), *_seed_summary(name, seed, model, history, X, y)],
+                     printed_rows(name, history) if both else [], one_column=RECONSTRUCTION if both else None,
+                     extras={"model": model, "X": X, "y": y})
+
+
+def _schedule(name: str, epochs: int) -> str:
+    if epochs == FULL_EPOCHS:
+        return f"schedule: the report's, {epochs:,} epochs of one update per point (--full), one seed"
+    return (f"schedule: {epochs:,} epochs of one update per point; the report ran "
+            f"{FULL_EPOCHS if name == 'linear' else 2000:,}" + (
+                f" (`--full` runs them for one seed: {FULL_SECONDS}; this shorter one lets the main job train "
+                f"20 seeds with both rules)" if name == "linear" else ""))
+
+
+def _seed_summary(name: str, seed: int, model: nn.Module, history: History, X: np.ndarray, y: np.ndarray
+                  ) -> list[str]:
+    right, total = printed_accuracy(name)
+    epochs, loss = history["epoch"], history["loss"]
+    return [LOSS_NOTE, f"seed {seed}: accuracy {float(accuracy(model, X, y)):.0%} on {len(X)} points; loss "
+            f"{loss[0]:.4g} after epoch {epochs[0]}, {loss[-1]:.4g} after epoch {epochs[-1]}",
+            f"the report states no accuracy; its printed final predictions, with the labels that reproduce "
+            f"its printed last loss, are right on {right} of {total} points"]
+
+
+def _lines(history: History, prediction: np.ndarray, every: int) -> list[str]:
+    epochs = history["epoch"]
+    lines = [f"epoch: {e} loss: {float(loss)!r}" for e, loss in zip(epochs, history["loss"]) if e % every == 0]
     return lines + [f"predictions after {epochs[-1]} epochs: {np.array2string(prediction, precision=4)}"]
 
 
-@functools.lru_cache(maxsize=4)  # 002.xor and 002.update-order show the same run: `run all` trains it once
-def run_xor_over_seeds(quiet: bool, seed: int) -> RunResult:
-    """Easy XOR from seeds 0-19 at once, with the rule (our reconstruction, driving SGD) and with the
-    Discussion's update-order bug."""
-    X, y = generate_XOR_easy()
-    model, history = train_xor_seeds(SEEDS, EPOCHS["xor"], updated_in_step=True, quiet=quiet)
-    member, n = list(SEEDS).index(seed), len(SEEDS)
+@functools.lru_cache(maxsize=4)  # 002.linear or 002.xor and 002.update-order show the same run: trained once
+def seeds_run(name: str, epochs: int, quiet: bool
+              ) -> tuple[np.ndarray, np.ndarray, History, nn.Module, np.ndarray, np.ndarray]:
+    """SEEDS with the rule and with the Discussion's bug, one batched computation: (accuracy with the
+    rule, accuracy with the bug) per seed, the history, the stacked model and data."""
+    model, history, X, y = train_seeds(name, SEEDS, epochs, quiet=quiet)
     both = accuracy(model, X, y)
-    right, wrong = both[:n], both[n:]
-    lines = _lines(history["epoch"], history["loss"][:, member], predict(model, X)[member].ravel())
-    one = unstack(model, member)
-    summary = [LOSS_NOTE, f"seed {seed}: accuracy {float(right[member]):.0%} on {len(X)} points; loss "
-               f"{history['loss'][0, member]:.4g} after epoch {PRINT_EVERY['xor']}, {history['loss'][-1, member]:.4g} "
-               f"after epoch {EPOCHS['xor']}",
-               _over_seeds("back-propagation (our reconstruction)", right),
-               _over_seeds("the Discussion's bug: backpropagating through weights already updated in the step", wrong),
-               f"the report's own printed epoch-2000 predictions are right on {printed_accuracy('xor')[0]} of 21 "
-               "points; "
-               "it states no accuracy, and says the update-order bug made 'training fail a lot of time'"]
+    return both[:len(SEEDS)], both[len(SEEDS):], history, model, X, y
+
+
+def run_over_seeds(name: str, quiet: bool = False, seed: int = 1) -> RunResult:
+    """Seeds 0-19 at once, with the rule (our reconstruction, through autodiff) and with the
+    Discussion's update-order bug; `seed`'s network is the one shown line by line."""
+    right, wrong, history, model, X, y = seeds_run(name, EPOCHS[name], quiet)
+    member, n = list(SEEDS).index(seed), len(SEEDS)
     single = LabNet(np.random.RandomState(seed))
-    single.load_state_dict(one)
-    return RunResult(lines, {"xor": _member_history(history, member), "xor_updated_in_step": _member_history(
-                     history, n + member)}, summary, printed_rows("xor"), one_column=RECONSTRUCTION,
-                     extras={"model": single, "X": X, "y": y, "accuracy": right, "updated_in_step_accuracy": wrong})
+    single.load_state_dict(unstack(model, member))
+    mine = _member_history(history, member)
+    summary = [_schedule(name, EPOCHS[name]), *_seed_summary(name, seed, single, mine, X[member], y[member]),
+               _over_seeds(name, "back-propagation (our reconstruction)", right),
+               _over_seeds(name, "the Discussion's bug: backpropagating through weights already updated in the step",
+                           wrong),
+               "the report says the update-order bug made 'training fail a lot of time'"]
+    return RunResult(_lines(mine, predict(single, X[member]).ravel(), PRINT_EVERY[name]),
+                     {name: mine, f"{name}_updated_in_step": _member_history(history, n + member)}, summary,
+                     printed_rows(name, mine), one_column=RECONSTRUCTION,
+                     extras={"model": single, "X": X[member], "y": y[member], "accuracy": right,
+                             "updated_in_step_accuracy": wrong})
 
 
 def run_update_order(grad: str = "both", quiet: bool = False, seed: int = 1) -> RunResult:
-    """The Discussion's bug next to the rule, seed by seed (one run, whatever `grad`: it has no single mode)."""
-    xor = run_xor_over_seeds(quiet, seed)
-    right, wrong = xor.extras["accuracy"], xor.extras["updated_in_step_accuracy"]
-    lines = [f"{'seed':>4}  {'rule (our reconstruction)':>26}  {'weights updated before use':>27}"]
-    lines += [f"{s:>4}  {a:>26.1%}  {b:>27.1%}" for s, a, b in zip(SEEDS, right, wrong)]
+    """The Discussion's bug next to the rule, seed by seed, on both data sets (one run, whatever
+    `grad`: it has no single mode)."""
+    lines = [f"{'data':<7} {'seed':>4}  {'rule (our reconstruction)':>26}  {'weights updated before use':>27}"]
     summary = ["the report's Discussion: 'compute backpropagation with update weight, so output layer weight update, "
-               "then use this weight to update next layer. Resulting in training fail a lot of time.'",
-               *[line for line in xor.summary if line.startswith("over seeds")],
-               f"so on easy XOR the bug {'does not make' if np.sum(wrong == 1) >= np.sum(right == 1) else 'makes'} "
-               f"training fail more often here ({int(np.sum(wrong < 1))} failures against {int(np.sum(right < 1))})"]
-    return RunResult(lines, {k: h for k, h in xor.histories.items()}, summary,
-                     extras={"accuracy": right, "updated_in_step_accuracy": wrong})
+               "then use this weight to update next layer. Resulting in training fail a lot of time.'"]
+    histories, extras = {}, {}
+    for name in ("linear", "xor"):
+        result = run_over_seeds(name, quiet, seed)
+        right, wrong = result.extras["accuracy"], result.extras["updated_in_step_accuracy"]
+        lines += [f"{name:<7} {s:>4}  {a:>26.1%}  {b:>27.1%}" for s, a, b in zip(SEEDS, right, wrong)]
+        summary += [line for line in result.summary if line.startswith("over seeds")]
+        failures = int(np.sum(wrong < 1)), int(np.sum(right < 1))
+        summary.append(f"so on the {name} data the bug {'makes' if failures[0] > failures[1] else 'does not make'} "
+                       f"training fail more often here ({failures[0]} seeds short of 100 % against {failures[1]})")
+        histories.update(result.histories)
+        extras[name] = {"accuracy": right, "updated_in_step_accuracy": wrong}
+    return RunResult(lines, histories, summary, extras=extras)
 
 
-def _over_seeds(label: str, accuracies: np.ndarray) -> str:
+def _over_seeds(name: str, label: str, accuracies: np.ndarray) -> str:
     full = int(np.sum(accuracies == 1.0))
-    return (f"over seeds {SEEDS.start}-{SEEDS.stop - 1}, {label}: 100 % accuracy on {full} of {len(accuracies)} seeds "
-            f"after {EPOCHS['xor']} epochs (accuracies {sorted(np.round(accuracies, 3).tolist())})")
+    return (f"over seeds {SEEDS.start}-{SEEDS.stop - 1}, {name}, {label}: 100 % accuracy on {full} of "
+            f"{len(accuracies)} seeds after {EPOCHS[name]} epochs "
+            f"(accuracies {sorted(np.round(accuracies, 3).tolist())})")
 
 
 def _member_history(history: History, member: int) -> History:
@@ -374,7 +440,8 @@ for _name, _explanation in {
 }.items():
     register(Experiment(name=f"002.{_name}", document=DOCUMENT, title=f"2-4-4-1 sigmoid net, {_name} data",
                         explanation=_explanation, run=run_dataset(_name), audit_case=audit_case_for(_name),
-                        graph=graph_for(_name), plot=plot_for(_name)))
+                        graph=graph_for(_name), plot=plot_for(_name),
+                        full_schedule=f"the report's {FULL_EPOCHS:,} epochs, one seed" if _name == "linear" else None))
 register(Experiment(
     name="002.update-order", document=DOCUMENT, title="The report's first attempt: weights updated before use",
     explanation=("The report's Discussion: its first back-propagation updated the output layer's weights and then "

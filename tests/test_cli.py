@@ -219,3 +219,40 @@ def test_eager_gives_the_same_run(capsys):
 
 def _without_timings(text: str) -> list[str]:
     return [line for line in text.splitlines() if not line.strip().startswith("(") and not line.startswith("ran ")]
+
+
+def test_full_runs_the_documents_schedule_through_the_cli(monkeypatch, tmp_path, capsys):
+    """`run 002.linear --full` trains one seed for the report's FULL_EPOCHS (a tiny count here: the
+    real 100,000 take minutes), its loss next to each printed one; --full where no run is shorter is refused."""
+    from autograd_mini.models import doc002
+    monkeypatch.setattr(doc002, "FULL_EPOCHS", 10)
+    monkeypatch.setattr(doc002, "FULL_PRINT_EVERY", 5)
+    seen = []
+    real_train = doc002.train
+    monkeypatch.setattr(doc002, "train", lambda *a, **k: seen.append((a, k)) or real_train(*a, **k))
+    assert main(["run", "002.linear", "--full", "--out", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "--full: the report's 100,000 epochs, one seed" in out
+    assert "schedule: the report's, 10 epochs of one update per point (--full), one seed" in out
+    assert [a[2] for a, _ in seen] == [10] and seen[0][1]["every"] == 5
+    history = strict_json(tmp_path / "002.linear.json")["linear"]["rows"]
+    assert history["epoch"] == [5, 10] and len(history["loss"]) == 2
+    assert "epoch: 10 loss: " in (tmp_path / "002.linear.txt").read_text()
+    assert main(["run", "001.plain", "--full"]) == 2
+    assert "--full" in capsys.readouterr().err
+
+
+def test_run_audit_prints_the_audit_table_from_the_runs_own_audits(tmp_path, monkeypatch, capsys):
+    """`run NAME --audit` (the main job) ends with `audit NAME`'s table and writes OUT/audit.json,
+    each rule audited once in the process: the verdict lines and the table share the audits."""
+    from autograd_mini.app import audits
+    audits._audit_named.cache_clear()
+    made = []
+    real = audits.audit
+    monkeypatch.setattr(audits, "audit", lambda *a, **k: made.append(1) or real(*a, **k))
+    assert main(["run", "003", "--quiet", "--audit", "--out", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "2 rules audited" in out and "audit of the document's rule" in out
+    assert len(made) == 2
+    assert [a["experiment"] for a in strict_json(tmp_path / "audit.json")["audits"]] == ["003.ols", "003.sigmoid"]
+    audits._audit_named.cache_clear()

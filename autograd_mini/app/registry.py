@@ -50,10 +50,11 @@ class Experiment:
     document: str              # the source document's file name
     title: str
     explanation: str           # two or three sentences for the README and `list`
-    run: Callable[..., RunResult]                        # run(grad="both"|"autodiff"|"document", quiet=False)
+    run: Callable[..., RunResult]                        # run(grad="both"|"autodiff"|"document", quiet=False[, full])
     audit_case: Callable[[], AuditCase] | None = None
     graph: Callable[[], Any] | None = None                # (loss Tensor, params) of one training step
     plot: Callable[[RunResult, str], list[str]] | None = None
+    full_schedule: str | None = None  # where the run is shorter than the document's: what `run --full` runs
 
 
 REGISTRY: dict[str, Experiment] = {}
