@@ -91,7 +91,7 @@ def graph() -> tuple:
 
 
 register(Experiment(
-    name="digits", document="(none: scikit-learn's digits)", title="MLP 64-128-10 on 8×8 digits, Adam",
+    name="digits", document="none: scikit-learn's digits", title="MLP 64-128-10 on 8×8 digits, Adam",
     explanation=("Not from a document: a 64→128 (tanh) →10 network with softmax cross-entropy, trained full-batch "
                  "with Adam on 1437 of scikit-learn's digits and tested on the other 360."),
     run=run, graph=graph, plot=plot))
