@@ -173,7 +173,7 @@ def _deliver(value: Any, like: Any, keep_graph: bool) -> Any:
     """Return `value` in the caller's type (see the module docstring), with a graph only if kept."""
     if keep_graph and isinstance(value, Tensor) and value.requires_grad:
         return value
-    data = np.asarray(_data(value))
+    data = np.asarray(unwrap(value))
     return Tensor._from_op(data, None, (), None) if isinstance(like, Tensor) else data
 
 
@@ -364,9 +364,9 @@ def _checked_tangents(who: str, primals: list, tangents: list) -> None:
         raise ValueError(f"{who}: {len(primals)} primal leaves but {len(tangents)} tangent leaves "
                          f"(the two must have the same structure)")
     for p, t in zip(primals, tangents):
-        if np.shape(_data(t)) != np.shape(_data(p)):
-            raise ShapeError(f"{who}: vector of shape {np.shape(_data(t))} "
-                             f"for an argument of shape {np.shape(_data(p))}")
+        if np.shape(unwrap(t)) != np.shape(unwrap(p)):
+            raise ShapeError(f"{who}: vector of shape {np.shape(unwrap(t))} "
+                             f"for an argument of shape {np.shape(unwrap(p))}")
 
 
 def hvp(f: Callable[..., Any], x: Any, v: Any) -> Any:
@@ -432,7 +432,7 @@ def jvp(f: Callable[..., Any], primals: tuple, tangents: tuple) -> tuple[Any, An
     with enable_grad():
         call = _Call(tuple(primals), list(range(len(primals))), outside_on)
         outputs, out_tree = _flatten(f(*call.call))
-        cotangents = [Tensor(np.zeros(np.shape(_data(o))), requires_grad=True) for o in outputs]
+        cotangents = [Tensor(np.zeros(np.shape(unwrap(o))), requires_grad=True) for o in outputs]
         transposed = _gradients(outputs, call.stand_ins, cotangents, create_graph=True)  # J^T u, linear in u
         keep = _needs_graph(outputs, call.stand_ins, outside_on) or (
             outside_on and any(isinstance(t, Tensor) and t.requires_grad for t in tangent_leaves))
@@ -491,4 +491,3 @@ def _refuse_closed_over(name: str, out: Any, inputs: list[Tensor]) -> None:
                          f"but is not an argument, so its gradient would be lost; pass it as an argument")
 
 
-_data = unwrap  # a Tensor's array (read without notifying a trace: no Python control flow depends on it)

@@ -19,10 +19,6 @@ from . import ops, ops_numpy as on
 from .tensor import Tensor, unwrap
 
 
-def _reduction(op: Callable) -> Callable:
-    return lambda x, axis=None, keepdims=False: op(x, axis=axis, keepdims=keepdims)
-
-
 _UFUNCS: dict[Any, Callable] = {
     np.add: ops.add, np.subtract: ops.sub, np.multiply: ops.mul, np.true_divide: ops.div, np.negative: ops.neg,
     np.positive: lambda x: x, np.power: on.pow, np.float_power: on.pow, np.square: ops.square, np.exp: ops.exp,
@@ -30,7 +26,15 @@ _UFUNCS: dict[Any, Callable] = {
     np.matmul: ops.matmul, np.sign: ops.sign, np.logaddexp: on.logaddexp,
     **{getattr(np, op.name): op for op in on._UNARY if hasattr(np, op.name)},
 }
-_REDUCE_UFUNCS = {np.add: ops.reduce_sum, np.maximum: on.amax, np.minimum: on.amin, np.multiply: on.prod}
+
+
+def _ufunc_reduce(op: Callable) -> Callable:
+    """`np.<ufunc>.reduce(t)`: NumPy's defaults, axis 0 (not the whole array, as np.sum's)."""
+    return lambda x, axis=0, keepdims=False: op(x, axis=axis, keepdims=keepdims)
+
+
+_REDUCE_UFUNCS = {u: _ufunc_reduce(op) for u, op in
+                  ((np.add, ops.reduce_sum), (np.maximum, on.amax), (np.minimum, on.amin), (np.multiply, on.prod))}
 _ACCUMULATE_UFUNCS = {np.add: lambda x, axis=0: on.cumsum(x, axis=axis)}
 _BY_METHOD = {"__call__": _UFUNCS, "reduce": _REDUCE_UFUNCS, "accumulate": _ACCUMULATE_UFUNCS}
 # ufuncs whose result carries no derivative (booleans): run on the values

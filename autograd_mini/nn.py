@@ -156,6 +156,8 @@ def _checked_entry(name: str, value: Any, param: Parameter) -> np.ndarray:
                         f"of dtype {param.dtype}")
     if array.shape != param.shape:
         raise ShapeError(f"load_state_dict: '{name}' has shape {param.shape}, got {array.shape}")
+    with np.errstate(over="ignore"):  # finite float64 may overflow float32: checked below, on what would be loaded
+        array = np.asarray(array, dtype=param.dtype)
     bad = ~np.isfinite(array)
     if np.any(bad):
         raise ValueError(f"load_state_dict: '{name}' has {int(bad.sum())} non-finite entr"

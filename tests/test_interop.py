@@ -133,3 +133,15 @@ def test_a_function_written_with_numpy_is_differentiated_as_in_hips_autograd():
     am.gradgradcheck(f, w)
     h = am.hessian(f)(w)
     np.testing.assert_allclose(h, h.T, atol=1e-12)
+
+
+@pytest.mark.parametrize("ufunc", [np.add, np.maximum, np.minimum, np.multiply])
+def test_ufunc_reduce_defaults_to_axis_0_like_numpy(ufunc):
+    """np.add.reduce(t) reduces axis 0, as NumPy does (np.sum reduces everything): same values, same
+    shape, and a gradient that matches finite differences."""
+    x = np.arange(1.0, 7.0).reshape(2, 3)
+    t = am.Tensor(x, requires_grad=True)
+    out = ufunc.reduce(t)
+    assert isinstance(out, am.Tensor) and np.array_equal(out.data, ufunc.reduce(x))
+    assert np.array_equal(ufunc.reduce(t, axis=1, keepdims=True).data, ufunc.reduce(x, axis=1, keepdims=True))
+    assert am.gradcheck(lambda a: (ufunc.reduce(a) * np.array([1.0, 2.0, 3.0])).sum(), x).passed

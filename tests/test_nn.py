@@ -142,3 +142,13 @@ def test_load_state_dict_writes_count_as_writes_for_backward():
     model.load_state_dict(model.state_dict())
     with pytest.raises(am.GraphError, match="modified after it was used"):
         loss.backward()
+
+
+def test_load_state_dict_refuses_a_value_that_overflows_the_parameters_dtype():
+    """Finite as given (float64) but infinite once cast to the parameter's float32: refused, nothing loaded."""
+    m = nn.Linear(2, 1, bias=False)
+    m.weight.data = m.weight.data.astype(np.float32)
+    before = m.weight.data.copy()
+    with pytest.raises(ValueError, match="non-finite"):
+        m.load_state_dict({"weight": np.array([[1e300], [1.0]])})
+    assert np.array_equal(m.weight.data, before)

@@ -19,7 +19,8 @@ NUMBER = re.compile(r"[-+]?(?:\d+\.\d*|\.\d+|\d+)(?:e[-+]?\d+)?", re.I)
 REASONS = {
     "re-run cell": "printed by a cell run again on the state left by its earlier runs; reproduced from that state",
     "unseeded data": "the document draws its data or weights without a seed: no run can give its digits",
-    "rounding tie": "an exact decimal tie (…5) that the document's machine rounded the other way",
+    "rounding tie": "the exact value is a decimal tie (…5) at the last printed digit; the double each "
+                    "machine computed lies just on one side of it (by summation order), so the printouts round apart",
     "summation order": "floating-point noise whose last digits depend on the order the BLAS sums in",
     "8-decimal data": "the data behind it is known only to the 8 decimals the document printed",
     "garbled printout": "the document's printout is garbled there (digits doubled or dropped): it agrees only roughly",
