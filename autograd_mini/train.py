@@ -116,11 +116,13 @@ def fit(model: Module, loss_fn: Callable[[Tensor, Any], Tensor], optimizer: Any,
         progress_every = max(1, epochs // 10) if epochs >= 1000 else 0
     if quiet:
         progress_every = 0
-    epoch_fn = None
-    if rule is None and not eager:
-        epoch_fn = _compiled_epoch(model, loss_fn, optimizer, X, y, sample_axis if per_sample else None, label)
-    if epoch_fn is None:
-        epoch_fn = _eager_epoch(model, loss_fn, optimizer, X, y, sample_axis if per_sample else None, rule)
+    axis = sample_axis if per_sample else None
+
+    def make_epoch() -> EpochFn:
+        compiled = _compiled_epoch(model, loss_fn, optimizer, X, y, axis, label) if rule is None and not eager else None
+        return compiled or _eager_epoch(model, loss_fn, optimizer, X, y, axis, rule)
+
+    epoch_fn = make_epoch()
     start = time.perf_counter()
     for epoch in range(epochs):
         recording = record is not None and epoch % record_every == 0
@@ -130,6 +132,9 @@ def fit(model: Module, loss_fn: Callable[[Tensor, Any], Tensor], optimizer: Any,
             values = record(StepInfo(epoch, output, loss, directions(), model))  # type: ignore[misc]
             if values:
                 history.append(**values)
+            fused = getattr(epoch_fn, "fused_settings", None)
+            if fused is not None and any(a is not b for a, b in zip(fused, _sgd_settings(optimizer))):
+                epoch_fn = make_epoch()  # the record changed the SGD settings the step was compiled with
         if printing:
             info_loss = loss() if callable(loss) else loss
             print(f"  [{label or 'fit'}] epoch {epoch + 1}/{epochs}  loss {np.mean(info_loss):.6g}  "
@@ -211,7 +216,16 @@ def _compiled_epoch(model: Module, loss_fn: Callable, optimizer: Any, X: Any, y:
             if not fused:
                 optimizer.step()
             return output, step.loss_array, directions
+    if fused:  # what the step has compiled in, so that fit can tell when a record callback changes it
+        epoch.fused_settings = _sgd_settings(optimizer)  # type: ignore[attr-defined]
     return epoch
+
+
+def _sgd_settings(optimizer: Any) -> tuple:
+    """The objects a fused SGD step was compiled from (held, so compared by identity): assigning a new
+    rate, momentum or frozen mapping (a schedule in a record callback) changes them. Changing a rate
+    array or the mapping in place is not seen: assign a new one."""
+    return optimizer.lr, optimizer.momentum, optimizer.frozen
 
 
 def _rows(X: np.ndarray, y: np.ndarray, axis: int) -> list[tuple[np.ndarray, np.ndarray]]:

@@ -342,3 +342,27 @@ def test_fit_trains_eagerly_when_the_loss_reads_per_sample_data_as_plain_arrays(
     assert any("training eagerly" in m for m in compiled[2])
     assert_same(compiled[0], eager[0])
     assert np.array_equal(compiled[1], eager[1])
+
+
+def test_fit_compiled_follows_a_learning_rate_schedule_set_in_the_record_callback():
+    """The fused SGD step compiles the rate in; fit derives again when a record callback assigns a new
+    one, so the compiled run equals the eager run (which reads lr at every step)."""
+    from autograd_mini import nn
+    from autograd_mini.losses import half_sse
+    from autograd_mini.optim import SGD
+    from autograd_mini.train import fit
+
+    def run(eager: bool) -> np.ndarray:
+        m = nn.Linear(3, 1, bias=False)
+        m.weight.data = np.array([[0.1], [0.2], [0.3]])
+        opt = SGD(m.parameters(), lr=0.1)
+
+        def record(info):
+            if info.epoch == 1:
+                opt.lr = 0.0
+            if info.epoch == 3:
+                opt.lr = 0.05
+        fit(m, half_sse, opt, np.eye(3), np.ones((3, 1)), epochs=6, record=record, eager=eager, quiet=True)
+        return m.weight.data
+
+    assert np.array_equal(run(eager=False), run(eager=True))

@@ -547,3 +547,14 @@ def test_sigmoid_gradient_at_the_far_tail_is_finite_and_tiny():
     x = am.Tensor([-1000.0, -720.0, 0.0], requires_grad=True)
     x.sigmoid().sum().backward()
     np.testing.assert_allclose(x.grad, [0.0, np.exp(-720.0), 0.25], rtol=1e-12)
+
+
+def test_documented_limit_a_view_made_without_recording_does_not_carry_the_version():
+    """README Guarantees, "Not detected": x needs no grad, so x.T is a plain view, not a recorded op;
+    a counted write to x changes what matmul saved, and backward uses the new values, silently."""
+    x = am.Tensor([[1.0, 2.0], [3.0, 4.0]])
+    w = am.Tensor(np.eye(2), requires_grad=True)
+    loss = (x.T @ w).sum()
+    x.data -= 1.0
+    loss.backward()  # not refused: the limit the README states
+    np.testing.assert_array_equal(w.grad, x.data @ np.ones((2, 2)))  # d/dw sum(x.T @ w), with the new x
