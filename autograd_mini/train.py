@@ -118,11 +118,14 @@ def fit(model: Module, loss_fn: Callable[[Tensor, Any], Tensor], optimizer: Any,
         progress_every = 0
     axis = sample_axis if per_sample else None
 
-    def make_epoch() -> EpochFn:
+    def make_epoch() -> tuple[EpochFn, tuple | None]:
+        """The epoch function, and the SGD settings it has compiled in (None when it reads them each step)."""
         compiled = _compiled_epoch(model, loss_fn, optimizer, X, y, axis, label) if rule is None and not eager else None
-        return compiled or _eager_epoch(model, loss_fn, optimizer, X, y, axis, rule)
+        if compiled is None:
+            return _eager_epoch(model, loss_fn, optimizer, X, y, axis, rule), None
+        return compiled, getattr(compiled, "fused_settings", None)
 
-    epoch_fn = make_epoch()
+    epoch_fn, compiled_from = make_epoch()
     start = time.perf_counter()
     for epoch in range(epochs):
         recording = record is not None and epoch % record_every == 0
@@ -132,9 +135,8 @@ def fit(model: Module, loss_fn: Callable[[Tensor, Any], Tensor], optimizer: Any,
             values = record(StepInfo(epoch, output, loss, directions(), model))  # type: ignore[misc]
             if values:
                 history.append(**values)
-            fused = getattr(epoch_fn, "fused_settings", None)
-            if fused is not None and any(a is not b for a, b in zip(fused, _sgd_settings(optimizer))):
-                epoch_fn = make_epoch()  # the record changed the SGD settings the step was compiled with
+            if compiled_from is not None and _settings_changed(optimizer, compiled_from):
+                epoch_fn, compiled_from = make_epoch()  # the record changed the SGD settings compiled in
         if printing:
             info_loss = loss() if callable(loss) else loss
             print(f"  [{label or 'fit'}] epoch {epoch + 1}/{epochs}  loss {np.mean(info_loss):.6g}  "
@@ -222,10 +224,17 @@ def _compiled_epoch(model: Module, loss_fn: Callable, optimizer: Any, X: Any, y:
 
 
 def _sgd_settings(optimizer: Any) -> tuple:
-    """The objects a fused SGD step was compiled from (held, so compared by identity): assigning a new
-    rate, momentum or frozen mapping (a schedule in a record callback) changes them. Changing a rate
-    array or the mapping in place is not seen: assign a new one."""
-    return optimizer.lr, optimizer.momentum, optimizer.frozen
+    """The objects a fused SGD step was compiled from: its rate, momentum and frozen mapping."""
+    d = optimizer.__dict__  # (not the validating descriptors: their __get__ would cost more than the check)
+    return d["lr"], d["momentum"], d["frozen"]
+
+
+def _settings_changed(optimizer: Any, settings: tuple) -> bool:
+    """Has a new rate, momentum or frozen mapping been assigned since (a schedule in a record
+    callback)? By identity, as a NumPy rate array has no plain `==`: changing a rate array or the
+    mapping in place is not seen; assign a new one. Runs at every record, so written flat."""
+    d = optimizer.__dict__
+    return d["lr"] is not settings[0] or d["momentum"] is not settings[1] or d["frozen"] is not settings[2]
 
 
 def _rows(X: np.ndarray, y: np.ndarray, axis: int) -> list[tuple[np.ndarray, np.ndarray]]:
