@@ -111,7 +111,7 @@ def experiments_runs(mode: str) -> dict[str, Callable[[], Any]]:
     return {"autograd-mini run all": lambda: subprocess.run(command, check=True, stdout=subprocess.DEVNULL)}
 
 
-register_workload(Workload("sweep", "all of document 000 (7 alphas x 60,000 steps) end to end",
-                           kind="end_to_end", runs=sweep_runs))
+register_workload(Workload("sweep", "all of document 000 (7 alphas; 60,000 steps each in full mode, 3,000 quick, "
+                                    "200 smoke) end to end", kind="end_to_end", runs=sweep_runs))
 register_workload(Workload("experiments", "`autograd-mini run all` end to end", kind="end_to_end",
                            runs=experiments_runs))

@@ -68,13 +68,10 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def _training_mode(eager: bool):
-    """`--eager`: train step by step through the engine instead of the compiled step (`am.derive`),
-    where the build has one; the two give the same numbers bit for bit."""
-    from .. import train
-    choose = getattr(train, "eager_by_default", None)  # the compiled fit and its switch arrive with am.derive
-    if not eager or choose is None:  # without them this build trains eagerly anyway
-        return contextlib.nullcontext()
-    return choose(True)
+    """`--eager`: train step by step through the engine instead of the compiled step (`am.derive`);
+    the two give the same numbers bit for bit."""
+    from ..train import eager_by_default
+    return eager_by_default(True) if eager else contextlib.nullcontext()
 
 
 def _run_experiments(chosen: list, grad: str, args: argparse.Namespace, can_plot: bool) -> int:
