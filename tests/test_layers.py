@@ -104,3 +104,13 @@ def test_the_package_namespace_names_submodules_not_shadows() -> None:
     assert am.tensor.__name__ == "autograd_mini.tensor" and am.Tensor.__module__ == "autograd_mini.tensor"
     for name in ("nn", "optim", "losses"):
         assert getattr(am, name).__name__ == f"autograd_mini.{name}"
+
+
+def test_models_import_from_the_application_only_what_they_fill_in() -> None:
+    """Models register with the application: its registry, the printed-line record, the plot helpers
+    (inside their plot functions); never its command line, experiment lookup or audits."""
+    allowed = {"autograd_mini.app", "autograd_mini.app.registry", "autograd_mini.app.reproduce", "autograd_mini.app.plots"}
+    for module in sorted(m for m in MODULES if m.startswith("autograd_mini.models")):
+        bad = {t for t in _imports(module, MODULES[module]) if t.startswith("autograd_mini.app")} - allowed
+        assert not bad, f"{module} imports {sorted(bad)} from the application"
+        assert not {t for t in _imports(module, MODULES[module]) if t.startswith("autograd_mini.benchmarks")}
