@@ -53,9 +53,9 @@ from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
-from . import ops, tensor as _engine
+from . import ops
 from .errors import AutogradMiniError, ShapeError
-from .tensor import Op, Tensor, backprop, enable_grad, recording, walk
+from .tensor import Op, Tensor, backprop, enable_grad, mark_written, recording, walk
 _DATA = "_data"  # where a Tensor keeps its array (generated code reads it without the read hook)
 
 
@@ -88,17 +88,6 @@ def _first_frame_outside_package() -> int:
     while frame is not None and frame.f_code.co_filename.startswith(_PACKAGE):
         frame, level = frame.f_back, level + 1
     return level
-
-
-def _mark_written(*tensors: Tensor) -> None:
-    """What `t.data = ...` does, for arrays a derived update changed in place: one tick of the engine's
-    write clock, so a graph recorded before the step refuses to backward through the old values."""
-    _engine._lock.acquire()  # (as the engine's setter does: cheaper than `with`; nothing between can raise)
-    _engine._writes += 1
-    version = _engine._writes
-    _engine._lock.release()
-    for t in tensors:
-        t._version = version
 
 
 # ==== 1. record ==================================================================================
@@ -786,7 +775,7 @@ def render_source(program: Program, plan: Plan, r: Renderer) -> str:
     step += _sections(program, [v for v in lines if any(v is m for m in plan.main)], r.statement)
     updated = [f"t_{v.into.name}" for v in plan.main if v.into is not None]
     if updated:
-        r.env["written"] = _mark_written
+        r.env["written"] = mark_written
         step.append(f"written({', '.join(updated)})  # as `w.data = ...` would: graphs of the old values refuse")
     step += [f"t_{inputs[i].name}.grad = {r.name(g)}" for i, g in plan.handed]
     loss = [f"{v.name} = seen_{v.name}" for v in inputs if any(v is b for t in plan.tail for b in _bases_of_args(t))]

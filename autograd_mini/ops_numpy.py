@@ -24,7 +24,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from .errors import ShapeError
-from .ops import _broadcast_to, _poly, _scatter, compare, matmul, mul, power, reshape, sign, softplus, transpose
+from .ops import _broadcast_to, _exp, _poly, _scatter, compare, matmul, mul, power, reshape, sign, softplus, transpose
 from .ops import _getitem as _index_tensor
 from .tensor import Op, Tensor, per_input, unwrap
 
@@ -53,7 +53,6 @@ _sin = _poly(np.sin, lambda a: sin(a))
 _cos = _poly(np.cos, lambda a: cos(a))
 _sinh = _poly(np.sinh, lambda a: sinh(a))
 _cosh = _poly(np.cosh, lambda a: cosh(a))
-_exp = _poly(np.exp, lambda a: a.exp())
 _log = _poly(np.log, lambda a: a.log())
 _flip = _poly(lambda a, axis: np.flip(a, axis), lambda a, axis: flip_op(a, axis=axis))
 _roll = _poly(lambda a, shift, axis: np.roll(a, shift, axis), lambda a, shift, axis: roll_op(a, shift=shift, axis=axis))

@@ -108,6 +108,19 @@ def recording(on_constant: Callable[[Any, bool], None] | None = None,
         state.on_constant, state.on_value_read = previous
 
 
+def mark_written(*tensors: "Tensor") -> None:
+    """Count a write to each tensor's values: one tick of the write clock. The `.data` setter calls
+    it; so does code that updates arrays in place without it (a compiled step's `w -= lr * d_w`), so
+    that a graph recorded before refuses to backward through the old values."""
+    global _writes
+    _lock.acquire()  # (cheaper than `with`; nothing in between can raise)
+    _writes += 1
+    version = _writes
+    _lock.release()
+    for t in tensors:
+        t._version = version
+
+
 def _value_read(t: "Tensor", how: str) -> None:
     hook = _state.on_value_read
     if hook is not None:
@@ -176,11 +189,7 @@ class Tensor:
 
     @data.setter
     def data(self, value: Any) -> None:
-        global _writes
-        _lock.acquire()  # (cheaper than `with`; nothing in between can raise)
-        _writes += 1
-        self._version = _writes
-        _lock.release()
+        mark_written(self)
         self._data = value
 
     # ---- array-like facts ------------------------------------------------------------------

@@ -366,3 +366,16 @@ def test_fit_compiled_follows_a_learning_rate_schedule_set_in_the_record_callbac
         return m.weight.data
 
     assert np.array_equal(run(eager=False), run(eager=True))
+
+
+def test_a_derived_update_counts_as_a_write_for_graphs_recorded_before_it():
+    """The compiled step updates w in place, around the `.data` setter; it still ticks the engine's
+    write clock, so an older graph through w refuses to backward instead of using the new values."""
+    import autograd_mini as am
+    from autograd_mini.optim import SGD
+    w = am.Tensor([1.0, 2.0], requires_grad=True)
+    old_loss = (w * w).sum()
+    step = am.derive(lambda w: (w * w).sum(), [w], update=SGD([w], lr=0.1))
+    step()
+    with pytest.raises(am.GraphError):
+        old_loss.backward()
