@@ -17,6 +17,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from .tensor import Op, Tensor, unwrap, per_input
+from .tensor_methods import use_table
 
 # ---- helpers that work on arrays and on Tensors ---------------------------------------------
 
@@ -379,26 +380,8 @@ def _reduction(op: Op):
     return reduce
 
 
-_methods = {
-    "__add__": lambda a, b: add(a, b), "__radd__": lambda a, b: add(b, a),
-    "__sub__": lambda a, b: sub(a, b), "__rsub__": lambda a, b: sub(b, a),
-    "__mul__": lambda a, b: mul(a, b), "__rmul__": lambda a, b: mul(b, a),
-    "__truediv__": lambda a, b: div(a, b), "__rtruediv__": lambda a, b: div(b, a),
-    "__matmul__": lambda a, b: matmul(a, b), "__rmatmul__": lambda a, b: matmul(b, a),
-    "__neg__": lambda a: neg(a), "__pos__": lambda a: a,
-    "__getitem__": _getitem,
-    "matmul": lambda a, b: matmul(a, b),  # dot, pow, ** and more: ops_numpy.py
-    **{op.name: (lambda op: lambda x: op(x))(op) for op in (sigmoid, square, exp, log, tanh, relu, abs_op, softplus)},
-    "sum": _reduction(sum_op), "mean": _reduction(mean_op),
-    "reshape": _reshape, "transpose": _transpose, "swapaxes": _swapaxes,
-    "log_softmax": lambda x, axis=-1: log_softmax(x, axis=axis),
-    "softmax": lambda x, axis=-1: softmax(x, axis=axis),
-    "broadcast_to": lambda x, shape: broadcast_to(x, shape=tuple(shape)),
-    "T": property(lambda x: transpose(x, axes=None)),
-}
-for _name, _method in _methods.items():
-    setattr(Tensor, _name, _method)
-
 # public functions in NumPy's keyword style: am.sum(x, axis=0), am.reshape(x, shape), ...
 reduce_sum = _reduction(sum_op)
 reduce_mean = _reduction(mean_op)
+
+use_table(__name__)  # Tensor's methods (tensor_methods.py) call this table's rows

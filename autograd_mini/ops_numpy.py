@@ -27,6 +27,7 @@ from .errors import ShapeError
 from .ops import _broadcast_to, _exp, _poly, _scatter, compare, matmul, mul, power, reshape, sign, softplus, transpose
 from .ops import _getitem as _index_tensor
 from .tensor import Op, Tensor, per_input, unwrap
+from .tensor_methods import use_table
 
 _IMPORTED = frozenset(globals())  # names brought in above (ops.py's rows among them): not this module's to export
 
@@ -111,8 +112,9 @@ _UNARY: list[Op] = []  # the element-wise rows of one input, in order
 
 
 def _elementwise(name: str, forward: Any, vjp: Any) -> Op:
-    """An element-wise row of one input. Registering here is all it needs: it becomes `am.<name>`,
-    the Tensor method `x.<name>()`, and what `np.<name>(t)` runs when NumPy has that ufunc."""
+    """An element-wise row of one input. Registering here makes it `am.<name>` and what `np.<name>(t)`
+    runs when NumPy has that ufunc; its method `x.<name>()` is one line in tensor_methods.py's
+    ElementwiseMixin (a test fails until it is written)."""
     op = Op(name, forward, vjp)
     _UNARY.append(op)
     return op
@@ -492,10 +494,6 @@ def pow(x: Any, exponent: Any) -> Tensor:  # noqa: A001 (NumPy's name)
     return power(x, float(exponent))
 
 
-def _rpow(x: Tensor, base: Any) -> Tensor:
-    return power_op(base, x)  # NumPy's power: (-2) ** 3 = -8, 0 ** 0 = 1
-
-
 def sign_of(x: Any) -> Tensor:
     """-1, 0 or 1; gradient zero."""
     return sign(x)
@@ -806,24 +804,10 @@ def index_add(x: Any, index: Any, values: Any) -> Tensor:
     return index_add_op(x, values, index=index)
 
 
-# ---- Tensor methods ------------------------------------------------------------------------------
-
-_methods = {
-    **{op.name: (lambda op: lambda x: op(x))(op) for op in _UNARY},
-    "sign": lambda x: sign(x),
-    "__pow__": lambda a, b: pow(a, b), "__rpow__": _rpow, "pow": pow,
-    "max": amax, "min": amin, "prod": prod, "argmax": argmax, "argmin": argmin, "cumsum": cumsum,
-    "var": var, "std": std, "logsumexp": logsumexp, "norm": norm, "clip": clip,
-    "squeeze": squeeze, "expand_dims": expand_dims, "unsqueeze": expand_dims, "flatten": ravel, "ravel": ravel,
-    "flip": flip, "roll": roll, "repeat": repeat, "dot": dot, "sort": sort,
-    "gelu": gelu, "elu": elu, "leaky_relu": leaky_relu, "logsigmoid": logsigmoid,
-    "at": property(_At),
-}
-for _name, _method in _methods.items():
-    setattr(Tensor, _name, _method)
-
 # The public names (`am.<name>` through `from .ops_numpy import *`): every public function defined here
 # and every row whose variable is named after its op, so a new op is exported by being written.
 __all__ = [name for name, value in list(globals().items()) if not name.startswith("_") and name not in _IMPORTED and (
     (isinstance(value, Op) and value.name == name) or (callable(value) and getattr(value, "__module__", None) == __name__
                                                          and not isinstance(value, (type, Op))))]
+
+use_table(__name__)  # Tensor's methods (tensor_methods.py) call this table's functions

@@ -26,6 +26,8 @@ from typing import Any, Callable, Iterable, Iterator, Sequence
 import numpy as np
 
 from .errors import GraphError, IndexOutOfRangeError, ShapeError
+from .tensor_methods import (ArithmeticMixin, ElementwiseMixin, MovementMixin, NumPyMixin, ProductMixin,
+                             ReduceMixin)
 
 
 class _ThreadState(threading.local):
@@ -137,14 +139,15 @@ def as_float_array(data: Any, copy: bool = False) -> np.ndarray:
     raise TypeError(f"Tensor: cannot hold data of dtype {array.dtype}; expected numbers (float, int or bool)")
 
 
-class Tensor:
-    """A NumPy array that remembers the op that made it, so backward() can find gradients."""
+class Tensor(ArithmeticMixin, ElementwiseMixin, ReduceMixin, MovementMixin, ProductMixin, NumPyMixin):
+    """A NumPy array that remembers the op that made it, so backward() can find gradients.
+    Its operators and NumPy-style methods (x + y, x.sigmoid(), x.sum(axis=0), ...) are written in
+    tensor_methods.py, one line each, grouped by kind."""
 
     # `_stamp` (op results only): the write clock when the op was recorded; `_version` (set only
     # once written): the write clock at the last `.data` assignment. Unset slots cost nothing.
     __slots__ = ("_data", "grad", "requires_grad", "name", "scope", "_op", "_parents", "_params",
                  "_stamp", "_version", "__weakref__")
-    __array_ufunc__ = None  # `ndarray <op> Tensor` defers to Tensor's reflected operators
     __array_priority__ = 1000
 
     def __init__(self, data: Any, requires_grad: bool = False, name: str | None = None) -> None:
