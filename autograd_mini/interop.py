@@ -95,7 +95,7 @@ def _call(target: Callable, name: str, args: tuple, kwargs: dict) -> Any:
                         f"arguments: {error}") from error
 
 
-def array_ufunc(self: Tensor, ufunc: Any, method: str, *inputs: Any, **kwargs: Any) -> Any:
+def array_ufunc(self: Any, ufunc: Any, method: str, *inputs: Any, **kwargs: Any) -> Any:
     if method == "__call__" and not kwargs:  # the common case, `ndarray * t`: straight to the op
         target = _UFUNCS.get(ufunc)
         if target is not None:
@@ -116,7 +116,7 @@ def array_ufunc(self: Tensor, ufunc: Any, method: str, *inputs: Any, **kwargs: A
     return _call(target, name, inputs, kwargs)
 
 
-def array_function(self: Tensor, func: Any, types: tuple, args: tuple, kwargs: dict) -> Any:
+def array_function(self: Any, func: Any, types: tuple, args: tuple, kwargs: dict) -> Any:
     name = func.__name__
     if func in _VALUE_FUNCTIONS:
         return func(*_values(args), **{k: _values(v) for k, v in kwargs.items()})

@@ -756,7 +756,7 @@ class _IndexedUpdate:
 class _At:
     __slots__ = ("x",)
 
-    def __init__(self, x: Tensor) -> None:
+    def __init__(self, x: Any) -> None:
         self.x = x
 
     def __getitem__(self, index: Any) -> _IndexedUpdate:

@@ -18,7 +18,7 @@ under TYPE_CHECKING instead, so they check every call below against the real sig
 from __future__ import annotations
 
 import sys
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 
@@ -32,6 +32,8 @@ def use_table(module_name: str) -> None:
     """Let the methods reach the op table `module_name` (one of _TABLES); each table calls it once."""
     globals()[_TABLES[module_name]] = sys.modules[module_name]
 
+
+_Self = TypeVar("_Self")
 
 _TABLES = {"autograd_mini.ops": "_ops", "autograd_mini.ops_numpy": "_ops_numpy",
            "autograd_mini.interop": "_interop"}
@@ -56,7 +58,7 @@ class ArithmeticMixin:
     def __pow__(self, exponent: Any) -> Tensor: return _ops_numpy.pow(self, exponent)
     def __rpow__(self, base: Any) -> Tensor: return _ops_numpy.power_op(base, self)  # NumPy's: (-2) ** 3 = -8
     def __neg__(self) -> Tensor: return _ops.neg(self)
-    def __pos__(self: Tensor) -> Tensor: return self
+    def __pos__(self: _Self) -> _Self: return self
 
 
 class ElementwiseMixin:
@@ -130,9 +132,9 @@ class MovementMixin:
 
     __slots__ = ()
 
-    def reshape(self: Tensor, *shape: Any) -> Tensor: return _ops._reshape(self, *shape)
-    def transpose(self: Tensor, *axes: Any) -> Tensor: return _ops._transpose(self, *axes)
-    def swapaxes(self: Tensor, axis1: int, axis2: int) -> Tensor: return _ops._swapaxes(self, axis1, axis2)
+    def reshape(self, *shape: Any) -> Tensor: return _ops._reshape(self, *shape)
+    def transpose(self, *axes: Any) -> Tensor: return _ops._transpose(self, *axes)
+    def swapaxes(self, axis1: int, axis2: int) -> Tensor: return _ops._swapaxes(self, axis1, axis2)
     def broadcast_to(self, shape: Any) -> Tensor: return _ops.broadcast_to(self, shape=tuple(shape))
     def squeeze(self, axis: Any = None) -> Tensor: return _ops_numpy.squeeze(self, axis)
     def expand_dims(self, axis: Any) -> Tensor: return _ops_numpy.expand_dims(self, axis)
@@ -143,14 +145,14 @@ class MovementMixin:
     def roll(self, shift: Any, axis: Any = None) -> Tensor: return _ops_numpy.roll(self, shift, axis)
     def repeat(self, repeats: Any, axis: int | None = None) -> Tensor: return _ops_numpy.repeat(self, repeats, axis)
     def sort(self, axis: int = -1) -> Tensor: return _ops_numpy.sort(self, axis)
-    def __getitem__(self: Tensor, index: Any) -> Tensor: return _ops._getitem(self, index)
+    def __getitem__(self, index: Any) -> Tensor: return _ops._getitem(self, index)
 
     @property
     def T(self) -> Tensor:  # noqa: N802 (NumPy's name)
         return _ops.transpose(self, axes=None)
 
     @property
-    def at(self: Tensor) -> _At:
+    def at(self) -> _At:
         """`x.at[index].set(values)`, `.add(values)`, `.get()`: functional updates (JAX's spelling)."""
         return _ops_numpy._At(self)
 
@@ -169,8 +171,8 @@ class NumPyMixin:
 
     __slots__ = ()
 
-    def __array_ufunc__(self: Tensor, ufunc: Any, method: str, *inputs: Any, **kwargs: Any) -> Any:
+    def __array_ufunc__(self, ufunc: Any, method: str, *inputs: Any, **kwargs: Any) -> Any:
         return _interop.array_ufunc(self, ufunc, method, *inputs, **kwargs)
 
-    def __array_function__(self: Tensor, func: Any, types: tuple, args: tuple, kwargs: dict) -> Any:
+    def __array_function__(self, func: Any, types: tuple, args: tuple, kwargs: dict) -> Any:
         return _interop.array_function(self, func, types, args, kwargs)
