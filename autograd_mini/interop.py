@@ -96,10 +96,7 @@ def _call(target: Callable, name: str, args: tuple, kwargs: dict) -> Any:
 
 
 def array_ufunc(self: Any, ufunc: Any, method: str, *inputs: Any, **kwargs: Any) -> Any:
-    if method == "__call__" and not kwargs:  # the common case, `ndarray * t`: straight to the op
-        target = _UFUNCS.get(ufunc)
-        if target is not None:
-            return target(*inputs)
+    """Tensor.__array_ufunc__ (tensor_methods.py), which sends `ndarray * t` straight to the op itself."""
     name = ufunc.__name__
     if kwargs.get("out") is not None:
         raise TypeError(f"np.{name}(..., out=...) with a Tensor: writing into an array cannot be recorded, so the "
