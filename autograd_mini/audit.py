@@ -171,7 +171,7 @@ class AuditReport:
         for p in self.params.values():
             parts.append(f"{p.name}: {_sentence(p)}")
         parts.extend(self.notes)
-        measured = [(d, c) for d, c in zip(self.descent, self.descent_cosines) if d is not None]
+        measured = [(d, c) for d, c in zip(self.descent, self.descent_cosines) if d is not None and c is not None]
         if measured and self.kind != "exact":
             downhill = sum(d > 0 for d, _ in measured)
             cosines = [c for _, c in measured]
@@ -201,6 +201,7 @@ def _sentence(p: ParamAudit) -> str:
         return text + ("." if p.factor == 1 else f", times {_fmt(p.factor)}.")
     if p.kind == "wrong_derivative":
         v = p.variant
+        assert v is not None  # (a wrong_derivative finding always names its variant)
         text = f"the rule is what backpropagation gives with one mistake, at the {v.label}: {v.description}"
         return text + ("." if v.factor == 1 else f"; and it is scaled by {_fmt(v.factor)}"
                        + (f" ({p.meaning})." if p.meaning else "."))
@@ -279,7 +280,7 @@ def _swapped_gradient(point: _Point, overrides: Sequence[tuple[Tensor, Callable]
     (None if one does not apply); every node's true op is put back before returning."""
     originals = [(node, node._op) for node, _ in overrides]
     for node, vjp in overrides:
-        node._op = Op(node._op.name, node._op.forward, vjp)
+        node._op = Op(_op_of(node).name, _op_of(node).forward, vjp)
     try:
         return _gradient(point.loss, point.leaves)
     finally:
@@ -287,10 +288,16 @@ def _swapped_gradient(point: _Point, overrides: Sequence[tuple[Tensor, Callable]
             node._op = original
 
 
+def _op_of(node: Tensor) -> Op:
+    """The op that made `node` (the audit swaps VJPs only at nodes of its graph that ops made)."""
+    assert node._op is not None, f"audit: {node!r} is a leaf, not an op's result"
+    return node._op
+
+
 def _variant_gradient(point: _Point, index: int, variant: Variant) -> Params | None:
     """The gradient with the VJP of op node `index` replaced by `variant`'s (None if it does not fit)."""
     node = point.nodes[index]
-    return _swapped_gradient(point, [(node, _with_shape_check(variant.vjp, node._op.vjp))])
+    return _swapped_gradient(point, [(node, _with_shape_check(variant.vjp, _op_of(node).vjp))])
 
 
 def _direction(name: str, value: Any, shape: tuple) -> np.ndarray:
@@ -342,6 +349,7 @@ def _evaluate(loss_fn: Callable, manual_rule: Callable, params: Params, label: s
     if not np.all(np.isfinite(loss.data)):
         raise ValueError(f"audit: the loss is {loss.data.item()} at {label}; nothing non-finite can be compared{hint}")
     grad = _gradient(loss, leaves)
+    assert grad is not None  # (None only where a VJP was swapped, and none is here)
     _require_finite("the autodiff gradient of", grad, label, hint)
     rule, transposed = _rule_at(manual_rule, params)
     nodes = [t for t in walk([loss]) if t._op is not None]
@@ -401,7 +409,7 @@ def _sizes(points: list[_Point], n_samples: int | None) -> list[int]:
     sizes = [n_samples] if n_samples else []
     for t in points[0].nodes:
         if t.op_name == "mean":
-            n = t._parents[0].size // max(t.size, 1)
+            n = (t._parents or ())[0].size // max(t.size, 1)
             if n > 1 and n not in sizes:
                 sizes.append(n)
     return sizes
@@ -464,17 +472,19 @@ def _search_updated_in_step(points: list[_Point], pending: dict[str, list[int]],
     first_use: dict[str, int] = {}
     for index, node in enumerate(points[0].nodes):
         for name, leaf in points[0].leaves.items():
-            if any(parent is leaf for parent in node._parents):
+            if any(parent is leaf for parent in node._parents or ()):
                 first_use.setdefault(name, index)
-    order = sorted(first_use, key=first_use.get, reverse=True)  # the last weight used is the first one met
+    order = sorted(first_use, key=first_use.__getitem__, reverse=True)  # the last weight used is the first one met
     stale: list[dict[str, np.ndarray]] = []
     for p in points:
         updated: dict[int, np.ndarray] = {}  # id(leaf) -> its value after this step's update
         gradients = {}
         for name in order:
             overrides = [(node, _reading_updated(node, updated)) for node in p.nodes
-                         if any(id(parent) in updated for parent in node._parents)]
-            gradients[name] = _swapped_gradient(p, overrides)[name]
+                         if any(id(parent) in updated for parent in node._parents or ())]
+            swapped = _swapped_gradient(p, overrides)
+            assert swapped is not None  # (these VJPs only read other values: none refuses)
+            gradients[name] = swapped[name]
             alone = {n: gradients[name] if n == name else np.zeros_like(v) for n, v in p.params.items()}
             updated[id(p.leaves[name])] = np.asarray(step(p.params, alone)[name])
         stale.append(gradients)
@@ -488,7 +498,7 @@ def _search_updated_in_step(points: list[_Point], pending: dict[str, list[int]],
 
 def _reading_updated(node: Tensor, updated: dict[int, np.ndarray]) -> Callable:
     """The node's VJP, given the updated values of the weights among its inputs (forward values stay)."""
-    true_vjp, parents = node._op.vjp, node._parents  # taken now: the node's op is swapped while it runs
+    true_vjp, parents = _op_of(node).vjp, node._parents or ()  # taken now: the node's op is swapped while it runs
 
     def vjp(g, ans, *inputs, **params):
         return true_vjp(g, ans, *[updated.get(id(parent), x) for parent, x in zip(parents, inputs)], **params)
@@ -549,7 +559,9 @@ def _converge(loss_fn: Callable, manual_rule: Callable, start: Params, step: Cal
 
     def gradient_at(params: Params) -> Params:
         loss, leaves = _build(loss_fn, params)
-        return _gradient(loss, leaves)
+        gradient = _gradient(loss, leaves)
+        assert gradient is not None  # (no VJP is swapped here)
+        return gradient
 
     by_rule, by_gradient = dict(start), dict(start)
     with np.errstate(all="ignore"):
@@ -690,7 +702,8 @@ def _explain_by_symmetry(manual_rule: Callable, evaluated: list[_Point], pending
 
 def _descent(evaluated: list[_Point], results: dict[str, ParamAudit]) -> tuple[list, list]:
     """<dL, rule> and its cosine per point (None where the gradient is ~0 or the rule is 0 or not finite)."""
-    descent, cosines = [], []
+    descent: list[float | None] = []
+    cosines: list[float | None] = []
     flat = set.intersection(*(set(r.zero_points) for r in results.values()))  # ~0 gradient: no direction
     for k, p in enumerate(evaluated):
         g, r = _flatten(p.grad), _flatten(p.rule)

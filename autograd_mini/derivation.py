@@ -41,6 +41,7 @@ to train in several). An in-place update ticks the engine's write clock for the 
 """
 from __future__ import annotations
 
+import builtins
 import inspect
 import keyword
 import math
@@ -84,7 +85,8 @@ _PACKAGE = os.path.dirname(os.path.abspath(__file__)) + os.sep
 
 def _first_frame_outside_package() -> int:
     """The stacklevel of the innermost caller outside autograd_mini (the line of loss_fn that read)."""
-    frame, level = sys._getframe(1), 1
+    frame: Any = sys._getframe(1)  # (a frame, then None past the outermost)
+    level = 1
     while frame is not None and frame.f_code.co_filename.startswith(_PACKAGE):
         frame, level = frame.f_back, level + 1
     return level
@@ -188,7 +190,7 @@ class Value:
     """One result of the step (or an input, or a constant)."""
     kind: str                        # "input", "const" or "op"
     array: Any                       # its value when recorded (a constant's value; shape and dtype for all)
-    op: Op | None = None
+    op: Any = None                   # the Op of kind "op" (read only there; None for the others)
     args: tuple = ()
     params: dict = field(default_factory=dict)
     view: bool = False               # shares memory with an argument (transpose, reshape, broadcast_to)
@@ -235,9 +237,10 @@ class Program:
                                   f"array (a mask or sign, shape {t.shape}), which a compiled step would not update; "
                                   f"this op cannot be derived yet, train it in eager mode")
             return self.constant(t._data)
-        args = tuple(self.of[id(p)] for p in t._parents)
+        parents = t._parents or ()
+        args = tuple(self.of[id(p)] for p in parents)
         params = dict(t._params or {})
-        view = any(isinstance(p._data, np.ndarray) and np.may_share_memory(t._data, p._data) for p in t._parents)
+        view = any(isinstance(p._data, np.ndarray) and np.may_share_memory(t._data, p._data) for p in parents)
         if all(_fixed(a) for a in args) and not view:
             return self.constant(t._data)  # computed from constants only: once, now (views stay, as `X.T`)
         simpler = _simplify(t._op, args, t._data)
@@ -509,7 +512,7 @@ def _gradients_early(order: list[Value], gradients: set[int], storage: dict) -> 
 
 def _bases_of_args(v: Value) -> list[Value]:
     """The values whose memory `v` reads (through views)."""
-    out = []
+    out: list[Value] = []
     for a in v.args:
         out.extend(_bases_of_args(a) if a.view else [a])
     return out
@@ -598,7 +601,7 @@ def _reusable(v: Value, old: Value, until: float, at: int, storage: dict) -> boo
 # ==== 5. render: the equations (plain NumPy) and the source (buffers) ===============================
 
 _INFIX = {"add": ("+", 1), "sub": ("-", 1), "mul": ("*", 2), "div": ("/", 2), "matmul": ("@", 2)}
-_BUILTINS = set(dir(__builtins__) if isinstance(__builtins__, dict) is False else __builtins__)
+_BUILTINS = set(dir(builtins))
 
 
 def function_name(op: Op) -> str:
@@ -706,6 +709,7 @@ class Renderer:
         kind = self.plan.storage[id(v)]
         args = [self.name(a) for a in v.args]
         if kind == "into":
+            assert v.into is not None  # (planned "into" only where the value has one)
             return f"{self.call(v, args, out=v.into.name)}"
         if kind == "buffer":
             self.env[v.name] = self.plan.buffers[id(v)]
@@ -713,7 +717,7 @@ class Renderer:
         return f"{v.name} = {self.formula_of_names(v)}"
 
     def formula_of_names(self, v: Value) -> str:
-        saved, self.inline = self.inline, lambda value: False  # type: ignore[method-assign]
+        saved, self.inline = self.inline, lambda v: False  # type: ignore[method-assign]
         try:
             return self.formula(v)
         finally:

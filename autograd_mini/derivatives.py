@@ -122,8 +122,8 @@ def _flatten(tree: Any) -> tuple[list, _Tree]:
         parts = [(key, _flatten(value)) for key, value in tree.items()]
         return [leaf for _, (leaves, _) in parts for leaf in leaves], _Tree(dict, [(k, t) for k, (_, t) in parts])
     if isinstance(tree, (tuple, list)) and not hasattr(tree, "_fields"):
-        parts = [_flatten(value) for value in tree]
-        return [leaf for leaves, _ in parts for leaf in leaves], _Tree(type(tree), [t for _, t in parts])
+        flattened = [_flatten(value) for value in tree]
+        return [leaf for leaves, _ in flattened for leaf in leaves], _Tree(type(tree), [t for _, t in flattened])
     return [tree], _Tree(None, None)
 
 

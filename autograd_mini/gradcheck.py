@@ -124,7 +124,7 @@ def _run(checker: str, check: Callable[[], GradcheckResult], raise_exception: bo
     that fails on a non-finite number names it itself; otherwise they are repeated, in the error's
     message or as a RuntimeWarning, so that a passing check never hides an overflow in f."""
     events: list[str] = []
-    held = {kind: "call" for kind, action in np.geterr().items() if action == "warn"}  # "raise" stays
+    held: dict[str, Any] = {kind: "call" for kind, action in np.geterr().items() if action == "warn"}  # "raise" stays
     with np.errstate(**held, call=lambda kind, flag: events.append(kind)):
         result = check()
     noted = f"NumPy reported {', '.join(sorted(set(events)))} while evaluating f" if events else ""
@@ -191,7 +191,7 @@ def _second_order(f: Callable[..., Tensor], points: list[np.ndarray], eps: float
         if not out.requires_grad:  # f does not depend on its inputs: every derivative is zero
             return 0.0
         gs = grad(out, xs, grad_outputs=cotangent, create_graph=create_graph, allow_unused=True)
-        total = 0.0
+        total: Any = 0.0  # a Tensor once a term is added
         for g, u in zip(gs, directions):
             if g is not None:
                 total = total + (g * u).sum()

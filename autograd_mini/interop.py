@@ -17,6 +17,7 @@ import numpy as np
 
 from . import ops, ops_numpy as on
 from .tensor import Tensor, unwrap
+from .tensor_methods import use_table
 
 
 _UFUNCS: dict[Any, Callable] = {
@@ -94,11 +95,8 @@ def _call(target: Callable, name: str, args: tuple, kwargs: dict) -> Any:
                         f"arguments: {error}") from error
 
 
-def _array_ufunc(self: Tensor, ufunc: Any, method: str, *inputs: Any, **kwargs: Any) -> Any:
-    if method == "__call__" and not kwargs:  # the common case, `ndarray * t`: straight to the op
-        target = _UFUNCS.get(ufunc)
-        if target is not None:
-            return target(*inputs)
+def array_ufunc(self: Any, ufunc: Any, method: str, *inputs: Any, **kwargs: Any) -> Any:
+    """Tensor.__array_ufunc__ (tensor_methods.py), which sends `ndarray * t` straight to the op itself."""
     name = ufunc.__name__
     if kwargs.get("out") is not None:
         raise TypeError(f"np.{name}(..., out=...) with a Tensor: writing into an array cannot be recorded, so the "
@@ -115,7 +113,7 @@ def _array_ufunc(self: Tensor, ufunc: Any, method: str, *inputs: Any, **kwargs: 
     return _call(target, name, inputs, kwargs)
 
 
-def _array_function(self: Tensor, func: Any, types: tuple, args: tuple, kwargs: dict) -> Any:
+def array_function(self: Any, func: Any, types: tuple, args: tuple, kwargs: dict) -> Any:
     name = func.__name__
     if func in _VALUE_FUNCTIONS:
         return func(*_values(args), **{k: _values(v) for k, v in kwargs.items()})
@@ -129,5 +127,4 @@ def _array_function(self: Tensor, func: Any, types: tuple, args: tuple, kwargs: 
     return _call(target, name, args, kwargs)
 
 
-Tensor.__array_ufunc__ = _array_ufunc
-Tensor.__array_function__ = _array_function
+use_table(__name__)  # Tensor.__array_ufunc__ and __array_function__ (tensor_methods.py) call the two above

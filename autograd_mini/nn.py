@@ -125,7 +125,7 @@ class Module:
         target = _npz_path(path)
         temporary = target.with_name(target.name + ".partial.npz")
         try:
-            np.savez(temporary, **self.state_dict())
+            np.savez(temporary, **self.state_dict())  # type: ignore[arg-type]  # (stubs: a name could be allow_pickle)
             os.replace(temporary, target)
         finally:
             temporary.unlink(missing_ok=True)
@@ -185,6 +185,8 @@ class Linear(Module):
 
 
 class Sequential(Module):
+    layers: list[Module]
+
     def __init__(self, *layers: Module) -> None:
         for i, layer in enumerate(layers):
             setattr(self, str(i), layer)

@@ -17,12 +17,13 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from .tensor import Op, Tensor, unwrap, per_input
+from .tensor_methods import use_table
 
 # ---- helpers that work on arrays and on Tensors ---------------------------------------------
 
 
-def _poly(array_fn, tensor_fn):
-    def apply(a, *args):
+def _poly(array_fn: Callable[..., Any], tensor_fn: Callable[..., Any]) -> Callable[..., Any]:
+    def apply(a: Any, *args: Any) -> Any:
         return tensor_fn(a, *args) if isinstance(a, Tensor) else array_fn(a, *args)
     return apply
 
@@ -105,7 +106,7 @@ _TWOS = {np.dtype(t): np.asarray(2.0, t) for t in (np.float64, np.float32)}  # (
 for _two in _TWOS.values():
     _two.flags.writeable = False
 square = Op("square", np.square, _square_vjp)  # g * (2 * x)
-exp = Op("exp", np.exp, lambda g, ans, x: (g * ans,))
+exp: Op = Op("exp", np.exp, lambda g, ans, x: (g * ans,))
 log = Op("log", np.log, lambda g, ans, x: (g / x,))
 
 
@@ -199,7 +200,7 @@ def _tie_share(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     return share
 
 
-_COMPARE = {">": np.greater, ">=": np.greater_equal, "<": np.less, "<=": np.less_equal, "share": _tie_share}
+_COMPARE: dict[str, Callable[..., Any]] = {">": np.greater, ">=": np.greater_equal, "<": np.less, "<=": np.less_equal, "share": _tie_share}
 compare = Op("compare", lambda x, y, rule: _COMPARE[rule](x, y).astype(np.result_type(x, y)),
              lambda g, ans, x, y, rule: (None, None))  # a 0/1 mask in the inputs' dtype
 sign = Op("sign", np.sign, lambda g, ans, x: (None,))
@@ -273,14 +274,14 @@ sum_op = Op("sum", lambda x, axis=None, keepdims=False, out=None: np.add.reduce(
                                                                                  out=out), _sum_vjp)
 mean_op = Op("mean", lambda x, axis=None, keepdims=False, out=None: np.mean(x, axis=axis, keepdims=keepdims, out=out),
              _mean_vjp)
-broadcast_to = Op("broadcast_to", lambda x, shape: np.broadcast_to(x, shape),
+broadcast_to: Op = Op("broadcast_to", lambda x, shape: np.broadcast_to(x, shape),
                   lambda g, ans, x, shape: (g,))  # the engine sums g back to x's shape
 reshape = Op("reshape", lambda x, shape: np.reshape(x, shape), lambda g, ans, x, shape: (g.reshape(x.shape),))
 transpose = Op("transpose", lambda x, axes=None: np.transpose(x, axes),
                lambda g, ans, x, axes=None: (g.transpose(None if axes is None else
                                                          tuple(np.argsort(np.mod(axes, len(axes))))),))
 getitem = Op("getitem", lambda x, index: x[index], lambda g, ans, x, index: (_scatter(g, index, x.shape),))
-scatter = Op("scatter", _scatter_array, lambda g, ans, x, index, shape: (g[index],))  # getitem's adjoint
+scatter: Op = Op("scatter", _scatter_array, lambda g, ans, x, index, shape: (g[index],))  # getitem's adjoint
 
 
 def _concatenate_vjp(g, ans, *xs, axis=0):
@@ -343,7 +344,7 @@ def softmax(x: Any, axis: int = -1) -> Tensor:
     return exp(log_softmax(x, axis=axis))
 
 
-def _getitem(x: Tensor, index: Any) -> Tensor:
+def _getitem(x: Any, index: Any) -> Tensor:
     if isinstance(index, Tensor):
         index = index._data.astype(np.intp)
     elif isinstance(index, tuple):
@@ -351,18 +352,17 @@ def _getitem(x: Tensor, index: Any) -> Tensor:
     return getitem(x, index=index)
 
 
-def _reshape(x: Tensor, *shape: Any) -> Tensor:
+def _reshape(x: Any, *shape: Any) -> Tensor:
     shape = tuple(shape[0]) if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape
     return reshape(x, shape=shape)
 
 
-def _transpose(x: Tensor, *axes: Any) -> Tensor:
-    if len(axes) == 1 and (axes[0] is None or isinstance(axes[0], (tuple, list))):
-        axes = axes[0]
-    return transpose(x, axes=tuple(axes) if axes else None)
+def _transpose(x: Any, *axes: Any) -> Tensor:
+    given = axes[0] if len(axes) == 1 and (axes[0] is None or isinstance(axes[0], (tuple, list))) else axes
+    return transpose(x, axes=tuple(given) if given else None)
 
 
-def _swapaxes(x: Tensor, a: int, b: int) -> Tensor:
+def _swapaxes(x: Any, a: int, b: int) -> Tensor:
     axes = list(range(x.ndim))
     axes[a], axes[b] = axes[b], axes[a]
     return transpose(x, axes=tuple(axes))
@@ -379,26 +379,8 @@ def _reduction(op: Op):
     return reduce
 
 
-_methods = {
-    "__add__": lambda a, b: add(a, b), "__radd__": lambda a, b: add(b, a),
-    "__sub__": lambda a, b: sub(a, b), "__rsub__": lambda a, b: sub(b, a),
-    "__mul__": lambda a, b: mul(a, b), "__rmul__": lambda a, b: mul(b, a),
-    "__truediv__": lambda a, b: div(a, b), "__rtruediv__": lambda a, b: div(b, a),
-    "__matmul__": lambda a, b: matmul(a, b), "__rmatmul__": lambda a, b: matmul(b, a),
-    "__neg__": lambda a: neg(a), "__pos__": lambda a: a,
-    "__getitem__": _getitem,
-    "matmul": lambda a, b: matmul(a, b),  # dot, pow, ** and more: ops_numpy.py
-    **{op.name: (lambda op: lambda x: op(x))(op) for op in (sigmoid, square, exp, log, tanh, relu, abs_op, softplus)},
-    "sum": _reduction(sum_op), "mean": _reduction(mean_op),
-    "reshape": _reshape, "transpose": _transpose, "swapaxes": _swapaxes,
-    "log_softmax": lambda x, axis=-1: log_softmax(x, axis=axis),
-    "softmax": lambda x, axis=-1: softmax(x, axis=axis),
-    "broadcast_to": lambda x, shape: broadcast_to(x, shape=tuple(shape)),
-    "T": property(lambda x: transpose(x, axes=None)),
-}
-for _name, _method in _methods.items():
-    setattr(Tensor, _name, _method)
-
 # public functions in NumPy's keyword style: am.sum(x, axis=0), am.reshape(x, shape), ...
 reduce_sum = _reduction(sum_op)
 reduce_mean = _reduction(mean_op)
+
+use_table(__name__)  # Tensor's methods (tensor_methods.py) call this table's rows

@@ -27,6 +27,7 @@ from .errors import ShapeError
 from .ops import _broadcast_to, _exp, _poly, _scatter, compare, matmul, mul, power, reshape, sign, softplus, transpose
 from .ops import _getitem as _index_tensor
 from .tensor import Op, Tensor, per_input, unwrap
+from .tensor_methods import use_table
 
 _IMPORTED = frozenset(globals())  # names brought in above (ops.py's rows among them): not this module's to export
 
@@ -48,15 +49,15 @@ def _any_tensor(*xs: Any) -> bool:
     return any(isinstance(x, Tensor) for x in xs)
 
 
-_sqrt = _poly(np.sqrt, lambda a: sqrt(a))
-_sin = _poly(np.sin, lambda a: sin(a))
-_cos = _poly(np.cos, lambda a: cos(a))
-_sinh = _poly(np.sinh, lambda a: sinh(a))
-_cosh = _poly(np.cosh, lambda a: cosh(a))
+_sqrt = _poly(np.sqrt, lambda a: a.sqrt())
+_sin = _poly(np.sin, lambda a: a.sin())
+_cos = _poly(np.cos, lambda a: a.cos())
+_sinh = _poly(np.sinh, lambda a: a.sinh())
+_cosh = _poly(np.cosh, lambda a: a.cosh())
 _log = _poly(np.log, lambda a: a.log())
-_flip = _poly(lambda a, axis: np.flip(a, axis), lambda a, axis: flip_op(a, axis=axis))
-_roll = _poly(lambda a, shift, axis: np.roll(a, shift, axis), lambda a, shift, axis: roll_op(a, shift=shift, axis=axis))
-_cumsum = _poly(lambda a, axis: np.cumsum(a, axis), lambda a, axis: cumsum_op(a, axis=axis))
+_flip = _poly(lambda a, axis: np.flip(a, axis), lambda a, axis: a.flip(axis))
+_roll = _poly(lambda a, shift, axis: np.roll(a, shift, axis), lambda a, shift, axis: a.roll(shift, axis))
+_cumsum = _poly(lambda a, axis: np.cumsum(a, axis), lambda a, axis: a.cumsum(axis))
 
 
 def _where(condition: Any, a: Any, b: Any) -> Any:
@@ -111,8 +112,9 @@ _UNARY: list[Op] = []  # the element-wise rows of one input, in order
 
 
 def _elementwise(name: str, forward: Any, vjp: Any) -> Op:
-    """An element-wise row of one input. Registering here is all it needs: it becomes `am.<name>`,
-    the Tensor method `x.<name>()`, and what `np.<name>(t)` runs when NumPy has that ufunc."""
+    """An element-wise row of one input. Registering here makes it `am.<name>` and what `np.<name>(t)`
+    runs when NumPy has that ufunc; its method `x.<name>()` is one line in tensor_methods.py's
+    ElementwiseMixin (a test fails until it is written)."""
     op = Op(name, forward, vjp)
     _UNARY.append(op)
     return op
@@ -175,9 +177,12 @@ def _extremum_vjp(rule: str):
     return vjp
 
 
-max_op = Op("max", lambda x, axis=None, keepdims=False, out=None: np.maximum.reduce(x, axis, None, out, keepdims),
+# (keepdims positional: NumPy takes it so, its type stubs only as a keyword, hence the ignores)
+max_op = Op("max", lambda x, axis=None, keepdims=False, out=None:
+                   np.maximum.reduce(x, axis, None, out, keepdims),  # type: ignore[call-overload]
             _extremum_vjp(">="))
-min_op = Op("min", lambda x, axis=None, keepdims=False, out=None: np.minimum.reduce(x, axis, None, out, keepdims),
+min_op = Op("min", lambda x, axis=None, keepdims=False, out=None:
+                   np.minimum.reduce(x, axis, None, out, keepdims),  # type: ignore[call-overload]
             _extremum_vjp("<="))
 
 
@@ -208,7 +213,8 @@ def _prod_vjp(g, ans, x, axis=None, keepdims=False):
     return (_kept(g, x.shape, axis, keepdims) * others,)
 
 
-prod_op = Op("prod", lambda x, axis=None, keepdims=False, out=None: np.multiply.reduce(x, axis, None, out, keepdims),
+prod_op = Op("prod", lambda x, axis=None, keepdims=False, out=None:
+                     np.multiply.reduce(x, axis, None, out, keepdims),  # type: ignore[call-overload]
              _prod_vjp)
 
 
@@ -235,7 +241,8 @@ logsumexp_op = Op("logsumexp", _logsumexp,
 
 
 def _norm(x: np.ndarray, axis: Any = None, keepdims: bool = False, out: np.ndarray | None = None) -> np.ndarray:
-    return np.sqrt(np.add.reduce(x * x, axis=axis, keepdims=keepdims), out=out)
+    squares = np.add.reduce(x * x, axis=axis, keepdims=keepdims)  # type: ignore[call-overload]  # (as max_op)
+    return np.sqrt(squares, out=out)
 
 
 def _norm_vjp(g, ans, x, axis=None, keepdims=False):
@@ -284,7 +291,7 @@ _getitem_poly = _poly(lambda g, index: g[index], lambda g, index: g[index])
 
 index_add_op = Op("index_add", _index_add, per_input(lambda g, ans, x, v, index: g,
                                                      lambda g, ans, x, v, index: _getitem_poly(g, index)))
-index_set_op = Op("index_set", _index_set,  # x's gradient is g with the overwritten entries zeroed
+index_set_op: Op = Op("index_set", _index_set,  # x's gradient is g with the overwritten entries zeroed
                   per_input(lambda g, ans, x, v, index: _index_set_poly(g, 0.0, index),
                             lambda g, ans, x, v, index: _getitem_poly(g, index)))
 
@@ -366,7 +373,7 @@ def _explain_square(*xs: np.ndarray, **_: Any) -> str:
 _inv = _poly(np.linalg.inv, lambda a: inv(a))
 _solve = _poly(np.linalg.solve, lambda a, b: solve(a, b))
 
-inv = Op("inv", np.linalg.inv, lambda g, ans, x: (-(_mT(ans) @ g @ _mT(ans)),), _explain_square)
+inv: Op = Op("inv", np.linalg.inv, lambda g, ans, x: (-(_mT(ans) @ g @ _mT(ans)),), _explain_square)
 det = Op("det", np.linalg.det,  # d det(A) = det(A) tr(A^-1 dA): the gradient is det(A) A^-T
          lambda g, ans, x: ((g * ans).reshape(ans.shape + (1, 1)) * _mT(_inv(x)),), _explain_square)
 
@@ -384,7 +391,7 @@ def _solve_vjp_a(g, ans, a, b):
     return -(gb @ _mT(ans))
 
 
-solve = Op("solve", np.linalg.solve, per_input(_solve_vjp_a, _solve_vjp_b), lambda a, b: _explain_square(a))
+solve: Op = Op("solve", np.linalg.solve, per_input(_solve_vjp_a, _solve_vjp_b), lambda a, b: _explain_square(a))
 
 
 # ---- public functions (also Tensor methods); composites need no VJP -----------------------------
@@ -490,10 +497,6 @@ def pow(x: Any, exponent: Any) -> Tensor:  # noqa: A001 (NumPy's name)
     if isinstance(exponent, Tensor) or np.ndim(exponent) != 0:
         return power_op(x, exponent)
     return power(x, float(exponent))
-
-
-def _rpow(x: Tensor, base: Any) -> Tensor:
-    return power_op(base, x)  # NumPy's power: (-2) ** 3 = -8, 0 ** 0 = 1
 
 
 def sign_of(x: Any) -> Tensor:
@@ -626,7 +629,7 @@ def pad(x: Any, pad_width: Any, mode: str = "constant", constant_values: float =
         return pad_op(x, widths=widths, value=float(constant_values))
     for axis, pair in enumerate(widths):
         try:
-            positions = np.pad(np.arange(x.shape[axis]), pair, mode=mode)
+            positions = np.pad(np.arange(x.shape[axis]), pair, mode=mode)  # type: ignore[call-overload]
         except ValueError as error:
             raise ShapeError(f"pad: mode {mode!r} on axis {axis} of shape {x.shape}: {error}") from error
         x = _gather(x, axis, positions)
@@ -758,7 +761,7 @@ class _IndexedUpdate:
 class _At:
     __slots__ = ("x",)
 
-    def __init__(self, x: Tensor) -> None:
+    def __init__(self, x: Any) -> None:
         self.x = x
 
     def __getitem__(self, index: Any) -> _IndexedUpdate:
@@ -806,24 +809,10 @@ def index_add(x: Any, index: Any, values: Any) -> Tensor:
     return index_add_op(x, values, index=index)
 
 
-# ---- Tensor methods ------------------------------------------------------------------------------
-
-_methods = {
-    **{op.name: (lambda op: lambda x: op(x))(op) for op in _UNARY},
-    "sign": lambda x: sign(x),
-    "__pow__": lambda a, b: pow(a, b), "__rpow__": _rpow, "pow": pow,
-    "max": amax, "min": amin, "prod": prod, "argmax": argmax, "argmin": argmin, "cumsum": cumsum,
-    "var": var, "std": std, "logsumexp": logsumexp, "norm": norm, "clip": clip,
-    "squeeze": squeeze, "expand_dims": expand_dims, "unsqueeze": expand_dims, "flatten": ravel, "ravel": ravel,
-    "flip": flip, "roll": roll, "repeat": repeat, "dot": dot, "sort": sort,
-    "gelu": gelu, "elu": elu, "leaky_relu": leaky_relu, "logsigmoid": logsigmoid,
-    "at": property(_At),
-}
-for _name, _method in _methods.items():
-    setattr(Tensor, _name, _method)
-
 # The public names (`am.<name>` through `from .ops_numpy import *`): every public function defined here
 # and every row whose variable is named after its op, so a new op is exported by being written.
 __all__ = [name for name, value in list(globals().items()) if not name.startswith("_") and name not in _IMPORTED and (
     (isinstance(value, Op) and value.name == name) or (callable(value) and getattr(value, "__module__", None) == __name__
                                                          and not isinstance(value, (type, Op))))]
+
+use_table(__name__)  # Tensor's methods (tensor_methods.py) call this table's functions

@@ -87,7 +87,7 @@ class Optimizer:
 
     def _distinct(self, params: Iterable[Tensor]) -> list[Tensor]:
         """The parameters, refused if one is not a Tensor or appears twice (one step would move it twice)."""
-        owner, held, first = type(self).__name__, [], {}
+        owner, held, first = type(self).__name__, [], {}  # type: str, list[Tensor], dict[int, int]
         for position, p in enumerate(params):
             if not isinstance(p, Tensor):
                 raise TypeError(f"{owner}: parameter #{position} is a {type(p).__name__}, expected a Tensor "

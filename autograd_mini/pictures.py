@@ -284,8 +284,8 @@ class _Units:
         ops = [i for i in members if self.graph.is_op[i]]
         scoped = any(self.scope_key(i) is not None for i in ops)
         if len(ops) == 1:
-            return scoped, ((self.graph.tensors[ops[0]]._op.name, 1),)
-        return scoped, tuple(sorted(Counter(self.graph.tensors[i]._op.name for i in ops).items()))
+            return scoped, ((self.graph.tensors[ops[0]].op_name, 1),)
+        return scoped, tuple(sorted(Counter(self.graph.tensors[i].op_name for i in ops).items()))
 
 
 def _links(units: _Units) -> tuple[dict, dict[int, set], dict[int, set]]:
@@ -460,7 +460,7 @@ def _short(value: Any) -> str:
 
 def _op_title(t: Tensor) -> str:
     extras = [f"{k}={_short(v)}" for k, v in (t._params or {}).items() if v is not None and v is not False]
-    return f"{t._op.name}({', '.join(extras)})" if extras else t._op.name
+    return f"{t.op_name}({', '.join(extras)})" if extras else t.op_name
 
 
 def _counts(names: list[str]) -> str:
@@ -538,7 +538,8 @@ class _Drawing:
         else:
             rows, lines, kind = self._group(ops)
         style = dict(STYLE["output" if root in inside else kind])
-        verdicts = sorted({self.verdicts[graph.names[i]] for i in inside if graph.names[i] in self.verdicts})
+        named = [name for name in (graph.names[i] for i in inside) if name is not None]
+        verdicts = sorted({self.verdicts[name] for name in named if name in self.verdicts})
         for kind, verdict in verdicts:
             fill, border = VERDICT_STYLE[_verdict_class(kind)]
             if fill:
@@ -570,7 +571,7 @@ class _Drawing:
         shapes = {t.shape for t in tensors}
         lines.append((_shape(tensors[0].data) + " each" if len(shapes) == 1 else "shapes vary", MUTED))
         if self.show_grads and all(t.grad is not None for t in tensors):
-            total = float(np.sqrt(sum(np.sum(np.square(t.grad)) for t in tensors)))
+            total = float(np.sqrt(sum(np.sum(np.square(t.grad)) for t in tensors if t.grad is not None)))
             lines.append((f"grad norm {_num(total)} (all)", GRAD_INK))
         return rows, lines, kind
 
@@ -589,7 +590,7 @@ class _Drawing:
 
     def _group(self, ops: list[int]) -> tuple[list[str], list, str]:
         tensors = [self.graph.tensors[i] for i in ops]
-        names = [t._op.name for t in tensors]
+        names = [t.op_name for t in tensors]
         keys = list(dict.fromkeys(self.units.scope_key(i) for i in ops))
         if None not in keys and len(keys) == 1:
             rows, lines = [f"{keys[0]}: {_counts(names)}"], []
@@ -597,8 +598,7 @@ class _Drawing:
             rows, lines = [f"{keys[0]} … {keys[-1]}"], [(f"{len(keys)} scopes: {_counts(names)}", MUTED)]
         elif len(set(names)) == 1:
             rows, lines = [f"{names[0]} ×{len(names)}"], []
-        elif _period(names):
-            p = _period(names)
+        elif p := _period(names):
             rows, lines = [f"({' → '.join(names[:p])}) ×{len(names) // p}"], []
         else:
             rows, lines = [f"{len(names)} ops"], [(_counts(names), MUTED)]

@@ -31,7 +31,7 @@ def stack_models(models: Sequence[Module]) -> Module:
 
 def unstack(model: Module, member: int) -> dict[str, np.ndarray]:
     """The parameters of one member of a stacked model, in their original shapes."""
-    return {name: p.data[member].reshape(model.member_shapes[name]) for name, p in model.named_parameters()}
+    return {name: p.data[member].reshape(model.__dict__["member_shapes"][name]) for name, p in model.named_parameters()}
 
 
 def member_sum(loss_fn: Callable[[Tensor, Any], Tensor], additive: bool = False) -> Callable[[Tensor, Any], Tensor]:

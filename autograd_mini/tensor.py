@@ -26,6 +26,8 @@ from typing import Any, Callable, Iterable, Iterator, Sequence
 import numpy as np
 
 from .errors import GraphError, IndexOutOfRangeError, ShapeError
+from .tensor_methods import (ArithmeticMixin, ElementwiseMixin, MovementMixin, NumPyMixin, ProductMixin,
+                             ReduceMixin)
 
 
 class _ThreadState(threading.local):
@@ -137,14 +139,25 @@ def as_float_array(data: Any, copy: bool = False) -> np.ndarray:
     raise TypeError(f"Tensor: cannot hold data of dtype {array.dtype}; expected numbers (float, int or bool)")
 
 
-class Tensor:
-    """A NumPy array that remembers the op that made it, so backward() can find gradients."""
+class Tensor(ArithmeticMixin, ElementwiseMixin, ReduceMixin, MovementMixin, ProductMixin, NumPyMixin):
+    """A NumPy array that remembers the op that made it, so backward() can find gradients.
+    Its operators and NumPy-style methods (x + y, x.sigmoid(), x.sum(axis=0), ...) are written in
+    tensor_methods.py, one line each, grouped by kind."""
 
     # `_stamp` (op results only): the write clock when the op was recorded; `_version` (set only
     # once written): the write clock at the last `.data` assignment. Unset slots cost nothing.
     __slots__ = ("_data", "grad", "requires_grad", "name", "scope", "_op", "_parents", "_params",
                  "_stamp", "_version", "__weakref__")
-    __array_ufunc__ = None  # `ndarray <op> Tensor` defers to Tensor's reflected operators
+    _data: np.ndarray
+    grad: np.ndarray | None
+    requires_grad: bool
+    name: str | None
+    scope: str | None
+    _op: Op | None  # None for leaves and constants
+    _parents: tuple[Tensor, ...] | None  # None once backward freed the graph
+    _params: dict[str, Any] | None
+    _stamp: int
+    _version: int
     __array_priority__ = 1000
 
     def __init__(self, data: Any, requires_grad: bool = False, name: str | None = None) -> None:
@@ -164,7 +177,7 @@ class Tensor:
         self._params: dict | None = None
 
     @staticmethod
-    def _from_op(data: np.ndarray, op: Op | None, parents: tuple, params: dict) -> "Tensor":
+    def _from_op(data: np.ndarray, op: Op | None, parents: tuple, params: dict | None) -> "Tensor":
         """Fast constructor for op results: no copy, no conversion."""
         t = object.__new__(Tensor)
         t._data = data
@@ -373,7 +386,7 @@ class Op:
 
     __slots__ = ("name", "forward", "vjp", "explain", "vjp_parts", "__weakref__")
 
-    def __init__(self, name: str, forward: Callable[..., np.ndarray], vjp: Callable[..., tuple],
+    def __init__(self, name: str, forward: Callable[..., Any], vjp: Callable[..., tuple],
                  explain: Callable[..., str] | None = None) -> None:
         self.name, self.forward, self.vjp, self.explain = name, forward, vjp, explain
         self.vjp_parts: tuple | None = vjp.parts if isinstance(vjp, per_input) else None
@@ -435,7 +448,7 @@ _new_tensor = object.__new__
 
 def _as_tensors(inputs: tuple) -> tuple:
     """Inputs as Tensors; plain numbers and arrays become constants of the first Tensor's dtype."""
-    dtype = np.float64
+    dtype: Any = np.float64
     for x in inputs:
         if isinstance(x, Tensor):
             dtype = x._data.dtype
@@ -501,13 +514,13 @@ def _walk(roots: Sequence[Tensor], grad_only: bool) -> tuple[list[Tensor], dict[
     A `None` on the stack means "the tensor below me has all its inputs placed": list it."""
     order: list[Tensor] = []
     position: dict[Tensor, int] = {}
-    stack: list[Tensor | None] = list(reversed(roots))
+    stack: list[Any] = list(reversed(roots))  # tensors, and a None above each tensor whose inputs are placed
     while stack:
         t = stack.pop()
         if t is None:
             t = stack.pop()
             position[t] = len(order)
-            order.append(t)  # type: ignore[arg-type]
+            order.append(t)
             continue
         if t in position:
             continue
@@ -614,9 +627,10 @@ def _sweep(order: list, position: dict, pending: list, owned: set, wanted: set, 
 def _vjp_on_arrays(op: Op, g: Any, t: Tensor, parents: tuple) -> Sequence[Any]:
     """A node's input gradients in the general form of the call: any inputs, any parameters."""
     arrays = [p._data for p in parents]
+    params = t._params or {}
     if op.vjp_parts is None:
-        return op.vjp(g, t._data, *arrays, **t._params)
-    return [part(g, t._data, *arrays, **t._params) if p.requires_grad else None
+        return op.vjp(g, t._data, *arrays, **params)
+    return [part(g, t._data, *arrays, **params) if p.requires_grad else None
             for part, p in zip(op.vjp_parts, parents)]
 
 
@@ -624,13 +638,13 @@ def _check_unwritten(t: Tensor) -> None:
     """Refuse a node whose inputs (or its own value) were assigned after it was recorded: its VJP
     would mix the new values with the old graph (PyTorch: 'modified by an inplace operation')."""
     stamp = t._stamp
-    for i, p in enumerate((t,) + t._parents):
+    for i, p in enumerate((t,) + (t._parents or ())):
         if getattr(p, "_version", 0) > stamp:
             what, label = "its output" if i == 0 else f"input {i - 1}", f" '{p.name}'" if p.name else ""
             raise GraphError(
-                f"backward: {what}{label} of '{t._op.name}' (a tensor of shape {p.shape}, dtype {p.dtype}) "
+                f"backward: {what}{label} of '{t.op_name}' (a tensor of shape {p.shape}, dtype {p.dtype}) "
                 f"was modified after it was used in the forward pass: its .data was assigned (e.g. an optimizer "
-                f"step or `t.data -= ...`) after '{t._op.name}' was recorded, so the gradient would mix the new "
+                f"step or `t.data -= ...`) after '{t.op_name}' was recorded, so the gradient would mix the new "
                 f"values with the old graph. Run backward before changing the data, or compute the forward "
                 f"again after the change")
 

@@ -74,7 +74,7 @@ def eager_by_default(eager: bool = True) -> Iterator[None]:
 
 
 def compute_directions(model: Module, loss_fn: Callable, X: Any, y: Any, rule: Rule | None,
-                       params: dict[str, Tensor] | None = None) -> tuple[np.ndarray, Any, dict[str, np.ndarray]]:
+                       params: Mapping[str, Tensor] | None = None) -> tuple[np.ndarray, Any, dict[str, Any]]:
     """Output, loss and each parameter's direction, from autodiff or from a hand rule; sets `.grad`."""
     if params is None:
         params = dict(model.named_parameters())
@@ -129,7 +129,7 @@ def fit(model: Module, loss_fn: Callable[[Tensor, Any], Tensor], optimizer: Any,
     start = time.perf_counter()
     for epoch in range(epochs):
         recording = record is not None and epoch % record_every == 0
-        printing = progress_every and (epoch + 1) % progress_every == 0
+        printing = bool(progress_every) and (epoch + 1) % progress_every == 0
         output, loss, directions = epoch_fn((recording and sample_losses) or printing)
         if recording:
             values = record(StepInfo(epoch, output, loss, directions(), model))  # type: ignore[misc]
@@ -157,7 +157,7 @@ def _eager_epoch(model: Module, loss_fn: Callable, optimizer: Any, X: Any, y: An
 
     def epoch(wanted: bool) -> tuple[Any, Any, Callable[[], dict]]:
         if sample_axis is not None:
-            losses = []
+            losses: list[Any] = []
             for xi, yi in rows:
                 output, loss, directions = compute_directions(model, loss_fn, xi, yi, rule, params)
                 optimizer.step()
@@ -202,7 +202,7 @@ def _compiled_epoch(model: Module, loss_fn: Callable, optimizer: Any, X: Any, y:
 
     if sample_axis is not None:
         def epoch(wanted: bool) -> tuple[Any, Any, Callable[[], dict]]:
-            losses = [] if wanted else None
+            losses: list[Any] | None = [] if wanted else None
             for xi, yi in rows:
                 np.copyto(x_row, xi)
                 np.copyto(y_row, yi)
@@ -211,7 +211,7 @@ def _compiled_epoch(model: Module, loss_fn: Callable, optimizer: Any, X: Any, y:
                     losses.append(step.loss_array())
                 if not fused:
                     optimizer.step()
-            return output, (np.mean(losses) if wanted else None), directions
+            return output, (None if losses is None else np.mean(losses)), directions
     else:
         def epoch(wanted: bool) -> tuple[Any, Any, Callable[[], dict]]:
             run()

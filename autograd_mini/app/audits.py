@@ -34,6 +34,8 @@ class ExperimentAudit:
 @functools.lru_cache(maxsize=None)
 def _audit_named(name: str) -> ExperimentAudit:
     experiment = select(name)[0]
+    if experiment.audit_case is None:
+        raise ValueError(f"{name}: this experiment has no hand rule to audit")
     case = experiment.audit_case()
     report = audit(case.loss_fn, case.params, case.rule, case.points, n_samples=case.data_size,
                    learning_rate=None if case.step else case.lr, steps=case.steps or 1000, step=case.step)

@@ -1,7 +1,7 @@
 """Looking up the documents' experiments: importing `autograd_mini.models` registers them."""
 from __future__ import annotations
 
-from .. import models  # noqa: F401  (importing the models registers their experiments)
+from .. import models  # type: ignore[attr-defined]  # noqa: F401 (models/ joins the package when installed; importing them registers their experiments)
 from .registry import REGISTRY, Experiment
 
 

@@ -118,7 +118,7 @@ class Check:
         if self.status == "reproduced":
             return self.reason or ""
         if self.status == "cannot":
-            return self.reason
+            return self.reason or ""
         return f"{self.total - self.matched} of {self.total} off by ≤ {self.worst:.2g}: {self.reason}"
 
 
@@ -127,7 +127,7 @@ def tally(printed: list[Printed]) -> dict:
     checks = [p.check() for p in printed]
     why: dict[str, int] = {}
     for c in checks:
-        if c.matched < c.total:
+        if c.matched < c.total and c.reason is not None:  # (a check with misses always names its reason)
             why[c.reason] = why.get(c.reason, 0) + c.total - c.matched
     return {"printed": sum(c.total for c in checks), "reproduced": sum(c.matched for c in checks),
             "not_reproduced": why}

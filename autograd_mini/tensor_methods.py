@@ -1,0 +1,182 @@
+"""Tensor's methods, written where readers, IDEs and type checkers see them, grouped by kind.
+
+`Tensor` (tensor.py) inherits these small classes, as tinygrad's Tensor inherits its mixins. Each
+method is one typed line that calls a function or a row of the op tables, so an op is still written
+once, in its table (ops.py, ops_numpy.py), and a method is only its spelling `x.<name>(...)`.
+
+How to add a method: write the op in its table, then one line in the mixin of its kind here (an
+element-wise row of one input registered with `_elementwise` needs its line too; a test checks that
+every such row has one).
+
+Why the tables are reached through module names bound late: the tables import `Tensor` (their rows
+build Tensors), and `Tensor` inherits these classes, so this module cannot import the tables without
+a cycle. Each table, as the last step of its own import, hands itself over (`use_table(__name__)`),
+just as the tables used to attach the methods themselves; a method therefore works as soon as the
+package is imported (`import autograd_mini` imports every table). Type checkers read the imports
+under TYPE_CHECKING instead, so they check every call below against the real signatures.
+"""
+from __future__ import annotations
+
+import sys
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import numpy as np
+
+if TYPE_CHECKING:  # (not run: see the module docstring)
+    from . import interop as _interop, ops as _ops, ops_numpy as _ops_numpy
+    from .ops_numpy import _At
+    from .tensor import Tensor
+
+
+def use_table(module_name: str) -> None:
+    """Let the methods reach the op table `module_name` (one of _TABLES); each table calls it once."""
+    globals()[_TABLES[module_name]] = sys.modules[module_name]
+
+
+_Self = TypeVar("_Self")
+
+_TABLES = {"autograd_mini.ops": "_ops", "autograd_mini.ops_numpy": "_ops_numpy",
+           "autograd_mini.interop": "_interop"}
+
+
+class ArithmeticMixin:
+    """Python's operators: `x + y`, `2 * x`, `x @ w`, `x ** 2`, `-x`. Plain numbers and arrays become
+    constants of the tensor's dtype; `ndarray + t` comes here through NumPy (NumPyMixin)."""
+
+    __slots__ = ()  # (no __dict__: Tensor keeps its slots)
+
+    def __add__(self, other: Any) -> Tensor: return _ops.add(self, other)
+    def __radd__(self, other: Any) -> Tensor: return _ops.add(other, self)
+    def __sub__(self, other: Any) -> Tensor: return _ops.sub(self, other)
+    def __rsub__(self, other: Any) -> Tensor: return _ops.sub(other, self)
+    def __mul__(self, other: Any) -> Tensor: return _ops.mul(self, other)
+    def __rmul__(self, other: Any) -> Tensor: return _ops.mul(other, self)
+    def __truediv__(self, other: Any) -> Tensor: return _ops.div(self, other)
+    def __rtruediv__(self, other: Any) -> Tensor: return _ops.div(other, self)
+    def __matmul__(self, other: Any) -> Tensor: return _ops.matmul(self, other)
+    def __rmatmul__(self, other: Any) -> Tensor: return _ops.matmul(other, self)
+    def __pow__(self, exponent: Any) -> Tensor: return _ops_numpy.pow(self, exponent)
+    def __rpow__(self, base: Any) -> Tensor: return _ops_numpy.power_op(base, self)  # NumPy's: (-2) ** 3 = -8
+    def __neg__(self) -> Tensor: return _ops.neg(self)
+    def __pos__(self: _Self) -> _Self: return self
+
+
+class ElementwiseMixin:
+    """Functions applied to each entry (the rows of one input, and composites of them)."""
+
+    __slots__ = ()
+
+    def sigmoid(self) -> Tensor: return _ops.sigmoid(self)
+    def square(self) -> Tensor: return _ops.square(self)
+    def exp(self) -> Tensor: return _ops.exp(self)
+    def log(self) -> Tensor: return _ops.log(self)
+    def tanh(self) -> Tensor: return _ops.tanh(self)
+    def relu(self) -> Tensor: return _ops.relu(self)
+    def abs(self) -> Tensor: return _ops.abs_op(self)
+    def softplus(self) -> Tensor: return _ops.softplus(self)
+    def sign(self) -> Tensor: return _ops.sign(self)
+    def sqrt(self) -> Tensor: return _ops_numpy.sqrt(self)
+    def sin(self) -> Tensor: return _ops_numpy.sin(self)
+    def cos(self) -> Tensor: return _ops_numpy.cos(self)
+    def tan(self) -> Tensor: return _ops_numpy.tan(self)
+    def arcsin(self) -> Tensor: return _ops_numpy.arcsin(self)
+    def arccos(self) -> Tensor: return _ops_numpy.arccos(self)
+    def arctan(self) -> Tensor: return _ops_numpy.arctan(self)
+    def sinh(self) -> Tensor: return _ops_numpy.sinh(self)
+    def cosh(self) -> Tensor: return _ops_numpy.cosh(self)
+    def arcsinh(self) -> Tensor: return _ops_numpy.arcsinh(self)
+    def log1p(self) -> Tensor: return _ops_numpy.log1p(self)
+    def expm1(self) -> Tensor: return _ops_numpy.expm1(self)
+    def log2(self) -> Tensor: return _ops_numpy.log2(self)
+    def exp2(self) -> Tensor: return _ops_numpy.exp2(self)
+    def reciprocal(self) -> Tensor: return _ops_numpy.reciprocal(self)
+    def erf(self) -> Tensor: return _ops_numpy.erf(self)
+    def pow(self, exponent: Any) -> Tensor: return _ops_numpy.pow(self, exponent)
+    def clip(self, a_min: Any = None, a_max: Any = None) -> Tensor: return _ops_numpy.clip(self, a_min, a_max)
+    def gelu(self, approximate: str = "none") -> Tensor: return _ops_numpy.gelu(self, approximate)
+    def elu(self, alpha: float = 1.0) -> Tensor: return _ops_numpy.elu(self, alpha)
+    def leaky_relu(self, negative_slope: float = 0.01) -> Tensor: return _ops_numpy.leaky_relu(self, negative_slope)
+    def logsigmoid(self) -> Tensor: return _ops_numpy.logsigmoid(self)
+
+
+class ReduceMixin:
+    """Reductions over all entries or along `axis` (an int, a tuple or a list of ints), and the
+    functions normalised along an axis."""
+
+    __slots__ = ()
+
+    def sum(self, axis: Any = None, keepdims: bool = False) -> Tensor: return _ops.reduce_sum(self, axis, keepdims)
+    def mean(self, axis: Any = None, keepdims: bool = False) -> Tensor: return _ops.reduce_mean(self, axis, keepdims)
+    def max(self, axis: Any = None, keepdims: bool = False) -> Tensor: return _ops_numpy.amax(self, axis, keepdims)
+    def min(self, axis: Any = None, keepdims: bool = False) -> Tensor: return _ops_numpy.amin(self, axis, keepdims)
+    def prod(self, axis: Any = None, keepdims: bool = False) -> Tensor: return _ops_numpy.prod(self, axis, keepdims)
+    def logsumexp(self, axis: Any = None, keepdims: bool = False) -> Tensor:
+        return _ops_numpy.logsumexp(self, axis, keepdims)
+    def var(self, axis: Any = None, ddof: int = 0, keepdims: bool = False) -> Tensor:
+        return _ops_numpy.var(self, axis, ddof, keepdims)
+    def std(self, axis: Any = None, ddof: int = 0, keepdims: bool = False) -> Tensor:
+        return _ops_numpy.std(self, axis, ddof, keepdims)
+    def norm(self, ord: Any = None, axis: Any = None, keepdims: bool = False) -> Tensor:  # noqa: A002
+        return _ops_numpy.norm(self, ord, axis, keepdims)
+    def cumsum(self, axis: int | None = None) -> Tensor: return _ops_numpy.cumsum(self, axis)
+    def argmax(self, axis: int | None = None, keepdims: bool = False) -> np.ndarray:
+        return _ops_numpy.argmax(self, axis, keepdims)
+    def argmin(self, axis: int | None = None, keepdims: bool = False) -> np.ndarray:
+        return _ops_numpy.argmin(self, axis, keepdims)
+    def log_softmax(self, axis: int = -1) -> Tensor: return _ops.log_softmax(self, axis=axis)
+    def softmax(self, axis: int = -1) -> Tensor: return _ops.softmax(self, axis)
+
+
+class MovementMixin:
+    """Shape and indexing: the same entries, moved, repeated or picked (gradients move back)."""
+
+    __slots__ = ()
+
+    def reshape(self, *shape: Any) -> Tensor: return _ops._reshape(self, *shape)
+    def transpose(self, *axes: Any) -> Tensor: return _ops._transpose(self, *axes)
+    def swapaxes(self, axis1: int, axis2: int) -> Tensor: return _ops._swapaxes(self, axis1, axis2)
+    def broadcast_to(self, shape: Any) -> Tensor: return _ops.broadcast_to(self, shape=tuple(shape))
+    def squeeze(self, axis: Any = None) -> Tensor: return _ops_numpy.squeeze(self, axis)
+    def expand_dims(self, axis: Any) -> Tensor: return _ops_numpy.expand_dims(self, axis)
+    def unsqueeze(self, axis: Any) -> Tensor: return _ops_numpy.expand_dims(self, axis)
+    def ravel(self) -> Tensor: return _ops_numpy.ravel(self)
+    def flatten(self) -> Tensor: return _ops_numpy.ravel(self)
+    def flip(self, axis: Any = None) -> Tensor: return _ops_numpy.flip(self, axis)
+    def roll(self, shift: Any, axis: Any = None) -> Tensor: return _ops_numpy.roll(self, shift, axis)
+    def repeat(self, repeats: Any, axis: int | None = None) -> Tensor: return _ops_numpy.repeat(self, repeats, axis)
+    def sort(self, axis: int = -1) -> Tensor: return _ops_numpy.sort(self, axis)
+    def __getitem__(self, index: Any) -> Tensor: return _ops._getitem(self, index)
+
+    @property
+    def T(self) -> Tensor:  # noqa: N802 (NumPy's name)
+        return _ops.transpose(self, axes=None)
+
+    @property
+    def at(self) -> _At:
+        """`x.at[index].set(values)`, `.add(values)`, `.get()`: functional updates (JAX's spelling)."""
+        return _ops_numpy._At(self)
+
+
+class ProductMixin:
+    """Products of two tensors (`x @ y` is ArithmeticMixin's)."""
+
+    __slots__ = ()
+
+    def matmul(self, other: Any) -> Tensor: return _ops.matmul(self, other)
+    def dot(self, other: Any) -> Tensor: return _ops_numpy.dot(self, other)
+
+
+class NumPyMixin:
+    """NumPy's functions on Tensors, `np.exp(t)`, `np.sum(t)`, `ndarray * t`: interop.py's tables."""
+
+    __slots__ = ()
+
+    def __array_ufunc__(self, ufunc: Any, method: str, *inputs: Any, **kwargs: Any) -> Any:
+        if method == "__call__" and not kwargs:  # the common case, `ndarray * t`: straight to the op
+            op = _interop._UFUNCS.get(ufunc)  # (here, not in interop: a second call costs ~0.5 us)
+            if op is not None:
+                return op(*inputs)
+        return _interop.array_ufunc(self, ufunc, method, *inputs, **kwargs)
+
+    def __array_function__(self, func: Any, types: tuple, args: tuple, kwargs: dict) -> Any:
+        return _interop.array_function(self, func, types, args, kwargs)
