@@ -1,3 +1,3 @@
 """One module per source document (../shared/seeds/); importing this package registers their
-experiments. Installed as `autograd_mini.models`."""
+experiments. The folder is the import name, installed or not: `import models`."""
 from . import doc000, doc001, doc002, doc003, digits  # noqa: F401,I001 (documents first, in the order `list` shows)

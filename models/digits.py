@@ -12,7 +12,7 @@ import numpy as np
 
 import autograd_mini as am
 from autograd_mini import nn
-from autograd_mini.app.registry import Experiment, RunResult, register
+from autograd_mini.lab.registry import Experiment, RunResult, register
 from autograd_mini.losses import cross_entropy
 from autograd_mini.optim import Adam
 from autograd_mini.train import fit
@@ -79,7 +79,7 @@ def run(grad: str = "both", quiet: bool = False) -> RunResult:
 
 
 def plot(result: RunResult, out_dir: str) -> list[str]:
-    from autograd_mini.app import plots
+    from autograd_mini.lab import plots
     return [plots.confusion_matrix(result.extras["confusion"], f"{out_dir}/digits_confusion.png",
                                    title="Digits MLP: test-set confusion matrix")]
 

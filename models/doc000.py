@@ -15,8 +15,8 @@ import numpy as np
 
 import autograd_mini as am
 from autograd_mini import nn
-from autograd_mini.app.registry import AuditCase, Experiment, RunResult, register
-from autograd_mini.app.reproduce import Printed
+from autograd_mini.lab.registry import AuditCase, Experiment, RunResult, register
+from autograd_mini.lab.reproduce import Printed
 from autograd_mini.losses import half_sse
 from autograd_mini.optim import SGD
 from autograd_mini.sweep import member_rates, member_sum, stack_models, unstack
@@ -221,7 +221,7 @@ def one_step_graph() -> tuple[am.Tensor, dict]:
 
 
 def plot(result: RunResult, out_dir: str) -> list[str]:
-    from autograd_mini.app import plots
+    from autograd_mini.lab import plots
     every = {a: {k: r[k][r["step"] % 10 == 0] for k in ("step", "mean_abs_error")}  # a point per 10 steps
              for a, r in result.extras["runs"].items()}
     return [plots.error_curves(every, f"{out_dir}/000_alphas.png",

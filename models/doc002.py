@@ -30,8 +30,8 @@ import numpy as np
 
 import autograd_mini as am
 from autograd_mini import nn
-from autograd_mini.app.registry import AuditCase, Experiment, RunResult, register
-from autograd_mini.app.reproduce import Printed, numbers
+from autograd_mini.lab.registry import AuditCase, Experiment, RunResult, register
+from autograd_mini.lab.reproduce import Printed, numbers
 from autograd_mini.losses import half_sse
 from autograd_mini.optim import SGD
 from autograd_mini.sweep import member_rates, stack_models, unstack
@@ -421,7 +421,7 @@ def graph_for(name: str):
 
 def plot_for(name: str):
     def plot(result: RunResult, out_dir: str) -> list[str]:
-        from autograd_mini.app import plots
+        from autograd_mini.lab import plots
         e = result.extras
         return [plots.loss_curve({"loss": result.histories[name]["loss"]}, f"{out_dir}/002_{name}_loss.png",
                                  title=f"Document 002 ({name}): mean ½(y−p)² per epoch", log=True),

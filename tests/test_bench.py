@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from autograd_mini import benchmarks as bench
-from autograd_mini.benchmarks import harness, w1
+import benchmarks as bench
+from benchmarks import harness, w1
 
 ROOT = Path(__file__).resolve().parents[1]
 PEERS = "torch,autograd,mygrad,micrograd,jax"

@@ -10,7 +10,7 @@ import autograd_mini as am
 from autograd_mini.derivation import DeriveError, derive
 from autograd_mini.app.experiments import all_experiments
 from autograd_mini.losses import half_sse
-from autograd_mini.models import digits, doc000, doc002
+from models import digits, doc000, doc002
 from autograd_mini.optim import SGD
 from autograd_mini.train import eager_by_default
 

@@ -7,7 +7,7 @@ import pytest
 from printed import assert_printed
 
 from autograd_mini.losses import half_sse
-from autograd_mini.models import doc000
+from models import doc000
 from autograd_mini.optim import SGD
 from autograd_mini.train import fit
 
@@ -132,8 +132,8 @@ README = Path(__file__).parent.parent / "README.md"
 
 def _reproduction_results(runs):
     """Each experiment's printed rows as `run all` makes them (000's from its full 60,000-step run)."""
-    from autograd_mini.app.registry import RunResult
-    from autograd_mini.models import doc001, doc002, doc003
+    from autograd_mini.lab.registry import RunResult
+    from models import doc001, doc002, doc003
     rows = {"000.alphas": doc000.printed_rows(runs)}
     rows |= {f"001.{name}": doc001.run_setup(name)().printed for name in doc001.SETUPS}
     rows |= {f"002.{name}": doc002.printed_rows(name) for name in ("linear", "xor")}

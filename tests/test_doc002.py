@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 
 from autograd_mini.losses import half_sse
-from autograd_mini.models import doc002
+from models import doc002
 from autograd_mini.optim import SGD
 from autograd_mini.sweep import unstack
-from autograd_mini.app.reproduce import numbers
+from autograd_mini.lab.reproduce import numbers
 from autograd_mini.train import fit
 
 # the report's XOR predictions after 2000 epochs, in the generator's order

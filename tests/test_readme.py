@@ -22,7 +22,7 @@ def test_readme_example_runs(index, tmp_path, monkeypatch):
 # ---- README claims about the documents and the runs, checked against runs ----------------------------
 
 def test_readme_001_and_003_prose_numbers_are_the_runs():
-    from autograd_mini.models import doc001
+    from models import doc001
     text = README.read_text()
     plain = doc001.run_setup("plain")().summary
     assert any("autodiff of Σ E" in s and "< 1e-20: 29" in s for s in plain)

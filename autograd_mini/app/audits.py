@@ -7,8 +7,8 @@ import os
 from dataclasses import dataclass
 
 from ..audit import AuditReport, audit
-from .experiments import Experiment, select
-from .output import ensure_writable_folder, write_json
+from ..lab.output import ensure_writable_folder, write_json
+from .experiments import Experiment, UsageError, select
 
 
 @dataclass
@@ -49,7 +49,7 @@ def audit_command(name: str, strict: bool = False, json_path: str | None = None)
         ensure_writable_folder(os.path.dirname(os.path.abspath(json_path)))  # before the work, not after
     audits = [audit_experiment(e) for e in select(name) if e.audit_case is not None]
     if not audits:
-        raise KeyError(f"{name!r} has no hand rule to audit")
+        raise UsageError(f"{name!r} has no hand rule to audit")
     document = None
     for a in audits:
         if a.experiment.document != document:

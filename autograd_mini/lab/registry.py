@@ -1,5 +1,5 @@
 """The registry of document experiments: each is a small record the command line, the audit
-and the pictures can all use. Each model module in `autograd_mini.models` registers its own
+and the pictures can all use. Each model module in `models` registers its own
 experiments here; `experiments.py` loads the models and looks them up."""
 from __future__ import annotations
 
