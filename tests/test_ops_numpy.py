@@ -14,15 +14,15 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from test_ops import DENOMINATOR, MODERATE, NONZERO, POSITIVE, WIDE, array, arrays, away_from_zero, broadcast_pair, \
-    floats, shapes
+from strategies import DENOMINATOR, MODERATE, NONZERO, POSITIVE, WIDE, array, arrays, away_from_zero, broadcast_pair, \
+    examples, floats, shapes
 
 import autograd_mini as am
 
 pytestmark = pytest.mark.filterwarnings("error::RuntimeWarning")
 
-FIRST = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-SECOND = settings(FIRST, max_examples=40)
+FIRST = settings(max_examples=examples(100), deadline=None, suppress_health_check=[HealthCheck.too_slow])
+SECOND = settings(FIRST, max_examples=examples(40))
 SIDE = 3
 
 

@@ -33,10 +33,7 @@ def test_readme_001_and_003_prose_numbers_are_the_runs():
     assert "8 earlier executions" in " ".join(text.split())
 
 
-def test_readme_quotes_are_in_the_documents():
-    seeds = Path("/work/shared/seeds")
-    if not seeds.exists():
-        pytest.skip("the source documents are not on this machine")
+def test_readme_quotes_are_in_the_documents(seeds):
     documents = " ".join(" ".join(p.read_text().split()) for p in seeds.glob("*.txt")).replace('"', "'")
     text = README.read_text()
     section = text[text.index("## The experiments"):text.index("## The gradient audit")]
