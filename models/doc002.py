@@ -44,7 +44,7 @@ EPOCHS = {"linear": 2_000, "xor": 2_000}  # the main job's schedule: the report'
 PRINT_EVERY = {"linear": 200, "xor": 200}
 FULL_EPOCHS = 100_000  # the report's linear run ("epoch: 100000 loss: ..."): `run 002.linear --full`
 FULL_PRINT_EVERY = 5_000  # the report printed its linear loss every 5,000 epochs
-FULL_SECONDS = "10 million updates, 227-246 s of CPU on this machine"  # measured 2026-11-30 (README)
+FULL_SECONDS = "10 million updates, minutes of CPU"  # docs/performance.md has a measured time
 
 
 # ---- the lab's data generators ---------------------------------------------------------------------

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from pages import page
 
 from autograd_mini.losses import half_sse
 from models import doc002
@@ -189,9 +190,9 @@ def update_order_run():
     return doc002.run_update_order(quiet=True)  # the main job's seed statistics: both data sets, both rules
 
 
-def test_readme_002_table_and_claims_are_this_run(update_order_run):
-    """The README's seed table is the main job's batched run (20 seeds, both rules, both data sets)."""
-    text = (Path(__file__).parent.parent / "README.md").read_text()
+def test_the_002_seed_table_and_claims_are_this_run(update_order_run):
+    """docs/experiments.md's seed table is the main job's batched run (20 seeds, both rules, both data sets)."""
+    text = page("experiments.md")
     runs = update_order_run.extras
     full = {name: {kind: int(np.sum(runs[name][kind] == 1)) for kind in ("accuracy", "updated_in_step_accuracy")}
             for name in ("linear", "xor")}

@@ -49,7 +49,7 @@ class Experiment:
     name: str                  # e.g. "000.alphas"
     document: str              # the source document's file name
     title: str
-    explanation: str           # two or three sentences for the README and `list`
+    explanation: str           # two or three sentences for docs/experiments.md and `list`
     run: Callable[..., RunResult]                        # run(grad="both"|"autodiff"|"document", quiet=False[, full])
     audit_case: Callable[[], AuditCase] | None = None
     graph: Callable[[], Any] | None = None                # (loss Tensor, params) of one training step
