@@ -62,3 +62,13 @@ def test_all_names_the_public_api_and_nothing_missing() -> None:
     for name in ("Tensor", "no_grad", "grad", "gradcheck", "audit", "derive", "trace", "nn", "optim", "losses",
                  "exp", "sum", "max", "linalg", "draw_graph", "__version__"):
         assert name in names, name
+
+
+def test_every_model_module_is_loaded_and_registers_an_experiment() -> None:
+    """A new experiment is one new file in models/: the package imports every module it holds."""
+    from autograd_mini.app.experiments import all_experiments
+    on_disk = sorted(p.stem for p in (ROOT / "models").glob("*.py") if not p.stem.startswith("_"))
+    assert sorted(models.MODULES) == on_disk
+    registering = {e.run.__module__ for e in all_experiments().values()}
+    for name in on_disk:
+        assert any(m == f"models.{name}" for m in registering), f"models/{name}.py registers no experiment"
