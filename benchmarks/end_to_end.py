@@ -9,7 +9,6 @@ import numpy as np
 
 from .harness import Workload, register_workload
 
-
 SWEEP_STEPS = {"full": 60_000, "quick": 3_000, "smoke": 200}
 
 
@@ -31,7 +30,7 @@ def _hand_batched(steps: int) -> dict:
     X, y = doc000.X.astype(float), doc000.y.astype(float)
     s0, s1, lr = _sweep_start()
     errors = []
-    for step in range(steps):
+    for _ in range(steps):
         l1 = 1.0 / (1.0 + np.exp(-(X @ s0)))
         l2 = 1.0 / (1.0 + np.exp(-(l1 @ s1)))
         error = l2 - y
@@ -61,8 +60,8 @@ def _hand_separate(steps: int) -> dict:
 
 def _project_sweep(steps: int, eager: bool) -> dict:
     """The sweep as `autograd-mini run 000` trains it (batched; `fit` with its record)."""
-    from models import doc000
     from autograd_mini.train import eager_by_default
+    from models import doc000
     with eager_by_default(eager):
         runs = doc000.train_alphas("autodiff", steps=steps)
     return {name: np.stack([r["weights"][name] for r in runs.values()]) for name in ("synapse_0", "synapse_1")}
@@ -72,8 +71,8 @@ def _bare_compiled_sweep(steps: int) -> dict:
     """The same batched step through am.derive without fit: the floor fit's overhead is measured from."""
     import autograd_mini as am
     from autograd_mini.losses import half_sse
-    from models import doc000
     from autograd_mini.sweep import member_rates, member_sum, stack_models
+    from models import doc000
     model = stack_models([doc000.TwoLayerNet() for _ in doc000.alphas])
     loss = member_sum(half_sse, additive=True)
     params = dict(model.named_parameters())

@@ -73,7 +73,8 @@ def run(grad: str = "both", quiet: bool = False) -> RunResult:
     lines = [f"epoch {e:4d}  loss {loss:.4f}  test accuracy {acc:.2%}"
              for e, loss, acc in zip(history["epoch"], history["loss"], history["test_accuracy"])]
     summary = [f"test accuracy {accuracy(model, X_test, y_test):.2%} on {len(X_test)} held-out images "
-               f"(train {accuracy(model, X_train, y_train):.2%}); {EPOCHS} full-batch Adam steps in {history.seconds:.1f} s"]
+               f"(train {accuracy(model, X_train, y_train):.2%}); {EPOCHS} full-batch Adam steps in "
+               f"{history.seconds:.1f} s"]
     return RunResult(lines, {"digits": history}, summary,
                      extras={"confusion": confusion(model, X_test, y_test)})
 

@@ -183,7 +183,8 @@ def analysis_claims(runs: dict[float, dict]) -> list[str]:
     s = settling(runs[100]["mean_abs_error"])
     stuck = _outputs(runs[100]["weights"]).ravel()
     settles = (f"it settles after step {s['last_jump']}: no rise in the remaining {STEPS - 1 - s['last_jump']:,} "
-               f"steps, down to {final[100]:.4g} with outputs {np.round(stuck, 3)} (one stuck near 0.5): a poor plateau")
+               f"steps, down to {final[100]:.4g} with outputs {np.round(stuck, 3)} (one stuck near 0.5): "
+               "a poor plateau")
     return [f"claim 'alpha 10 achieved the best score after only 10,000 iterations': best at 10,000 is alpha "
             f"{best_at_10k} ({at_10k[best_at_10k]:.4g}); alpha 10 has {at_10k[10]:.4g} -> "
             f"{'holds' if best_at_10k == 10 else 'does not hold'}",
@@ -192,7 +193,8 @@ def analysis_claims(runs: dict[float, dict]) -> list[str]:
             f"steps, peak {s['peak']:.3g} at step {s['peak_step']}, the last rise at step {s['last_jump']} -> "
             + ("holds" if s["never_settles"] else f"jumps around: holds; never settles: does not hold, {settles}"),
             f"claim 'alpha 1000 diverges, hardlining at 0.5': its error goes from "
-            f"{runs[1000]['mean_abs_error'][0]:.4g} to {final[1000]:.4g} and stays within [{late.min():.4g}, {late.max():.4g}] over the last 10,000 steps -> "
+            f"{runs[1000]['mean_abs_error'][0]:.4g} to {final[1000]:.4g} and stays within "
+            f"[{late.min():.4g}, {late.max():.4g}] over the last 10,000 steps -> "
             f"{'holds' if abs(final[1000] - 0.5) < 0.02 else 'does not hold'}",
             f"claim 'alpha 0.001 hardly converged': error {runs[0.001]['mean_abs_error'][0]:.4g} -> {final[0.001]:.4g} "
             f"-> {'holds' if final[0.001] > 0.45 else 'does not hold'}"]

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from models.doc001 import epoch_records  # noqa: F401  (the printed records, for the tests)
 from autograd_mini.lab.reproduce import half_unit, numbers
+from models.doc001 import epoch_records  # noqa: F401  (the printed records, for the tests)
 
 
 def assert_printed(ours, printed: str, what: str, atol: float = 0.0) -> None:

@@ -7,9 +7,9 @@ import sys
 import numpy as np
 import pytest
 
-from autograd_mini.lab import output
 from autograd_mini.app.cli import main
 from autograd_mini.app.experiments import all_experiments
+from autograd_mini.lab import output
 from autograd_mini.lab.registry import Experiment, RunResult
 from autograd_mini.train import History
 

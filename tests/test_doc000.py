@@ -7,9 +7,9 @@ from pages import page
 from printed import assert_printed
 
 from autograd_mini.losses import half_sse
-from models import doc000
 from autograd_mini.optim import SGD
 from autograd_mini.train import fit
+from models import doc000
 
 PRINTED = doc000.ERRORS_PRINTED  # alpha: mean |error| printed at steps 0, 10000, ... (0.1's is cut off at 50000)
 

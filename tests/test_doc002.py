@@ -10,12 +10,12 @@ import numpy as np
 import pytest
 from pages import page
 
+from autograd_mini.lab.reproduce import numbers
 from autograd_mini.losses import half_sse
-from models import doc002
 from autograd_mini.optim import SGD
 from autograd_mini.sweep import unstack
-from autograd_mini.lab.reproduce import numbers
 from autograd_mini.train import fit
+from models import doc002
 
 # the report's XOR predictions after 2000 epochs, in the generator's order
 PRINTED_XOR_2000 = [0.0063920095556538326, 0.9978329735441336, 0.004920649909509832, 0.9978468800659442,

@@ -148,7 +148,8 @@ def test_pow_with_constant_exponent(case, function_form):
 @PROPERTY
 @given(pair=matmul_pair(), operator_form=st.booleans())
 def test_matmul_gradient(pair, operator_form):
-    """1-D, 2-D and batched operands, batch axes broadcast: (2, m, n) @ (n, p), (1, m, n) @ (3, n, p), (n,) @ (2, n, p)."""
+    """1-D, 2-D and batched operands, batch axes broadcast: (2, m, n) @ (n, p), (1, m, n) @ (3, n, p),
+    (n,) @ (2, n, p)."""
     am.gradcheck(operator.matmul if operator_form else am.matmul, *pair)
 
 

@@ -31,7 +31,7 @@ class ExperimentAudit:
                 "explanation": self.report.explain(), **self.report.to_dict()}
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _audit_named(name: str) -> ExperimentAudit:
     experiment = select(name)[0]
     case = experiment.audit_case()

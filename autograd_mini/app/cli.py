@@ -42,8 +42,8 @@ def _show(lines: list[str], quiet: bool) -> None:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from ..lab import plots
-    from .experiments import select
     from ..lab.output import ensure_writable_folder
+    from .experiments import select
     chosen = select(args.name)
     if args.out:
         ensure_writable_folder(args.out)  # before any work: a bad folder is found in a second, not a minute
@@ -180,8 +180,8 @@ def cmd_audit(args: argparse.Namespace) -> int:
 
 
 def cmd_graph(args: argparse.Namespace) -> int:
-    from .experiments import select
     from ..pictures import draw_graph, render_graph
+    from .experiments import select
     chosen = select(args.name)
     if len(chosen) != 1:
         raise UsageError(f"graph draws one experiment; {args.name!r} names {len(chosen)}: "

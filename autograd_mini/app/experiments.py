@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import models  # noqa: F401  (importing the models registers their experiments)
+
 from ..lab.registry import REGISTRY, Experiment
 
 
