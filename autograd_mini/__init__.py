@@ -19,10 +19,30 @@ from . import linalg  # noqa: F401,E402 (am.linalg.inv, det, solve, norm: NumPy'
 from . import interop  # noqa: F401,E402 (np.exp(t), np.sum(t), ndarray + t: our ops)
 from .tensor import Op, Tensor, enable_grad, is_grad_enabled, no_grad, scope
 
-__version__ = "0.1.0"
+__version__ = "0.1.0"  # the one place the version is written (pyproject.toml reads it)
 from .derivatives import (checkpoint, elementwise_grad, grad, hessian, hvp, jacobian, jvp,  # noqa: E402,F401
                           value_and_grad, vjp)
 from .pictures import draw_graph, render_graph  # noqa: E402,F401
 from .audit import audit, AuditReport  # noqa: E402
 from .derivation import derive  # noqa: E402,F401
 from .trace import TraceWarning, trace  # noqa: E402,F401
+
+from . import ops_numpy  # noqa: E402 (its __all__ lists the continued table's ops)
+
+__all__ = [
+    "__version__",
+    # the engine and its modes
+    "Tensor", "Op", "no_grad", "enable_grad", "is_grad_enabled", "scope",
+    "AutogradMiniError", "GradcheckError", "GraphError", "ShapeError",
+    # ops of the first table (NumPy's names) and, below, every op of the continued one
+    "abs", "add", "broadcast_to", "concatenate", "div", "exp", "log", "log_softmax", "matmul", "maximum", "mean",
+    "minimum", "mul", "neg", "relu", "reshape", "sigmoid", "softmax", "softplus", "square", "stack", "sub", "sum",
+    "tanh", "transpose", "max", "min", "power", "sign",
+    *(name for name in ops_numpy.__all__ if name not in ("max", "min", "power", "sign")),
+    # derivatives, checks, compiled steps and pictures
+    "grad", "value_and_grad", "elementwise_grad", "jacobian", "hessian", "hvp", "jvp", "vjp", "checkpoint",
+    "GradcheckResult", "gradcheck", "gradgradcheck", "audit", "AuditReport", "derive", "trace", "TraceWarning",
+    "draw_graph", "render_graph",
+    # submodules
+    "autograd", "nn", "optim", "losses", "linalg",
+]

@@ -33,7 +33,7 @@ _exp = _poly(np.exp, lambda a: exp(a))
 
 def _broadcast_array(a: Any, shape: tuple) -> np.ndarray:
     """np.broadcast_to, with a fast path for the common case, the scalar gradient of a full sum or
-    mean (np.broadcast_to costs ~5 us): small, a filled array; large, a read-only zero-stride view."""
+    mean (np.broadcast_to's Python overhead dominates there): small, a filled array; large, a read-only zero-stride view."""
     if isinstance(a, (np.ndarray, np.generic)) and a.ndim == 0:
         if math.prod(shape) <= 4096:
             out = np.empty(shape, a.dtype)
@@ -99,7 +99,7 @@ power = Op("pow", lambda x, exponent, out=None: np.power(x, exponent, out=out),
 def _square_vjp(g, ans, x):
     if type(x) is not np.ndarray:  # Tensors (create_graph) and NumPy scalars
         return (g * (2 * x),)
-    return (g * (_TWOS.get(x.dtype, 2) * x),)  # (the dtype's cached 2: a Python 2 costs a conversion, ~0.3 us)
+    return (g * (_TWOS.get(x.dtype, 2) * x),)  # (the dtype's cached 2: a Python 2 costs a conversion)
 
 
 _TWOS = {np.dtype(t): np.asarray(2.0, t) for t in (np.float64, np.float32)}  # (read-only: set just below)
@@ -142,8 +142,8 @@ _SIGMOID_CONSTANTS = {np.dtype(t): _sigmoid_constants(t) for t in (np.float64, n
 
 def _maybe_below(x: np.ndarray, limit: float) -> bool:
     """Is some entry of x below `limit`? (True may also mean a NaN came first: the caller's careful
-    path then decides per entry.) A NumPy reduction costs ~2 us on small arrays, so up to 32 entries
-    the caller takes Python's min of a list (under 1 us; a list starting with NaN gives NaN, hence
+    path then decides per entry.) A NumPy reduction has a fixed cost that dominates on small arrays, so up
+    to 32 entries the caller takes Python's min of a list (cheaper there; a list starting with NaN gives NaN, hence
     `not >=`), inline."""
     return bool(np.fmin.reduce(x, axis=None) < limit)  # fmin: a NaN elsewhere must not hide a -1000
 
@@ -179,7 +179,7 @@ def _sigmoid(x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
 def _sigmoid_vjp(g, ans, x):
     if type(ans) is not np.ndarray:  # Tensors (create_graph) and NumPy scalars
         return (g * (ans * (1 - ans)),)
-    t = _SIGMOID_CONSTANTS.get(ans.dtype, (None, 1))[1] - ans  # (the dtype's cached 1: a Python 1 costs ~0.3 us)
+    t = _SIGMOID_CONSTANTS.get(ans.dtype, (None, 1))[1] - ans  # (the dtype's cached 1: a Python 1 costs a conversion)
     t *= ans  # g * (ans * (1 - ans)) with fewer temporaries: a*b == b*a exactly, so the same bits
     if not _in_place_ok(g, ans):
         return (g * t,)
@@ -269,7 +269,7 @@ def _kept_shape(shape: tuple, axis: Any) -> tuple:
     return tuple(1 if i in axes else n for i, n in enumerate(shape))
 
 
-# np.add.reduce is what np.sum calls, without its Python wrapper (same numbers, ~1 us less)
+# np.add.reduce is what np.sum calls, without its Python wrapper (same numbers, less overhead)
 sum_op = Op("sum", lambda x, axis=None, keepdims=False, out=None: np.add.reduce(x, axis=axis, keepdims=keepdims,
                                                                                  out=out), _sum_vjp)
 mean_op = Op("mean", lambda x, axis=None, keepdims=False, out=None: np.mean(x, axis=axis, keepdims=keepdims, out=out),

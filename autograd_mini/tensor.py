@@ -32,7 +32,7 @@ from .tensor_methods import (ArithmeticMixin, ElementwiseMixin, MovementMixin, N
 
 class _ThreadState(threading.local):
     """Per-thread settings (class attributes are each new thread's defaults). Grad mode and scope
-    are one tuple, so an op reads both with one thread-local lookup (~80 ns each here)."""
+    are one tuple, so an op reads both with one thread-local lookup (each lookup costs, and every op makes one)."""
     mode: tuple[bool, str | None] = (True, None)  # (grad enabled, dotted name of the module being called)
     on_constant: Callable[[Any, bool], None] | None = None
     on_value_read: Callable[[Any, str], None] | None = None
@@ -340,7 +340,7 @@ class Tensor(ArithmeticMixin, ElementwiseMixin, ReduceMixin, MovementMixin, Prod
                 raise GraphError(
                     f"backward: output has shape {self.shape}; a gradient can be created implicitly only "
                     f"for a scalar output. Pass gradient= an array of shape {self.shape} (d loss / d output)")
-            # (np.array for 0-d: np.ones(()) costs ~1 us)
+            # (np.array for 0-d: np.ones(()) is slower for a scalar)
             seed = np.array(1, dtype=data.dtype) if data.ndim == 0 else np.ones(data.shape, data.dtype)
         else:
             seed = as_float_array(unwrap(gradient))
@@ -417,7 +417,7 @@ class Op:
             arrays = [t._data for t in inputs]
             track = any([t.requires_grad for t in inputs])
         try:
-            out = self.forward(*arrays, **params) if params else self.forward(*arrays)  # (`**{}` costs ~60 ns)
+            out = self.forward(*arrays, **params) if params else self.forward(*arrays)  # (`**{}` is not free)
         except (ValueError, IndexError) as error:
             shapes = " and ".join(str(a.shape) for a in arrays)
             reason = self.explain(*arrays, **params) if self.explain else str(error)

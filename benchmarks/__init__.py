@@ -1,7 +1,7 @@
 """Benchmarks of autograd_mini against hand-written NumPy and peer libraries.
 
-`python -m benchmarks` from a checkout, or `autograd-mini bench` (installed as
-`autograd_mini.benchmarks`). Layout: `harness.py` (registry, timing, memory), one module per
+`python -m benchmarks` or `autograd-mini bench` (the folder is the import name, installed or not).
+Layout: `harness.py` (registry, timing, memory), one module per
 workload with its hand-NumPy reference (`w1.py`, `w2.py`, `end_to_end.py`), `ours.py` (autograd_mini's
 contenders), `peers.py` (PyTorch, HIPS autograd, MyGrad, micrograd, JAX), `report.py`, `cli.py`.
 Standalone script: `bench_graph.py` (document 002's seed statistics are part of `autograd-mini run 002`).

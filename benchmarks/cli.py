@@ -9,13 +9,14 @@ import time
 from pathlib import Path
 from typing import Any
 
-from autograd_mini.app.output import ensure_writable_folder, write_json
+from autograd_mini.lab.output import ensure_writable_folder, write_json
 
 from . import end_to_end, peers, sgd002  # noqa: F401  (register the workloads and their contenders)
 from .harness import GRAD_TOL, MODES, THREAD_ENV, WORKLOADS, XLA_FLAGS, Workload, run_end_to_end, run_step_workload
 from .report import _machine, format_table, write_chart
 
-DESCRIPTION = "Benchmarks: autograd_mini against hand-written NumPy (the limit) and the libraries people would pick instead."
+DESCRIPTION = ("Benchmarks: autograd_mini against hand-written NumPy (the limit) and the libraries people would "
+               "pick instead.")
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -9,13 +9,12 @@ import numpy as np
 
 from .harness import Workload, register_workload
 
-
 SWEEP_STEPS = {"full": 60_000, "quick": 3_000, "smoke": 200}
 
 
 def _sweep_start() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Document 000's seven starts (np.random.seed(1) before each: all alike), stacked on a member axis."""
-    from autograd_mini.models import doc000
+    from models import doc000
     starts = []
     for _ in doc000.alphas:
         np.random.seed(1)
@@ -27,11 +26,11 @@ def _sweep_start() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 def _hand_batched(steps: int) -> dict:
     """All seven alphas as one batched NumPy computation written by hand (the reference), recording
     the mean |error| at every step, as the project's run does (000's Analysis is judged on every step)."""
-    from autograd_mini.models import doc000
+    from models import doc000
     X, y = doc000.X.astype(float), doc000.y.astype(float)
     s0, s1, lr = _sweep_start()
     errors = []
-    for step in range(steps):
+    for _ in range(steps):
         l1 = 1.0 / (1.0 + np.exp(-(X @ s0)))
         l2 = 1.0 / (1.0 + np.exp(-(l1 @ s1)))
         error = l2 - y
@@ -45,7 +44,7 @@ def _hand_batched(steps: int) -> dict:
 
 def _hand_separate(steps: int) -> dict:
     """The document's own loop, once per alpha."""
-    from autograd_mini.models import doc000
+    from models import doc000
     X, y = doc000.X, doc000.y
     finals = []
     for alpha in doc000.alphas:
@@ -61,8 +60,8 @@ def _hand_separate(steps: int) -> dict:
 
 def _project_sweep(steps: int, eager: bool) -> dict:
     """The sweep as `autograd-mini run 000` trains it (batched; `fit` with its record)."""
-    from autograd_mini.models import doc000
     from autograd_mini.train import eager_by_default
+    from models import doc000
     with eager_by_default(eager):
         runs = doc000.train_alphas("autodiff", steps=steps)
     return {name: np.stack([r["weights"][name] for r in runs.values()]) for name in ("synapse_0", "synapse_1")}
@@ -72,8 +71,8 @@ def _bare_compiled_sweep(steps: int) -> dict:
     """The same batched step through am.derive without fit: the floor fit's overhead is measured from."""
     import autograd_mini as am
     from autograd_mini.losses import half_sse
-    from autograd_mini.models import doc000
     from autograd_mini.sweep import member_rates, member_sum, stack_models
+    from models import doc000
     model = stack_models([doc000.TwoLayerNet() for _ in doc000.alphas])
     loss = member_sum(half_sse, additive=True)
     params = dict(model.named_parameters())
@@ -94,7 +93,7 @@ def sweep_runs(mode: str) -> dict[str, Callable[[], Any]]:
     """Document 000 end to end (7 alphas; 60,000 steps each in full mode). The reference is the
     batched hand NumPy doing the same work as the project's run (the per-step error recorded)."""
     steps = SWEEP_STEPS[mode]
-    import autograd_mini.models.doc000  # noqa: F401  (imported here, not inside the first timed run)
+    import models.doc000  # noqa: F401  (imported here, not inside the first timed run)
     return {"hand NumPy batched": lambda: _hand_batched(steps),
             "hand NumPy x7 (the document's loop)": lambda: _hand_separate(steps),
             "autograd_mini run 000 (compiled)": lambda: _project_sweep(steps, eager=False),

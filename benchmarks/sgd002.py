@@ -15,7 +15,7 @@ PRINT_EVERY = 100
 
 
 def _setup() -> tuple[np.ndarray, np.ndarray, Any]:
-    from autograd_mini.models import doc002
+    from models import doc002
     rng = np.random.RandomState(1)
     X, y = doc002.dataset("linear", rng)
     return X.astype(float), y.astype(float), doc002.LabNet(rng)
@@ -82,7 +82,7 @@ def _fit(epochs: int, eager: bool) -> dict[str, np.ndarray]:
 
 def sgd_runs(mode: str) -> dict[str, Callable[[], Any]]:
     epochs = EPOCHS[mode]
-    import autograd_mini.models.doc002  # noqa: F401  (imported here, not inside the first timed run)
+    import models.doc002  # noqa: F401  (imported here, not inside the first timed run)
     return {"hand NumPy per-sample loop": lambda: _hand(epochs),
             "autograd_mini bare compiled step": lambda: _bare_compiled(epochs),
             "autograd_mini fit (compiled)": lambda: _fit(epochs, eager=False),

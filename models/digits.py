@@ -12,7 +12,7 @@ import numpy as np
 
 import autograd_mini as am
 from autograd_mini import nn
-from autograd_mini.app.registry import Experiment, RunResult, register
+from autograd_mini.lab.registry import Experiment, RunResult, register
 from autograd_mini.losses import cross_entropy
 from autograd_mini.optim import Adam
 from autograd_mini.train import fit
@@ -73,13 +73,14 @@ def run(grad: str = "both", quiet: bool = False) -> RunResult:
     lines = [f"epoch {e:4d}  loss {loss:.4f}  test accuracy {acc:.2%}"
              for e, loss, acc in zip(history["epoch"], history["loss"], history["test_accuracy"])]
     summary = [f"test accuracy {accuracy(model, X_test, y_test):.2%} on {len(X_test)} held-out images "
-               f"(train {accuracy(model, X_train, y_train):.2%}); {EPOCHS} full-batch Adam steps in {history.seconds:.1f} s"]
+               f"(train {accuracy(model, X_train, y_train):.2%}); {EPOCHS} full-batch Adam steps in "
+               f"{history.seconds:.1f} s"]
     return RunResult(lines, {"digits": history}, summary,
                      extras={"confusion": confusion(model, X_test, y_test)})
 
 
 def plot(result: RunResult, out_dir: str) -> list[str]:
-    from autograd_mini.app import plots
+    from autograd_mini.lab import plots
     return [plots.confusion_matrix(result.extras["confusion"], f"{out_dir}/digits_confusion.png",
                                    title="Digits MLP: test-set confusion matrix")]
 

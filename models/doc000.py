@@ -15,8 +15,8 @@ import numpy as np
 
 import autograd_mini as am
 from autograd_mini import nn
-from autograd_mini.app.registry import AuditCase, Experiment, RunResult, register
-from autograd_mini.app.reproduce import Printed
+from autograd_mini.lab.registry import AuditCase, Experiment, RunResult, register
+from autograd_mini.lab.reproduce import Printed
 from autograd_mini.losses import half_sse
 from autograd_mini.optim import SGD
 from autograd_mini.sweep import member_rates, member_sum, stack_models, unstack
@@ -71,7 +71,7 @@ def record_mean_abs_error(info: Any) -> dict:
     """The document's printed figure, np.mean(np.abs(layer_2_error)), before each step's update, at
     every step: the Analysis' claims are judged on the full record."""
     # np.mean is its sum then a division by the count: the same two steps without its Python
-    # wrapper give the same bits, 5 us faster (this runs 60,000 times)
+    # wrapper give the same bits, faster (this runs 60,000 times)
     return {"step": info.epoch, "mean_abs_error": np.add.reduce(np.abs(info.output - y), axis=(-2, -1)) / y.size}
 
 
@@ -183,7 +183,8 @@ def analysis_claims(runs: dict[float, dict]) -> list[str]:
     s = settling(runs[100]["mean_abs_error"])
     stuck = _outputs(runs[100]["weights"]).ravel()
     settles = (f"it settles after step {s['last_jump']}: no rise in the remaining {STEPS - 1 - s['last_jump']:,} "
-               f"steps, down to {final[100]:.4g} with outputs {np.round(stuck, 3)} (one stuck near 0.5): a poor plateau")
+               f"steps, down to {final[100]:.4g} with outputs {np.round(stuck, 3)} (one stuck near 0.5): "
+               "a poor plateau")
     return [f"claim 'alpha 10 achieved the best score after only 10,000 iterations': best at 10,000 is alpha "
             f"{best_at_10k} ({at_10k[best_at_10k]:.4g}); alpha 10 has {at_10k[10]:.4g} -> "
             f"{'holds' if best_at_10k == 10 else 'does not hold'}",
@@ -192,7 +193,8 @@ def analysis_claims(runs: dict[float, dict]) -> list[str]:
             f"steps, peak {s['peak']:.3g} at step {s['peak_step']}, the last rise at step {s['last_jump']} -> "
             + ("holds" if s["never_settles"] else f"jumps around: holds; never settles: does not hold, {settles}"),
             f"claim 'alpha 1000 diverges, hardlining at 0.5': its error goes from "
-            f"{runs[1000]['mean_abs_error'][0]:.4g} to {final[1000]:.4g} and stays within [{late.min():.4g}, {late.max():.4g}] over the last 10,000 steps -> "
+            f"{runs[1000]['mean_abs_error'][0]:.4g} to {final[1000]:.4g} and stays within "
+            f"[{late.min():.4g}, {late.max():.4g}] over the last 10,000 steps -> "
             f"{'holds' if abs(final[1000] - 0.5) < 0.02 else 'does not hold'}",
             f"claim 'alpha 0.001 hardly converged': error {runs[0.001]['mean_abs_error'][0]:.4g} -> {final[0.001]:.4g} "
             f"-> {'holds' if final[0.001] > 0.45 else 'does not hold'}"]
@@ -221,7 +223,7 @@ def one_step_graph() -> tuple[am.Tensor, dict]:
 
 
 def plot(result: RunResult, out_dir: str) -> list[str]:
-    from autograd_mini.app import plots
+    from autograd_mini.lab import plots
     every = {a: {k: r[k][r["step"] % 10 == 0] for k in ("step", "mean_abs_error")}  # a point per 10 steps
              for a, r in result.extras["runs"].items()}
     return [plots.error_curves(every, f"{out_dir}/000_alphas.png",

@@ -32,8 +32,8 @@ import numpy as np
 
 import autograd_mini as am
 from autograd_mini import nn
-from autograd_mini.app.registry import AuditCase, Experiment, RunResult, register
-from autograd_mini.app.reproduce import Printed, numbers
+from autograd_mini.lab.registry import AuditCase, Experiment, RunResult, register
+from autograd_mini.lab.reproduce import Printed, numbers
 from autograd_mini.losses import half_sse, sse
 from autograd_mini.optim import SGD
 from autograd_mini.train import fit
@@ -293,7 +293,7 @@ def graph_for(name: str) -> Callable[[], tuple]:
 
 def plot_for(name: str) -> Callable[[RunResult, str], list[str]]:
     def plot(result: RunResult, out_dir: str) -> list[str]:
-        from autograd_mini.app import plots
+        from autograd_mini.lab import plots
         return [plots.neuron_trajectories(result.histories[name], f"{out_dir}/001_{name}.png",
                                           title=f"Document 001 ({name}): error and weights per epoch")]
     return plot

@@ -30,8 +30,8 @@ import numpy as np
 
 import autograd_mini as am
 from autograd_mini import nn
-from autograd_mini.app.registry import AuditCase, Experiment, RunResult, register
-from autograd_mini.app.reproduce import Printed, numbers
+from autograd_mini.lab.registry import AuditCase, Experiment, RunResult, register
+from autograd_mini.lab.reproduce import Printed, numbers
 from autograd_mini.losses import half_sse
 from autograd_mini.optim import SGD
 from autograd_mini.sweep import member_rates, stack_models, unstack
@@ -44,7 +44,7 @@ EPOCHS = {"linear": 2_000, "xor": 2_000}  # the main job's schedule: the report'
 PRINT_EVERY = {"linear": 200, "xor": 200}
 FULL_EPOCHS = 100_000  # the report's linear run ("epoch: 100000 loss: ..."): `run 002.linear --full`
 FULL_PRINT_EVERY = 5_000  # the report printed its linear loss every 5,000 epochs
-FULL_SECONDS = "10 million updates, 227-246 s of CPU on this machine"  # measured 2026-11-30 (README)
+FULL_SECONDS = "10 million updates, minutes of CPU"  # docs/performance.md has a measured time
 
 
 # ---- the lab's data generators ---------------------------------------------------------------------
@@ -421,7 +421,7 @@ def graph_for(name: str):
 
 def plot_for(name: str):
     def plot(result: RunResult, out_dir: str) -> list[str]:
-        from autograd_mini.app import plots
+        from autograd_mini.lab import plots
         e = result.extras
         return [plots.loss_curve({"loss": result.histories[name]["loss"]}, f"{out_dir}/002_{name}_loss.png",
                                  title=f"Document 002 ({name}): mean ½(y−p)² per epoch", log=True),

@@ -26,8 +26,8 @@ import numpy as np
 
 import autograd_mini as am
 from autograd_mini import nn
-from autograd_mini.app.registry import AuditCase, Experiment, RunResult, register
-from autograd_mini.app.reproduce import Printed
+from autograd_mini.lab.registry import AuditCase, Experiment, RunResult, register
+from autograd_mini.lab.reproduce import Printed
 from autograd_mini.losses import half_sse, mse
 from autograd_mini.optim import SGD
 from autograd_mini.train import History, fit
@@ -282,13 +282,13 @@ def classifier_graph() -> tuple:
 
 
 def plot_regression(result: RunResult, out_dir: str) -> list[str]:
-    from autograd_mini.app import plots
+    from autograd_mini.lab import plots
     return [plots.regression_fit(x, y, result.extras["polyfit"], result.extras["weights"], f"{out_dir}/003_ols.png",
                                  network_label="network after 51 steps from (1, 100)")]
 
 
 def plot_classifier(result: RunResult, out_dir: str) -> list[str]:
-    from autograd_mini.app import plots
+    from autograd_mini.lab import plots
     return [plots.loss_curve({"MSE": result.histories["classifier"]["mse"]}, f"{out_dir}/003_sigmoid.png",
                              title="Document 003: sigmoid classifier, MSE per step")]
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Regenerates the pictures the README shows (docs/*.png).
+# Regenerates the pictures the documentation shows (docs/*.png).
 EXTRAS="plots" source "$(dirname "$0")/setup.sh"
 autograd-mini graph 003.sigmoid --audit -o docs/graph_003_sigmoid.png
 work="$(mktemp -d)"

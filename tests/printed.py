@@ -1,6 +1,6 @@
 """Compare our numbers with numbers a document printed, to the digits it printed.
 
-The tests' rule is looser than the product's ✓ (autograd_mini.app.reproduce.matches, the printed digits
+The tests' rule is looser than the product's ✓ (autograd_mini.lab.reproduce.matches, the printed digits
 exactly): half a unit of the last printed digit or 1e-12 relative, whichever is looser, plus an
 optional absolute floor for entries that are floating-point noise, whose digits depend on the BLAS's
 summation order rather than on the rule. The product says which numbers miss their digits and why.
@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from autograd_mini.models.doc001 import epoch_records  # noqa: F401  (the printed records, for the tests)
-from autograd_mini.app.reproduce import half_unit, numbers
+from autograd_mini.lab.reproduce import half_unit, numbers
+from models.doc001 import epoch_records  # noqa: F401  (the printed records, for the tests)
 
 
 def assert_printed(ours, printed: str, what: str, atol: float = 0.0) -> None:

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from autograd_mini import benchmarks as bench
-from autograd_mini.benchmarks import harness, w1
+import benchmarks as bench
+from benchmarks import harness, w1
 
 ROOT = Path(__file__).resolve().parents[1]
 PEERS = "torch,autograd,mygrad,micrograd,jax"
@@ -43,7 +43,8 @@ def test_smoke_run_reports_ratios_and_skips_missing_peers(tmp_path):
     assert long_run["autograd_mini traced"]["object_growth"] <= 0
     sweep = report["workloads"]["sweep"]["contenders"]
     assert sweep["hand NumPy batched"]["ratio"] == 1.0
-    for name in ("autograd_mini run 000 (compiled)", "autograd_mini bare compiled step", "hand NumPy x7 (the document's loop)"):
+    for name in ("autograd_mini run 000 (compiled)", "autograd_mini bare compiled step",
+                 "hand NumPy x7 (the document's loop)"):
         assert sweep[name]["status"] == "ok" and sweep[name]["ratio"] > 0, sweep[name]
         assert "final weights equal" in sweep[name]["after_timing"], sweep[name]
     assert "full mode only" in report["workloads"]["experiments"]["skipped"]  # `run all` takes minutes
@@ -87,6 +88,7 @@ def test_end_to_end_workloads_time_each_run_against_the_first():
     result = harness.run_end_to_end(workload, "smoke", log=lambda message: None)
     assert calls == ["hand", "batched"]
     assert result["contenders"]["hand loop"]["ratio"] == 1.0
-    assert result["contenders"]["batched"]["status"] == "ok" and result["contenders"]["batched"]["reference"] == "hand loop"
+    batched = result["contenders"]["batched"]
+    assert batched["status"] == "ok" and batched["reference"] == "hand loop"
     empty = bench.Workload("empty", "nothing to run in this mode", kind="end_to_end", runs=lambda mode: {})
     assert "skipped" in harness.run_end_to_end(empty, "smoke", log=lambda message: None)

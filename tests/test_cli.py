@@ -8,10 +8,10 @@ import sys
 import numpy as np
 import pytest
 
-from autograd_mini.app import output
 from autograd_mini.app.cli import main
 from autograd_mini.app.experiments import all_experiments
-from autograd_mini.app.registry import Experiment, RunResult
+from autograd_mini.lab import output
+from autograd_mini.lab.registry import Experiment, RunResult
 from autograd_mini.train import History
 
 
@@ -35,10 +35,42 @@ def test_list_names_every_document(capsys):
     (["graph", "001"], "graph draws one experiment"),
     (["run", "digits", "--grad", "document"], "digits has no hand rule; run it without --grad document"),
 ])
-def test_errors_are_one_line_with_exit_2(argv, message, capsys):
-    assert main(argv) == 2
+def test_usage_errors_show_the_commands_usage_and_exit_2(argv, message, capsys):
+    with pytest.raises(SystemExit) as stop:
+        main(argv)
     err = capsys.readouterr().err
-    assert message in err and "Traceback" not in err and err.count("\n") == 1
+    assert stop.value.code == 2 and message in err and "Traceback" not in err
+    assert err.startswith(f"usage: autograd-mini {argv[0]}") and f"autograd-mini {argv[0]}: error: " in err
+
+
+def test_a_bug_in_the_library_shows_its_traceback_and_exits_1(monkeypatch, capsys):
+    """An unexpected KeyError inside a command is not the user's typo: its traceback, exit 1."""
+    from autograd_mini.app import experiments
+
+    def broken(name):
+        return {}["a key the library forgot"]
+    monkeypatch.setattr(experiments, "select", broken)
+    assert main(["run", "000"]) == 1
+    err = capsys.readouterr().err
+    assert "Traceback" in err and "KeyError: 'a key the library forgot'" in err and "internal error" in err
+
+
+def test_version_is_the_packages(capsys):
+    import autograd_mini
+    with pytest.raises(SystemExit) as stop:
+        main(["--version"])
+    assert stop.value.code == 0 and capsys.readouterr().out.strip() == f"autograd-mini {autograd_mini.__version__}"
+
+
+def test_bench_goes_through_the_parser_after_the_global_options(monkeypatch):
+    import benchmarks.cli
+    seen = []
+    monkeypatch.setattr(benchmarks.cli, "main", lambda argv: seen.append(argv) or 0)
+    assert main(["--threads", "1", "bench", "--smoke", "--json", "x.json"]) == 0
+    assert seen == [["--smoke", "--json", "x.json"]]
+    with pytest.raises(SystemExit) as stop:
+        main(["list", "--smoke"])  # other commands refuse what they do not know
+    assert stop.value.code == 2
 
 
 def test_bad_option_value_exits_non_zero(capsys):
@@ -231,7 +263,7 @@ def _without_timings(text: str) -> list[str]:
 def test_full_runs_the_documents_schedule_through_the_cli(monkeypatch, tmp_path, capsys):
     """`run 002.linear --full` trains one seed for the report's FULL_EPOCHS (a tiny count here: the
     real 100,000 take minutes), its loss next to each printed one; --full where no run is shorter is refused."""
-    from autograd_mini.models import doc002
+    from models import doc002
     monkeypatch.setattr(doc002, "FULL_EPOCHS", 10)
     monkeypatch.setattr(doc002, "FULL_PRINT_EVERY", 5)
     seen = []
@@ -245,8 +277,9 @@ def test_full_runs_the_documents_schedule_through_the_cli(monkeypatch, tmp_path,
     history = strict_json(tmp_path / "002.linear.json")["linear"]["rows"]
     assert history["epoch"] == [5, 10] and len(history["loss"]) == 2
     assert "epoch: 10 loss: " in (tmp_path / "002.linear.txt").read_text()
-    assert main(["run", "001.plain", "--full"]) == 2
-    assert "--full" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as stop:
+        main(["run", "001.plain", "--full"])
+    assert stop.value.code == 2 and "--full" in capsys.readouterr().err
 
 
 def test_run_audit_prints_the_audit_table_from_the_runs_own_audits(tmp_path, monkeypatch, capsys):

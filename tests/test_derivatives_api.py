@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from test_functional import numeric_jacobian
+from strategies import numeric_jacobian
 
 import autograd_mini as am
 

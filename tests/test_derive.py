@@ -10,7 +10,7 @@ import autograd_mini as am
 from autograd_mini.derivation import DeriveError, derive
 from autograd_mini.app.experiments import all_experiments
 from autograd_mini.losses import half_sse
-from autograd_mini.models import digits, doc000, doc002
+from models import digits, doc000, doc002
 from autograd_mini.optim import SGD
 from autograd_mini.train import eager_by_default
 
@@ -265,12 +265,11 @@ def test_warns_when_python_control_flow_reads_a_value():
         derive(loss_fn, [w])
 
 
-def test_the_readme_shows_the_derived_code_of_document_000_as_generated():
-    from pathlib import Path
+def test_the_derived_code_page_shows_document_000s_step_as_generated():
     import re
-    readme = (Path(__file__).parent.parent / "README.md").read_text()
-    shown = re.search(r"```text derived-doc000\n(.*?)```", readme, re.S)
-    assert shown, "the README's Derived code section lost its generated block"
+    from pages import page
+    shown = re.search(r"```text derived-doc000\n(.*?)```", page("derived-code.md"), re.S)
+    assert shown, "docs/derived-code.md lost its generated block"
     model = doc000.TwoLayerNet()
     layer_0, y = am.Tensor(doc000.X, name="layer_0"), am.Tensor(doc000.y, name="y")
     step = derive(lambda *_: half_sse(model(layer_0), y), dict(model.named_parameters()),

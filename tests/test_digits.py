@@ -4,7 +4,7 @@ import pytest
 
 pytest.importorskip("sklearn", reason="the digits data set comes with scikit-learn (in the test extra)")
 
-from autograd_mini.models import digits  # noqa: E402
+from models import digits  # noqa: E402
 
 
 def test_split_is_fixed_by_the_seed():

@@ -1,15 +1,15 @@
 """Document 000: the printed errors, the Analysis section's claims, and batched == separate runs."""
 import re
-from pathlib import Path
 
 import numpy as np
 import pytest
+from pages import page
 from printed import assert_printed
 
 from autograd_mini.losses import half_sse
-from autograd_mini.models import doc000
 from autograd_mini.optim import SGD
 from autograd_mini.train import fit
+from models import doc000
 
 PRINTED = doc000.ERRORS_PRINTED  # alpha: mean |error| printed at steps 0, 10000, ... (0.1's is cut off at 50000)
 
@@ -116,8 +116,8 @@ def test_one_column_is_checked_in_the_run(runs):
     assert doc000.one_run(changed).startswith("NOT one run")
 
 
-def test_readme_analysis_table_is_this_run(runs):
-    text = " ".join((Path(__file__).parent.parent / "README.md").read_text().split())
+def test_the_analysis_table_in_the_experiments_page_is_this_run(runs):
+    text = " ".join(page("experiments.md").split())
     s = doc000.settling(runs[100]["mean_abs_error"])
     final = {a: r["mean_abs_error"][-1] for a, r in runs.items()}
     assert (f"its error rises at {s['jumps']} steps, the largest peak {s['peak']:.3g} at step {s['peak_step']}, the "
@@ -128,13 +128,12 @@ def test_readme_analysis_table_is_this_run(runs):
     assert f"{runs[10]['mean_abs_error'][10_000]:.4g} at 10,000, the best of the seven" in text
 
 
-README = Path(__file__).parent.parent / "README.md"
 
 
 def _reproduction_results(runs):
     """Each experiment's printed rows as `run all` makes them (000's from its full 60,000-step run)."""
-    from autograd_mini.app.registry import RunResult
-    from autograd_mini.models import doc001, doc002, doc003
+    from autograd_mini.lab.registry import RunResult
+    from models import doc001, doc002, doc003
     rows = {"000.alphas": doc000.printed_rows(runs)}
     rows |= {f"001.{name}": doc001.run_setup(name)().printed for name in doc001.SETUPS}
     rows |= {f"002.{name}": doc002.printed_rows(name) for name in ("linear", "xor")}
@@ -142,10 +141,10 @@ def _reproduction_results(runs):
     return {name: RunResult([], {}, printed=printed).reproduction() for name, printed in rows.items()}
 
 
-def test_readme_reproduction_table_is_what_run_all_prints(runs):
+def test_the_reproduction_table_in_the_experiments_page_is_what_run_all_prints(runs):
     # here, where 000's full run is at hand: the table counts every document's printed numbers
     from autograd_mini.app.cli import summary_table
-    block = re.search(r"<!-- reproduction table[^\n]*\n```\n(.*?)\n```", README.read_text(), re.S)
-    assert block, "the README's reproduction table block is missing"
+    block = re.search(r"<!-- reproduction table[^\n]*\n```\n(.*?)\n```", page("experiments.md"), re.S)
+    assert block, "docs/experiments.md's reproduction table block is missing"
     expected = "\n".join(summary_table(_reproduction_results(runs)))
-    assert block[1] == expected, f"README table out of date; the run prints:\n{expected}"
+    assert block[1] == expected, f"docs/experiments.md's table is out of date; the run prints:\n{expected}"

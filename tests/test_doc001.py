@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 from printed import assert_printed, epoch_records
 
-from autograd_mini.models import doc001
+from models import doc001
 
 
 def rows_for(name: str, grad: str = "document", start=None) -> dict:

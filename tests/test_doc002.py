@@ -8,13 +8,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from pages import page
 
+from autograd_mini.lab.reproduce import numbers
 from autograd_mini.losses import half_sse
-from autograd_mini.models import doc002
 from autograd_mini.optim import SGD
 from autograd_mini.sweep import unstack
-from autograd_mini.app.reproduce import numbers
 from autograd_mini.train import fit
+from models import doc002
 
 # the report's XOR predictions after 2000 epochs, in the generator's order
 PRINTED_XOR_2000 = [0.0063920095556538326, 0.9978329735441336, 0.004920649909509832, 0.9978468800659442,
@@ -81,12 +82,15 @@ def test_linear_learns_on_a_short_schedule_over_several_seeds():
         assert doc002.accuracy(model, X, y) >= 0.97
 
 
-def test_the_report_states_no_accuracy_and_its_printed_linear_predictions_give_99_of_100():
+def test_the_printed_linear_predictions_are_the_reports_verbatim_and_it_states_no_accuracy(seeds):
     text = (Path(doc002.__file__).parent / "printed" / "doc002_linear_predict_final.txt").read_text()
-    seed_text = Path("/work/shared/seeds/002_d615d1ad4548bd87.txt")
-    if seed_text.exists():  # the printed block is kept verbatim from the report
-        assert "accuracy" not in seed_text.read_text().lower()
-        assert " ".join(text.split()) in " ".join(seed_text.read_text().split())
+    report = (seeds / "002_d615d1ad4548bd87.txt").read_text()
+    assert "accuracy" not in report.lower()
+    assert " ".join(text.split()) in " ".join(report.split())
+
+
+def test_the_reports_printed_linear_predictions_give_99_of_100():
+    text = (Path(doc002.__file__).parent / "printed" / "doc002_linear_predict_final.txt").read_text()
     p = np.array([float(t) for t in numbers(text)])
     assert p.size == 100
     labels = doc002.printed_linear_labels(p)
@@ -186,9 +190,9 @@ def update_order_run():
     return doc002.run_update_order(quiet=True)  # the main job's seed statistics: both data sets, both rules
 
 
-def test_readme_002_table_and_claims_are_this_run(update_order_run):
-    """The README's seed table is the main job's batched run (20 seeds, both rules, both data sets)."""
-    text = (Path(__file__).parent.parent / "README.md").read_text()
+def test_the_002_seed_table_and_claims_are_this_run(update_order_run):
+    """docs/experiments.md's seed table is the main job's batched run (20 seeds, both rules, both data sets)."""
+    text = page("experiments.md")
     runs = update_order_run.extras
     full = {name: {kind: int(np.sum(runs[name][kind] == 1)) for kind in ("accuracy", "updated_in_step_accuracy")}
             for name in ("linear", "xor")}

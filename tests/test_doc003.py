@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 from printed import assert_printed
 
-from autograd_mini.models import doc003
+from models import doc003
 
 # y is drawn unseeded; the printed y has 8 decimals, so 17-digit values it feeds match to ~1e-9
 Y_DECIMALS_RTOL = 2e-9

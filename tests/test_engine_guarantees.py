@@ -1,4 +1,4 @@
-"""The engine's guarantees (README "Guarantees"): per-thread grad mode and hooks, one graph walk whose
+"""The engine's guarantees (docs/guarantees.md): per-thread grad mode and hooks, one graph walk whose
 scratch state lives off the nodes, stale data refused in backward, tensors that behave like
 sequences and arrays, and the gradient at every point where an op has no derivative.
 Threads under load are in tests/test_threads.py."""
@@ -327,7 +327,7 @@ def test_writing_an_intermediate_result_is_refused_where_its_value_is_used():
 
 
 def test_writes_into_the_array_itself_are_not_detected():
-    # documented limitation (README "Guarantees"): only assignments to .data are counted
+    # documented limitation (docs/guarantees.md): only assignments to .data are counted
     w = am.Tensor([1.0, 2.0], requires_grad=True)
     loss = (w * w).sum()
     w.data[0] = 3.0
@@ -550,11 +550,11 @@ def test_sigmoid_gradient_at_the_far_tail_is_finite_and_tiny():
 
 
 def test_documented_limit_a_view_made_without_recording_does_not_carry_the_version():
-    """README Guarantees, "Not detected": x needs no grad, so x.T is a plain view, not a recorded op;
+    """docs/guarantees.md, "Not detected": x needs no grad, so x.T is a plain view, not a recorded op;
     a counted write to x changes what matmul saved, and backward uses the new values, silently."""
     x = am.Tensor([[1.0, 2.0], [3.0, 4.0]])
     w = am.Tensor(np.eye(2), requires_grad=True)
     loss = (x.T @ w).sum()
     x.data -= 1.0
-    loss.backward()  # not refused: the limit the README states
+    loss.backward()  # not refused: the limit docs/guarantees.md states
     np.testing.assert_array_equal(w.grad, x.data @ np.ones((2, 2)))  # d/dw sum(x.T @ w), with the new x

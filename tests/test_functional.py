@@ -4,24 +4,12 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from strategies import numeric_jacobian
 
 import autograd_mini as am
 from autograd_mini import derivatives
 
 rng = np.random.default_rng(0)
-
-
-def numeric_jacobian(fn, x, eps=1e-6):
-    """Central differences of a NumPy-to-NumPy function: shape out.shape + x.shape."""
-    x = np.array(x, dtype=float)
-    columns = []
-    for index in np.ndindex(x.shape):
-        plus, minus = x.copy(), x.copy()
-        plus[index] += eps
-        minus[index] -= eps
-        columns.append((np.asarray(fn(plus)) - np.asarray(fn(minus))) / (2 * eps))
-    out_shape = columns[0].shape
-    return np.moveaxis(np.array(columns), 0, -1).reshape(out_shape + x.shape)
 
 
 def value(f, x):

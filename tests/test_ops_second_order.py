@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from test_ops import (DENOMINATOR, MODERATE, NONZERO, POSITIVE, PROPERTY, WIDE, array, array_and_axis,
+from strategies import (DENOMINATOR, MODERATE, NONZERO, POSITIVE, PROPERTY, WIDE, array, array_and_axis,
                       basic_index_case, broadcast_pair, broadcast_to_case, concatenate_case, fancy_index_case,
                       floats, mask_case, matmul_pair, pow_case, reshape_case, softmax_case, stack_case,
                       transpose_case, untied_pair)

@@ -7,8 +7,8 @@ import pytest
 pytest.importorskip("matplotlib", reason="training pictures need the plots extra")
 
 from autograd_mini.app.experiments import all_experiments
-from autograd_mini.app.registry import RunResult  # noqa: E402
-from autograd_mini.models import doc000, doc002  # noqa: E402
+from autograd_mini.lab.registry import RunResult  # noqa: E402
+from models import doc000, doc002  # noqa: E402
 
 
 def assert_png(path, min_width=400):
@@ -46,6 +46,6 @@ def test_002_loss_and_decision_boundary(tmp_path, monkeypatch):
 
 
 def test_digits_confusion_matrix(tmp_path):
-    from autograd_mini.app import plots
+    from autograd_mini.lab import plots
     matrix = np.diag(np.arange(10, 20)) + 1
     assert_png(plots.confusion_matrix(matrix, str(tmp_path / "c.png"), "confusion"), min_width=300)

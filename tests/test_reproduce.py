@@ -3,8 +3,8 @@ that is checked here against what really causes it."""
 import numpy as np
 import pytest
 
-from autograd_mini.app.reproduce import REASONS, Printed, fill, matches, side_by_side, tally
-from autograd_mini.models import doc001, doc002, doc003
+from autograd_mini.lab.reproduce import REASONS, Printed, fill, matches, side_by_side, tally
+from models import doc001, doc002, doc003
 
 
 def test_a_17_digit_token_accepts_one_double_only():

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 import autograd_mini as am
-from autograd_mini.models import doc001
+from models import doc001
 
 
 def largest_stable_rate(frozen: bool) -> float:

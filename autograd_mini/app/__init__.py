@@ -1,6 +1,8 @@
-"""The application around the library: the `autograd-mini` command, the registry of the documents'
-experiments, the audits of their hand rules, training plots and run output.
+"""The application around the library: the `autograd-mini` command, the lookup of the documents'
+experiments, the audits of their hand rules, the derived code beside a hand rule and the BLAS thread
+policy.
 
-It imports the core (`autograd_mini`) and, to fill its registry, the models (`autograd_mini.models`);
-the core never imports it.
+It sits on top: it imports the core (`autograd_mini`), the experiment kit (`autograd_mini.lab`), the
+models (`models`, to fill the registry) and, for `autograd-mini bench`, the benchmarks (`benchmarks`).
+Nothing imports it but `python -m autograd_mini`.
 """

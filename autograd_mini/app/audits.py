@@ -7,8 +7,8 @@ import os
 from dataclasses import dataclass
 
 from ..audit import AuditReport, audit
-from .experiments import Experiment, select
-from .output import ensure_writable_folder, write_json
+from ..lab.output import ensure_writable_folder, write_json
+from .experiments import Experiment, UsageError, select
 
 
 @dataclass
@@ -31,7 +31,7 @@ class ExperimentAudit:
                 "explanation": self.report.explain(), **self.report.to_dict()}
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _audit_named(name: str) -> ExperimentAudit:
     experiment = select(name)[0]
     if experiment.audit_case is None:
@@ -51,7 +51,7 @@ def audit_command(name: str, strict: bool = False, json_path: str | None = None)
         ensure_writable_folder(os.path.dirname(os.path.abspath(json_path)))  # before the work, not after
     audits = [audit_experiment(e) for e in select(name) if e.audit_case is not None]
     if not audits:
-        raise KeyError(f"{name!r} has no hand rule to audit")
+        raise UsageError(f"{name!r} has no hand rule to audit")
     document = None
     for a in audits:
         if a.experiment.document != document:

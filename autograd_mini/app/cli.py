@@ -7,9 +7,12 @@ import os
 import subprocess
 import sys
 import time
+import traceback
 from typing import Sequence
 
+from .. import __version__
 from ..errors import AutogradMiniError
+from .experiments import UsageError
 
 SHOWN_LINES = 24  # longer printouts show their head and tail; the whole text goes to --out
 
@@ -38,9 +41,9 @@ def _show(lines: list[str], quiet: bool) -> None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from . import plots
+    from ..lab import plots
+    from ..lab.output import ensure_writable_folder
     from .experiments import select
-    from .output import ensure_writable_folder
     chosen = select(args.name)
     if args.out:
         ensure_writable_folder(args.out)  # before any work: a bad folder is found in a second, not a minute
@@ -51,12 +54,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     if grad == "document":  # only experiments with a hand rule have a document mode
         ruleless = [e.name for e in chosen if e.audit_case is None]
         if ruleless and len(ruleless) == len(chosen):
-            raise KeyError(f"{', '.join(ruleless)} has no hand rule; run it without --grad document")
+            raise UsageError(f"{', '.join(ruleless)} has no hand rule; run it without --grad document")
         if ruleless:
             _say(f"--grad document: skipping {', '.join(ruleless)} (no hand rule)")
         chosen = [e for e in chosen if e.audit_case is not None]
     if args.full and not any(e.full_schedule for e in chosen):
-        raise KeyError(f"--full: {args.name} runs the documents' own schedules already (only "
+        raise UsageError(f"--full: {args.name} runs the documents' own schedules already (only "
                        f"{', '.join(e.name for e in select('all') if e.full_schedule)} has a longer one)")
     with _training_mode(args.eager):
         status = _run_experiments(chosen, grad, args, can_plot)
@@ -101,7 +104,7 @@ def _run_experiments(chosen: list, grad: str, args: argparse.Namespace, can_plot
     if grad == "both" and len(chosen) > 1:
         _say("\n" + "\n".join(summary_table(reproduction)))
     if args.out:
-        from .output import write_json
+        from ..lab.output import write_json
         path = os.path.join(args.out, "summary.json")
         write_json(path, {"grad": grad, "experiments": reproduction}, indent=1)
         _say(f"wrote {path}")
@@ -112,7 +115,7 @@ def _run_experiments(chosen: list, grad: str, args: argparse.Namespace, can_plot
 
 def _show_result(result, quiet: bool) -> None:
     """Side by side: each line the document printed with its mark; else the run's own lines."""
-    from .reproduce import side_by_side
+    from ..lab.reproduce import side_by_side
     if result.printed:
         if result.one_column:
             _say(f"  one column: {result.one_column}")
@@ -148,8 +151,8 @@ def summary_table(reproduction: dict[str, dict]) -> list[str]:
 
 def _write_outputs(e, result, out: str, can_plot: bool) -> list[str]:
     """The run's full printout and histories (strict JSON), written atomically, and its pictures."""
-    from .output import write_json, write_text
-    from .reproduce import side_by_side
+    from ..lab.output import write_json, write_text
+    from ..lab.reproduce import side_by_side
     stem = os.path.join(out, e.name)
     text = result.lines + [""] + result.summary
     if result.printed:
@@ -177,22 +180,22 @@ def cmd_audit(args: argparse.Namespace) -> int:
 
 
 def cmd_graph(args: argparse.Namespace) -> int:
-    from .experiments import select
     from ..pictures import draw_graph, render_graph
+    from .experiments import select
     chosen = select(args.name)
     if len(chosen) != 1:
-        raise KeyError(f"graph draws one experiment; {args.name!r} names {len(chosen)}: "
+        raise UsageError(f"graph draws one experiment; {args.name!r} names {len(chosen)}: "
                        + ", ".join(e.name for e in chosen))
     e = chosen[0]
     if e.graph is None:
-        raise KeyError(f"{e.name} has no graph to draw")
+        raise UsageError(f"{e.name} has no graph to draw")
     report = None
     if args.audit:
         if e.audit_case is None:
-            raise KeyError(f"{e.name} has no hand rule to audit")
+            raise UsageError(f"{e.name} has no hand rule to audit")
         from .audits import audit_experiment
         report = audit_experiment(e).report
-    from .output import atomic_path, ensure_writable_folder
+    from ..lab.output import atomic_path, ensure_writable_folder
     path = args.output or f"{e.name}.svg"
     ensure_writable_folder(os.path.dirname(os.path.abspath(path)))
     loss, params = e.graph()
@@ -210,6 +213,7 @@ def cmd_derive(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="autograd-mini", description="Run, audit and draw the document experiments.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     parser.add_argument("--threads", type=int, default=None,
                         help="BLAS threads (default 1: faster for these small problems; or set OMP_NUM_THREADS)")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -245,33 +249,49 @@ def build_parser() -> argparse.ArgumentParser:
     derived = sub.add_parser("derive", help="the gradient code autodiff derives, beside the document's hand rule")
     derived.add_argument("name", help="an experiment (000.alphas), a document (001) or 'all'")
     derived.set_defaults(func=cmd_derive)
-    # listed for --help only: main() hands `bench ...` to the benchmark's own parser
-    sub.add_parser("bench", help="benchmarks against hand-written NumPy and peers (see `bench --help`)")
+    bench = sub.add_parser("bench", add_help=False, help="benchmarks against hand-written NumPy and peers "
+                                                         "(`bench --help` lists their options)")
+    bench.set_defaults(func=cmd_bench)
+    for command_parser in sub.choices.values():  # a usage error of a command shows that command's usage
+        command_parser.set_defaults(command_parser=command_parser)
     return parser
 
 
+def cmd_bench(args: argparse.Namespace) -> int:
+    """The benchmarks parse their own options (`--smoke`, `--json`, ...): they are handed on as given."""
+    from benchmarks.cli import main as bench_main
+    return bench_main(args.bench_args)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Exit codes: 0 done, 1 a runtime failure (I/O, a failing `dot`, a missing optional package),
-    2 a usage error (a bad name or option value), 130 interrupted (Ctrl-C)."""
+    """Exit codes: 0 done, 1 a runtime failure (I/O, a failing `dot`, a missing optional package) or a
+    bug (shown with its traceback), 2 a usage error (a bad name or option value, with the usage),
+    130 interrupted (Ctrl-C)."""
     argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    args, rest = parser.parse_known_args(argv)
+    if args.command == "bench":  # the benchmark's own options (--smoke, --json, --help) are its parser's
+        args.bench_args = rest
+    elif rest:
+        parser.error(f"unrecognized arguments: {' '.join(rest)}")
     try:
-        if argv[:1] == ["bench"]:  # its options belong to the benchmark's own parser
-            from ..benchmarks.cli import main as bench_main
-            return bench_main(argv[1:])
-        args = build_parser().parse_args(argv)
         from .threads import blas_thread_policy
         blas_thread_policy(argv, args.threads)  # one BLAS thread for these small problems unless asked
         return args.func(args)
+    except UsageError as error:
+        args.command_parser.error(str(error))  # the usage and the message; exits 2
     except KeyboardInterrupt:
         return _fail("interrupted", 130)
     except subprocess.CalledProcessError as error:  # graphviz's own error class derives from it
         said = (error.stderr or b"").decode(errors="replace").strip().splitlines() if isinstance(
             error.stderr, bytes) else str(error.stderr or "").strip().splitlines()
         return _fail(f"Graphviz's `dot` failed (exit {error.returncode})" + (f": {said[0]}" if said else ""), 1)
-    except (KeyError, ValueError) as error:  # a name or a value the user gave
-        return _fail(error.args[0] if isinstance(error, KeyError) and error.args else error, 2)
     except (AutogradMiniError, OSError) as error:
         return _fail(error, 1)
+    except Exception:  # not the user's doing: a bug in the library or the application, shown whole
+        traceback.print_exc()
+        return _fail("an internal error (a bug, not a usage error): the traceback is above", 1)
+    return 0  # not reached: error() exits
 
 
 def _fail(message: object, code: int) -> int:

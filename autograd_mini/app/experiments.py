@@ -1,8 +1,14 @@
-"""Looking up the documents' experiments: importing `autograd_mini.models` registers them."""
+"""Looking up the documents' experiments: importing `models` registers them."""
 from __future__ import annotations
 
-from .. import models  # type: ignore[attr-defined]  # noqa: F401 (models/ joins the package when installed; importing them registers their experiments)
-from .registry import REGISTRY, Experiment
+import models  # noqa: F401  (importing the models registers their experiments)
+
+from ..lab.registry import REGISTRY, Experiment
+
+
+class UsageError(Exception):
+    """A name or an option the user gave that does not fit: the command line prints its usage and
+    exits 2. Anything else that escapes a command is a bug and shows its traceback."""
 
 
 def all_experiments() -> dict[str, Experiment]:
@@ -16,5 +22,5 @@ def select(name: str) -> list[Experiment]:
         return list(experiments.values())
     chosen = [e for key, e in experiments.items() if key == name or key.split(".")[0] == name]
     if not chosen:
-        raise KeyError(f"unknown experiment {name!r}; `autograd-mini list` shows the names")
+        raise UsageError(f"unknown experiment {name!r}; `autograd-mini list` shows the names")
     return chosen

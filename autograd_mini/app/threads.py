@@ -1,15 +1,14 @@
 """The command line's BLAS thread policy: one thread unless the user asks for more.
 
 Why: this project's problems are small (4x3 matrices; at most 1797x128), and on a machine with few
-shared cores a multi-threaded BLAS spends more time waking and syncing threads than computing:
-`autograd-mini run digits` took 15-24 s with OpenBLAS's default threads and 3.8 s with one (2 shared
-vCPUs; /work/shared/PERF_NOTES.md). The user asks for more with `--threads N`, or by setting one of the
-usual variables (OMP_NUM_THREADS, OPENBLAS_NUM_THREADS, MKL_NUM_THREADS), which is then left alone.
+shared cores a multi-threaded BLAS spends more time waking and syncing threads than computing
+(docs/performance.md, "Threads", has the measurements). The user asks for more with `--threads N`, or
+by setting one of the usual variables (OMP_NUM_THREADS, OPENBLAS_NUM_THREADS, MKL_NUM_THREADS), which is then left alone.
 
 How: threadpoolctl changes the thread count of the BLAS NumPy already loaded, at run time (it is
 installed with scikit-learn, which the digits experiment uses); without it the variables are set and
 the process starts again, since BLAS reads them only when NumPy loads. threadpoolctl is therefore
-not a dependency: the fallback does the same at the cost of one restart (~0.3 s).
+not a dependency: the fallback does the same at the cost of one restart of the process.
 """
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """The registry of document experiments: each is a small record the command line, the audit
-and the pictures can all use. Each model module in `autograd_mini.models` registers its own
+and the pictures can all use. Each model module in `models` registers its own
 experiments here; `experiments.py` loads the models and looks them up."""
 from __future__ import annotations
 
@@ -49,7 +49,7 @@ class Experiment:
     name: str                  # e.g. "000.alphas"
     document: str              # the source document's file name
     title: str
-    explanation: str           # two or three sentences for the README and `list`
+    explanation: str           # two or three sentences for docs/experiments.md and `list`
     run: Callable[..., RunResult]                        # run(grad="both"|"autodiff"|"document", quiet=False[, full])
     audit_case: Callable[[], AuditCase] | None = None
     graph: Callable[[], Any] | None = None                # (loss Tensor, params) of one training step

@@ -68,7 +68,8 @@ def regression_fit(x: np.ndarray, y: np.ndarray, reg: np.ndarray, weights: np.nd
     grid = np.linspace(x.min(), x.max(), 50)
     ax.plot(x, y, "ro", label="data")
     ax.plot(grid, np.polyval(reg, grid), "b", label=f"np.polyfit: {reg[0]:.3f}·x + {reg[1]:.3f}")
-    ax.plot(grid, weights[0] * grid + weights[1], "m--", label=f"{network_label}: {weights[0]:.3f}·x + {weights[1]:.3f}")
+    ax.plot(grid, weights[0] * grid + weights[1], "m--",
+            label=f"{network_label}: {weights[0]:.3f}·x + {weights[1]:.3f}")
     ax.set(xlabel="x", ylabel="y", title="Document 003: OLS regression vs a one-layer net")
     ax.legend()
     ax.grid(True, alpha=0.3)

@@ -1,0 +1,34 @@
+"""What every test module shares: the hypothesis profile, the repository's paths and the source
+documents (skipped, saying why, where they are absent).
+
+HYPOTHESIS_PROFILE=dev (the default) draws few examples per property, for quick runs while working;
+HYPOTHESIS_PROFILE=ci draws every example each test asks for (.ci/run uses it).
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, settings
+from strategies import PROFILE
+
+ROOT = Path(__file__).resolve().parents[1]
+# the source documents live beside the repository (<repo>/../shared/seeds), or where this names them
+SEEDS = Path(os.environ.get("AUTOGRAD_MINI_SEEDS", ROOT.parent / "shared" / "seeds"))
+
+settings.register_profile("ci", deadline=None, print_blob=True, suppress_health_check=[HealthCheck.too_slow])
+settings.register_profile("dev", settings.get_profile("ci"), max_examples=20)
+settings.load_profile(PROFILE)
+
+
+def pytest_report_header() -> str:
+    return f"hypothesis profile: {PROFILE} (HYPOTHESIS_PROFILE=dev|ci); source documents: {SEEDS}"
+
+
+@pytest.fixture
+def seeds() -> Path:
+    """The folder of the source documents (000_*.txt ...), or a skip that says where it was looked for."""
+    if not SEEDS.is_dir() or not list(SEEDS.glob("*.txt")):
+        pytest.skip(f"the source documents are not at {SEEDS} (set AUTOGRAD_MINI_SEEDS to their folder)")
+    return SEEDS
