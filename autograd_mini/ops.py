@@ -16,6 +16,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
+from . import tensor as _tensor
 from .tensor import Op, Tensor, unwrap, per_input
 
 # ---- helpers that work on arrays and on Tensors ---------------------------------------------
@@ -199,7 +200,13 @@ def _tie_share(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     return share
 
 
-_COMPARE = {">": np.greater, ">=": np.greater_equal, "<": np.less, "<=": np.less_equal, "share": _tie_share}
+def _nan_aware_share(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """x's share of the gradient of fmax(x, y) / fmin(y, x): as maximum's, and all of it where only y is NaN."""
+    return np.where(np.isnan(y) & ~np.isnan(x), 1, _tie_share(x, y)).astype(np.result_type(x, y))
+
+
+_COMPARE = {">": np.greater, ">=": np.greater_equal, "<": np.less, "<=": np.less_equal, "share": _tie_share,
+            "fshare": _nan_aware_share}
 compare = Op("compare", lambda x, y, rule: _COMPARE[rule](x, y).astype(np.result_type(x, y)),
              lambda g, ans, x, y, rule: (None, None))  # a 0/1 mask in the inputs' dtype
 sign = Op("sign", np.sign, lambda g, ans, x: (None,))
@@ -348,7 +355,10 @@ def _getitem(x: Tensor, index: Any) -> Tensor:
         index = index._data.astype(np.intp)
     elif isinstance(index, tuple):
         index = tuple(i._data.astype(np.intp) if isinstance(i, Tensor) else i for i in index)
-    return getitem(x, index=index)
+    t = getitem(x, index=index)
+    if _is_basic_index(index):  # NumPy gives a view: an in-place change of t must reach x (ops_numpy's in-place rows)
+        t._view = (x, index, _tensor._writes)
+    return t
 
 
 def _reshape(x: Tensor, *shape: Any) -> Tensor:
