@@ -200,13 +200,9 @@ def _tie_share(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     return share
 
 
-def _nan_aware_share(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """x's share of the gradient of fmax(x, y) / fmin(y, x): as maximum's, and all of it where only y is NaN."""
-    return np.where(np.isnan(y) & ~np.isnan(x), 1, _tie_share(x, y)).astype(np.result_type(x, y))
-
-
 _COMPARE = {">": np.greater, ">=": np.greater_equal, "<": np.less, "<=": np.less_equal, "share": _tie_share,
-            "fshare": _nan_aware_share}
+            # x's part of fmax(x, y) / fmin(x, y) (torch's rule: x takes a tie, and all of it where y is NaN)
+            ">= or y NaN": lambda x, y: (x >= y) | np.isnan(y), "<= or y NaN": lambda x, y: (x <= y) | np.isnan(y)}
 compare = Op("compare", lambda x, y, rule: _COMPARE[rule](x, y).astype(np.result_type(x, y)),
              lambda g, ans, x, y, rule: (None, None))  # a 0/1 mask in the inputs' dtype
 sign = Op("sign", np.sign, lambda g, ans, x: (None,))

@@ -156,10 +156,10 @@ arctan2 = Op("arctan2", np.arctan2,  # the angle of (x, y): d/dy = x / r^2, d/dx
              _explain_broadcast)
 hypot = Op("hypot", np.hypot, per_input(lambda g, ans, x, y: g * x / ans, lambda g, ans, x, y: g * y / ans),
            _explain_broadcast)
-# fmax / fmin: maximum / minimum that skip a NaN (the gradient goes to the other input there)
-fmax = Op("fmax", np.fmax, lambda g, ans, x, y: (g * _fmask(x, y, "fshare"), g * _fmask(y, x, "fshare")),
+# fmax / fmin: maximum / minimum that skip a NaN; the gradient goes to the input taken, to x at a tie (torch's)
+fmax = Op("fmax", np.fmax, lambda g, ans, x, y: (g * _fmask(x, y, ">= or y NaN"), g * (1 - _fmask(x, y, ">= or y NaN"))),
           _explain_broadcast)
-fmin = Op("fmin", np.fmin, lambda g, ans, x, y: (g * _fmask(y, x, "fshare"), g * _fmask(x, y, "fshare")),
+fmin = Op("fmin", np.fmin, lambda g, ans, x, y: (g * _fmask(x, y, "<= or y NaN"), g * (1 - _fmask(x, y, "<= or y NaN"))),
           _explain_broadcast)
 _astype = _poly(lambda a, dtype: a.astype(dtype), lambda a, dtype: astype_op(a, dtype=dtype))
 astype_op = Op("astype", lambda x, dtype: x.astype(dtype), lambda g, ans, x, dtype: (_astype(g, x.dtype),))
