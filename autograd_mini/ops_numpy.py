@@ -157,10 +157,15 @@ arctan2 = Op("arctan2", np.arctan2,  # the angle of (x, y): d/dy = x / r^2, d/dx
 hypot = Op("hypot", np.hypot, per_input(lambda g, ans, x, y: g * x / ans, lambda g, ans, x, y: g * y / ans),
            _explain_broadcast)
 # fmax / fmin: maximum / minimum that skip a NaN; the gradient goes to the input taken, to x at a tie (torch's)
-fmax = Op("fmax", np.fmax, lambda g, ans, x, y: (g * _fmask(x, y, ">= or y NaN"), g * (1 - _fmask(x, y, ">= or y NaN"))),
-          _explain_broadcast)
-fmin = Op("fmin", np.fmin, lambda g, ans, x, y: (g * _fmask(x, y, "<= or y NaN"), g * (1 - _fmask(x, y, "<= or y NaN"))),
-          _explain_broadcast)
+def _taken_vjp(rule: str):
+    def vjp(g, ans, x, y):
+        taken = _fmask(x, y, rule)  # 1 where the result is x
+        return g * taken, g * (1 - taken)
+    return vjp
+
+
+fmax = Op("fmax", np.fmax, _taken_vjp(">= or y NaN"), _explain_broadcast)
+fmin = Op("fmin", np.fmin, _taken_vjp("<= or y NaN"), _explain_broadcast)
 _astype = _poly(lambda a, dtype: a.astype(dtype), lambda a, dtype: astype_op(a, dtype=dtype))
 astype_op = Op("astype", lambda x, dtype: x.astype(dtype), lambda g, ans, x, dtype: (_astype(g, x.dtype),))
 copy_op = Op("copy", np.copy, lambda g, ans, x: (g,))
