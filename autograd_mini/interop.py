@@ -24,7 +24,8 @@ _UFUNCS: dict[Any, Callable] = {
     np.add: ops.add, np.subtract: ops.sub, np.multiply: ops.mul, np.true_divide: ops.div, np.negative: ops.neg,
     np.positive: lambda x: x, np.power: on.pow, np.float_power: on.pow, np.square: ops.square, np.exp: ops.exp,
     np.log: ops.log, np.tanh: ops.tanh, np.absolute: ops.abs_op, np.maximum: ops.maximum, np.minimum: ops.minimum,
-    np.matmul: ops.matmul, np.sign: ops.sign, np.logaddexp: on.logaddexp,
+    np.matmul: ops.matmul, np.sign: ops.sign, np.logaddexp: on.logaddexp, np.mod: on.mod, np.fmod: on.fmod,
+    np.arctan2: on.arctan2, np.hypot: on.hypot, np.fmax: on.fmax, np.fmin: on.fmin, np.rint: on.round,
     **{getattr(np, op.name): op for op in on._UNARY if hasattr(np, op.name)},
 }
 
@@ -57,13 +58,16 @@ _FUNCTIONS: dict[Any, Callable] = {
     np.broadcast_to: lambda x, shape: ops.broadcast_to(x, shape=tuple(np.atleast_1d(shape))),
     np.linalg.norm: on.norm, np.linalg.inv: on.inv, np.linalg.det: on.det, np.linalg.solve: on.solve,
     np.sort: on.sort, np.inner: on.inner, np.hstack: on.hstack, np.vstack: on.vstack, np.triu: on.triu,
-    np.tril: on.tril,
+    np.tril: on.tril, np.nansum: on.nansum, np.nan_to_num: on.nan_to_num, np.round: on.round, np.around: on.round,
+    np.diag: on.diag, np.diagonal: on.diagonal, np.trace: on.matrix_trace, np.cumprod: on.cumprod, np.diff: on.diff,
+    np.append: on.append, np.array_split: on.array_split, np.atleast_1d: on.atleast_1d,
+    np.atleast_2d: on.atleast_2d, np.atleast_3d: on.atleast_3d, np.copy: on.copy, np.zeros_like: on.zeros_like,
+    np.ones_like: on.ones_like, np.empty_like: on.empty_like, np.full_like: on.full_like,
 }
 # questions about values: the answer is the same array NumPy gives, no gradient to lose
 _VALUE_FUNCTIONS = {np.shape, np.ndim, np.size, np.allclose, np.isclose, np.array_equal, np.array_equiv,
                     np.argmax, np.argmin, np.argsort, np.nonzero, np.count_nonzero, np.all, np.any,
-                    np.array2string, np.array_repr, np.array_str, np.zeros_like, np.ones_like, np.empty_like,
-                    np.full_like, np.result_type, np.can_cast, np.iscomplexobj, np.isrealobj, np.isscalar,
+                    np.array2string, np.array_repr, np.array_str, np.result_type, np.can_cast, np.iscomplexobj, np.isrealobj, np.isscalar,
                     np.searchsorted, np.unique, np.nanargmax, np.nanargmin}
 
 

@@ -16,6 +16,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
+from . import tensor as _tensor
 from .tensor import Op, Tensor, unwrap, per_input
 from .tensor_methods import use_table
 
@@ -200,7 +201,10 @@ def _tie_share(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     return share
 
 
-_COMPARE: dict[str, Callable[..., Any]] = {">": np.greater, ">=": np.greater_equal, "<": np.less, "<=": np.less_equal, "share": _tie_share}
+_COMPARE: dict[str, Callable[..., Any]] = {
+    ">": np.greater, ">=": np.greater_equal, "<": np.less, "<=": np.less_equal, "share": _tie_share,
+    # x's part of fmax(x, y) / fmin(x, y) (torch's rule: x takes a tie, and all of it where y is NaN)
+    ">= or y NaN": lambda x, y: (x >= y) | np.isnan(y), "<= or y NaN": lambda x, y: (x <= y) | np.isnan(y)}
 compare = Op("compare", lambda x, y, rule: _COMPARE[rule](x, y).astype(np.result_type(x, y)),
              lambda g, ans, x, y, rule: (None, None))  # a 0/1 mask in the inputs' dtype
 sign = Op("sign", np.sign, lambda g, ans, x: (None,))
@@ -349,7 +353,10 @@ def _getitem(x: Any, index: Any) -> Tensor:
         index = index._data.astype(np.intp)
     elif isinstance(index, tuple):
         index = tuple(i._data.astype(np.intp) if isinstance(i, Tensor) else i for i in index)
-    return getitem(x, index=index)
+    t = getitem(x, index=index)
+    if _is_basic_index(index):  # NumPy gives a view: an in-place change of t must reach x (ops_numpy's in-place rows)
+        t._view = (x, index, _tensor._writes)
+    return t
 
 
 def _reshape(x: Any, *shape: Any) -> Tensor:

@@ -23,10 +23,12 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from .errors import ShapeError
-from .ops import _broadcast_to, _exp, _poly, _scatter, compare, matmul, mul, power, reshape, sign, softplus, transpose
+from .errors import GraphError, ShapeError
+from . import tensor as _tensor
+from .ops import _broadcast_to, _exp, _explain_broadcast, _poly, _scatter, compare, matmul, mul, power, reshape, sign, \
+    softplus, sum_op, transpose
 from .ops import _getitem as _index_tensor
-from .tensor import Op, Tensor, per_input, unwrap
+from .tensor import Op, Tensor, per_input, rebase, unwrap
 from .tensor_methods import use_table
 
 _IMPORTED = frozenset(globals())  # names brought in above (ops.py's rows among them): not this module's to export
@@ -96,6 +98,7 @@ def _kept(g: Any, x_shape: tuple, axis: Any, keepdims: bool) -> Any:
 # ---- element-wise ---------------------------------------------------------------------------------
 
 _LN2 = math.log(2.0)
+_LN10 = math.log(10.0)
 _TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
 
 
@@ -135,6 +138,39 @@ expm1 = _elementwise("expm1", np.expm1, lambda g, ans, x: (g * (ans + 1),))
 log2 = _elementwise("log2", np.log2, lambda g, ans, x: (g / (x * _LN2),))
 exp2 = _elementwise("exp2", np.exp2, lambda g, ans, x: (g * (ans * _LN2),))
 reciprocal = _elementwise("reciprocal", np.reciprocal, lambda g, ans, x: (-g * (ans * ans),))
+log10 = _elementwise("log10", np.log10, lambda g, ans, x: (g / (x * _LN10),))
+arccosh = _elementwise("arccosh", np.arccosh, lambda g, ans, x: (g / _sqrt(x * x - 1),))
+arctanh = _elementwise("arctanh", np.arctanh, lambda g, ans, x: (g / (1 - x * x),))
+# steps: the gradient is 0 wherever it exists (as torch's floor, ceil, trunc, round)
+floor = _elementwise("floor", np.floor, lambda g, ans, x: (g * 0,))
+ceil = _elementwise("ceil", np.ceil, lambda g, ans, x: (g * 0,))
+trunc = _elementwise("trunc", np.trunc, lambda g, ans, x: (g * 0,))
+round_op = Op("round", lambda x, decimals=0: np.round(x, decimals), lambda g, ans, x, decimals=0: (g * 0,))
+_floor = _poly(np.floor, lambda a: floor(a))
+_trunc = _poly(np.trunc, lambda a: trunc(a))
+# x mod y = x - y floor(x / y) (the sign of y, NumPy's % and np.mod); fmod uses trunc (the sign of x, C's)
+mod = Op("mod", np.mod, per_input(lambda g, ans, x, y: g, lambda g, ans, x, y: -g * _floor(x / y)),
+         _explain_broadcast)
+fmod = Op("fmod", np.fmod, per_input(lambda g, ans, x, y: g, lambda g, ans, x, y: -g * _trunc(x / y)),
+          _explain_broadcast)
+arctan2 = Op("arctan2", np.arctan2,  # the angle of (x, y): d/dy = x / r^2, d/dx = -y / r^2
+             per_input(lambda g, ans, y, x: g * x / (x * x + y * y), lambda g, ans, y, x: -g * y / (x * x + y * y)),
+             _explain_broadcast)
+hypot = Op("hypot", np.hypot, per_input(lambda g, ans, x, y: g * x / ans, lambda g, ans, x, y: g * y / ans),
+           _explain_broadcast)
+# fmax / fmin: maximum / minimum that skip a NaN; the gradient goes to the input taken, to x at a tie (torch's)
+def _taken_vjp(rule: str):
+    def vjp(g, ans, x, y):
+        taken = _fmask(x, y, rule)  # 1 where the result is x
+        return g * taken, g * (1 - taken)
+    return vjp
+
+
+fmax = Op("fmax", np.fmax, _taken_vjp(">= or y NaN"), _explain_broadcast)
+fmin = Op("fmin", np.fmin, _taken_vjp("<= or y NaN"), _explain_broadcast)
+_astype = _poly(lambda a, dtype: a.astype(dtype), lambda a, dtype: astype_op(a, dtype=dtype))
+astype_op = Op("astype", lambda x, dtype: x.astype(dtype), lambda g, ans, x, dtype: (_astype(g, x.dtype),))
+copy_op = Op("copy", np.copy, lambda g, ans, x: (g,))
 erf = _elementwise("erf", _erf, lambda g, ans, x: (g * (_TWO_OVER_SQRT_PI * _exp(-(x * x))),))
 elu_op = Op("elu", lambda x, alpha=1.0: np.where(x > 0, x, alpha * np.expm1(np.minimum(x, 0))),
             lambda g, ans, x, alpha=1.0: (g * (_fmask(x, 0, ">") + _fmask(x, 0, "<=") * (ans + alpha)),))
@@ -637,17 +673,27 @@ def pad(x: Any, pad_width: Any, mode: str = "constant", constant_values: float =
 
 
 
-def split(x: Any, indices_or_sections: Any, axis: int = 0) -> list[Tensor]:
-    """np.split: equal sections (an int that divides the axis) or split points; each part is a slice."""
+def _split_by(numpy_split: Any, x: Any, indices_or_sections: Any, axis: int) -> list[Tensor]:
     x = _as_tensor(x)
     axis = axis % x.ndim
+    who = numpy_split.__name__
     try:
-        parts = np.split(np.arange(x.shape[axis]), indices_or_sections)
+        parts = numpy_split(np.arange(x.shape[axis]), indices_or_sections)
     except ValueError as error:
-        raise ShapeError(f"split: axis {axis} of shape {x.shape} into {indices_or_sections}: {error}") from error
+        raise ShapeError(f"{who}: axis {axis} of shape {x.shape} into {indices_or_sections}: {error}") from error
     lead = (slice(None),) * axis
     bounds = np.cumsum([0] + [len(p) for p in parts])
     return [_index_tensor(x, lead + (slice(int(lo), int(hi)),)) for lo, hi in zip(bounds[:-1], bounds[1:])]
+
+
+def split(x: Any, indices_or_sections: Any, axis: int = 0) -> list[Tensor]:
+    """np.split: equal sections (an int that divides the axis) or split points; each part is a slice."""
+    return _split_by(np.split, x, indices_or_sections, axis)
+
+
+def array_split(x: Any, indices_or_sections: Any, axis: int = 0) -> list[Tensor]:
+    """np.array_split: as split, and an int need not divide the axis (the first parts get one more)."""
+    return _split_by(np.array_split, x, indices_or_sections, axis)
 
 
 def _einsum_arguments(arguments: tuple) -> tuple[str, list]:
@@ -740,6 +786,180 @@ def tril(x: Any, k: int = 0) -> Tensor:
     return mul(x, np.tril(np.ones(np.shape(unwrap(x))[-2:], bool), k))
 
 
+# ---- creation: constant tensors (requires_grad=True makes a leaf to differentiate) --------------
+
+
+def _created(values: np.ndarray, requires_grad: bool) -> Tensor:
+    return Tensor(values, requires_grad=requires_grad)
+
+
+def _float_dtype(dtype: Any, default: Any = np.float64) -> Any:
+    """A Tensor holds float64 or float32; NumPy's default int/bool dtypes of arange and friends become float64."""
+    dtype = np.dtype(default if dtype is None else dtype)
+    return dtype if dtype in (np.float64, np.float32) else np.dtype(np.float64)
+
+
+def zeros(shape: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    """A tensor of zeros: a buffer to fill in place (out[i] = ...), each write recorded."""
+    return _created(np.zeros(shape, _float_dtype(dtype)), requires_grad)
+
+
+def ones(shape: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    return _created(np.ones(shape, _float_dtype(dtype)), requires_grad)
+
+
+def full(shape: Any, fill_value: float, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    return _created(np.full(shape, fill_value, _float_dtype(dtype)), requires_grad)
+
+
+def eye(n: int, m: int | None = None, k: int = 0, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    return _created(np.eye(n, m, k, dtype=_float_dtype(dtype)), requires_grad)
+
+
+def arange(start: float, stop: float | None = None, step: float = 1, dtype: Any = None,
+           requires_grad: bool = False) -> Tensor:
+    """np.arange as float values (a Tensor holds floats; index with np.arange)."""
+    values = np.arange(start, step=step) if stop is None else np.arange(start, stop, step)
+    return _created(values.astype(_float_dtype(dtype)), requires_grad)
+
+
+def _like(fill: Any):
+    def like(x: Any, dtype: Any = None, order: str = "K", subok: bool = True, shape: Any = None,
+             requires_grad: bool = False) -> Tensor:
+        values = np.asarray(unwrap(x))
+        return _created(fill(values.shape if shape is None else shape, _float_dtype(dtype, values.dtype)),
+                        requires_grad)
+    return like
+
+
+zeros_like = _like(np.zeros)
+ones_like = _like(np.ones)
+empty_like = _like(np.zeros)  # zeros: an uninitialised buffer's values are unspecified, and these are defined
+zeros_like.__name__, ones_like.__name__, empty_like.__name__ = "zeros_like", "ones_like", "empty_like"
+
+
+def full_like(x: Any, fill_value: float, dtype: Any = None, order: str = "K", subok: bool = True, shape: Any = None,
+              requires_grad: bool = False) -> Tensor:
+    return _like(lambda shape, dtype: np.full(shape, fill_value, dtype))(x, dtype, shape=shape,
+                                                                        requires_grad=requires_grad)
+
+
+# ---- casts, copies, NaN handling, rounding ---------------------------------------------------------
+
+
+def astype(x: Any, dtype: Any) -> Any:
+    """A cast. To float64/float32 it is differentiable (the gradient is cast back); to an integer or
+    bool dtype the result has no gradient (as in PyTorch): it is a plain NumPy array, like a comparison."""
+    x = _as_tensor(x)
+    dtype = np.dtype(dtype)
+    if dtype in (np.float64, np.float32):
+        return x if dtype == x.dtype else astype_op(x, dtype=dtype)
+    return x._read("astype").astype(dtype)
+
+
+def copy(x: Any) -> Tensor:
+    """A copy of the values (its own memory), on the graph: the gradient passes unchanged."""
+    return copy_op(x)
+
+
+def nansum(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:
+    """The sum with NaN entries counted as 0 (their gradient is 0)."""
+    x = _as_tensor(x)
+    kept = where_op(~np.isnan(x._data), x, 0.0)
+    return _reduce(sum_op, kept, axis, keepdims)
+
+
+def nan_to_num(x: Any, copy: bool = True, nan: float = 0.0, posinf: float | None = None,
+               neginf: float | None = None) -> Tensor:
+    """NaN and ±inf replaced by numbers (np.nan_to_num's defaults: 0 and the dtype's largest); the
+    replaced entries are constants (gradient 0), the rest pass their gradient."""
+    x = _as_tensor(x)
+    values = np.nan_to_num(x._data, nan=nan, posinf=posinf, neginf=neginf)
+    return where_op(np.isfinite(x._data), x, values)
+
+
+def round(x: Any, decimals: int = 0) -> Tensor:  # noqa: A001 (NumPy's name)
+    """np.round (halves to even); the gradient is 0."""
+    return round_op(x, decimals=int(decimals))
+
+
+# ---- diagonals, running products, differences, joining ---------------------------------------------
+
+
+def diagonal(x: Any, offset: int = 0, axis1: int = 0, axis2: int = 1) -> Tensor:
+    """np.diagonal: the diagonal of axes (axis1, axis2) as the last axis, as picking entries."""
+    x = _as_tensor(x)
+    if x.ndim < 2:
+        raise ShapeError(f"diagonal: input of shape {x.shape}: needs at least 2 axes")
+    moved = moveaxis(x, (axis1, axis2), (-2, -1))
+    rows, cols = moved.shape[-2:]
+    length = max(0, min(rows + min(offset, 0), cols - max(offset, 0)))
+    steps = np.arange(length)
+    return _index_tensor(moved, (Ellipsis, steps - min(offset, 0), steps + max(offset, 0)))
+
+
+def diag(x: Any, k: int = 0) -> Tensor:
+    """np.diag: a vector's diagonal matrix (with the vector on diagonal k), or a matrix's diagonal k."""
+    x = _as_tensor(x)
+    if x.ndim == 2:
+        return diagonal(x, k)
+    if x.ndim != 1:
+        raise ShapeError(f"diag: input of shape {x.shape}: expected a vector or a matrix")
+    n = x.shape[0] + abs(k)
+    steps = np.arange(x.shape[0])
+    return index_set_op(zeros((n, n), x.dtype), x, index=(steps - min(k, 0), steps + max(k, 0)))
+
+
+def matrix_trace(x: Any, offset: int = 0, axis1: int = 0, axis2: int = 1) -> Tensor:
+    """The sum of a diagonal: np.trace(t) and t.trace() run it. (`am.trace` is the step tracer, so
+    the matrix trace has this name.)"""
+    return diagonal(x, offset, axis1, axis2).sum(axis=-1)
+
+
+def cumprod(x: Any, axis: int | None = None) -> Tensor:
+    """Running products, as a chain of products (exact at zeros; second order from the same chain)."""
+    x = _as_tensor(x)
+    if axis is None:
+        x, axis = ravel(x), 0
+    moved = moveaxis(x, axis, -1)
+    running = [moved[..., 0]]
+    for i in range(1, moved.shape[-1]):
+        running.append(running[-1] * moved[..., i])
+    if not running[0].shape and moved.shape[-1] == 0:
+        return moved
+    return moveaxis(_stack_last(running), -1, axis)
+
+
+def diff(x: Any, n: int = 1, axis: int = -1) -> Tensor:
+    """np.diff: differences of neighbours along axis, n times."""
+    x = _as_tensor(x)
+    axis = axis % x.ndim
+    lead = (slice(None),) * axis
+    for _ in range(n):
+        x = x[lead + (slice(1, None),)] - x[lead + (slice(None, -1),)]
+    return x
+
+
+def append(x: Any, values: Any, axis: int | None = None) -> Tensor:
+    """np.append: both flattened and joined (axis None), or joined along axis."""
+    from .ops import concatenate
+    if axis is None:
+        return concatenate([ravel(_as_tensor(x)), ravel(_as_tensor(values))])
+    return concatenate([x, values], axis=axis)
+
+
+def _atleast(numpy_fn: Any):
+    def atleast(*xs: Any) -> Any:
+        shaped = [reshape(_as_tensor(x), shape=_shape_after(numpy_fn, np.shape(unwrap(x)), who=numpy_fn.__name__))
+                  for x in xs]
+        return shaped[0] if len(shaped) == 1 else shaped
+    atleast.__name__ = numpy_fn.__name__
+    return atleast
+
+
+atleast_1d, atleast_2d, atleast_3d = _atleast(np.atleast_1d), _atleast(np.atleast_2d), _atleast(np.atleast_3d)
+
+
 class _IndexedUpdate:
     """`x.at[index]`: functional updates in JAX's style, new Tensors differentiable in x and values."""
 
@@ -807,6 +1027,46 @@ def index_add(x: Any, index: Any, values: Any) -> Tensor:
     """A copy of x with values added at x[index]; repeated indices add up (np.add.at)."""
     x, index = _checked_update("index_add", x, index, values, unique=False)
     return index_add_op(x, values, index=index)
+
+
+# ---- in-place updates (x[i] = v, x += v, ...): recorded as the functional rows above -------------
+
+
+def _in_place(x: Tensor, compute: Any, what: str) -> Tensor:
+    """x changed in place, the way NumPy code writes it: x becomes the node compute(x as it was),
+    through the engine's rebase (earlier uses of x keep the old node). A view made by basic
+    indexing (`row = x[0]`, and the temporary of `x[0] += v`) passes its new value on to the tensor
+    it views, as NumPy's view would; other views cannot, and are refused."""
+    view = getattr(x, "_view", None)
+    if view is None:
+        _refuse_other_views(x, what)
+        return rebase(x, compute, what)
+    base, index, taken = view
+    if any(version > taken for version, _ in getattr(base, "_rebases", ())):
+        raise GraphError(f"{what}: this tensor (shape {x.shape}) is a view x[{index!r}] taken before x was changed "
+                         f"in place; in NumPy the view would show that change, here it holds the values from before. "
+                         f"Index x again after changing it (x[{index!r}] ...) instead of reusing the old view")
+    rebase(x, compute, what)
+    base[index] = x
+    x._view = (base, index, _tensor._writes)
+    return x
+
+
+def _refuse_other_views(x: Tensor, what: str) -> None:
+    """A tensor whose values are a view of an input's (reshape, transpose, broadcast_to, ...): NumPy
+    would change that input too, which cannot be recorded here."""
+    if x._data.base is None or not x._parents:
+        return
+    for p in x._parents:
+        if np.may_share_memory(x._data, p._data):
+            raise GraphError(f"{what}: this tensor (shape {x.shape}, made by '{x.op_name}') is a view of another "
+                             f"tensor's values (shape {p.shape}); in NumPy the change would show in both, which "
+                             f"autograd_mini cannot record. Change a copy (y = x.copy()) or the original tensor")
+
+
+def _setitem(x: Tensor, index: Any, values: Any) -> None:
+    checked_x, plain = _checked_update("x[index] = values", x, index, values, unique=True)
+    _in_place(x, lambda old: index_set_op(old, values, index=plain), "x[index] = values")
 
 
 # The public names (`am.<name>` through `from .ops_numpy import *`): every public function defined here

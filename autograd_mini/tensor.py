@@ -26,7 +26,7 @@ from typing import Any, Callable, Iterable, Iterator, Sequence
 import numpy as np
 
 from .errors import GraphError, IndexOutOfRangeError, ShapeError
-from .tensor_methods import (ArithmeticMixin, ElementwiseMixin, MovementMixin, NumPyMixin, ProductMixin,
+from .tensor_methods import (ArithmeticMixin, ElementwiseMixin, InPlaceMixin, MovementMixin, NumPyMixin, ProductMixin,
                              ReduceMixin)
 
 
@@ -139,15 +139,17 @@ def as_float_array(data: Any, copy: bool = False) -> np.ndarray:
     raise TypeError(f"Tensor: cannot hold data of dtype {array.dtype}; expected numbers (float, int or bool)")
 
 
-class Tensor(ArithmeticMixin, ElementwiseMixin, ReduceMixin, MovementMixin, ProductMixin, NumPyMixin):
+class Tensor(ArithmeticMixin, InPlaceMixin, ElementwiseMixin, ReduceMixin, MovementMixin, ProductMixin, NumPyMixin):
     """A NumPy array that remembers the op that made it, so backward() can find gradients.
     Its operators and NumPy-style methods (x + y, x.sigmoid(), x.sum(axis=0), ...) are written in
     tensor_methods.py, one line each, grouped by kind."""
 
     # `_stamp` (op results only): the write clock when the op was recorded; `_version` (set only
     # once written): the write clock at the last `.data` assignment. Unset slots cost nothing.
+    # `_rebases` (set only once changed in place): ((write clock, the node it was before), ...);
+    # `_view` (basic-index results only): (the tensor indexed, the index, the write clock then).
     __slots__ = ("_data", "grad", "requires_grad", "name", "scope", "_op", "_parents", "_params",
-                 "_stamp", "_version", "__weakref__")
+                 "_stamp", "_version", "_rebases", "_view", "__weakref__")
     _data: np.ndarray
     grad: np.ndarray | None
     requires_grad: bool
@@ -158,6 +160,8 @@ class Tensor(ArithmeticMixin, ElementwiseMixin, ReduceMixin, MovementMixin, Prod
     _params: dict[str, Any] | None
     _stamp: int
     _version: int
+    _rebases: tuple[tuple[int, Tensor], ...]
+    _view: tuple[Tensor, Any, int]
     __array_priority__ = 1000
 
     def __init__(self, data: Any, requires_grad: bool = False, name: str | None = None) -> None:
@@ -528,6 +532,8 @@ def _walk(roots: Sequence[Tensor], grad_only: bool) -> tuple[list[Tensor], dict[
             position[t] = len(order)
             order.append(t)
             continue
+        if t._stamp != _writes and t._parents:  # something was written or changed in place since t was made
+            _follow_rebased_inputs(t)
         if t._parents is None:
             raise GraphError(
                 f"backward: the graph through '{t._op.name}' (output shape {t.shape}) was already freed by "
@@ -622,6 +628,56 @@ def _sweep(order: list, position: dict, pending: list, owned: set, wanted: set, 
             j = position[p]
             previous = pending[j]
             pending[j] = gp if previous is None else _combine(previous, gp, owned, create_graph)
+
+
+def _follow_rebased_inputs(t: Tensor) -> None:
+    """Point t's inputs that were changed in place after t was recorded at the node each was then
+    (see rebase): t's VJP needs the values it was computed from, and its gradient goes to that node."""
+    stamp, parents, changed = t._stamp, list(t._parents), False
+    for i, p in enumerate(parents):
+        for version, before in getattr(p, "_rebases", ()):
+            if version > stamp:
+                parents[i], changed = before, True
+                break
+    if changed:
+        t._parents = tuple(parents)
+
+
+def rebase(t: Tensor, compute: Callable[[Tensor], Tensor], what: str) -> Tensor:
+    """An in-place op, recorded as PyTorch does: `t` (the Python object) becomes the node
+    `compute(old)`, where `old` is a new object holding t's node as it was, which keeps it for every
+    op already recorded from t (the graph walk points them there). The values are never written
+    over, so a VJP that saved them stays right. A leaf that requires grad is refused while grad mode
+    is on; under no_grad its values are replaced through `.data` (a counted write), as an optimizer does."""
+    global _writes
+    if t._op is None and t.requires_grad:
+        if is_grad_enabled():
+            label = f" '{t.name}'" if t.name else ""
+            raise GraphError(
+                f"{what}: the tensor{label} (shape {t.shape}) is a leaf that requires grad, and changing it in place "
+                f"would lose the value its gradient is of (PyTorch: 'a leaf Variable that requires grad is being "
+                f"used in an in-place operation'). Write a new tensor (w = w - ...), or update it inside "
+                f"am.no_grad() as an optimizer does")
+        t.data = compute(t.detach())._data
+        return t
+    old = object.__new__(Tensor)
+    for slot in ("_data", "grad", "requires_grad", "name", "scope", "_op", "_parents", "_params", "_stamp",
+                 "_version"):
+        if hasattr(t, slot):
+            setattr(old, slot, getattr(t, slot))
+    new = compute(old)
+    _lock.acquire()
+    _writes += 1
+    version = _writes
+    _lock.release()
+    t._rebases = getattr(t, "_rebases", ()) + ((version, old),)
+    t._data, t.requires_grad, t.scope, t._op, t._parents, t._params = (
+        new._data, new.requires_grad, new.scope, new._op, new._parents, new._params)
+    if new._op is not None:
+        t._stamp = new._stamp  # before the tick: an input that is t itself (x[i] = x) is followed to `old`
+    if hasattr(t, "_view"):
+        del t._view
+    return t
 
 
 def _vjp_on_arrays(op: Op, g: Any, t: Tensor, parents: tuple) -> Sequence[Any]:

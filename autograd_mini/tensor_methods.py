@@ -58,7 +58,24 @@ class ArithmeticMixin:
     def __pow__(self, exponent: Any) -> Tensor: return _ops_numpy.pow(self, exponent)
     def __rpow__(self, base: Any) -> Tensor: return _ops_numpy.power_op(base, self)  # NumPy's: (-2) ** 3 = -8
     def __neg__(self) -> Tensor: return _ops.neg(self)
+    def __mod__(self, other: Any) -> Tensor: return _ops_numpy.mod(self, other)
+    def __rmod__(self, other: Any) -> Tensor: return _ops_numpy.mod(other, self)
     def __pos__(self: _Self) -> _Self: return self
+
+
+class InPlaceMixin:
+    """NumPy code's in-place updates (`h[h < 0] = 0`, `x += y`): each is recorded as the functional op
+    it stands for, and the tensor then stands for that new node (ops_numpy's `_in_place`)."""
+
+    __slots__ = ()
+
+    def __setitem__(self, index: Any, values: Any) -> None: _ops_numpy._setitem(self, index, values)
+    def __iadd__(self, other: Any) -> Tensor: return _ops_numpy._in_place(self, lambda old: old + other, "x += ...")
+    def __isub__(self, other: Any) -> Tensor: return _ops_numpy._in_place(self, lambda old: old - other, "x -= ...")
+    def __imul__(self, other: Any) -> Tensor: return _ops_numpy._in_place(self, lambda old: old * other, "x *= ...")
+    def __itruediv__(self, other: Any) -> Tensor:
+        return _ops_numpy._in_place(self, lambda old: old / other, "x /= ...")
+    def __ipow__(self, other: Any) -> Tensor: return _ops_numpy._in_place(self, lambda old: old ** other, "x **= ...")
 
 
 class ElementwiseMixin:
@@ -91,6 +108,15 @@ class ElementwiseMixin:
     def exp2(self) -> Tensor: return _ops_numpy.exp2(self)
     def reciprocal(self) -> Tensor: return _ops_numpy.reciprocal(self)
     def erf(self) -> Tensor: return _ops_numpy.erf(self)
+    def log10(self) -> Tensor: return _ops_numpy.log10(self)
+    def arccosh(self) -> Tensor: return _ops_numpy.arccosh(self)
+    def arctanh(self) -> Tensor: return _ops_numpy.arctanh(self)
+    def floor(self) -> Tensor: return _ops_numpy.floor(self)
+    def ceil(self) -> Tensor: return _ops_numpy.ceil(self)
+    def trunc(self) -> Tensor: return _ops_numpy.trunc(self)
+    def round(self, decimals: int = 0) -> Tensor: return _ops_numpy.round(self, decimals)
+    def astype(self, dtype: Any) -> Any: return _ops_numpy.astype(self, dtype)
+    def copy(self) -> Tensor: return _ops_numpy.copy(self)
     def pow(self, exponent: Any) -> Tensor: return _ops_numpy.pow(self, exponent)
     def clip(self, a_min: Any = None, a_max: Any = None) -> Tensor: return _ops_numpy.clip(self, a_min, a_max)
     def gelu(self, approximate: str = "none") -> Tensor: return _ops_numpy.gelu(self, approximate)
@@ -119,6 +145,10 @@ class ReduceMixin:
     def norm(self, ord: Any = None, axis: Any = None, keepdims: bool = False) -> Tensor:  # noqa: A002
         return _ops_numpy.norm(self, ord, axis, keepdims)
     def cumsum(self, axis: int | None = None) -> Tensor: return _ops_numpy.cumsum(self, axis)
+    def cumprod(self, axis: int | None = None) -> Tensor: return _ops_numpy.cumprod(self, axis)
+    def nansum(self, axis: Any = None, keepdims: bool = False) -> Tensor: return _ops_numpy.nansum(self, axis, keepdims)
+    def trace(self, offset: int = 0, axis1: int = 0, axis2: int = 1) -> Tensor:
+        return _ops_numpy.matrix_trace(self, offset, axis1, axis2)  # the matrix trace (am.trace traces a step)
     def argmax(self, axis: int | None = None, keepdims: bool = False) -> np.ndarray:
         return _ops_numpy.argmax(self, axis, keepdims)
     def argmin(self, axis: int | None = None, keepdims: bool = False) -> np.ndarray:
@@ -146,6 +176,8 @@ class MovementMixin:
     def repeat(self, repeats: Any, axis: int | None = None) -> Tensor: return _ops_numpy.repeat(self, repeats, axis)
     def sort(self, axis: int = -1) -> Tensor: return _ops_numpy.sort(self, axis)
     def __getitem__(self, index: Any) -> Tensor: return _ops._getitem(self, index)
+    def diagonal(self, offset: int = 0, axis1: int = 0, axis2: int = 1) -> Tensor:
+        return _ops_numpy.diagonal(self, offset, axis1, axis2)
 
     @property
     def T(self) -> Tensor:  # noqa: N802 (NumPy's name)

@@ -26,10 +26,11 @@ BINARY_NAMES = [n for n, u in UFUNC_CALLS.items() if u.nin == 2 and n != "matmul
 @pytest.mark.parametrize("name", UNARY_NAMES)
 def test_unary_ufunc_on_a_tensor_is_our_op(name):
     ufunc = UFUNC_CALLS[name]
-    y = ufunc(am.Tensor(X, requires_grad=True))
+    x = X + 1 if name == "arccosh" else X  # (its domain is x >= 1)
+    y = ufunc(am.Tensor(x, requires_grad=True))
     assert isinstance(y, am.Tensor) and y.requires_grad
-    np.testing.assert_allclose(y.data, ufunc(X), rtol=1e-14)
-    am.gradcheck(lambda t: ufunc(t), X)
+    np.testing.assert_allclose(y.data, ufunc(x), rtol=1e-14)
+    am.gradcheck(lambda t: ufunc(t), x)
 
 
 @pytest.mark.parametrize("name", BINARY_NAMES)
@@ -86,14 +87,15 @@ def test_value_questions_run_on_the_values():
     assert np.shape(t) == (3, 4) and np.ndim(t) == 2 and np.size(t) == 12
     assert np.allclose(t, X) and np.array_equal(t, X) and np.isclose(t, X).all()
     assert np.argmax(t) == np.argmax(X) and np.all(np.isfinite(t)) and not np.any(np.isnan(t))
-    assert type(np.zeros_like(t)) is np.ndarray and type(t > 0.5) is np.ndarray
+    assert type(t > 0.5) is np.ndarray
+    assert type(np.zeros_like(t)) is am.Tensor and not np.zeros_like(t).requires_grad  # a buffer to fill in place
     np.testing.assert_array_equal(np.greater(X, t), X > X)
 
 
 @pytest.mark.parametrize("call, words", [
-    (lambda t: np.cumprod(t), "np.cumprod"),
+    (lambda t: np.nancumprod(t), "np.nancumprod"),
     (lambda t: np.median(t), "no differentiable version"),
-    (lambda t: np.floor(t), "np.floor"),
+    (lambda t: np.cbrt(t), "np.cbrt"),
     (lambda t: np.exp(t, out=np.empty((3, 4))), "out="),
     (lambda t: np.sum(t, out=np.empty(())), "out="),
     (lambda t: np.add.outer(t, t), "np.add.outer"),
@@ -112,7 +114,7 @@ def test_in_place_ndarray_update_by_a_tensor_is_refused():
 
 def test_a_refusal_names_the_am_function_when_one_exists():
     """np.logsumexp does not exist, but scipy-style names we have are suggested: am.<name>."""
-    assert "am.sqrt" in interop._am_name("sqrt") and "no differentiable" in interop._am_name("cumprod")
+    assert "am.sqrt" in interop._am_name("sqrt") and "no differentiable" in interop._am_name("nancumprod")
 
 
 def test_asarray_and_numpy_testing_read_the_values():

@@ -253,6 +253,18 @@ def stack_pair(draw):
     return draw(arrays((rows, cols))), draw(arrays((draw(st.integers(1, 3)), cols)))
 
 
+# away from the jumps of floor, ceil, trunc and of x % d for d in (±1, 2, ±0.5): k + [0.1, 0.4]; of round: k ± 0.3
+BETWEEN = st.integers(-6, 6).flatmap(lambda k: floats(0.1, 0.4).map(lambda f: k + f))
+NEAR_INTEGERS = st.integers(-6, 6).flatmap(lambda k: floats(-0.3, 0.3).map(lambda f: k + f))
+
+
+@st.composite
+def diagonal_case(draw):
+    x = draw(small(min_dims=2))
+    axis1, axis2 = draw(st.permutations(range(x.ndim)))[:2]
+    return x, draw(st.integers(-2, 2)), axis1, axis2
+
+
 def _unary(f, elements):
     return lambda: (f, one(small(elements)))
 
@@ -332,6 +344,41 @@ CASES = {
     "hstack": _drawn(stack_pair(), lambda c: (lambda a, b: am.hstack([a.T, b.T]), c)),
     "triu": _drawn(one(small(min_dims=2)), lambda c: (lambda t: am.triu(t, 1), c)),
     "tril": _drawn(one(small(min_dims=2)), lambda c: (am.tril, c)),
+    "log10": _unary(am.log10, POSITIVE),
+    "arccosh": _unary(lambda t: am.arccosh(t * t + 1.05), MODERATE),  # (inside its domain x >= 1 for any t)
+    "arctanh": _unary(am.arctanh, floats(-0.95, 0.95)),
+    # steps: zero gradient (checked against differences away from the jumps: entries k + 1/2 + small)
+    "floor": _unary(lambda t: am.floor(t) * t, BETWEEN),
+    "ceil": _unary(lambda t: am.ceil(t) + t, BETWEEN),
+    "trunc": _unary(lambda t: am.trunc(t) * t, BETWEEN),
+    "round": _unary(lambda t: np.round(t) * t, NEAR_INTEGERS),
+    "mod": _drawn(broadcast_pair(BETWEEN, st.sampled_from([1.0, -1.0, 2.0, 0.5, -0.5]), max_side=SIDE),
+                  lambda c: (lambda x: x % c[1], c[:1])),
+    "mod_divisor": _drawn(broadcast_pair(st.sampled_from([0.35, -1.65, 2.45]), floats(1.0, 1.2), max_side=SIDE),
+                          lambda c: (am.mod, c)),
+    "fmod": _drawn(broadcast_pair(st.sampled_from([0.35, -1.65, 2.45]), floats(1.0, 1.2), max_side=SIDE),
+                   lambda c: (am.fmod, c)),
+    # (y, x), y away from 0: the angle jumps by 2 pi across y = 0 for x < 0
+    "arctan2": _drawn(broadcast_pair(away_from_zero(0.5), MODERATE, max_side=SIDE), lambda c: (np.arctan2, c)),
+    "hypot": _drawn(broadcast_pair(away_from_zero(0.5), MODERATE, max_side=SIDE), lambda c: (am.hypot, c)),
+    "fmax": _drawn(broadcast_pair(UNTIED, UNTIED.map(lambda v: v + 0.005), max_side=SIDE), lambda c: (am.fmax, c)),
+    "fmin": _drawn(broadcast_pair(UNTIED, UNTIED.map(lambda v: v + 0.005), max_side=SIDE), lambda c: (np.fmin, c)),
+    "astype": _unary(lambda t: t.astype(np.float64) * t.astype("float64"), MODERATE),
+    "copy": _unary(lambda t: np.copy(t) * t.copy(), MODERATE),
+    "nansum": _drawn(reduction(), lambda c: (lambda t: np.nansum(t, axis=c[1], keepdims=c[2]), (c[0],))),
+    "nan_to_num": _unary(am.nan_to_num, MODERATE),
+    "diagonal": _drawn(diagonal_case(), lambda c: (lambda t: np.diagonal(t, c[1], c[2], c[3]), (c[0],))),
+    "diag": _drawn(one(small(min_dims=1).filter(lambda x: x.ndim <= 2)), lambda c: (lambda t: am.diag(t, 1), c)),
+    "matrix_trace": _drawn(diagonal_case(), lambda c: (lambda t: np.trace(t, c[1], c[2], c[3]), (c[0],))),
+    "cumprod": _drawn(flip_case().filter(lambda c: not isinstance(c[1], tuple)),
+                      lambda c: (lambda t: am.cumprod(t, axis=c[1]), (c[0],))),
+    "diff": _drawn(expand_case(), lambda c: (lambda t: np.diff(t, n=1 + c[1] % 2, axis=c[1] % t.ndim), (c[0],))),
+    "append": _drawn(stack_pair(), lambda c: (lambda a, b: np.append(a, b, axis=0 if c[0].size % 2 else None), c)),
+    "array_split": _drawn(split_case(), lambda c: (lambda t: am.concatenate([p * (i + 1) for i, p in enumerate(
+        np.array_split(t, c[1] if isinstance(c[1], list) else c[1] + 1, axis=c[2]))], axis=c[2]), (c[0],))),
+    "atleast_1d": _drawn(one(small()), lambda c: (am.atleast_1d, c)),
+    "atleast_2d": _drawn(one(small()), lambda c: (np.atleast_2d, c)),
+    "atleast_3d": _drawn(one(small()), lambda c: (lambda t: am.atleast_3d(t), c)),
 }
 
 
@@ -480,7 +527,8 @@ def test_traced_replay_matches_eager(name, data):
 
 
 @pytest.mark.parametrize("name", [n for n in CASES if n not in ("einsum", "dot", "tensordot", "outer", "where", "inner",
-                                                                 "inv", "det", "solve", "vstack", "hstack")])
+                                                                 "inv", "det", "solve", "vstack", "hstack",
+                                                                 "astype")])  # (astype's case casts on purpose)
 def test_float32_stays_float32(name):
     """Values and gradients keep the input's dtype (float32 in, float32 out)."""
     f = CASES[name]()[0]
@@ -493,7 +541,13 @@ def test_float32_stays_float32(name):
               "split": lambda t: am.split(t, 3, axis=1)[0], "moveaxis": lambda t: am.moveaxis(t, 0, 1),
               "swapaxes": lambda t: am.swapaxes(t, 0, 1), "index_update": lambda t: t.at[0].set(1.0),
               "index_add": lambda t: t.at[0].add(1.0), "index_add_repeated": lambda t: t.at[[0, 0]].add(t[1]),
-              "logaddexp": lambda t: am.logaddexp(t, 0.5), "sort": am.sort, "triu": am.triu, "tril": am.tril}[name]
+              "logaddexp": lambda t: am.logaddexp(t, 0.5), "sort": am.sort, "triu": am.triu, "tril": am.tril,
+              "mod": lambda t: t % 0.3, "mod_divisor": lambda t: 1.0 % t, "fmod": lambda t: am.fmod(t, 0.3),
+              "arctan2": lambda t: am.arctan2(t, t[0]), "hypot": lambda t: am.hypot(t, 1.0),
+              "fmax": lambda t: am.fmax(t, 0.5), "fmin": lambda t: am.fmin(t, 0.5), "nansum": am.nansum,
+              "diagonal": am.diagonal, "diag": am.diag, "matrix_trace": am.matrix_trace, "cumprod": am.cumprod,
+              "diff": am.diff, "append": lambda t: am.append(t, t), "array_split": lambda t: am.array_split(t, 2)[0],
+              "atleast_1d": am.atleast_1d, "atleast_2d": am.atleast_2d, "atleast_3d": am.atleast_3d}[name]
     t = am.Tensor(x, requires_grad=True)
     y = f(t)
     y.backward(np.ones(y.shape, np.float32))
@@ -502,7 +556,10 @@ def test_float32_stays_float32(name):
 
 # the name a public function is tested under, where it differs; argmax/argmin have no gradient to check
 _TESTED_AS = {"amax": "max", "amin": "min", "pow": "power", "sign_of": "sign", "flatten": "ravel",
-              "unsqueeze": "expand_dims", "argmax": None, "argmin": None}
+              "unsqueeze": "expand_dims", "argmax": None, "argmin": None,
+              # creation functions make constants (no gradient to check): tests/test_numpy_idioms.py
+              **dict.fromkeys(["zeros", "ones", "full", "eye", "arange", "zeros_like", "ones_like", "full_like",
+                               "empty_like"])}
 
 
 def test_every_op_of_the_table_has_a_gradient_case():
