@@ -192,7 +192,7 @@ def printed_rows(name: str, document: dict, autodiff: dict | None) -> list[Print
     for r in epoch_records(name):
         e = r["epoch"]
 
-        def second(run: dict) -> np.ndarray:
+        def second(run: dict, e: int = e, r: dict = r) -> np.ndarray:  # this epoch's record, bound now
             deltas = run["WD"][e] if np.size(run["WD"][e]) == np.size(numbers(r["WD"])) else np.nan
             deltas = np.broadcast_to(deltas, np.shape(document["WD"][e]))
             return np.concatenate([np.ravel(run["W"][e]), np.ravel(deltas)])

@@ -3,7 +3,8 @@
 Why: this project's problems are small (4x3 matrices; at most 1797x128), and on a machine with few
 shared cores a multi-threaded BLAS spends more time waking and syncing threads than computing
 (docs/performance.md, "Threads", has the measurements). The user asks for more with `--threads N`, or
-by setting one of the usual variables (OMP_NUM_THREADS, OPENBLAS_NUM_THREADS, MKL_NUM_THREADS), which is then left alone.
+by setting one of the usual variables (OMP_NUM_THREADS, OPENBLAS_NUM_THREADS, MKL_NUM_THREADS), which is
+then left alone.
 
 How: threadpoolctl changes the thread count of the BLAS NumPy already loaded, at run time (it is
 installed with scikit-learn, which the digits experiment uses); without it the variables are set and
