@@ -572,10 +572,13 @@ def place_buffers(program: Program, plan: Plan) -> None:
     for base in outputs:
         last_read[base] = math.inf
     free: list[tuple[float, Value]] = []  # (last line reading it, the value that held it)
+    tail = {id(v) for v in plan.tail}
     for at, v in enumerate(lines):
         if storage[id(v)] != "buffer":
             continue
-        pick = next((j for j, (until, old) in enumerate(free) if _reusable(v, old, until, at, storage)), None)
+        # loss() may run any number of times after a step: it must not overwrite what step() left
+        pick = next((j for j, (until, old) in enumerate(free) if _reusable(v, old, until, at, storage)
+                     and (id(v) not in tail or id(old) in tail)), None)
         if pick is None:
             plan.buffers[id(v)] = np.empty(v.shape, dtype=v.dtype)
         else:

@@ -29,10 +29,12 @@ def _am_eager(make: Callable) -> Factory:
     return factory
 
 
-def _am_compiled(make: Callable) -> Factory:
+def _am_compiled(make: Callable, backend: str = "numpy") -> Factory:
     def factory(pb: Problem):
         am, params, loss_fn = make(pb)
-        derived = am.derive(loss_fn, params, update=am.optim.SGD(params, lr=pb.lr))
+        derived = am.derive(loss_fn, params, update=am.optim.SGD(params, lr=pb.lr), backend=backend)
+        if derived.backend != backend:
+            raise Missing(f"the {backend} back end falls back: {derived.fallback_reason}")
         step = derived.function
 
         grads = _fresh_gradients(make, pb, lambda fn, fresh: am.derive(fn, fresh)())
