@@ -71,10 +71,10 @@ def test_doc002_per_sample_loop_equals_the_numpy_program(in_step_rate):
     per-sample SGD, and its Discussion's custom op). Per-sample SGD on this net turns chaotic after a
     few hundred epochs (a 1e-15 nudge to the NumPy program's own start grows to 1e-3 by epoch 900),
     so the 1e-12 holds over this horizon, not over any horizon."""
-    slow, slow_model, feed = labnet_step("numpy", in_step_rate)
-    fast, fast_model, _ = labnet_step("numba", in_step_rate)
+    slow, slow_model, slow_feed = labnet_step("numpy", in_step_rate)
+    fast, fast_model, fast_feed = labnet_step("numba", in_step_rate)  # (fed by tensor and by name)
     assert fast.backend == "numba", fast.fallback_reason
-    assert_close(fast.run(6_000, 100, feed), slow.run(6_000, 100, feed), "epoch-end losses")
+    assert_close(fast.run(6_000, 100, fast_feed), slow.run(6_000, 100, slow_feed), "epoch-end losses")
     for (name, p), q in zip(slow_model.named_parameters(), fast_model.parameters()):
         assert_close(q.data, p.data, name)
     assert np.array_equal(fast.data[0].data, slow.data[0].data)  # each fed tensor holds the last sample
