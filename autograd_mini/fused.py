@@ -89,6 +89,9 @@ def matmul3(a, b):
 '''
 
 
+HELPERS = _HELPERS.replace("SMALL_PRODUCT", str(_SMALL_PRODUCT))
+
+
 class Unsupported(Exception):
     """The program has something this back end cannot lower; the message says what."""
 
@@ -206,7 +209,9 @@ def _lower(v: Any, a: list[str]) -> tuple[str, bool]:
 
 
 def _power(v: Any, a: list, shapes: list) -> tuple[str, bool]:
-    exponent = v.params["exponent"]
+    if len(a) == 2:
+        return f"{a[0]} ** {a[1]}", True
+    exponent = v.params.get("exponent", next(iter(v.params.values()), None))
     if not isinstance(exponent, (int, float)):
         raise Unsupported(f"pow with a {type(exponent).__name__} exponent has no fused lowering")
     return (a[0] if exponent == 1 else f"{a[0]} ** {float(exponent)!r}"), True
@@ -304,8 +309,9 @@ def module_text(lowering: Lowering) -> tuple[str, list[str], list[str]]:
     loop += [f"    {n} = feed_{n}[s % m_{n}]" for n in data]
     loop += [f"    loss = body({', '.join(args)})", "    if (s + 1) % every == 0:", "        losses[k] = loss",
              "        k += 1", "return loss"]
-    text = (_HELPERS.replace("SMALL_PRODUCT", str(_SMALL_PRODUCT)) + _njit("body", args, body)
-            + _njit("loop", ["n", "every"] + loop_args + ["losses"], loop))
+    helpers = load(HELPERS)  # compiled once for every program
+    text = (f"import math\nimport numpy as np\nimport numba\nfrom {helpers.__name__} import dot, matmul3, sigmoid\n\n"
+            + _njit("body", args, body) + _njit("loop", ["n", "every"] + loop_args + ["losses"], loop))
     return text, args, [out for out, _ in outputs]
 
 

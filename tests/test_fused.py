@@ -108,7 +108,7 @@ random_programs = st.fixed_dictionaries({
     "loss": st.integers(0, len(LOSSES) - 1)})
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=30, deadline=None)
 @given(random_programs, st.integers(0, 1000))
 def test_random_programs_lowered_compute_the_numpy_programs_values(program, seed):
     params, loss_fn = random_model(program, seed)
@@ -117,10 +117,10 @@ def test_random_programs_lowered_compute_the_numpy_programs_values(program, seed
         numpy_step = derive(loss_fn, params, update=SGD(params, lr=0.01))
         try:
             lowering, prog, plan = lowered(twin_loss, twin, SGD(twin, lr=0.01))
+            text, args, outputs = fused.module_text(lowering)
         except fused.Unsupported as error:
             assert any(f"'{op}'" in str(error) for op in NO_LOWERING), str(error)
             return
-        text, args, outputs = fused.module_text(lowering)
         module = fused.load(text)
         arrays = {v.name: t._data for v, t in zip(prog.inputs, prog.rec.inputs)}
         arrays.update({c.name: np.asarray(c.array).reshape(c.array.shape or (1,)) for c in lowering.constants})
