@@ -575,10 +575,13 @@ def place_buffers(program: Program, plan: Plan) -> None:
     for base in outputs:
         last_read[base] = math.inf
     free: list[tuple[float, Value]] = []  # (last line reading it, the value that held it)
+    tail = {id(v) for v in plan.tail}
     for at, v in enumerate(lines):
         if storage[id(v)] != "buffer":
             continue
-        pick = next((j for j, (until, old) in enumerate(free) if _reusable(v, old, until, at, storage)), None)
+        # loss() may run any number of times after a step: it must not overwrite what step() left
+        pick = next((j for j, (until, old) in enumerate(free) if _reusable(v, old, until, at, storage)
+                     and (id(v) not in tail or id(old) in tail)), None)
         if pick is None:
             plan.buffers[id(v)] = np.empty(v.shape, dtype=v.dtype)
         else:
@@ -837,6 +840,15 @@ class Derived:
         self.nodes = sum(1 for v in program.values if v.kind == "op")
         self.calls = len(plan.main)
 
+    def run(self, n_steps: int, record_every: int = 1, feed: Mapping[Any, np.ndarray] | None = None) -> np.ndarray:
+        """`n_steps` steps (forward, backward, update); returns the losses of steps k-1, 2k-1, ...
+        (k = `record_every`). `feed` = {data tensor or name: samples stacked on a first axis}: step s
+        reads sample s % len. On the numba back end all steps run in one compiled call."""
+        from .fused import run_numpy
+        if self.fused is not None:
+            return self.fused.run(n_steps, record_every, feed)
+        return run_numpy(self, n_steps, record_every, feed)
+
     def __call__(self) -> float:
         """One step (forward, backward, update if any); returns the loss as a float (`am.trace`'s replay)."""
         self.function()
@@ -873,17 +885,25 @@ class Derived:
 
 
 def derive(loss_fn: Callable[..., Any], params: Mapping[str, Tensor] | Sequence[Tensor],
-           update: Any = None) -> Derived:
+           update: Any = None, backend: str = "numpy") -> Derived:
     """Record `loss_fn(*params)` (a scalar Tensor, or `(loss, {name: tensor})` to keep other results)
     and its gradient once; return the step as generated NumPy, compiled. `update`: a plain SGD
-    optimizer over these params, made part of the step (`w -= lr * d_w` in place)."""
+    optimizer over these params, made part of the step (`w -= lr * d_w` in place). `backend`:
+    "numpy" (the NumPy program, eager's bits), "numba" (fused.py: machine code, 1e-12 relative;
+    warns when it falls back to the NumPy program) or "auto" (numba where it can, silently)."""
     names, params = _named_params(params)
     program = Program(record(loss_fn, params, names))
     updates = add_update(program, update)
     plan = make_plan(program, updates)
     name_values(program)
     place_buffers(program, plan)
-    return Derived(program, plan)
+    derived = Derived(program, plan)
+    from .fused import attach
+    attach(derived, program, plan, backend)
+    if derived.fused is not None:
+        derived.function = derived.fused.step
+        derived._loss = lambda: derived.fused.last_loss
+    return derived
 
 
 def _named_params(params: Any) -> tuple[list[str], list[Tensor]]:

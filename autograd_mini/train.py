@@ -43,6 +43,7 @@ class History:
     label: str = ""
     rows: dict[str, list] = field(default_factory=dict)
     seconds: float = 0.0
+    backend: str = "eager"  # what trained: "eager", or the derived step's back end ("numpy", "numba")
 
     def append(self, **values: Any) -> None:
         for name, value in values.items():
@@ -99,7 +100,7 @@ def fit(model: Module, loss_fn: Callable[[Tensor, Any], Tensor], optimizer: Any,
         epochs: int, per_sample: bool = False, sample_axis: int = 0, rule: Rule | None = None,
         record: Callable[[StepInfo], Mapping[str, Any] | None] | None = None, record_every: int = 1,
         progress_every: int | None = None, quiet: bool = False, label: str = "", eager: bool | None = None,
-        sample_losses: bool = True) -> History:
+        sample_losses: bool = True, backend: str = "numpy") -> History:
     """Train for `epochs` passes. Full batch: one update per epoch. `per_sample`: one update per
     row of X, in order (the epoch's loss is the mean of the per-sample losses seen before each
     update); `sample_axis=1` for data stacked per member of a batched model, (members, samples, ...).
@@ -108,7 +109,9 @@ def fit(model: Module, loss_fn: Callable[[Tensor, Any], Tensor], optimizer: Any,
     it), for records that evaluate the model themselves and would pay for a loss per update.
 
     Autodiff runs through the compiled step (`am.derive`: the same numbers as eager, bit for bit)
-    unless `eager=True` (default: `eager_by_default`, False); a hand `rule` runs eagerly."""
+    unless `eager=True` (default: `eager_by_default`, False); a hand `rule` runs eagerly. `backend`:
+    the derived step's (am.derive): "numba" or "auto" run it as machine code (1e-12 relative to the
+    NumPy program; a per-sample epoch with plain SGD runs as one compiled call)."""
     history = History(label=label)
     if eager is None:
         eager = getattr(_defaults, "eager", False)
@@ -120,12 +123,13 @@ def fit(model: Module, loss_fn: Callable[[Tensor, Any], Tensor], optimizer: Any,
 
     def make_epoch() -> tuple[EpochFn, tuple | None]:
         """The epoch function, and the SGD settings it has compiled in (None when it reads them each step)."""
-        compiled = _compiled_epoch(model, loss_fn, optimizer, X, y, axis, label) if rule is None and not eager else None
+        compiled = _compiled_epoch(model, loss_fn, optimizer, X, y, axis, label, backend) if rule is None and not eager else None
         if compiled is None:
             return _eager_epoch(model, loss_fn, optimizer, X, y, axis, rule), None
         return compiled, getattr(compiled, "fused_settings", None)
 
     epoch_fn, compiled_from = make_epoch()
+    history.backend = getattr(epoch_fn, "backend", "eager")
     start = time.perf_counter()
     for epoch in range(epochs):
         recording = record is not None and epoch % record_every == 0
@@ -171,7 +175,7 @@ def _eager_epoch(model: Module, loss_fn: Callable, optimizer: Any, X: Any, y: An
 
 
 def _compiled_epoch(model: Module, loss_fn: Callable, optimizer: Any, X: Any, y: Any, sample_axis: int | None,
-                    label: str) -> EpochFn | None:
+                    label: str, backend: str = "numpy") -> EpochFn | None:
     """One epoch through the derived step; plain SGD is part of the step, other optimizers step after it.
     None (with a warning) when the loss reads per-sample data as plain arrays, which a step cannot feed."""
     from .derivation import derive
@@ -192,7 +196,7 @@ def _compiled_epoch(model: Module, loss_fn: Callable, optimizer: Any, X: Any, y:
         output = model(x_in)
         return loss_fn(output, y_in), {"output": output}
 
-    step = derive(step_loss, params, update=optimizer if fused else None)
+    step = derive(step_loss, params, update=optimizer if fused else None, backend=backend)
     run, output = step.function, step.aux["output"]
     if sample_axis is not None and not {id(x_in), id(y_in)} <= {id(t) for t in step.data}:
         warnings.warn(f"fit [{label}]: the loss reads the per-sample data as plain arrays, so a compiled step "
@@ -200,7 +204,13 @@ def _compiled_epoch(model: Module, loss_fn: Callable, optimizer: Any, X: Any, y:
         return None
     directions = lambda: {name: p.grad for name, p in params.items()}  # noqa: E731
 
-    if sample_axis is not None:
+    if sample_axis is not None and fused and step.fused is not None:
+        feed = {x_in: np.stack([xi for xi, _ in rows]), y_in: np.stack([yi for _, yi in rows])}
+
+        def epoch(wanted: bool) -> tuple[Any, Any, Callable[[], dict]]:
+            losses = step.run(len(rows), 1 if wanted else len(rows), feed)  # the epoch in one compiled call
+            return output, (np.mean(losses) if wanted else None), directions
+    elif sample_axis is not None:
         def epoch(wanted: bool) -> tuple[Any, Any, Callable[[], dict]]:
             losses: list[Any] | None = [] if wanted else None
             for xi, yi in rows:
@@ -218,6 +228,7 @@ def _compiled_epoch(model: Module, loss_fn: Callable, optimizer: Any, X: Any, y:
             if not fused:
                 optimizer.step()
             return output, step.loss_array, directions
+    epoch.backend = step.backend  # type: ignore[attr-defined]
     if fused:  # what the step has compiled in, so that fit can tell when a record callback changes it
         epoch.fused_settings = _sgd_settings(optimizer)  # type: ignore[attr-defined]
     return epoch

@@ -29,11 +29,16 @@ def _am_eager(make: Callable) -> Factory:
     return factory
 
 
-def _am_compiled(make: Callable) -> Factory:
+def _am_compiled(make: Callable, backend: str = "numpy") -> Factory:
     def factory(pb: Problem):
         am, params, loss_fn = make(pb)
-        derived = am.derive(loss_fn, params, update=am.optim.SGD(params, lr=pb.lr))
-        step = derived.function
+        derived = am.derive(loss_fn, params, update=am.optim.SGD(params, lr=pb.lr), backend=backend)
+        if derived.backend != backend:
+            raise Missing(f"the {backend} back end falls back: {derived.fallback_reason}")
+        run = step = derived.function
+        if backend != "numpy":  # (a bound method: a function of our own carries the attributes below)
+            def step() -> None:
+                run()
 
         grads = _fresh_gradients(make, pb, lambda fn, fresh: am.derive(fn, fresh)())
         step.state_bytes = derived.buffer_bytes  # type: ignore[attr-defined]  # preallocated: counted as peak

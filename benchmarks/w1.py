@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from .harness import Problem, Workload, contender, register_workload
+from .harness import Missing, Problem, Workload, contender, register_workload
 from .ours import _am_compiled, _am_eager, _am_traced
 
 
@@ -79,3 +79,50 @@ def _am_w1(pb: Problem):
 contender("W1", "autograd_mini eager")(_am_eager(_am_w1))
 contender("W1", "autograd_mini traced")(_am_traced(_am_w1))
 contender("W1", "autograd_mini compiled")(_am_compiled(_am_w1))
+contender("W1", "autograd_mini fused (numba)")(_am_compiled(_am_w1, backend="numba"))
+
+
+def _hand_numba_kernel() -> Any:
+    """The hand NumPy step written for numba (the limit of the fused back end); None without numba."""
+    try:
+        import numba
+    except ImportError:
+        return None
+
+    @numba.njit(cache=True)
+    def step(x, y, w0, w1, lr):  # the document's step, updating w0 and w1 in place; returns the loss
+        h = 1.0 / (1.0 + np.exp(-np.dot(x, w0)))
+        out = 1.0 / (1.0 + np.exp(-np.dot(h, w1)))
+        err = out - y
+        d2 = err * (out * (1.0 - out))
+        d1 = np.dot(d2, np.ascontiguousarray(w1.T)) * (h * (1.0 - h))
+        w1 -= lr * np.dot(np.ascontiguousarray(h.T), d2)
+        w0 -= lr * np.dot(np.ascontiguousarray(x.T), d1)
+        return 0.5 * np.sum(err * err)
+
+    @numba.njit(cache=True)
+    def loop(n, x, y, w0, w1, lr):
+        loss = 0.0
+        for _ in range(n):
+            loss = step(x, y, w0, w1, lr)
+        return loss
+
+    return step, loop
+
+
+def _w1_hand_numba(pb: Problem):
+    kernel = _hand_numba_kernel()
+    if kernel is None:
+        raise Missing("numba not installed (pip install 'autograd-mini[fused]')")
+    x, y, lr = pb.data["x"], pb.data["y"], pb.lr
+    w0, w1 = pb.params["w0"].copy(), pb.params["w1"].copy()
+    kernel[0](x, y, w0.copy(), w1.copy(), lr)  # compile (or load) before timing
+
+    def step() -> Any:
+        return kernel[0](x, y, w0, w1, lr)
+
+    step.weights = lambda: {"w0": w0, "w1": w1}  # type: ignore[attr-defined]
+    return step, lambda: pb.hand_grads(pb.params)[1]
+
+
+contender("W1", "hand numba")(_w1_hand_numba)

@@ -172,14 +172,15 @@ def epoch_loss(model: nn.Module, X: np.ndarray, y: np.ndarray) -> np.ndarray:
 
 
 def train(name: str, seed: int, epochs: int, grad: str = "autodiff", bias: bool = False, quiet: bool = True,
-          every: int = 1) -> tuple[LabNet, History, np.ndarray, np.ndarray]:
-    """One seed, one network, the printed loss recorded after every `every`-th epoch."""
+          every: int = 1, backend: str = "numpy") -> tuple[LabNet, History, np.ndarray, np.ndarray]:
+    """One seed, one network, the printed loss recorded after every `every`-th epoch; `backend`: the
+    compiled step's (fit's), "auto" for machine code where numba is installed."""
     rng = np.random.RandomState(seed)
     X, y = dataset(name, rng)
     model = LabNet(rng, bias=bias)  # data first, then weights, from the one seeded stream
     history = fit(model, half_sse, SGD(model.parameters(), lr=LEARNING_RATE), X, y, epochs=epochs, per_sample=True,
                   rule=document_rule if grad == "document" else None, record=_printed_loss(X, y, every),
-                  sample_losses=False, quiet=quiet, label=f"002 {name}, seed {seed}")
+                  sample_losses=False, quiet=quiet, label=f"002 {name}, seed {seed}", backend=backend)
     return model, history, X, y
 
 
@@ -288,10 +289,12 @@ def run_one_seed(name: str, grad: str = "both", quiet: bool = False, seed: int =
     else one mode of the main job's schedule. Autodiff through the compiled step; the rule eagerly."""
     epochs, every, shown = (FULL_EPOCHS, FULL_PRINT_EVERY, FULL_PRINT_EVERY) if full else (EPOCHS[name], 1,
                                                                                           PRINT_EVERY[name])
-    model, history, X, y = train(name, seed, epochs, "autodiff" if grad == "both" else grad, quiet=quiet, every=every)
+    model, history, X, y = train(name, seed, epochs, "autodiff" if grad == "both" else grad, quiet=quiet, every=every,
+                                 backend="auto" if full else "numpy")  # 10 million updates: machine code
     both = grad == "both"
+    schedule = [_schedule(name, epochs)] + ([_backend_note(history.backend)] if full else [])
     return RunResult(_lines(history, predict(model, X).ravel(), shown), {name: history},
-                     [_schedule(name, epochs), *_seed_summary(name, seed, model, history, X, y)],
+                     [*schedule, *_seed_summary(name, seed, model, history, X, y)],
                      printed_rows(name, history) if both else [], one_column=RECONSTRUCTION if both else None,
                      extras={"model": model, "X": X, "y": y})
 
@@ -303,6 +306,16 @@ def _schedule(name: str, epochs: int) -> str:
             f"{FULL_EPOCHS if name == 'linear' else 2000:,}" + (
                 f" (`--full` runs them for one seed: {FULL_SECONDS}; this shorter one lets the main job train "
                 f"20 seeds with both rules)" if name == "linear" else ""))
+
+
+def _backend_note(backend: str) -> str:
+    if backend == "numba":
+        return ("back end: fused (numba machine code): each step equals the NumPy program's to ~1e-15 relative, "
+                "not bit for bit, and this net's per-point SGD amplifies such differences (a 1e-15 nudge to the NumPy "
+                "program's start grows to 1e-3 by epoch 900), so these losses are not the NumPy program's digits; "
+                "the documents' printed digits are checked on the NumPy program")
+    return ("back end: the NumPy program (eager's numbers bit for bit; the fused one needs numba: "
+            "pip install 'autograd-mini[fused]')")
 
 
 def _seed_summary(name: str, seed: int, model: nn.Module, history: History, X: np.ndarray, y: np.ndarray

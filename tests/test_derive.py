@@ -378,3 +378,12 @@ def test_a_derived_update_counts_as_a_write_for_graphs_recorded_before_it():
     step()
     with pytest.raises(am.GraphError):
         old_loss.backward()
+
+
+def test_loss_can_be_read_twice_after_a_step():
+    """loss() computes the loss on demand; reading it again must not find its own buffers overwritten."""
+    _, params, loss_fn, sgd = doc000_step()
+    step = derive(loss_fn, params, update=sgd)
+    step.function()
+    first = step.loss()
+    assert step.loss() == first == step.loss()

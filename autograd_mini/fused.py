@@ -1,0 +1,482 @@
+"""The fused back end: a derived step lowered to numba-compiled machine code.
+
+`am.derive(..., backend="numba")` (or `"auto"`) takes the program and plan that derivation.py built
+(the same simplified values the NumPy program runs) and writes them as one numba function, `body`:
+element-wise chains become single expressions, which numba fuses into one loop; small 2-D products
+are explicit loops (BLAS's call overhead dominates below a few thousand multiply-adds), larger ones
+`np.dot`; sums and means are NumPy reductions inside the compiled code. `body` writes the gradients
+and auxiliary outputs into the very arrays the NumPy program hands out, updates the parameters in
+place, and returns the loss. `loop` runs N steps of `body` inside one compiled call, feeding data
+that changes per step (sample `s % m` of a stacked array at step `s`) and recording the loss every
+k steps, so Python is not entered per step.
+
+Numbers: the same operations in the same order, except summation order (BLAS, NumPy's pairwise
+sums and a loop differ in the last bits): equal to the NumPy program to about 1e-15 relative per
+step; tests hold it to 1e-12 over many steps. The NumPy program stays bit-exact with eager.
+
+Falling back: an op without a lowering here, a dtype other than float64, a 0-d input, or numba not
+installed: the step runs the NumPy program, `step.backend == "numpy"` and `step.fallback_reason`
+says why. `backend="numba"` asked explicitly warns when it falls back; `"auto"` does so silently.
+
+Compile cost is paid once per program: the generated module is written to a cache folder
+($AUTOGRAD_MINI_CACHE, else ~/.cache/autograd_mini/fused) under a name that hashes its text and the
+numba and NumPy versions, and compiled with numba's `cache=True`, so another process running the
+same program loads the machine code instead of compiling it; a changed program is a new file.
+"""
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import os
+import sys
+import warnings
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+import numpy as np
+
+from . import ops
+from .tensor import Tensor, mark_written
+
+# NumPy ufuncs whose numba versions compute the same function (element-wise, float64)
+_UFUNCS = {"add", "subtract", "multiply", "divide", "true_divide", "negative", "square", "exp", "log", "tanh",
+           "sign", "absolute", "maximum", "minimum", "sqrt", "reciprocal", "sin", "cos", "log1p", "expm1"}
+_INFIX = {"add": "+", "subtract": "-", "multiply": "*", "divide": "/", "true_divide": "/"}
+_SMALL_PRODUCT = 4096  # multiply-adds below which a product runs as loops rather than a BLAS call
+
+_HELPERS = '''\
+import math
+import numpy as np
+import numba
+
+
+@numba.njit(cache=True)
+def sigmoid(x):
+    """The op table's sigmoid, 1 / (1 + e^-x), and e^x below -709 where e^-x would overflow."""
+    out = np.empty(x.shape)
+    flat_x, flat_out = x.ravel(), out.reshape(out.size)
+    for i in range(flat_x.size):
+        v = flat_x[i]
+        flat_out[i] = math.exp(v) if v < -709.0 else 1.0 / (1.0 + math.exp(-v))
+    return out
+
+
+@numba.njit("float64[:, ::1](float64[:, :], float64[:, :])", cache=True)
+def dot(a, b):
+    """a @ b for 2-D float64 arrays: loops when small (no BLAS call overhead), np.dot when large."""
+    n, k = a.shape
+    m = b.shape[1]
+    if n * k * m > SMALL_PRODUCT:
+        return np.dot(np.ascontiguousarray(a), np.ascontiguousarray(b))
+    out = np.zeros((n, m))
+    for i in range(n):
+        for p in range(k):
+            aip = a[i, p]
+            for j in range(m):
+                out[i, j] += aip * b[p, j]
+    return out
+
+
+@numba.njit(cache=True)
+def matmul3(a, b):
+    """np.matmul of 3-D operands whose leading (batch) axes are equal or 1."""
+    batch = max(a.shape[0], b.shape[0])
+    out = np.empty((batch, a.shape[1], b.shape[2]))
+    for i in range(batch):
+        out[i] = dot(a[min(i, a.shape[0] - 1)], b[min(i, b.shape[0] - 1)])
+    return out
+
+'''
+
+
+HELPERS = _HELPERS.replace("SMALL_PRODUCT", str(_SMALL_PRODUCT))
+
+
+class Unsupported(Exception):
+    """The program has something this back end cannot lower; the message says what."""
+
+
+def numba_missing() -> str | None:
+    """Why numba cannot be used here, or None when it can."""
+    try:
+        import numba  # noqa: F401
+        import scipy  # noqa: F401  (numba's np.dot calls SciPy's BLAS)
+    except ImportError as error:
+        return f"{error.name} is not installed (pip install 'autograd-mini[fused]')"
+    return None
+
+
+def cache_folder() -> Path:
+    root = os.environ.get("AUTOGRAD_MINI_CACHE") or os.path.join(os.path.expanduser("~"), ".cache", "autograd_mini")
+    return Path(root) / "fused"
+
+
+# ==== lowering: each value of the program as a numba expression ======================================
+
+class Lowering:
+    """The program's values as the text of `body` (and `loop`), and the arrays they are called with."""
+
+    def __init__(self, program: Any, plan: Any) -> None:
+        self.program, self.plan = program, plan
+        self.values = _arguments_first([v for v in plan.main + plan.tail if v.kind == "op"])
+        self.in_tail = {id(v) for v in plan.tail}
+        self.outputs = {id(g) for _, g in plan.handed} | {id(v) for v in program.aux.values()} | {id(program.loss)}
+        self.users: dict[int, list] = {}
+        for v in self.values:
+            for a in v.args:
+                self.users.setdefault(id(a), []).append(v)
+        self.constants: list[Any] = []  # array constants (and learning rates), passed as arguments
+        self._lowered: dict[int, tuple[str, bool]] = {}
+        self._check_types()
+
+    def _check_types(self) -> None:
+        for v in self.program.inputs:
+            if v.dtype != np.float64 or v.array.ndim == 0:
+                raise Unsupported(f"input '{v.name}' is {v.dtype} of shape {v.shape} (the fused back end "
+                                  f"takes float64 arrays of at least one axis)")
+        for v in self.values:
+            if v.dtype != np.float64:
+                raise Unsupported(f"'{v.name}' ({v.op.name}) is {v.dtype}; the fused back end computes float64")
+
+    def text(self, v: Any) -> str:
+        """How `body` refers to a value: a number, a name, or (used once, element-wise) its expression."""
+        if v.kind == "const":
+            rate = any(v is r for r in self.program.rates)
+            if v.array.ndim == 0 and v.dtype == np.float64 and not rate:
+                return repr(float(v.array))
+            if not any(v is c for c in self.constants):
+                self.constants.append(v)
+            return f"{v.name}[0]" if v.array.ndim == 0 else v.name  # (0-d: passed as one entry)
+        if v.kind == "input" or not self.inline(v):
+            return v.name
+        return f"({self.expression(v)[0]})"
+
+    def inline(self, v: Any) -> bool:
+        """Written into its one user's expression (fused into its loop): an element-wise value that is
+        no output, and whose user runs on the same side of the update (a loss-only line runs after it)."""
+        users = self.users.get(id(v), [])
+        return (v.into is None and id(v) not in self.outputs and len(users) == 1
+                and (id(users[0]) in self.in_tail) == (id(v) in self.in_tail) and self.expression(v)[1])
+
+    def expression(self, v: Any) -> tuple[str, bool]:
+        """(the expression computing v from its arguments, whether it is element-wise)."""
+        if id(v) not in self._lowered:
+            self._lowered[id(v)] = _lower(v, [self.text(a) for a in v.args])
+        return self._lowered[id(v)]
+
+    def statements(self) -> list[str]:
+        lines = []
+        for v in self.values:
+            if v.into is not None:
+                lines.append(f"{v.into.name} -= {self.text(v.args[1])}")
+            elif not self.inline(v):
+                lines.append(f"{v.name} = {self.expression(v)[0]}")
+        return lines
+
+
+def _arguments_first(values: list) -> list:
+    """The plan's order, with each value after its arguments (the NumPy program makes views of
+    inputs and constants once, outside the step, so the plan may list them after their users)."""
+    ours, done, ordered = {id(v) for v in values}, set(), []
+
+    def place(v: Any) -> None:
+        if id(v) in done:
+            return
+        done.add(id(v))
+        for a in v.args:
+            if id(a) in ours:
+                place(a)
+        ordered.append(v)
+    for v in values:
+        place(v)
+    return ordered
+
+
+def _lower(v: Any, a: list[str]) -> tuple[str, bool]:
+    op, forward = v.op, v.op.forward
+    shapes = [x.shape for x in v.args]
+    if isinstance(forward, np.ufunc) and forward.__name__ in _UFUNCS:
+        name = forward.__name__
+        if name in _INFIX and len(a) == 2:
+            return f"{a[0]} {_INFIX[name]} {a[1]}", True
+        return f"np.{name}({', '.join(a)})", True
+    lower = _LOWERINGS.get(op.name if op.name in _BY_NAME else id(op))
+    if lower is None and forward is np.matmul:
+        lower = _matmul
+    if lower is None:
+        raise Unsupported(f"op '{op.name}' (of '{v.name}', shape {v.shape}) has no fused lowering")
+    return lower(v, a, shapes)
+
+
+def _power(v: Any, a: list, shapes: list) -> tuple[str, bool]:
+    if len(a) == 2:
+        return f"{a[0]} ** {a[1]}", True
+    exponent = v.params.get("exponent", next(iter(v.params.values()), None))
+    if not isinstance(exponent, (int, float)):
+        raise Unsupported(f"pow with a {type(exponent).__name__} exponent has no fused lowering")
+    return (a[0] if exponent == 1 else f"{a[0]} ** {float(exponent)!r}"), True
+
+
+def _compare(v: Any, a: list, shapes: list) -> tuple[str, bool]:
+    rule = v.params["rule"]
+    if rule == "share":
+        return f"np.where({a[0]} > {a[1]}, 1.0, np.where({a[0]} == {a[1]}, 0.5, 0.0))", True
+    return f"np.where({a[0]} {rule} {a[1]}, 1.0, 0.0)", True
+
+
+def _matmul(v: Any, a: list, shapes: list) -> tuple[str, bool]:
+    ndims = tuple(len(s) for s in shapes)
+    if ndims == (2, 2):
+        return f"dot({a[0]}, {a[1]})", False
+    if set(ndims) <= {2, 3} and len(v.shape) == 3:
+        lifted = [f"np.ascontiguousarray({x}).reshape((1,) + {x}.shape)" if n == 2 else x for x, n in zip(a, ndims)]
+        return f"matmul3({lifted[0]}, {lifted[1]})", False
+    raise Unsupported(f"matmul of shapes {shapes[0]} and {shapes[1]} has no fused lowering (2-D and 3-D only)")
+
+
+def _sum(v: Any, a: list, shapes: list) -> tuple[str, bool]:
+    axis, keepdims = v.params.get("axis"), v.params.get("keepdims", False)
+    ndim = len(shapes[0])
+    axes = range(ndim) if axis is None else [x % ndim for x in (axis if isinstance(axis, tuple) else (axis,))]
+    if len(v.shape) == 0 or len(set(axes)) == ndim:
+        total = f"np.sum({a[0]})"
+        return (f"np.full({v.shape!r}, {total})" if len(v.shape) else total), False
+    text = a[0]
+    for ax in sorted(set(axes), reverse=True):
+        text = f"np.sum({text}, axis={ax})"
+    return (f"{text}.reshape({v.shape!r})" if keepdims else text), False
+
+
+def _mean(v: Any, a: list, shapes: list) -> tuple[str, bool]:
+    count = int(np.prod(shapes[0])) // max(int(np.prod(v.shape)), 1)
+    total, _ = _sum(v, a, shapes)
+    return f"{total} / {float(count)!r}", False
+
+
+def _broadcast(v: Any, a: list, shapes: list) -> tuple[str, bool]:
+    shape = tuple(v.params["shape"])
+    if len(shapes[0]) == 0:
+        return f"np.full({shape!r}, {a[0]})", False
+    return f"np.broadcast_to({a[0]}, {shape!r})", False
+
+
+def _transpose(v: Any, a: list, shapes: list) -> tuple[str, bool]:
+    axes = v.params.get("axes")
+    if axes is None or tuple(axes) == tuple(range(len(shapes[0]) - 1, -1, -1)):
+        return f"{a[0]}.T", False
+    return f"np.transpose({a[0]}, {tuple(axes)!r})", False
+
+
+def _copy(v: Any, a: list, shapes: list) -> tuple[str, bool]:
+    return (f"np.copy({a[0]})" if len(v.shape) else a[0]), False
+
+
+_BY_NAME = {"copy", "zero_where"}  # derivation's own ops (made there): found by name, as they are private
+_LOWERINGS: dict[Any, Callable[[Any, list, list], tuple[str, bool]]] = {
+    id(ops.power): _power,
+    id(ops.sigmoid): lambda v, a, s: ((f"sigmoid({a[0]})" if len(v.shape) else
+                                       f"(math.exp({a[0]}) if {a[0]} < -709.0 else 1.0 / (1.0 + math.exp(-{a[0]})))"),
+                                      False),
+    id(ops.relu): lambda v, a, s: (f"np.maximum({a[0]}, 0.0)", True),
+    id(ops.compare): _compare,
+    id(ops.sum_op): _sum,
+    id(ops.mean_op): _mean,
+    id(ops.broadcast_to): _broadcast,
+    id(ops.reshape): lambda v, a, s: (f"np.ascontiguousarray({a[0]}).reshape({tuple(v.params['shape'])!r})", False),
+    id(ops.transpose): _transpose,
+    "copy": _copy,
+    "zero_where": lambda v, a, s: (f"np.where({a[1]}, 0.0, {a[0]})", True),
+}
+
+
+# ==== the generated module ===========================================================================
+
+def module_text(lowering: Lowering) -> tuple[str, list[str], list[str]]:
+    """The module's source, `body`'s argument names, and the names of its output arrays."""
+    program, plan = lowering.program, lowering.plan
+    lines = lowering.statements()
+    lines.append(f"return {lowering.text(program.loss)}")
+    outputs = [(f"out_{program.inputs[i].name}", g) for i, g in plan.handed]
+    outputs += [(f"aux_{name}", v) for name, v in program.aux.items()]
+    writes = [f"{out}[:] = {lowering.text(v)}" if len(v.shape) else f"{out}[0] = {lowering.text(v)}"
+              for out, v in outputs]
+    body = lines[:-1] + writes + lines[-1:]
+    inputs = [v.name for v in program.inputs]
+    args = inputs + [c.name for c in lowering.constants] + [out for out, _ in outputs]
+    data = inputs[program.rec.n_params:]
+    loop_args = [("feed_" + n if n in data else n) for n in args]
+    loop = [f"m_{n} = feed_{n}.shape[0]" for n in data] + ["k = 0", "loss = np.nan", "for s in range(n):"]
+    loop += [f"    {n} = feed_{n}[s % m_{n}]" for n in data]
+    loop += [f"    loss = body({', '.join(args)})", "    if (s + 1) % every == 0:", "        losses[k] = loss",
+             "        k += 1", "return loss"]
+    helpers = load(HELPERS)  # compiled once for every program
+    text = (f"import math\nimport numpy as np\nimport numba\nfrom {helpers.__name__} import dot, matmul3, sigmoid\n\n"
+            + _njit("body", args, body) + _njit("loop", ["n", "every"] + loop_args + ["losses"], loop))
+    return text, args, [out for out, _ in outputs]
+
+
+def _njit(name: str, args: list[str], body: list[str]) -> str:
+    return (f"\n@numba.njit(cache=True)\ndef {name}({', '.join(args)}):\n"
+            + "".join(f"    {line}\n" for line in body) + "\n")
+
+
+def load(text: str) -> Any:
+    """Import the generated module from the cache folder (written once; its name hashes its text)."""
+    import numba
+    key = hashlib.sha256(f"{text}\n{numba.__version__}\n{np.__version__}".encode()).hexdigest()[:20]
+    name = f"am_fused_{key}"
+    if name in sys.modules:
+        return sys.modules[name]
+    folder = cache_folder()
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{name}.py"
+    if not path.exists() or path.read_text() != text:
+        partial = folder / f".{name}.{os.getpid()}.tmp"
+        partial.write_text(text)
+        os.replace(partial, path)  # (atomic: another process never imports half a file)
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
+    sys.modules[name] = module  # (first: numba's cache finds the functions' globals by module name)
+    try:
+        spec.loader.exec_module(module)  # type: ignore[union-attr]
+    except BaseException:
+        del sys.modules[name]
+        raise
+    return module
+
+
+# ==== the fused step ================================================================================
+
+class FusedStep:
+    """Runs a derived step through the compiled module: `step()` is one step, `run()` many."""
+
+    def __init__(self, derived: Any, program: Any, plan: Any, lowering: Lowering) -> None:
+        self.source, args, outputs = module_text(lowering)
+        self.module = load(self.source)
+        rec = program.rec
+        self.tensors = list(rec.inputs)
+        self.n_params = rec.n_params
+        self.constants = [np.ascontiguousarray(c.array).reshape(c.array.shape or (1,)) for c in lowering.constants]
+        arrays = [plan.buffers[id(g)] for _, g in plan.handed] + [derived.aux[name] for name in program.aux]
+        self.outputs = [a if a.ndim else a.reshape(1) for a in arrays]  # (a 0-d output is written through a view)
+        self.handed = [(rec.inputs[i], plan.buffers[id(g)]) for i, g in plan.handed]
+        self.updated = [rec.inputs[v.into.index] for v in plan.main if v.into is not None]
+        self.refuse = derived._refuse
+        self.shapes, self.dtypes = derived.shapes, derived.dtypes
+        self.seen: list[Any] = [None] * len(self.tensors)
+        self.last_loss = np.zeros((), dtype=program.loss.dtype)
+        self._compile([t._data for t in self.tensors] + self.constants + self.outputs)
+
+    def _compile(self, arrays: list) -> None:
+        """Compile `body` now (or load it from the cache), so that what numba cannot type is a
+        fallback to the NumPy program at derive time, not an error at the first step."""
+        import numba
+        try:
+            self.module.body.compile(tuple(numba.typeof(a) for a in arrays))
+        except numba.core.errors.NumbaError as error:
+            first = str(error).strip().splitlines()[0]
+            raise Unsupported(f"numba could not compile the step ({type(error).__name__}: {first})") from None
+
+    def _arrays(self) -> list[np.ndarray]:
+        arrays = [t._data for t in self.tensors]
+        for i, a in enumerate(arrays):
+            if a is not self.seen[i]:
+                if np.shape(a) != self.shapes[i] or getattr(a, "dtype", None) != self.dtypes[i]:
+                    self.refuse(i, a)
+                self.seen[i] = a
+        return arrays
+
+    def _finish(self) -> None:
+        if self.updated:
+            mark_written(*self.updated)
+        for t, g in self.handed:
+            t.grad = g
+
+    def step(self) -> None:
+        self.last_loss[()] = self.module.body(*self._arrays(), *self.constants, *self.outputs)
+        self._finish()
+
+    def run(self, n_steps: int, record_every: int = 1,
+            feed: Mapping[Tensor | str, np.ndarray] | None = None) -> np.ndarray:
+        """`n_steps` steps in one compiled call; the losses of steps k-1, 2k-1, ... (k = record_every).
+        `feed`: {data tensor or its name: array of samples stacked on a new first axis}; step s reads
+        sample s % len(array). Afterwards each fed tensor holds the last sample it read."""
+        if n_steps < 0 or record_every < 1:
+            raise ValueError(f"run: n_steps must be >= 0 and record_every >= 1, got {n_steps} and {record_every}")
+        arrays = self._arrays()
+        stacks = self._stacks(arrays, feed or {})
+        losses = np.empty(n_steps // record_every)
+        if n_steps == 0:
+            return losses
+        params = arrays[:self.n_params]
+        last = self.module.loop(n_steps, record_every, *params, *stacks, *self.constants, *self.outputs, losses)
+        self.last_loss[()] = last
+        for t, stack in zip(self.tensors[self.n_params:], stacks):
+            if stack.base is not t._data:
+                np.copyto(t._data, stack[(n_steps - 1) % stack.shape[0]])
+        self._finish()
+        return losses
+
+    def _stacks(self, arrays: list, feed: Mapping) -> list[np.ndarray]:
+        names = {t.name: i for i, t in enumerate(self.tensors) if t.name}
+        fed: dict[int, np.ndarray] = {}
+        for key, stack in feed.items():
+            index = next((i for i, t in enumerate(self.tensors) if t is key), None) if isinstance(key, Tensor) \
+                else names.get(key)
+            if index is None or index < self.n_params:
+                raise ValueError(f"run: feed key {key!r} is not a data input of this step "
+                                 f"(data: {[t.name for t in self.tensors[self.n_params:]]})")
+            stack = np.ascontiguousarray(stack, dtype=np.float64)
+            if stack.shape[1:] != self.shapes[index] or stack.shape[0] == 0:
+                raise ValueError(f"run: feed for '{self.tensors[index].name}' has shape {stack.shape}; expected "
+                                 f"(samples, *{self.shapes[index]}) with at least one sample")
+            fed[index] = stack
+        return [fed.get(i, arrays[i][None]) for i in range(self.n_params, len(self.tensors))]
+
+
+def attach(derived: Any, program: Any, plan: Any, backend: str) -> None:
+    """Run `derived` on the fused back end where it can; otherwise say why it runs the NumPy program."""
+    derived.backend, derived.fallback_reason, derived.fused = "numpy", None, None
+    if backend == "numpy":
+        return
+    if backend not in ("numba", "auto"):
+        raise ValueError(f"derive: backend must be 'numpy', 'numba' or 'auto', got {backend!r}")
+    reason = numba_missing()
+    if reason is None:
+        try:
+            fused = FusedStep(derived, program, plan, Lowering(program, plan))
+        except Unsupported as error:
+            reason = str(error)
+    if reason is not None:
+        derived.fallback_reason = reason
+        if backend == "numba":
+            warnings.warn(f"derive: backend='numba' falls back to the NumPy program: {reason}", RuntimeWarning,
+                          stacklevel=3)
+        return
+    derived.backend, derived.fused = "numba", fused
+
+
+def run_numpy(derived: Any, n_steps: int, record_every: int = 1,
+              feed: Mapping[Tensor | str, np.ndarray] | None = None) -> np.ndarray:
+    """`Derived.run` on the NumPy program: the same steps and losses, one Python call per step."""
+    if n_steps < 0 or record_every < 1:
+        raise ValueError(f"run: n_steps must be >= 0 and record_every >= 1, got {n_steps} and {record_every}")
+    fed = []
+    for key, stack in (feed or {}).items():
+        t = next((t for t in derived.data if t is key or (isinstance(key, str) and t.name == key)), None)
+        if t is None:
+            raise ValueError(f"run: feed key {key!r} is not a data input of this step "
+                             f"(data: {[d.name for d in derived.data]})")
+        stack = np.asarray(stack, dtype=t.dtype)
+        if stack.shape[1:] != t.shape or stack.shape[0] == 0:
+            raise ValueError(f"run: feed for '{t.name}' has shape {stack.shape}; expected (samples, *{t.shape}) "
+                             f"with at least one sample")
+        fed.append((t._data, stack))
+    losses = np.empty(n_steps // record_every)
+    for s in range(n_steps):
+        for target, stack in fed:
+            np.copyto(target, stack[s % len(stack)])
+        derived.function()
+        if (s + 1) % record_every == 0:
+            losses[(s + 1) // record_every - 1] = derived.loss_array()
+    return losses
