@@ -117,7 +117,7 @@ def _section_html(s: Section, audited: Any) -> str:
     e = s.experiment
     parts = [f'<section id="{escape(e.name)}"><h2>{escape(e.name)}: {escape(e.title)}</h2>',
              f'<p class="am-muted">{escape(e.document)}</p><p>{escape(e.explanation)}</p>',
-             "<h3>Printed next to ours</h3>", result_html(s.result)]
+             "<h3>Printed next to ours</h3>", _folded(s.result)]
     if audited is not None:
         parts += ["<h3>Audit of the document's hand rule</h3>", audit_html(audited.report, title=audited.headline())]
         parts += ["<h3>The derived step beside the hand rule</h3>", _derived(e)]
@@ -128,6 +128,16 @@ def _section_html(s: Section, audited: Any) -> str:
     if graph:
         parts.append(f"<h3>The graph of one step</h3>{graph}")
     return "".join(parts) + "</section>"
+
+
+def _folded(result: Any, shown: int = 12) -> str:
+    """The printed-vs-ours table, folded under its counts when it is long (the page stays navigable)."""
+    if len(result.printed) <= shown:
+        return result_html(result)
+    counts = result.reproduction()
+    return (f"<details><summary>{len(result.printed)} printed lines, {counts['printed']} numbers, "
+            f"{counts['reproduced']} reproduced to their printed digits (open to see each)</summary>"
+            f"{result_html(result)}</details>")
 
 
 def _derived(experiment: Any) -> str:
