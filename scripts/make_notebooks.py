@@ -94,7 +94,9 @@ def _audit_cells() -> list:
 
 def execute(nb: nbformat.NotebookNode, timeout: int, cwd: Path) -> nbformat.NotebookNode:
     """Run every cell top to bottom in a fresh kernel of this interpreter (ipykernel's `python3`)."""
-    NotebookClient(nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(cwd)}}).execute()
+    client = NotebookClient(nb, timeout=timeout, kernel_name="python3", record_timing=False,
+                            resources={"metadata": {"path": str(cwd)}})
+    client.execute()
     return nb
 
 

@@ -57,7 +57,7 @@ def measure(page: Path, folder: Path) -> list[dict]:
     done = chromium("--allow-file-access-from-files", "--window-size=1400,1000", "--virtual-time-budget=10000",
                     "--dump-dom", harness.as_uri(), user_data=folder / "profile")
     found = re.search(r'<pre id="result">(.*?)</pre>', done.stdout, re.S)
-    assert found and found.group(1) != "pending", f"the harness did not report: {done.stdout[-500:]} {done.stderr[-500:]}"
+    assert found and found.group(1) != "pending", f"no report from the harness: {done.stdout[-300:]}{done.stderr[-300:]}"
     return json.loads(html.unescape(found.group(1)))
 
 
@@ -93,7 +93,8 @@ def test_the_harness_sees_overflow_broken_images_and_errors(tmp_path: Path) -> N
     """The check can fail: a page too wide (inside a folded <details>), with a missing image and a throwing
     script, is caught."""
     bad = tmp_path / "bad.html"
-    bad.write_text('<!doctype html><html><head><title>bad</title></head><body><details><summary>folded</summary><div style="width:2000px">wide</div></details>'
+    bad.write_text('<!doctype html><html><head><title>bad</title></head><body>'
+                   '<details><summary>folded</summary><div style="width:2000px">wide</div></details>'
                    '<img alt="gone" src="missing.png"><script>throw new Error("boom")</script></body></html>')
     frames = measure(bad, tmp_path)
     for f in frames:
