@@ -44,10 +44,12 @@ def source_beside(*objects: Any) -> Html:
 
 
 def marks(result: RunResult) -> None:
-    """Print each printed line's mark (✓ reproduced, ✗ not, – cannot be) and what it is."""
+    """Print each printed line's mark (✓ reproduced, ✗ not, – cannot be), what it is, and the reason the
+    experiment declares for it (shown even where the line reproduced on this machine: a "summation order"
+    or "rounding tie" line can reproduce on one machine's BLAS and miss by the last bit on another's)."""
     from .reproduce import tally
     for p in result.printed:
-        print(f"{p.check().mark} {p.what}")
+        print(f"{p.check().mark} {p.what}" + (f"  ({p.reason})" if p.reason else ""))
     counts = tally(result.printed)
     print(f"{counts['printed']} printed numbers, {counts['reproduced']} reproduced to their printed digits")
 
