@@ -164,6 +164,10 @@ class AuditReport:
                 "convergence": self.convergence.to_dict() if self.convergence else None, "notes": self.notes,
                 "params": {name: p.to_dict() for name, p in self.params.items()}}
 
+    def _repr_html_(self) -> str:  # Jupyter shows the report as a table of verdicts
+        from .display import audit_html
+        return audit_html(self)
+
     def explain(self) -> str:
         n = self.n_given + self.n_random
         parts = [f"The rule was compared with the autodiff gradient at {n} points ({self.n_given} given, "

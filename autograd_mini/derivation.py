@@ -879,6 +879,10 @@ class Derived:
         raise ShapeError(f"derive: {label} had dtype {self.dtypes[index]} when the step was derived but has dtype "
                          f"{dtype} now; derive again for it ({tensor.shape})")
 
+    def _repr_html_(self) -> str:  # Jupyter shows the equations, with the generated code folded
+        from .display import derived_html
+        return derived_html(self)
+
     def __repr__(self) -> str:
         return (f"Derived({len(self.params)} params, {len(self.data)} data inputs, {self.nodes} ops, "
                 f"{self.calls} lines per step, {self.buffer_bytes} bytes of buffers)")

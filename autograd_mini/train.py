@@ -3,7 +3,6 @@ gradient comes from — autodiff (the default) or a hand rule that drives the sa
 from __future__ import annotations
 
 import contextlib
-import sys
 import threading
 import time
 import warnings
@@ -13,6 +12,7 @@ from typing import Any, Callable, Iterator, Mapping
 import numpy as np
 
 from .nn import Module
+from .progress import Progress
 from .tensor import Tensor, as_float_array, no_grad, unwrap
 
 # A hand rule maps (parameter arrays by name, X, y) to the direction each parameter is moved
@@ -51,6 +51,10 @@ class History:
 
     def __getitem__(self, name: str) -> np.ndarray:
         return np.asarray(self.rows[name])
+
+    def _repr_html_(self) -> str:  # Jupyter draws the curves (matplotlib) or shows a table of records
+        from .display import history_html
+        return history_html(self)
 
     def to_dict(self) -> dict:
         def plain(v: Any) -> Any:
@@ -130,6 +134,9 @@ def fit(model: Module, loss_fn: Callable[[Tensor, Any], Tensor], optimizer: Any,
 
     epoch_fn, compiled_from = make_epoch()
     history.backend = getattr(epoch_fn, "backend", "eager")
+    progress = Progress(label or "fit", epochs) if progress_every else None
+    if progress is not None and progress.mode == "off":  # no terminal, no notebook: no loss to compute for it
+        progress_every = 0
     start = time.perf_counter()
     for epoch in range(epochs):
         recording = record is not None and epoch % record_every == 0
@@ -143,8 +150,7 @@ def fit(model: Module, loss_fn: Callable[[Tensor, Any], Tensor], optimizer: Any,
                 epoch_fn, compiled_from = make_epoch()  # the record changed the SGD settings compiled in
         if printing:
             info_loss = loss() if callable(loss) else loss
-            print(f"  [{label or 'fit'}] epoch {epoch + 1}/{epochs}  loss {np.mean(info_loss):.6g}  "
-                  f"({time.perf_counter() - start:.1f} s)", file=sys.stderr, flush=True)
+            progress.update(epoch + 1, float(np.mean(info_loss)), time.perf_counter() - start)  # type: ignore[union-attr]
     history.seconds = time.perf_counter() - start
     return history
 

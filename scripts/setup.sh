@@ -12,6 +12,15 @@ if ! command -v dot >/dev/null 2>&1; then
     echo "setup: the graphviz 'dot' program is missing; install it with: sudo apt-get install graphviz"
   fi
 fi
+if ! command -v chromium >/dev/null 2>&1; then  # the report page's browser test (tests/test_report_page.py)
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "setup: installing Chromium for the report page's browser test (apt-get install chromium)"
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
+      || echo "setup: apt-get could not install chromium; the browser test will be skipped"
+  else
+    echo "setup: chromium is missing (the browser test will be skipped); install it with: sudo apt-get install chromium"
+  fi
+fi
 if [ ! -x .venv/bin/python ]; then
   python3 -m venv .venv
 fi

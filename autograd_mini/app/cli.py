@@ -78,8 +78,9 @@ def _training_mode(eager: bool):
 
 
 def _run_experiments(chosen: list, grad: str, args: argparse.Namespace, can_plot: bool) -> int:
+    from .report import Section
     started, started_cpu = time.perf_counter(), time.process_time()
-    reproduction = {}
+    reproduction, sections = {}, []
     for e in chosen:
         t0, cpu0 = time.perf_counter(), time.process_time()
         _say(f"\n=== {e.name}: {e.title} ({e.document}" + (f"; gradients: {grad})" if grad != "both" else ")"))
@@ -94,6 +95,7 @@ def _run_experiments(chosen: list, grad: str, args: argparse.Namespace, can_plot
         if counts["printed"]:
             _say(f"  {_counts_line(counts)}")
         written = _write_outputs(e, result, args.out, can_plot) if args.out else []
+        sections.append(Section(e, result, written))
         if written:
             _say("  wrote " + ", ".join(written))
         seconds, cpu = time.perf_counter() - t0, time.process_time() - cpu0
@@ -108,6 +110,8 @@ def _run_experiments(chosen: list, grad: str, args: argparse.Namespace, can_plot
         path = os.path.join(args.out, "summary.json")
         write_json(path, {"grad": grad, "experiments": reproduction}, indent=1)
         _say(f"wrote {path}")
+        from .report import write_report_page
+        _say(f"wrote {write_report_page(args.out, sections, reproduction, grad)} (the report page: open it in a browser)")
     _say(f"\nran {len(chosen)} experiment(s) in {time.perf_counter() - started:.1f} s "
          f"({time.process_time() - started_cpu:.1f} s CPU)")
     return 0

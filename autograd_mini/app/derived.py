@@ -5,6 +5,7 @@ from __future__ import annotations
 import inspect
 import re
 import sys
+from dataclasses import dataclass
 from typing import Any, Callable
 
 import numpy as np
@@ -63,7 +64,30 @@ def _match(value: np.ndarray, hand: dict[str, np.ndarray]) -> str | None:
     return None
 
 
-def derive_report(experiment: Any) -> list[str]:
+@dataclass
+class Beside:
+    """The derived lines of an experiment's step, each with its mark, and the hand rule's source.
+    Printed as two text columns (`lines`); shown in a notebook as an HTML table (`_repr_html_`)."""
+    experiment: str
+    marked: list[tuple[str, str]]  # (derived line, mark): "= hand name", "≠ ...", "· ..." or ""
+    rule_name: str
+    rule_source: str
+
+    def lines(self) -> list[str]:
+        left = [f"{line:<{LEFT - 1}} {mark:<{MARK}}" for line, mark in self.marked]
+        source = self.rule_source.splitlines()
+        lines = [f"{'derived by am.derive':<{LEFT}}{'equal to':<{MARK}}| the document's hand rule ({self.rule_name})"]
+        for i in range(max(len(left), len(source))):
+            lines.append(f"{left[i] if i < len(left) else '':<{LEFT + MARK}}| {source[i] if i < len(source) else ''}")
+        return lines
+
+    def _repr_html_(self) -> str:
+        from ..display import beside_html, box
+        return box(beside_html("derived by am.derive", self.marked, f"the document's hand rule ({self.rule_name})",
+                               self.rule_source), title=f"{self.experiment}: the derived step beside the hand rule")
+
+
+def derive_beside(experiment: Any) -> Beside:
     """The derived equations beside the hand rule's source. A derived result is marked '=' with the
     name of the hand value equal to it; a parameter's gradient no hand value equals, '≠' (the hand
     rule moves it in another direction); another backward result no hand variable holds, '·'."""
@@ -75,7 +99,7 @@ def derive_report(experiment: Any) -> list[str]:
     hand = _final_values(rule, lambda: case.rule({n: np.array(v, dtype=float) for n, v in case.params.items()}))
     text = _constants_by_hand_names(step, hand)
     gradients = {f"d_{n}" for n in step.input_names[:len(step.params)]}
-    left, section = [], ""
+    marked, section = [], ""
     for line in text.splitlines():
         target = line.strip().split(" = ")[0] if " = " in line else None
         section = line.strip()[2:] if line.strip().startswith("# ") else section
@@ -88,12 +112,13 @@ def derive_report(experiment: Any) -> list[str]:
             mark = "· (no hand variable)"
         else:
             mark = ""
-        left.append(f"{line:<{LEFT - 1}} {mark:<{MARK}}")
-    source = inspect.getsource(rule).rstrip().splitlines()
-    lines = [f"{'derived by am.derive':<{LEFT}}{'equal to':<{MARK}}| the document's hand rule ({rule.__name__})"]
-    for i in range(max(len(left), len(source))):
-        lines.append(f"{left[i] if i < len(left) else '':<{LEFT + MARK}}| {source[i] if i < len(source) else ''}")
-    return lines
+        marked.append((line, mark))
+    return Beside(experiment.name, marked, rule.__name__, inspect.getsource(rule).rstrip())
+
+
+def derive_report(experiment: Any) -> list[str]:
+    """`derive_beside` as two columns of text, for the terminal."""
+    return derive_beside(experiment).lines()
 
 
 def _constants_by_hand_names(step: Derived, hand: dict[str, np.ndarray]) -> str:

@@ -24,6 +24,15 @@ class RunResult:
     one_column: str | None = None
     extras: dict[str, Any] = field(default_factory=dict)
 
+    def __repr__(self) -> str:  # short: the histories can hold thousands of records
+        counts = self.reproduction()
+        return (f"RunResult({len(self.lines)} lines, histories {sorted(self.histories)}, {counts['printed']} printed "
+                f"numbers, {counts['reproduced']} reproduced to their printed digits)")
+
+    def _repr_html_(self) -> str:  # a notebook shows the printed-vs-ours table
+        from .report import result_html
+        return result_html(self)
+
     def reproduction(self) -> dict:
         """How many printed numbers reproduced to their printed digits, and why the others did not."""
         return tally(self.printed)
