@@ -19,6 +19,8 @@ written after it was recorded.
 from __future__ import annotations
 
 import contextlib
+import dis
+import sys
 import threading
 import warnings
 from typing import Any, Callable, Iterable, Iterator, Sequence
@@ -217,20 +219,25 @@ class Tensor:
             _value_read(self, how)
         return self._data
 
-    def _scalar(self, how: str) -> Any:
+    def _scalar(self, how: str, error: type = TypeError) -> Any:
         array = self._read(how)
         if array.size != 1:
-            raise TypeError(f"{how}(): only a tensor with one element converts to a Python number; "
-                            f"this one has shape {array.shape}")
+            raise error(f"{how}(): only a tensor with one element converts to a Python number; "
+                        f"this one has shape {array.shape}")
         return array.item()
 
     def item(self) -> float:
-        return self._scalar("item")
+        """The one value as a Python number (ValueError for more than one element, as NumPy's)."""
+        return self._scalar("item", ValueError)
 
     def __float__(self) -> float:
+        if self.requires_grad and _storing_into_container():
+            raise _conversion_refused(self, "writing it into a NumPy array (out[i] = t)")
         return float(self._scalar("float"))
 
     def __int__(self) -> int:
+        if self.requires_grad and _storing_into_container():
+            raise _conversion_refused(self, "writing it into a NumPy array (out[i] = t)")
         return int(self._scalar("int"))
 
     def numpy(self) -> np.ndarray:
@@ -239,13 +246,17 @@ class Tensor:
         memory, writable, with no check."""
         array = self._read("numpy")
         if self.requires_grad:
-            array = array.view()
+            array = np.asarray(array).view()  # (a 0-d result may be held as a NumPy scalar: no flags to set)
             array.flags.writeable = False
         return array
 
     def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
-        """`np.asarray(t)`, `np.allclose(t, ...)`: the values (read-only if t requires grad, like numpy())."""
-        array = self.numpy()
+        """`np.asarray(t)` and every implicit conversion (`ndarray.dot(t)`, `np.array([t, u])`,
+        `np.mean([t, u])`): the values of a tensor that needs no grad; refused for one that requires
+        grad (a leaf with requires_grad=True or an op's result), whose graph the array would drop."""
+        if self.requires_grad:
+            raise _conversion_refused(self, "converting it to a NumPy array")
+        array = np.asarray(self._data)
         if dtype is not None and np.dtype(dtype) != array.dtype:
             if copy is False:
                 raise ValueError(f"Tensor.__array__: dtype {np.dtype(dtype)} needs a copy of the {array.dtype} "
@@ -255,6 +266,8 @@ class Tensor:
 
     def detach(self) -> "Tensor":
         """The same values, cut from the graph (shares memory, like PyTorch)."""
+        if _recordings and self.requires_grad:
+            _value_read(self, "detach")
         return Tensor._from_op(self._data, None, (), None)
 
     def requires_grad_(self, requires_grad: bool = True) -> "Tensor":
@@ -338,6 +351,27 @@ class Tensor:
     def retain_graph_nodes(self) -> list["Tensor"]:
         """Every tensor of the recorded graph that requires grad, inputs before outputs."""
         return walk([self])
+
+
+_STORE_SUBSCR = dis.opmap["STORE_SUBSCR"]
+
+
+def _storing_into_container() -> bool:
+    """True when the Python line calling into `__float__` is an item assignment (`out[i] = t`): NumPy
+    converts the value with float() there, where only an explicit `float(t)` is meant to read it."""
+    frame = sys._getframe(2)  # (0: this function, 1: __float__, 2: the user's line; NumPy's C code has no frame)
+    return frame.f_code.co_code[frame.f_lasti] == _STORE_SUBSCR
+
+
+def _conversion_refused(t: "Tensor", what: str) -> TypeError:
+    """The error for an implicit conversion that would drop t's graph, naming spellings that keep it."""
+    return TypeError(
+        f"Tensor of shape {t.shape} requires grad: {what} would drop its graph, so the gradient would be lost "
+        f"silently. Keep it a Tensor: np.dot(X, t) or X @ t (not X.dot(t) with X an ndarray), "
+        f"am.stack([a, b]) / am.concatenate (not np.array([a, b]), np.mean([a, b]), np.sum([a, b])), "
+        f"a Tensor built with am.stack instead of an ndarray buffer filled by out[i] = t, or wrap the array: "
+        f"am.Tensor(X). If you only want the values, say so: t.numpy() (read-only), t.item(), float(t), "
+        f"or t.detach()")
 
 
 def unwrap(x: Any) -> Any:
