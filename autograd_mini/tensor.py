@@ -27,7 +27,7 @@ from typing import Any, Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 
-from .errors import GraphError, IndexOutOfRangeError, ShapeError
+from .errors import AxisError, GraphError, IndexOutOfRangeError, ShapeError
 
 
 class _ThreadState(threading.local):
@@ -145,7 +145,7 @@ class Tensor:
     # `_stamp` (op results only): the write clock when the op was recorded; `_version` (set only
     # once written): the write clock at the last `.data` assignment. Unset slots cost nothing.
     __slots__ = ("_data", "grad", "requires_grad", "name", "scope", "_op", "_parents", "_params",
-                 "_stamp", "_version", "__weakref__")
+                 "_stamp", "_version", "_from_booleans", "__weakref__")
     __array_ufunc__ = None  # `ndarray <op> Tensor` defers to Tensor's reflected operators
     __array_priority__ = 1000
 
@@ -157,6 +157,8 @@ class Tensor:
                               "Tensor(t.detach()) (a copy)", UserWarning, stacklevel=2)
             data = data._data
         self._data = as_float_array(data, copy=True)
+        if self._data.dtype.kind == "f" and np.asarray(data).dtype == bool:
+            self._from_booleans = True  # its 0.0/1.0 values index as a mask (x[am.Tensor(mask)]), as torch's bool tensors
         self.grad: np.ndarray | None = None
         self.requires_grad = bool(requires_grad)
         self.name = name
@@ -442,7 +444,8 @@ class Op:
         except (ValueError, IndexError) as error:
             shapes = " and ".join(str(a.shape) for a in arrays)
             reason = self.explain(*arrays, **params) if self.explain else str(error)
-            kind = IndexOutOfRangeError if isinstance(error, IndexError) else ShapeError
+            kind = (AxisError if isinstance(error, np.exceptions.AxisError) else
+                    IndexOutOfRangeError if isinstance(error, IndexError) else ShapeError)
             raise kind(f"{self.name}: inputs of shape {shapes}: {reason}") from error
         t = _new_tensor(Tensor)  # one statement per slot: cheaper than packing a tuple to unpack it
         t._data = out
