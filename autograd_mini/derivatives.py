@@ -374,7 +374,10 @@ def elementwise_grad(f: Callable[..., Any], argnums: Argnums = 0) -> Callable[..
     """The derivative of an element-wise f at every entry at once: the gradient of sum(f(x)), as
     HIPS autograd's (for an f that mixes entries it is that sum's gradient, a vector-Jacobian
     product with ones)."""
-    return _named(grad(lambda *args, **kwargs: f(*args, **kwargs).sum(), argnums), "elementwise_grad", f)
+    def summed(*args: Any, **kwargs: Any) -> Any:
+        out = f(*args, **kwargs)
+        return out.sum() if isinstance(out, Tensor) else out  # (None, a bool: grad names what is wrong)
+    return _named(grad(summed, argnums), "elementwise_grad", f)
 
 
 def jacobian(f: Callable[..., Any], argnums: Argnums = 0) -> Callable[..., Any]:
