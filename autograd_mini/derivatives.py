@@ -27,13 +27,16 @@ The graphs are always retained, so a transform never frees a graph the caller st
 """
 from __future__ import annotations
 
-from typing import Any, Callable, Sequence
+import contextlib
+from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 
 from .errors import GraphError, ShapeError
 from .ops import reshape, stack
-from .tensor import Op, Tensor, as_float_array, backprop, enable_grad, is_grad_enabled, no_grad, unwrap, walk
+from . import tensor as _engine
+from .tensor import (Op, Tensor, as_float_array, backprop, enable_grad, is_grad_enabled, no_grad, recording,
+                     unwrap, walk)
 
 Argnums = int | tuple[int, ...]
 
@@ -105,6 +108,16 @@ class _Tree:
     def __init__(self, kind: Any, children: Any) -> None:
         self.kind, self.children = kind, children
 
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Tree) and (self.kind, self.children) == (other.kind, other.children)
+
+    def describe(self) -> str:
+        if self.kind is None:
+            return "*"
+        if self.kind is dict:
+            return "{" + ", ".join(f"{k!r}: {c.describe()}" for k, c in self.children) + "}"
+        return f"{self.kind.__name__}(" + ", ".join(c.describe() for c in self.children) + ")"
+
     def rebuild(self, leaves: Sequence[Any]) -> Any:
         return self._rebuild(iter(leaves))
 
@@ -117,9 +130,14 @@ class _Tree:
 
 
 def _flatten(tree: Any) -> tuple[list, _Tree]:
-    """The leaves (arrays, numbers, Tensors) in order, and the structure around them."""
+    """The leaves (arrays, numbers, Tensors) in order, and the structure around them. A dict's entries
+    are taken in the order of their sorted keys (as JAX), so two dicts with the same keys pair up by key."""
     if isinstance(tree, dict):
-        parts = [(key, _flatten(value)) for key, value in tree.items()]
+        try:
+            keys = sorted(tree)
+        except TypeError:  # keys of mixed types: their own order
+            keys = list(tree)
+        parts = [(key, _flatten(tree[key])) for key in keys]
         return [leaf for _, (leaves, _) in parts for leaf in leaves], _Tree(dict, [(k, t) for k, (_, t) in parts])
     if isinstance(tree, (tuple, list)) and not hasattr(tree, "_fields"):
         flattened = [_flatten(value) for value in tree]
@@ -194,6 +212,56 @@ def _gradients(outputs: list[Any], stand_ins: list[Tensor], seeds: list[Any] | N
     return [_zeros_like(t) if g is None else g for g, t in zip(grads, stand_ins)]
 
 
+# how a value left the graph, as the user wrote it (comparisons and bool() are control flow, not an exit)
+_EXITS = {"float": "float()", "int": "int()", "item": ".item()", "data": ".data", "numpy": ".numpy() or np.asarray()",
+          "detach": ".detach()"}
+
+
+class _Exits:
+    """The values f read out of the graph while it ran (float(), .item(), .data, .numpy(), .detach() of a
+    tensor that requires grad), so that an input the output then does not depend on is reported as
+    having left the graph there, not answered with a zero gradient. A function that simply ignores an
+    input (a constant output) still gets zeros, as JAX's and torch.func's."""
+
+    def __init__(self, who: str) -> None:
+        self.who, self.reads = who, []
+
+    @contextlib.contextmanager
+    def watching(self) -> Iterator[None]:
+        state = _engine._state
+        outer = state.on_value_read  # an enclosing am.trace or transform keeps hearing every read
+
+        def heard(t: Tensor, how: str) -> None:
+            if how in _EXITS:
+                self.reads.append((t, how))
+            if outer is not None:
+                outer(t, how)
+        with recording(on_constant=state.on_constant, on_value_read=heard):
+            yield
+
+    def check(self, outputs: Sequence[Any], stand_ins: Sequence[Tensor]) -> None:
+        """Refuse an output that cannot be differentiated, or an input reached only through a read."""
+        for out in outputs:
+            if out is None:
+                raise GraphError(f"{self.who}: f returned None (a missing return?); it must return a Tensor")
+            if isinstance(out, (bool, np.bool_)) or np.asarray(unwrap(out)).dtype == bool:
+                raise GraphError(f"{self.who}: f returned a boolean (a comparison?), which has no derivative; "
+                                 f"return a Tensor of numbers")
+        if not self.reads:
+            return
+        reached = {id(t) for t in walk([o for o in outputs if isinstance(o, Tensor) and o.requires_grad])}
+        for position, s in enumerate(stand_ins):
+            if id(s) in reached:
+                continue
+            for t, how in self.reads:
+                if any(u is s for u in walk([t])):
+                    raise GraphError(
+                        f"{self.who}: f left the graph: it read the value of a tensor of shape {t.shape} computed "
+                        f"from input {position} (shape {s.shape}) through {_EXITS[how]}, and its output no longer "
+                        f"depends on that input, so the derivative would be a silent zero. Keep the computation "
+                        f"in Tensor ops (am.* functions, Tensor methods, np.* on Tensors) and return the Tensor")
+
+
 def _scalar_output(out: Any, who: str) -> Any:
     if isinstance(out, Tensor):
         if out.size != 1:
@@ -250,9 +318,12 @@ def _value_and_grad(f: Callable[..., Any], argnums: Argnums, has_aux: bool, args
                     who: str) -> tuple[Any, Any, Any]:
     positions = _argnum_list(argnums, len(args))
     outside_on = is_grad_enabled()
+    exits = _Exits(who)
     with enable_grad():
         call = _Call(args, positions, outside_on)
-        out, aux = _split_aux(f(*call.call, **kwargs), has_aux, who)
+        with exits.watching():
+            out, aux = _split_aux(f(*call.call, **kwargs), has_aux, who)
+        exits.check([out], call.stand_ins)
         out = _scalar_output(out, who)
         keep = _needs_graph([out], call.stand_ins, outside_on)
         grads = _gradients([out], call.stand_ins, None, create_graph=keep)
@@ -303,7 +374,10 @@ def elementwise_grad(f: Callable[..., Any], argnums: Argnums = 0) -> Callable[..
     """The derivative of an element-wise f at every entry at once: the gradient of sum(f(x)), as
     HIPS autograd's (for an f that mixes entries it is that sum's gradient, a vector-Jacobian
     product with ones)."""
-    return _named(grad(lambda *args, **kwargs: f(*args, **kwargs).sum(), argnums), "elementwise_grad", f)
+    def summed(*args: Any, **kwargs: Any) -> Any:
+        out = f(*args, **kwargs)
+        return out.sum() if isinstance(out, Tensor) else out  # (None, a bool: grad names what is wrong)
+    return _named(grad(summed, argnums), "elementwise_grad", f)
 
 
 def jacobian(f: Callable[..., Any], argnums: Argnums = 0) -> Callable[..., Any]:
@@ -316,9 +390,12 @@ def jacobian(f: Callable[..., Any], argnums: Argnums = 0) -> Callable[..., Any]:
     def jac(*args: Any, **kwargs: Any) -> Any:
         positions = _argnum_list(argnums, len(args))
         outside_on = is_grad_enabled()
+        exits = _Exits("jacobian")
         with enable_grad():
             call = _Call(args, positions, outside_on)
-            outputs, out_tree = _flatten(f(*call.call, **kwargs))
+            with exits.watching():
+                outputs, out_tree = _flatten(f(*call.call, **kwargs))
+            exits.check(outputs, call.stand_ins)
             keep = _needs_graph(outputs, call.stand_ins, outside_on)
             blocks = [_jacobian_blocks(out, call.stand_ins, keep) for out in outputs]
             _retire(call.stand_ins)
@@ -359,6 +436,12 @@ def hessian(f: Callable[..., Any], argnums: Argnums = 0) -> Callable[..., Any]:
     return _named(jacobian(grad(f, argnums), argnums), "hessian", f)
 
 
+def _same_structure(who: str, first: _Tree, second: _Tree, what: str) -> None:
+    if first != second:
+        raise ValueError(f"{who}: the {what} must have the same structure (same containers, same dict keys): "
+                         f"{first.describe()} vs {second.describe()}")
+
+
 def _checked_tangents(who: str, primals: list, tangents: list) -> None:
     if len(primals) != len(tangents):
         raise ValueError(f"{who}: {len(primals)} primal leaves but {len(tangents)} tangent leaves "
@@ -383,7 +466,11 @@ def hvp(f: Callable[..., Any], x: Any, v: Any) -> Any:
     outside_on = is_grad_enabled()
     with enable_grad():
         stand_ins = [_stand_in(p, linked=outside_on) for p in primals]
-        out = _scalar_output(f(*stand_ins), "hvp")
+        exits = _Exits("hvp")
+        with exits.watching():
+            out = f(*stand_ins)
+        exits.check([out], stand_ins)
+        out = _scalar_output(out, "hvp")
         grads = _gradients([out], stand_ins, None, create_graph=True)
         keep = _needs_graph(grads, stand_ins, outside_on) or (
             outside_on and any(isinstance(t, Tensor) and t.requires_grad for t in tangents))
@@ -401,11 +488,15 @@ def vjp(f: Callable[..., Any], *primals: Any) -> tuple[Any, Callable[[Any], tupl
     outside_on = is_grad_enabled()
     with enable_grad():
         call = _Call(primals, list(range(len(primals))), outside_on)
-        outputs, out_tree = _flatten(f(*call.call))
+        exits = _Exits("vjp")
+        with exits.watching():
+            outputs, out_tree = _flatten(f(*call.call))
+        exits.check(outputs, call.stand_ins)
     keep = _needs_graph(outputs, call.stand_ins, outside_on)
 
     def pullback(cotangent: Any) -> tuple:
-        seeds, _ = _flatten(cotangent)
+        seeds, seed_tree = _flatten(cotangent)
+        _same_structure("vjp pullback", out_tree, seed_tree, "output and the cotangent")
         _checked_tangents("vjp pullback", outputs, seeds)
         with enable_grad():
             grads = _gradients(outputs, call.stand_ins, [_seed(s, o) for s, o in zip(seeds, outputs)], keep)
@@ -425,13 +516,17 @@ def jvp(f: Callable[..., Any], primals: tuple, tangents: tuple) -> tuple[Any, An
     gradient with respect to u, seeded with the tangent v, is J v ("double backward"). So forward
     mode needs no second rule set: every op's VJP row serves it, at the cost of two reverse passes.
     """
-    primal_leaves, _ = _flatten(tuple(primals))
-    tangent_leaves, _ = _flatten(tuple(tangents))
+    primal_leaves, primal_tree = _flatten(tuple(primals))
+    tangent_leaves, tangent_tree = _flatten(tuple(tangents))
+    _same_structure("jvp", primal_tree, tangent_tree, "primals and tangents")
     _checked_tangents("jvp", primal_leaves, tangent_leaves)
     outside_on = is_grad_enabled()
     with enable_grad():
         call = _Call(tuple(primals), list(range(len(primals))), outside_on)
-        outputs, out_tree = _flatten(f(*call.call))
+        exits = _Exits("jvp")
+        with exits.watching():
+            outputs, out_tree = _flatten(f(*call.call))
+        exits.check(outputs, call.stand_ins)
         cotangents = [Tensor(np.zeros(np.shape(unwrap(o))), requires_grad=True) for o in outputs]
         transposed = _gradients(outputs, call.stand_ins, cotangents, create_graph=True)  # J^T u, linear in u
         keep = _needs_graph(outputs, call.stand_ins, outside_on) or (

@@ -1,4 +1,5 @@
 """Exceptions of autograd_mini, so callers can catch exactly what went wrong."""
+import numpy as np
 
 
 class AutogradMiniError(Exception):
@@ -27,3 +28,23 @@ class GraphvizMissingError(AutogradMiniError, RuntimeError):
 
 class IndexOutOfRangeError(ShapeError, IndexError):
     """An integer index past the end of an axis (an IndexError, so iteration and unpacking stop there)."""
+
+
+class AxisError(ShapeError, np.exceptions.AxisError):
+    """An axis out of range for the tensor's number of axes: NumPy's AxisError (so a ValueError and an
+    IndexError too), raised by every op that takes an axis instead of wrapping the axis around."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
+
+
+def checked_axis(axis: object, ndim: int, who: str) -> int:
+    """`axis` as a non-negative int below ndim (negative axes count from the end), or AxisError."""
+    try:
+        index = int(axis)  # type: ignore[call-overload]
+    except TypeError:
+        raise TypeError(f"{who}: axis {axis!r} is not an integer") from None
+    if not -ndim <= index < ndim:
+        raise AxisError(f"{who}: axis {axis} is out of bounds for a tensor with {ndim} axes "
+                        f"(valid: {-ndim} to {ndim - 1})")
+    return index % ndim

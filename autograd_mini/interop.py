@@ -47,8 +47,8 @@ _VALUE_UFUNCS = {np.isfinite, np.isnan, np.isinf, np.signbit, np.greater, np.gre
 _FUNCTIONS: dict[Any, Callable] = {
     np.sum: ops.reduce_sum, np.mean: ops.reduce_mean, np.max: on.amax, np.amax: on.amax, np.min: on.amin,
     np.amin: on.amin, np.prod: on.prod, np.var: on.var, np.std: on.std, np.cumsum: on.cumsum,
-    np.reshape: lambda x, shape=None, newshape=None, order="C": ops._reshape(x, shape if shape is not None
-                                                                             else newshape),
+    np.reshape: lambda x, shape=None, newshape=None, order="C": on.reshape_in_order(
+        x, shape if shape is not None else newshape, order),
     np.transpose: lambda x, axes=None: ops.transpose(x, axes=None if axes is None else tuple(axes)),
     np.swapaxes: on.swapaxes, np.moveaxis: on.moveaxis, np.squeeze: on.squeeze, np.expand_dims: on.expand_dims,
     np.ravel: on.ravel, np.flip: on.flip, np.repeat: on.repeat, np.tile: on.tile, np.pad: on.pad,
@@ -99,6 +99,31 @@ def _call(target: Callable, name: str, args: tuple, kwargs: dict) -> Any:
                         f"arguments: {error}") from error
 
 
+# ufunc keywords that change nothing at these values (NumPy's defaults); any other value is refused by name
+_UFUNC_DEFAULTS = {"where": True, "casting": "same_kind", "order": "K", "subok": True, "signature": None}
+_UFUNC_ADVICE = {"where": "np.<f>(t, where=mask) leaves the other entries uninitialized (or as out= held them); "
+                          "write am.where(mask, np.<f>(t), other)",
+                 "initial": "add the initial value to the result instead",
+                 "dtype": "the result keeps the Tensor's dtype; convert the input first"}
+
+
+def _ufunc_keywords(name: str, method: str, kwargs: dict) -> dict:
+    """The keywords our op takes (axis, keepdims of a reduction); NumPy's defaults dropped; the rest refused."""
+    kept = {}
+    for key, value in kwargs.items():
+        if key in ("axis", "keepdims") and method != "__call__":
+            kept[key] = value
+        elif not (key in _UFUNC_DEFAULTS and _is_default(value, _UFUNC_DEFAULTS[key])) and \
+                not (key == "dtype" and value is None):
+            advice = _UFUNC_ADVICE.get(key, "it is not supported on Tensors").replace("<f>", name)
+            raise TypeError(f"np.{name}(..., {key}={value!r}) with a Tensor: {advice}")
+    return kept
+
+
+def _is_default(value: Any, default: Any) -> bool:
+    return value is default or (isinstance(value, str) and value == default)
+
+
 def array_ufunc(self: Any, ufunc: Any, method: str, *inputs: Any, **kwargs: Any) -> Any:
     """Tensor.__array_ufunc__ (tensor_methods.py), which sends `ndarray * t` straight to the op itself."""
     name = ufunc.__name__
@@ -112,9 +137,7 @@ def array_ufunc(self: Any, ufunc: Any, method: str, *inputs: Any, **kwargs: Any)
         what = f"np.{name}" if method == "__call__" else f"np.{name}.{method}"
         raise _refuse(what, name)
     kwargs.pop("out", None)
-    if kwargs.pop("dtype", None) is not None:
-        raise TypeError(f"np.{name} on a Tensor: dtype= is not supported (the result keeps the Tensor's dtype)")
-    return _call(target, name, inputs, kwargs)
+    return _call(target, name, inputs, _ufunc_keywords(name, method, kwargs))
 
 
 def array_function(self: Any, func: Any, types: tuple, args: tuple, kwargs: dict) -> Any:

@@ -348,11 +348,34 @@ def softmax(x: Any, axis: int = -1) -> Tensor:
     return exp(log_softmax(x, axis=axis))
 
 
-def _getitem(x: Any, index: Any) -> Tensor:
+def plain_index(index: Any, shape: tuple, who: str = "getitem") -> Any:
+    """An index with its Tensors replaced by what they mean (see `_tensor_index`)."""
     if isinstance(index, Tensor):
-        index = index._data.astype(np.intp)
-    elif isinstance(index, tuple):
-        index = tuple(i._data.astype(np.intp) if isinstance(i, Tensor) else i for i in index)
+        return _tensor_index(index, shape, 0, who)
+    if isinstance(index, tuple) and any(isinstance(i, Tensor) for i in index):
+        return tuple(_tensor_index(i, shape, k, who) if isinstance(i, Tensor) else i for k, i in enumerate(index))
+    return index
+
+
+def _tensor_index(t: Tensor, shape: tuple, axis: int, who: str) -> np.ndarray:
+    """A Tensor used as an index holds floats, so say what it means: made from booleans, a mask; whole
+    numbers, positions; anything else (fractions, or 0/1 values shaped like the axes they index, which
+    could be either) is refused rather than truncated or guessed."""
+    values = t._data
+    if getattr(t, "_from_booleans", False):
+        return values.astype(bool)
+    if not np.all(np.isfinite(values) & (values == np.round(values))):
+        raise IndexError(f"{who}: a Tensor index of shape {t.shape} holds fractional values (e.g. "
+                         f"{values[values != np.round(values)].ravel()[:1]}); index with integers (an int ndarray)")
+    if values.size and np.all((values == 0) | (values == 1)) and t.shape == tuple(shape[axis:axis + t.ndim]):
+        raise IndexError(f"{who}: a Tensor index of 0s and 1s shaped like the axes it indexes {t.shape} could be a "
+                         f"mask or positions; say which: x[mask] with a NumPy boolean array (t.numpy() > 0), or "
+                         f"x[positions] with an integer ndarray")
+    return values.astype(np.intp)
+
+
+def _getitem(x: Any, index: Any) -> Tensor:
+    index = plain_index(index, x.shape)
     t = getitem(x, index=index)
     if _is_basic_index(index):  # NumPy gives a view: an in-place change of t must reach x (ops_numpy's in-place rows)
         t._view = (x, index, _tensor._writes)

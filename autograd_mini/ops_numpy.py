@@ -23,11 +23,11 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from .errors import GraphError, ShapeError
 from . import tensor as _tensor
-from .ops import _broadcast_to, _exp, _explain_broadcast, _poly, _scatter, compare, matmul, mul, power, reshape, sign, \
-    softplus, sum_op, transpose
-from .ops import _getitem as _index_tensor
+from .errors import AxisError, GraphError, ShapeError, checked_axis
+from .ops import (_broadcast_to, _exp, _explain_broadcast, _poly, _scatter, compare, matmul, mul, power, reshape,
+                  sigmoid_of, sign, softplus, sum_op, transpose)
+from .ops import _getitem as _index_tensor, plain_index
 from .tensor import Op, Tensor, per_input, rebase, unwrap
 from .tensor_methods import use_table
 
@@ -84,7 +84,7 @@ def _axes(axis: Any, ndim: int) -> tuple:
     if axis is None:
         return tuple(range(ndim))
     items = axis if isinstance(axis, (tuple, list)) else (axis,)
-    return tuple(sorted(int(a) % max(ndim, 1) for a in items))
+    return tuple(sorted(checked_axis(a, max(ndim, 1), "reduction") for a in items))
 
 
 def _kept(g: Any, x_shape: tuple, axis: Any, keepdims: bool) -> Any:
@@ -171,14 +171,21 @@ fmin = Op("fmin", np.fmin, _taken_vjp("<= or y NaN"), _explain_broadcast)
 _astype = _poly(lambda a, dtype: a.astype(dtype), lambda a, dtype: astype_op(a, dtype=dtype))
 astype_op = Op("astype", lambda x, dtype: x.astype(dtype), lambda g, ans, x, dtype: (_astype(g, x.dtype),))
 copy_op = Op("copy", np.copy, lambda g, ans, x: (g,))
+# sqrt with a zero gradient at 0 (torch's std_backward masks std == 0): std of a constant group
+_std_sqrt = Op("std_sqrt", np.sqrt, lambda g, ans, x: (_where(_is_zero(ans), 0, g / (2 * ans + _is_zero(ans))),))
 erf = _elementwise("erf", _erf, lambda g, ans, x: (g * (_TWO_OVER_SQRT_PI * _exp(-(x * x))),))
 elu_op = Op("elu", lambda x, alpha=1.0: np.where(x > 0, x, alpha * np.expm1(np.minimum(x, 0))),
-            lambda g, ans, x, alpha=1.0: (g * (_fmask(x, 0, ">") + _fmask(x, 0, "<=") * (ans + alpha)),))
+            # at x == 0 the slope is alpha, a constant there, so the second derivative at 0 is 0 (torch's)
+            lambda g, ans, x, alpha=1.0: (g * (_fmask(x, 0, ">") + _fmask(x, 0, "<") * (ans + alpha)
+                                              + _is_zero(x) * alpha),))
 leaky_relu_op = Op("leaky_relu", lambda x, slope=0.01: np.where(x > 0, x, slope * x),
                    lambda g, ans, x, slope=0.01: (g * (_fmask(x, 0, ">") + _fmask(x, 0, "<=") * slope),))
 clip_op = Op("clip", lambda x, lo=None, hi=None, out=None: np.clip(x, lo, hi, out=out),
              lambda g, ans, x, lo=None, hi=None: (g * (1 if lo is None else _fmask(x, lo, ">="))
                                                   * (1 if hi is None else _fmask(x, hi, "<=")),))
+# d/dx log(e^x + e^y) = 1 / (1 + e^(y - x)) = sigmoid(x - y) (torch's rule): 1/2 each at a tie, 1 and 0 at
+# (inf, finite), NaN where both are the same infinity
+logaddexp_op = Op("logaddexp", np.logaddexp, lambda g, ans, x, y: (g * sigmoid_of(x - y), g * sigmoid_of(y - x)))
 # the condition is an input without a gradient (not a parameter), so that a mask computed by a
 # `compare` op inside a VJP is recomputed from the current values when a traced step replays
 where_op = Op("where", lambda condition, x, y: np.where(condition, x, y),
@@ -237,6 +244,8 @@ def _exclusive_cumprod(flat: Any) -> Any:
 def _prod_vjp(g, ans, x, axis=None, keepdims=False):
     """g times the product of the *other* entries, as products before and after each entry: exact
     with zeros (no division by x)."""
+    if x.size == 0:  # an empty product is 1, a constant: no entry to differentiate
+        return (x * 0,)
     reduced = _axes(axis, x.ndim)
     kept_axes = [a for a in range(x.ndim) if a not in reduced]
     order = kept_axes + list(reduced)
@@ -410,8 +419,32 @@ _inv = _poly(np.linalg.inv, lambda a: inv(a))
 _solve = _poly(np.linalg.solve, lambda a, b: solve(a, b))
 
 inv: Op = Op("inv", np.linalg.inv, lambda g, ans, x: (-(_mT(ans) @ g @ _mT(ans)),), _explain_square)
-det = Op("det", np.linalg.det,  # d det(A) = det(A) tr(A^-1 dA): the gradient is det(A) A^-T
-         lambda g, ans, x: ((g * ans).reshape(ans.shape + (1, 1)) * _mT(_inv(x)),), _explain_square)
+def _adjugate_array(a: np.ndarray) -> np.ndarray:
+    """adj(A) from the SVD A = U S V^T: adj(A) = det(V) V adj(S) U^T det(U), adj(S) the products of the
+    other singular values; it exists at a singular A too, where det(A) A^-1 does not."""
+    u, sv, vt = np.linalg.svd(a)
+    n = sv.shape[-1]
+    others = np.stack([np.prod(np.delete(sv, i, axis=-1), axis=-1) for i in range(n)], axis=-1) if n > 1 \
+        else np.ones_like(sv)
+    signs = (np.linalg.det(u) * np.linalg.det(vt))[..., None, None]
+    return signs * (_mT(vt) * others[..., None, :]) @ _mT(u)
+
+
+def _adjugate_tensor(a: Tensor) -> Tensor:
+    """adj(A) as cofactors, each the det of a minor: differentiable again (second order), at singular A too."""
+    from .ops import stack
+    n = a.shape[-1]
+    if n == 1:
+        return a * 0 + 1
+    keep = [[j for j in range(n) if j != i] for i in range(n)]
+    rows = [stack([(-1) ** (i + j) * det(a[..., keep[j], :][..., :, keep[i]]) for j in range(n)], axis=-1)
+            for i in range(n)]
+    return stack(rows, axis=-2)
+
+
+_adjugate = _poly(_adjugate_array, _adjugate_tensor)
+det = Op("det", np.linalg.det,  # d det(A) = tr(adj(A) dA): the gradient is adj(A)^T (det(A) A^-T where A is invertible)
+         lambda g, ans, x: (g.reshape(ans.shape + (1, 1)) * _mT(_adjugate(x)),), _explain_square)
 
 
 def _solve_vjp_b(g, ans, a, b):
@@ -455,10 +488,8 @@ def logsumexp(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:
 
 
 def logaddexp(x: Any, y: Any) -> Tensor:
-    """log(e^x + e^y), shifted by the larger (the shift's own gradient cancels, ties included)."""
-    from .ops import maximum
-    top = maximum(x, y)
-    return top + ((x - top).exp() + (y - top).exp()).log()
+    """log(e^x + e^y), NumPy's values (exact at ±inf, where a shift by the larger would give inf - inf)."""
+    return logaddexp_op(x, y)
 
 
 def argmax(x: Any, axis: int | None = None, keepdims: bool = False) -> np.ndarray:
@@ -491,8 +522,8 @@ def var(x: Any, axis: Any = None, ddof: int = 0, keepdims: bool = False) -> Tens
 
 
 def std(x: Any, axis: Any = None, ddof: int = 0, keepdims: bool = False) -> Tensor:
-    """sqrt(var); its gradient is infinite (NaN) where all entries are equal, as torch's."""
-    return sqrt(var(x, axis=axis, ddof=ddof, keepdims=keepdims))
+    """sqrt(var); where it is 0 (all entries of a group equal, a group of one) its gradient is 0, as torch's."""
+    return _std_sqrt(var(x, axis=axis, ddof=ddof, keepdims=keepdims))
 
 
 def norm(x: Any, ord: Any = None, axis: Any = None, keepdims: bool = False) -> Tensor:  # noqa: A002
@@ -516,10 +547,19 @@ def _abs_of(x: Any) -> Tensor:
 
 
 def clip(x: Any, a_min: Any = None, a_max: Any = None) -> Tensor:
-    """Limit to [a_min, a_max] (constants); the gradient passes where a_min <= x <= a_max."""
+    """Limit to [a_min, a_max]; the gradient passes to x where a_min <= x <= a_max, and to a bound that is
+    a Tensor requiring grad where that bound is the result (as torch.clamp)."""
     if a_min is None and a_max is None:
         raise ValueError("clip: give a_min or a_max (or both)")
-    return clip_op(x, lo=unwrap(a_min), hi=unwrap(a_max))
+    if not any(isinstance(b, Tensor) and b.requires_grad for b in (a_min, a_max)):
+        return clip_op(x, lo=unwrap(a_min), hi=unwrap(a_max))
+    # a bound that requires grad gets the gradient where it is the result (torch.clamp's rule):
+    # max(x, lo) then min(., hi), x itself where lo <= x <= hi
+    if a_min is not None:
+        x = where_op(compare(x, a_min, rule="<"), a_min, x)
+    if a_max is not None:
+        x = where_op(compare(x, a_max, rule=">"), a_max, x)
+    return x
 
 
 def where(condition: Any, x: Any, y: Any) -> Tensor:
@@ -570,6 +610,8 @@ def _shape_after(numpy_fn: Any, shape: tuple, *args: Any, who: str) -> tuple:
     """The shape NumPy's shape function gives, found on a zero-stride view (no data copied)."""
     try:
         return numpy_fn(np.broadcast_to(np.empty((), bool), shape), *args).shape
+    except np.exceptions.AxisError as error:
+        raise AxisError(f"{who}: input of shape {shape}: {error}") from error
     except (ValueError, IndexError, TypeError) as error:
         raise ShapeError(f"{who}: input of shape {shape}: {error}") from error
 
@@ -587,8 +629,24 @@ def expand_dims(x: Any, axis: Any) -> Tensor:
 unsqueeze = expand_dims
 
 
-def ravel(x: Any) -> Tensor:
-    return reshape(x, shape=(-1,))
+def reshape_in_order(x: Any, shape: Any, order: str = "C") -> Tensor:
+    """np.reshape with NumPy's `order`: 'C' reads and writes the last axis fastest, 'F' the first (the
+    reshape of the transpose, transposed back), 'A' is 'F' for values laid out Fortran-contiguously."""
+    x = _as_tensor(x)
+    shape = tuple(np.atleast_1d(shape).astype(int)) if np.ndim(shape) else (int(shape),)
+    if order == "A":
+        flags = np.asarray(unwrap(x)).flags
+        order = "F" if flags.f_contiguous and not flags.c_contiguous else "C"
+    if order == "C":
+        return reshape(x, shape=shape)
+    if order != "F":
+        raise ValueError(f"reshape: order={order!r}; NumPy takes 'C', 'F' or 'A'")
+    target = _shape_after(np.reshape, x.shape, shape, who="reshape")
+    return transpose(reshape(transpose(x), shape=target[::-1]))
+
+
+def ravel(x: Any, order: str = "C") -> Tensor:
+    return reshape_in_order(x, (-1,), order)
 
 
 flatten = ravel
@@ -605,8 +663,8 @@ def roll(x: Any, shift: Any, axis: Any = None) -> Tensor:
 
 def moveaxis(x: Any, source: Any, destination: Any) -> Tensor:
     x = _as_tensor(x)
-    sources = [int(a) % x.ndim for a in np.atleast_1d(source)]
-    destinations = [int(a) % x.ndim for a in np.atleast_1d(destination)]
+    sources = [checked_axis(a, x.ndim, "moveaxis") for a in np.atleast_1d(source)]
+    destinations = [checked_axis(a, x.ndim, "moveaxis") for a in np.atleast_1d(destination)]
     if len(sources) != len(destinations) or len(set(sources)) != len(sources):
         raise ShapeError(f"moveaxis: shape {x.shape}: source {source} and destination {destination} must be "
                          f"distinct axes, as many of each")
@@ -617,7 +675,8 @@ def moveaxis(x: Any, source: Any, destination: Any) -> Tensor:
 
 
 def swapaxes(x: Any, axis1: int, axis2: int) -> Tensor:
-    return _as_tensor(x).swapaxes(axis1, axis2)
+    x = _as_tensor(x)
+    return x.swapaxes(checked_axis(axis1, x.ndim, "swapaxes"), checked_axis(axis2, x.ndim, "swapaxes"))
 
 
 def _gather(x: Tensor, axis: int, positions: np.ndarray) -> Tensor:
@@ -629,7 +688,7 @@ def repeat(x: Any, repeats: Any, axis: int | None = None) -> Tensor:
     x = _as_tensor(x)
     if axis is None:
         x, axis = ravel(x), 0
-    axis = axis % x.ndim
+    axis = checked_axis(axis, x.ndim, "repeat")
     try:
         positions = np.repeat(np.arange(x.shape[axis]), repeats)
     except ValueError as error:
@@ -650,10 +709,10 @@ def tile(x: Any, reps: Any) -> Tensor:
 
 
 
-def pad(x: Any, pad_width: Any, mode: str = "constant", constant_values: float = 0.0) -> Tensor:
-    """np.pad. 'constant' is a row of its own; 'edge', 'reflect', 'symmetric' and 'wrap' pick
-    existing entries, so they are indexing (the gradient adds the copies up)."""
-    x = _as_tensor(x)
+_PICKING_MODES = ("edge", "reflect", "symmetric", "wrap")  # pad with existing entries: indexing
+
+
+def _pad_widths(x: Tensor, pad_width: Any) -> tuple:
     try:
         widths = tuple(tuple(int(w) for w in pair) for pair in np.broadcast_to(pad_width, (x.ndim, 2)))
     except ValueError as error:
@@ -661,22 +720,67 @@ def pad(x: Any, pad_width: Any, mode: str = "constant", constant_values: float =
                          f"pair or one pair per axis") from error
     if any(w < 0 for pair in widths for w in pair):
         raise ValueError(f"pad: pad_width {pad_width!r} has a negative width")
+    return widths
+
+
+def _median(x: Tensor, axis: int) -> Tensor:
+    """The median along axis (keepdims): the middle of the sorted entries, the mean of the two middle ones."""
+    n = x.shape[axis]
+    ordered = sort(x, axis=axis)
+    middle = sorted({(n - 1) // 2, n // 2})
+    return _index_tensor(ordered, (slice(None),) * axis + (middle,)).mean(axis=axis, keepdims=True)
+
+
+_STATISTICS = {"maximum": lambda x, axis: amax(x, axis=axis, keepdims=True),
+               "minimum": lambda x, axis: amin(x, axis=axis, keepdims=True),
+               "mean": lambda x, axis: x.mean(axis=axis, keepdims=True), "median": _median}
+
+
+def _padding(x: Tensor, axis: int, width: int, side: int, mode: str, end_value: float) -> Tensor:
+    """The block added on one side (0 before, 1 after) of axis, for the modes that compute values."""
+    shape = x.shape[:axis] + (width,) + x.shape[axis + 1:]
+    if mode in _STATISTICS:
+        return _STATISTICS[mode](x, axis).broadcast_to(shape)
+    # linear_ramp: from end_value at the outer end to the edge entry next to the data (NumPy's linspace)
+    edge = _index_tensor(x, (slice(None),) * axis + ([0] if side == 0 else [-1],))
+    weights = (np.arange(width) if side == 0 else np.arange(width - 1, -1, -1)) / width
+    weights = weights.reshape((width,) + (1,) * (x.ndim - axis - 1))
+    return edge * weights + end_value * (1 - weights)
+
+
+def pad(x: Any, pad_width: Any, mode: str = "constant", constant_values: float = 0.0,
+        end_values: float = 0.0) -> Tensor:
+    """np.pad. 'constant' is a row of its own; 'edge', 'reflect', 'symmetric' and 'wrap' pick existing
+    entries, so they are indexing (the gradient adds the copies up); 'maximum', 'minimum', 'mean',
+    'median' and 'linear_ramp' pad with values computed from the whole axis (NumPy's default
+    stat_length), axis after axis as NumPy does, so the gradient flows through those computations."""
+    x = _as_tensor(x)
+    widths = _pad_widths(x, pad_width)
     if mode == "constant":
         return pad_op(x, widths=widths, value=float(constant_values))
+    if mode not in _PICKING_MODES and mode not in _STATISTICS and mode != "linear_ramp":
+        raise ValueError(f"pad: mode {mode!r} is not supported; use one of 'constant', {', '.join(map(repr, _PICKING_MODES))}, "
+                         f"{', '.join(map(repr, _STATISTICS))} or 'linear_ramp'")
     for axis, pair in enumerate(widths):
-        try:
-            positions = np.pad(np.arange(x.shape[axis]), pair, mode=mode)  # type: ignore[call-overload]
-        except ValueError as error:
-            raise ShapeError(f"pad: mode {mode!r} on axis {axis} of shape {x.shape}: {error}") from error
-        x = _gather(x, axis, positions)
+        if mode in _PICKING_MODES:
+            try:
+                positions = np.pad(np.arange(x.shape[axis]), pair, mode=mode)  # type: ignore[call-overload]
+            except ValueError as error:
+                raise ShapeError(f"pad: mode {mode!r} on axis {axis} of shape {x.shape}: {error}") from error
+            x = _gather(x, axis, positions)
+        elif any(pair):
+            if x.shape[axis] == 0:
+                raise ShapeError(f"pad: mode {mode!r} on axis {axis} of shape {x.shape}: no entries to compute from")
+            blocks = [_padding(x, axis, w, side, mode, float(end_values)) for side, w in enumerate(pair) if w]
+            from .ops import concatenate
+            x = concatenate(([blocks[0]] if pair[0] else []) + [x] + ([blocks[-1]] if pair[1] else []), axis=axis)
     return x
-
 
 
 def _split_by(numpy_split: Any, x: Any, indices_or_sections: Any, axis: int) -> list[Tensor]:
     x = _as_tensor(x)
-    axis = axis % x.ndim
     who = numpy_split.__name__
+    axis = checked_axis(axis, x.ndim, who)
     try:
         parts = numpy_split(np.arange(x.shape[axis]), indices_or_sections)
     except ValueError as error:
@@ -710,9 +814,13 @@ def _einsum_arguments(arguments: tuple) -> tuple[str, list]:
     return ",".join(specs), operands
 
 
-def einsum(*arguments: Any) -> Tensor:
+def einsum(*arguments: Any, optimize: Any = False) -> Tensor:
     """np.einsum with any subscripts NumPy accepts (ellipsis, implicit output, repeated letters);
-    each operand's gradient is the einsum of the output's gradient with the other operands."""
+    each operand's gradient is the einsum of the output's gradient with the other operands.
+    `optimize` is accepted for NumPy's signature: it only chooses an order of contraction, and the
+    result is the same sum (computed in NumPy's default order, which may differ in the last bits)."""
+    if optimize not in (False, True, "greedy", "optimal") and not isinstance(optimize, (list, tuple)):
+        raise ValueError(f"einsum: optimize={optimize!r}; NumPy takes False, True, 'greedy', 'optimal' or a path")
     subscripts, operands = _einsum_arguments(arguments)
     return einsum_op(*operands, subscripts=subscripts)
 
@@ -751,10 +859,14 @@ def dot(x: Any, y: Any) -> Tensor:
     return tensordot(x, y, axes=([-1], [0 if ny == 1 else -2]))
 
 
-def sort(x: Any, axis: int = -1) -> Tensor:
-    """Sorted along axis, as picking entries (the gradient goes back to where each came from)."""
+def sort(x: Any, axis: int | None = -1, kind: str | None = None) -> Tensor:
+    """Sorted along axis, as picking entries (the gradient goes back to where each came from). The sort
+    is always stable (`kind` is accepted for NumPy's signature: the sorted values are the same), so
+    equal entries keep their order and each gets its own gradient back."""
     x = _as_tensor(x)
-    axis = axis % x.ndim
+    if axis is None:  # NumPy's: sort the flattened array
+        x, axis = ravel(x), 0
+    axis = checked_axis(axis, x.ndim, "sort")
     order = np.argsort(unwrap(x), axis=axis, kind="stable")
     grid = np.indices(order.shape, sparse=True)
     return _index_tensor(x, tuple(order if a == axis else grid[a] for a in range(x.ndim)))
@@ -767,14 +879,21 @@ def inner(x: Any, y: Any) -> Tensor:
     return tensordot(x, y, axes=([-1], [-1]))
 
 
+def _at_least(t: Any, ndim: int) -> Any:
+    """np.atleast_1d / atleast_2d: a 0-d entry becomes (1,) or (1, 1), a 1-D one (1, n) for 2."""
+    shape = np.shape(unwrap(t))
+    return t if len(shape) >= ndim else reshape(_as_tensor(t), shape=(1,) * (ndim - len(shape)) + shape)
+
+
 def hstack(tensors: Sequence[Any]) -> Tensor:
     from .ops import concatenate
-    return concatenate(tensors, axis=0 if np.ndim(unwrap(tensors[0])) == 1 else 1)
+    parts = [_at_least(t, 1) for t in list(tensors)]  # (one Tensor: its rows, as NumPy reads an array)
+    return concatenate(parts, axis=0 if np.ndim(unwrap(parts[0])) == 1 else 1)
 
 
 def vstack(tensors: Sequence[Any]) -> Tensor:
     from .ops import concatenate
-    return concatenate([reshape(t, shape=(1, -1)) if np.ndim(unwrap(t)) == 1 else t for t in tensors], axis=0)
+    return concatenate([_at_least(t, 2) for t in list(tensors)], axis=0)
 
 
 def triu(x: Any, k: int = 0) -> Tensor:
@@ -988,16 +1107,9 @@ class _At:
         return _IndexedUpdate(self.x, index)
 
 
-def _plain_index(index: Any) -> Any:
-    if isinstance(index, Tensor):
-        return unwrap(index).astype(np.intp)
-    if isinstance(index, tuple):
-        return tuple(_plain_index(i) for i in index)
-    return index
-
-
 def _checked_update(who: str, x: Any, index: Any, values: Any, unique: bool) -> tuple:
-    x, index = _as_tensor(x), _plain_index(index)
+    x = _as_tensor(x)
+    index = plain_index(index, x.shape, who)
     try:
         positions = np.arange(x.size).reshape(x.shape)[index]
     except (IndexError, ValueError) as error:

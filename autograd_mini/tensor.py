@@ -19,13 +19,15 @@ written after it was recorded.
 from __future__ import annotations
 
 import contextlib
+import dis
+import sys
 import threading
 import warnings
 from typing import Any, Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 
-from .errors import GraphError, IndexOutOfRangeError, ShapeError
+from .errors import AxisError, GraphError, IndexOutOfRangeError, ShapeError
 from .tensor_methods import (ArithmeticMixin, ElementwiseMixin, InPlaceMixin, MovementMixin, NumPyMixin, ProductMixin,
                              ReduceMixin)
 
@@ -149,7 +151,7 @@ class Tensor(ArithmeticMixin, InPlaceMixin, ElementwiseMixin, ReduceMixin, Movem
     # `_rebases` (set only once changed in place): ((write clock, the node it was before), ...);
     # `_view` (basic-index results only): (the tensor indexed, the index, the write clock then).
     __slots__ = ("_data", "grad", "requires_grad", "name", "scope", "_op", "_parents", "_params",
-                 "_stamp", "_version", "_rebases", "_view", "__weakref__")
+                 "_stamp", "_version", "_rebases", "_view", "_from_booleans", "__weakref__")
     _data: np.ndarray
     grad: np.ndarray | None
     requires_grad: bool
@@ -162,6 +164,7 @@ class Tensor(ArithmeticMixin, InPlaceMixin, ElementwiseMixin, ReduceMixin, Movem
     _version: int
     _rebases: tuple[tuple[int, Tensor], ...]
     _view: tuple[Tensor, Any, int]
+    _from_booleans: bool
     __array_priority__ = 1000
 
     def __init__(self, data: Any, requires_grad: bool = False, name: str | None = None) -> None:
@@ -172,6 +175,8 @@ class Tensor(ArithmeticMixin, InPlaceMixin, ElementwiseMixin, ReduceMixin, Movem
                               "Tensor(t.detach()) (a copy)", UserWarning, stacklevel=2)
             data = data._data
         self._data = as_float_array(data, copy=True)
+        if self._data.dtype.kind == "f" and np.asarray(data).dtype == bool:
+            self._from_booleans = True  # its 0.0/1.0 values index as a mask (x[am.Tensor(mask)]), as torch's bool tensors
         self.grad: np.ndarray | None = None
         self.requires_grad = bool(requires_grad)
         self.name = name
@@ -234,20 +239,25 @@ class Tensor(ArithmeticMixin, InPlaceMixin, ElementwiseMixin, ReduceMixin, Movem
             _value_read(self, how)
         return self._data
 
-    def _scalar(self, how: str) -> Any:
+    def _scalar(self, how: str, error: type = TypeError) -> Any:
         array = self._read(how)
         if array.size != 1:
-            raise TypeError(f"{how}(): only a tensor with one element converts to a Python number; "
-                            f"this one has shape {array.shape}")
+            raise error(f"{how}(): only a tensor with one element converts to a Python number; "
+                        f"this one has shape {array.shape}")
         return array.item()
 
     def item(self) -> float:
-        return self._scalar("item")
+        """The one value as a Python number (ValueError for more than one element, as NumPy's)."""
+        return self._scalar("item", ValueError)
 
     def __float__(self) -> float:
+        if self.requires_grad and _storing_into_container():
+            raise _conversion_refused(self, "writing it into a NumPy array (out[i] = t)")
         return float(self._scalar("float"))
 
     def __int__(self) -> int:
+        if self.requires_grad and _storing_into_container():
+            raise _conversion_refused(self, "writing it into a NumPy array (out[i] = t)")
         return int(self._scalar("int"))
 
     def numpy(self) -> np.ndarray:
@@ -256,13 +266,17 @@ class Tensor(ArithmeticMixin, InPlaceMixin, ElementwiseMixin, ReduceMixin, Movem
         memory, writable, with no check."""
         array = self._read("numpy")
         if self.requires_grad:
-            array = array.view()
+            array = np.asarray(array).view()  # (a 0-d result may be held as a NumPy scalar: no flags to set)
             array.flags.writeable = False
         return array
 
     def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
-        """`np.asarray(t)`, `np.allclose(t, ...)`: the values (read-only if t requires grad, like numpy())."""
-        array = self.numpy()
+        """`np.asarray(t)` and every implicit conversion (`ndarray.dot(t)`, `np.array([t, u])`,
+        `np.mean([t, u])`): the values of a tensor that needs no grad; refused for one that requires
+        grad (a leaf with requires_grad=True or an op's result), whose graph the array would drop."""
+        if self.requires_grad:
+            raise _conversion_refused(self, "converting it to a NumPy array")
+        array = np.asarray(self._data)
         if dtype is not None and np.dtype(dtype) != array.dtype:
             if copy is False:
                 raise ValueError(f"Tensor.__array__: dtype {np.dtype(dtype)} needs a copy of the {array.dtype} "
@@ -272,6 +286,8 @@ class Tensor(ArithmeticMixin, InPlaceMixin, ElementwiseMixin, ReduceMixin, Movem
 
     def detach(self) -> "Tensor":
         """The same values, cut from the graph (shares memory, like PyTorch)."""
+        if _recordings and self.requires_grad:
+            _value_read(self, "detach")
         return Tensor._from_op(self._data, None, (), None)
 
     def requires_grad_(self, requires_grad: bool = True) -> "Tensor":
@@ -357,6 +373,27 @@ class Tensor(ArithmeticMixin, InPlaceMixin, ElementwiseMixin, ReduceMixin, Movem
         return walk([self])
 
 
+_STORE_SUBSCR = dis.opmap["STORE_SUBSCR"]
+
+
+def _storing_into_container() -> bool:
+    """True when the Python line calling into `__float__` is an item assignment (`out[i] = t`): NumPy
+    converts the value with float() there, where only an explicit `float(t)` is meant to read it."""
+    frame = sys._getframe(2)  # (0: this function, 1: __float__, 2: the user's line; NumPy's C code has no frame)
+    return frame.f_code.co_code[frame.f_lasti] == _STORE_SUBSCR
+
+
+def _conversion_refused(t: "Tensor", what: str) -> TypeError:
+    """The error for an implicit conversion that would drop t's graph, naming spellings that keep it."""
+    return TypeError(
+        f"Tensor of shape {t.shape} requires grad: {what} would drop its graph, so the gradient would be lost "
+        f"silently. Keep it a Tensor: np.dot(X, t) or X @ t (not X.dot(t) with X an ndarray), "
+        f"am.stack([a, b]) / am.concatenate (not np.array([a, b]), np.mean([a, b]), np.sum([a, b])), "
+        f"a Tensor built with am.stack instead of an ndarray buffer filled by out[i] = t, or wrap the array: "
+        f"am.Tensor(X). If you only want the values, say so: t.numpy() (read-only), t.item(), float(t), "
+        f"or t.detach()")
+
+
 def unwrap(x: Any) -> Any:
     """The NumPy array behind a Tensor (without telling a recording: library code, not user code,
     reads it), or x itself when it is not a Tensor."""
@@ -425,7 +462,8 @@ class Op:
         except (ValueError, IndexError) as error:
             shapes = " and ".join(str(a.shape) for a in arrays)
             reason = self.explain(*arrays, **params) if self.explain else str(error)
-            kind = IndexOutOfRangeError if isinstance(error, IndexError) else ShapeError
+            kind = (AxisError if isinstance(error, np.exceptions.AxisError) else
+                    IndexOutOfRangeError if isinstance(error, IndexError) else ShapeError)
             raise kind(f"{self.name}: inputs of shape {shapes}: {reason}") from error
         t = _new_tensor(Tensor)  # one statement per slot: cheaper than packing a tuple to unpack it
         t._data = out

@@ -117,10 +117,13 @@ def test_a_refusal_names_the_am_function_when_one_exists():
     assert "am.sqrt" in interop._am_name("sqrt") and "no differentiable" in interop._am_name("nancumprod")
 
 
-def test_asarray_and_numpy_testing_read_the_values():
+def test_asarray_and_numpy_testing_read_the_values_of_a_tensor_without_grad():
+    """A tensor that needs no grad converts implicitly (nothing to lose); one that requires grad says
+    so explicitly (t.numpy(), t.data), as torch's numpy() of a tensor that requires grad."""
+    np.testing.assert_array_equal(np.asarray(am.Tensor(X)), X)
+    np.testing.assert_allclose(am.Tensor(X), X)
     t = am.Tensor(X, requires_grad=True)
-    np.testing.assert_array_equal(np.asarray(t), X)
-    np.testing.assert_allclose(t, X)
+    np.testing.assert_allclose(t.numpy(), X)
     np.testing.assert_allclose(np.exp(t).data, np.exp(X))
 
 

@@ -117,9 +117,12 @@ def roll_case(draw):
 def pad_case(draw):
     x = draw(small(min_dims=1))
     widths = tuple((draw(st.integers(0, 2)), draw(st.integers(0, 2))) for _ in range(x.ndim))
-    mode = draw(st.sampled_from(["constant", "edge", "reflect", "symmetric", "wrap"]))
+    mode = draw(st.sampled_from(["constant", "edge", "reflect", "symmetric", "wrap", "maximum", "minimum", "mean",
+                                 "median", "linear_ramp"]))
     if mode in ("reflect", "wrap") and any(n < 2 for n in x.shape):
         mode = "edge"
+    if mode in ("maximum", "minimum", "median") and x.size > 1 and np.diff(np.sort(x.ravel())).min() < 1e-2:
+        mode = "mean"  # (near) ties: the extremum (or middle) has no derivative there
     return x, widths, mode
 
 
@@ -318,6 +321,7 @@ CASES = {
     "squeeze": _drawn(one(small()), lambda c: (lambda t: am.squeeze(t), c)),
     "expand_dims": _drawn(expand_case(), lambda c: (lambda t: am.expand_dims(t, c[1]), (c[0],))),
     "ravel": _drawn(one(small()), lambda c: (lambda t: t.flatten(), c)),
+    "reshape_in_order": _drawn(one(small()), lambda c: (lambda t: am.reshape_in_order(t, (-1,), order="F"), c)),
     "flip": _drawn(flip_case(), lambda c: (lambda t: am.flip(t, c[1]), (c[0],))),
     "roll": _drawn(roll_case(), lambda c: (lambda t: am.roll(t, c[1], c[2]), (c[0],))),
     "pad": _drawn(pad_case(), lambda c: (lambda t: am.pad(t, c[1], mode=c[2]), (c[0],))),
@@ -547,7 +551,9 @@ def test_float32_stays_float32(name):
               "fmax": lambda t: am.fmax(t, 0.5), "fmin": lambda t: am.fmin(t, 0.5), "nansum": am.nansum,
               "diagonal": am.diagonal, "diag": am.diag, "matrix_trace": am.matrix_trace, "cumprod": am.cumprod,
               "diff": am.diff, "append": lambda t: am.append(t, t), "array_split": lambda t: am.array_split(t, 2)[0],
-              "atleast_1d": am.atleast_1d, "atleast_2d": am.atleast_2d, "atleast_3d": am.atleast_3d}[name]
+              "atleast_1d": am.atleast_1d, "atleast_2d": am.atleast_2d, "atleast_3d": am.atleast_3d,
+              "reshape_in_order": lambda t: am.reshape_in_order(t, (3, 2), order="F")}[name]
+
     t = am.Tensor(x, requires_grad=True)
     y = f(t)
     y.backward(np.ones(y.shape, np.float32))
