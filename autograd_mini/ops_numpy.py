@@ -1052,7 +1052,7 @@ def cumprod(x: Any, axis: int | None = None) -> Tensor:
 def diff(x: Any, n: int = 1, axis: int = -1) -> Tensor:
     """np.diff: differences of neighbours along axis, n times."""
     x = _as_tensor(x)
-    axis = axis % x.ndim
+    axis = checked_axis(axis, x.ndim, "diff")
     lead = (slice(None),) * axis
     for _ in range(n):
         x = x[lead + (slice(1, None),)] - x[lead + (slice(None, -1),)]

@@ -153,7 +153,8 @@ def test_logaddexp_at_infinities_matches_numpy_and_torch(x, y):
 def _axis_cases() -> dict:
     """Every public function that takes `axis`, with what else it needs (found by signature: a new one
     joins this test by itself; one that needs more arguments must be given them here)."""
-    extra = {"repeat": dict(repeats=2), "split": dict(indices_or_sections=1), "roll": dict(shift=1)}
+    extra = {"repeat": dict(repeats=2), "split": dict(indices_or_sections=1), "roll": dict(shift=1),
+             "append": dict(values=0.0), "array_split": dict(indices_or_sections=1)}
     cases = {}
     for name in sorted(dir(am)):
         f = getattr(am, name)
