@@ -93,7 +93,8 @@ FACTOR_MISTAKES: dict[tuple[int, int], str] = {
     (0, 1): "the 1/N was dropped", (0, -1): "divided by N twice (or by N where the loss sums)",
     (-1, 1): "the 1/N and the 2 of the square were both dropped", (1, -1): "divided by N twice, and a 2 too many",
     (1, 1): "the 1/N dropped and a 2 too many", (-1, -1): "divided by N twice and the 2 of the square dropped",
-    (1, 0): "a 2 too many (the loss's 1/2 left out)", (-1, 0): "the factor 2 of the square was dropped",
+    (1, 0): "a factor 2 too many (e.g. the loss's 1/2 left out)",
+    (-1, 0): "a factor 1/2 (e.g. the 2 from differentiating a square dropped)",
 }
 
 # ---- the report -------------------------------------------------------------------------------------
@@ -363,6 +364,10 @@ def _shape_mistake(got: tuple, want: tuple) -> str:
     if len(got) == len(want) + 1 and got[1:] == want:
         return (f"one row per sample: the sum over the batch axis (axis 0, N = {got[0]}) was not taken "
                 f"(a bias's gradient is dout.sum(axis=0)); ")
+    if len(got) == len(want) and sum(a != b for a, b in zip(got, want)) == 1:
+        axis = next(k for k, (a, b) in enumerate(zip(got, want)) if a != b)
+        if want[axis] == 1:
+            return f"the sum over axis {axis} (N = {got[axis]}) was not taken (keepdims=True keeps its 1); "
     if len(want) == 1 and len(got) == 1:
         return (f"summed over the wrong axis? (a bias of shape {want} gets dout.sum(axis=0), over the "
                 f"samples; a sum over axis 1 gives one entry per sample, {got}); ")
@@ -546,10 +551,12 @@ def _search_variants(points: list[_Point], pending: dict[str, list[int]], floors
     found: dict[str, list[VariantMatch]] = {name: [] for name in pending}
     if any([t.op_name for t in p.nodes] != [t.op_name for t in points[0].nodes] for p in points):
         return found  # the graph changes from point to point: nodes cannot be matched across points
+    shifts = _shifts(points)
     for trial in _node_trials(points[0].nodes) + _elementwise_trials(points[0].nodes):
         grads = []
         for p in points:
-            g = _swapped_gradient(p, trial.overrides(p))
+            g = _swapped_gradient(p, trial.overrides(p) + [(p.nodes[i], _no_gradient) for i in shifts
+                                                           if i not in trial_nodes(trial, p)])
             if g is None:
                 break
             grads.append(g)
@@ -563,6 +570,32 @@ def _search_variants(points: list[_Point], pending: dict[str, list[int]], floors
                                                     trial.label, c, points[0].nodes[trial.node_index],
                                                     trial.sites))
     return found
+
+
+def _no_gradient(g: Any, ans: Any, *inputs: Any, **params: Any) -> tuple:
+    return tuple(np.zeros(np.shape(x)) for x in inputs)
+
+
+def trial_nodes(trial: _Trial, p: _Point) -> set[int]:
+    ids = {id(node) for node, _ in trial.overrides(p)}
+    return {i for i, t in enumerate(p.nodes) if id(t) in ids}
+
+
+def _shifts(points: list[_Point]) -> list[int]:
+    """Stabilising shifts, `x - x.max(axis, keepdims=True)` before a softmax: a hand derivation treats
+    the max as a constant, and so do the trials, where the gradient shows it changes nothing (the loss
+    is shift-invariant there); a mistake after the shift would otherwise leak through the max."""
+    nodes = points[0].nodes
+    shifts = [i for i, t in enumerate(nodes) if t.op_name == "max" and any(
+        u.op_name == "sub" and u._parents[1] is t and u._parents[0] is t._parents[0] for u in nodes)]
+    if not shifts:
+        return []
+    for p in points:
+        g = _swapped_gradient(p, [(p.nodes[i], _no_gradient) for i in shifts])
+        if g is None or any(not np.allclose(g[n], p.grad[n], rtol=1e-9, atol=1e-12 * (1 + np.abs(p.grad[n]).max()))
+                            for n in g):
+            return []
+    return shifts
 
 
 # ---- hand-written element-wise functions: 1 / (1 + np.exp(-z)) is a sigmoid --------------------------
@@ -977,7 +1010,7 @@ def _term_label(term: Tensor, leaves: dict[str, Tensor]) -> str:
     return f"the {'L2 ' if squared else ''}penalty term on {', '.join(names)}"
 
 
-def _how_scaled(c: float) -> str:
+def _how_scaled(c: float, sizes: list[int]) -> str:
     if c == 0:
         return "missing"
     if c == -1:
@@ -986,7 +1019,8 @@ def _how_scaled(c: float) -> str:
         return "missing its factor 2"
     if math.isclose(c, 2, rel_tol=1e-6):
         return "doubled (a factor 2 too many)"
-    return f"scaled by {_fmt(c)}"
+    named = factor_mistake(c, sizes)
+    return f"scaled by {_fmt(c)}" + (f": {named}" if named else "")
 
 
 def _explain_by_terms(evaluated: list[_Point], pending: dict[str, list[int]], floors: dict[str, float],
@@ -1013,9 +1047,10 @@ def _explain_by_terms(evaluated: list[_Point], pending: dict[str, list[int]], fl
         if not wrong or len(wrong) == len(used):  # all scaled alike is a factor, found before
             continue
         r = results[name]
-        labels = [_term_label(per_point[0][i][0], evaluated[0].leaves) for i, _ in wrong]
+        count = len(per_point[0])
+        labels = [f"term {i + 1} of {count}, {_term_label(per_point[0][i][0], evaluated[0].leaves)}," for i, _ in wrong]
         r.kind = "wrong_term"
-        r.mistake = "; ".join(f"the gradient of {label} is {_how_scaled(c)}" for label, (_, c) in zip(labels, wrong))
+        r.mistake = "; ".join(f"the gradient of {label} is {_how_scaled(c, sizes)}" for label, (_, c) in zip(labels, wrong))
         r.verdict = r.mistake
         r.factor = wrong[0][1]
         r.evidence += (f"; rule = " + " + ".join(f"{_fmt(c)} x (term {i + 1}'s gradient)" for i, c in

@@ -61,6 +61,8 @@ VJP_VARIANTS: dict[str, list[Variant]] = {
         Variant("dropped", "missing the activation's derivative (chain-rule factor dropped)",
                 lambda g, ans, x: (g,)),
     ],
+    "maximum": [Variant("dropped", "missing the ReLU's step derivative: np.maximum(0, z) differentiated as "
+                        "if every unit were active (negative units pass the error back)", lambda g, ans, x, y: (g, g))],
     "relu": [Variant("dropped", "missing the ReLU's step derivative (negative units pass the error back)",
                      lambda g, ans, x: (g,))],
     "softplus": [Variant("dropped", "missing the softplus derivative (chain-rule factor dropped)",
