@@ -461,6 +461,8 @@ def factor_meanings(c: float, sizes: list[int]) -> list[str]:
 
 def factor_mistake(c: float, sizes: list[int]) -> str | None:
     """|c| as a mistake in a few words, e.g. 'the 1/N was dropped (N = 6)' (None if it names nothing)."""
+    if math.isclose(abs(c), 1, rel_tol=1e-6):
+        return None
     for (a, b), words in FACTOR_MISTAKES.items():
         for n in (sizes if b else [1]):
             if math.isclose(abs(c), 2.0 ** a * float(n) ** b, rel_tol=1e-6):
@@ -1007,14 +1009,14 @@ def _term_label(term: Tensor, leaves: dict[str, Tensor]) -> str:
         return "the data term"
     squared = any(t.op_name in ("square", "pow", "power") or t.op_name == "mul" and t._parents[0] is t._parents[1]
                   for t in inside)
-    return f"the {'L2 ' if squared else ''}penalty term on {', '.join(names)}"
+    return f"the L2 penalty term on {', '.join(names)}" if squared else f"the term in {', '.join(names)}"
 
 
-def _how_scaled(c: float, sizes: list[int]) -> str:
+def _how_scaled(c: float, sizes: list[int], label: str) -> str:
     if c == 0:
         return "missing"
     if c == -1:
-        return "sign-flipped (a weight decay's sign?)"
+        return "sign-flipped" + (" (the weight decay's sign)" if "penalty" in label else "")
     if math.isclose(c, 0.5, rel_tol=1e-6):
         return "missing its factor 2"
     if math.isclose(c, 2, rel_tol=1e-6):
@@ -1050,7 +1052,7 @@ def _explain_by_terms(evaluated: list[_Point], pending: dict[str, list[int]], fl
         count = len(per_point[0])
         labels = [f"term {i + 1} of {count}, {_term_label(per_point[0][i][0], evaluated[0].leaves)}," for i, _ in wrong]
         r.kind = "wrong_term"
-        r.mistake = "; ".join(f"the gradient of {label} is {_how_scaled(c, sizes)}" for label, (_, c) in zip(labels, wrong))
+        r.mistake = "; ".join(f"the gradient of {label} is {_how_scaled(c, sizes, label)}" for label, (_, c) in zip(labels, wrong))
         r.verdict = r.mistake
         r.factor = wrong[0][1]
         r.evidence += (f"; rule = " + " + ".join(f"{_fmt(c)} x (term {i + 1}'s gradient)" for i, c in

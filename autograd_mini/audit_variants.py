@@ -85,7 +85,8 @@ VJP_VARIANTS: dict[str, list[Variant]] = {
                 lambda g, ans, x, y: (_matmul_vjp(g, ans, x, y)[0], _matmul_vjp(g, ans, _ones_like(x), y)[1])),
     ],
     "mean": [Variant("1/N_dropped", "1/N of the mean dropped (differentiated as a sum)", _sum_vjp),
-             Variant("constant", "the mean treated as a constant in the backward (its gradient dropped)",
+             Variant("constant", "the mean treated as a constant in the backward (its gradient dropped; at every mean "
+                     "of a batch-norm: the batch statistics treated as constants)",
                      lambda g, ans, x, axis=None, keepdims=False: (np.zeros(np.shape(x)),))],
     "div": [Variant("numerator_dropped", "only the denominator's derivative kept (the numerator's left out); "
                     "for a softmax p = e/sum(e) this is the gradient p instead of p - y: the -1 at the true "
