@@ -51,25 +51,26 @@ Params = dict[str, np.ndarray]
 
 Kind = Literal["exact", "factor", "sign_flipped", "transposed", "wrong_derivative", "wrong_term",
                "updated_in_step", "graph_dropped", "other_gradient", "not_a_gradient", "non_finite", "undetermined"]
-"""A parameter's verdict, machine-readable (pictures and tools read it):
-exact             the rule is the gradient;
-factor            a constant times the gradient (`factor`; `meaning`/`mistake` name it when it is N, 2, ...);
-sign_flipped      a negative constant times the gradient;
-transposed        the gradient's transpose (times a constant);
-wrong_derivative  backpropagation with a catalogued mistake at one node, at every node of a kind, or in a
-                  hand-written element-wise function (`variant`);
-wrong_term        the loss is a sum of terms and one term's gradient is scaled, missing or sign-flipped
-                  (`mistake` says which term and how);
-updated_in_step   backpropagation through weights already updated in this step;
-graph_dropped     the loss depends on the parameter but its recorded graph does not carry it (the forward
-                  left the graph, e.g. ndarray.dot(Tensor) or a write into an np.zeros buffer): the
-                  autodiff gradient is not the truth, so no verdict on the rule is given;
-other_gradient    unexplained, with a symmetric Jacobian: the gradient of some other function;
-not_a_gradient    unexplained, with an asymmetric Jacobian: the gradient of no function;
-non_finite        the rule gave NaN or inf;
-undetermined      the true gradient is ~0 at every point.
-An AuditReport's `kind` is one of these or "mixed"."""
 KINDS: tuple[str, ...] = get_args(Kind)
+KIND_MEANINGS: dict[str, str] = {  # a parameter's verdict, machine-readable (pictures and tools read it)
+    "exact": "the rule is the gradient",
+    "factor": "a constant times the gradient (`factor`; `mistake` names it when it is N, 2, ...)",
+    "sign_flipped": "a negative constant times the gradient",
+    "transposed": "the gradient's transpose (times a constant)",
+    "wrong_derivative": "backpropagation with a catalogued mistake at one node, at every node of a kind, or in "
+                        "a hand-written element-wise function (`variant`)",
+    "wrong_term": "the loss is a sum of terms and one term's gradient is scaled, missing or sign-flipped "
+                  "(`mistake` says which term and how)",
+    "updated_in_step": "backpropagation through weights already updated in this step",
+    "graph_dropped": "the loss depends on the parameter but its recorded graph does not carry it (the forward "
+                     "left the graph, e.g. ndarray.dot(Tensor) or a write into an np.zeros buffer): the autodiff "
+                     "gradient is not the truth, so no verdict on the rule is given",
+    "other_gradient": "unexplained, with a symmetric Jacobian: the gradient of some other function "
+                      "(`first_difference` says where and by how much it differs)",
+    "not_a_gradient": "unexplained, with an asymmetric Jacobian: the gradient of no function",
+    "non_finite": "the rule gave NaN or inf",
+    "undetermined": "the true gradient is ~0 at every point",
+}  # an AuditReport's `kind` is one of these, or "mixed"
 
 MATCH_TOL = 1e-9      # relative error under which a rule "is" a candidate (float64 rounding is ~1e-15)
 ZERO_GRAD = 1e-8      # a gradient this small relative to the parameter's largest is "~0": nothing to compare
@@ -119,9 +120,8 @@ class VariantMatch:
 
 @dataclass
 class ParamAudit:
-    """One parameter's verdict. `kind` is machine-readable (pictures and tools read it; `verdict` is
-    for people): "exact", "factor", "sign_flipped", "transposed", "wrong_derivative", "updated_in_step",
-    "other_gradient", "not_a_gradient", "non_finite" (the rule gave NaN/inf) or "undetermined"."""
+    """One parameter's verdict. `kind` is machine-readable (pictures and tools read it; KIND_MEANINGS
+    says what each means); `verdict` is for people, and `mistake` names the mistake in plain words."""
     name: str
     kind: Kind
     verdict: str                 # short, for tables
@@ -1119,7 +1119,7 @@ def _descent(evaluated: list[_Point], results: dict[str, ParamAudit]) -> tuple[l
     flat = set.intersection(*(set(r.zero_points) for r in results.values()))  # ~0 gradient: no direction
     for k, p in enumerate(evaluated):
         g, r = _flatten(p.grad), _flatten(p.rule)
-        if k in flat or not np.all(np.isfinite(r)) or np.linalg.norm(r) == 0:
+        if k in flat or not np.all(np.isfinite(r)) or np.linalg.norm(r) == 0 or np.linalg.norm(g) == 0:
             descent.append(None)
             cosines.append(None)
         else:
