@@ -557,8 +557,10 @@ def _search_variants(points: list[_Point], pending: dict[str, list[int]], floors
     for trial in _node_trials(points[0].nodes) + _elementwise_trials(points[0].nodes):
         grads = []
         for p in points:
-            g = _swapped_gradient(p, trial.overrides(p) + [(p.nodes[i], _no_gradient) for i in shifts
-                                                           if i not in trial_nodes(trial, p)])
+            overrides = trial.overrides(p)
+            swapped = {id(node) for node, _ in overrides}
+            g = _swapped_gradient(p, overrides + [(p.nodes[i], _no_gradient) for i in shifts
+                                                  if id(p.nodes[i]) not in swapped])
             if g is None:
                 break
             grads.append(g)
@@ -576,11 +578,6 @@ def _search_variants(points: list[_Point], pending: dict[str, list[int]], floors
 
 def _no_gradient(g: Any, ans: Any, *inputs: Any, **params: Any) -> tuple:
     return tuple(np.zeros(np.shape(x)) for x in inputs)
-
-
-def trial_nodes(trial: _Trial, p: _Point) -> set[int]:
-    ids = {id(node) for node, _ in trial.overrides(p)}
-    return {i for i, t in enumerate(p.nodes) if id(t) in ids}
 
 
 def _shifts(points: list[_Point]) -> list[int]:
