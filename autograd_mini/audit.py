@@ -240,7 +240,7 @@ def _sentence(p: ParamAudit) -> str:
         return text + ("." if p.factor == 1 else f", times {_fmt(p.factor)}.")
     if p.kind == "wrong_derivative":
         v = p.variant
-        text = f"the rule is what backpropagation gives with one mistake, at the {v.label}: {v.description}"
+        text = f"the rule is what backpropagation gives with one mistake, {_at(v.label)}: {v.description}"
         return text + ("." if v.factor == 1 else f"; and it is scaled by {_fmt(v.factor)}"
                        + (f" ({p.meaning})." if p.meaning else "."))
     if p.kind == "updated_in_step":
@@ -1194,12 +1194,17 @@ def _set_variant(result: ParamAudit, matches: list[VariantMatch], sizes: list[in
     result.factor = best.factor
     result.meaning = ("; or ".join(factor_meanings(best.factor, sizes)) or None) if best.factor != 1 else None
     result.verdict = f"{best.label.split(' (')[0]}: {best.description.split(':')[0]}"
-    result.mistake = f"{best.description}, at the {best.label}" + (
+    result.mistake = f"{best.description}, {_at(best.label)}" + (
         f"; and {factor_mistake(best.factor, sizes) or f'scaled by {_fmt(best.factor)}'}" if best.factor != 1 else "")
     if best.factor != 1:
         result.verdict += f", times {_fmt(best.factor)}"
     result.evidence += (f"; autodiff with '{best.variant}' at {best.label} reproduces the rule"
                         f"{'' if best.factor == 1 else f' times {_fmt(best.factor)}'} at every point")
+
+
+def _at(label: str) -> str:
+    """'at the sigmoid node #2 of 2 (...)', but 'at every tanh node (...)'."""
+    return f"at {label}" if label.startswith("every ") else f"at the {label}"
 
 
 def _summary(kind: str, results: dict[str, ParamAudit]) -> str:
