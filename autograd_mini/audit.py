@@ -38,6 +38,8 @@ None, a complex array, a missing name) is an error naming the parameter and what
 from __future__ import annotations
 
 import math
+import os
+import traceback
 from dataclasses import dataclass, field
 from typing import Any, Callable, Literal, Mapping, Sequence, get_args
 
@@ -922,14 +924,47 @@ def _dropped_from_graph(loss_fn: Callable, point: _Point, seed: int) -> dict[str
             rates.append(rate)
         else:
             unreached = id(point.leaves[name]) not in reached
+            line = _where_values_taken(loss_fn, point.params, name)
             evidence = (f"along a random direction the loss changes at rate {rates[0]:.6g} (finite differences) "
                         f"but its graph gives {slope:.6g}" + ("; the graph does not reach it at all" if unreached
-                                                               else "; part of its effect is off the graph"))
+                                                               else "; part of its effect is off the graph")
+                        + (f"; NumPy took its values at {line}" if line else ""))
             dropped[name] = ParamAudit(
                 name, "graph_dropped", f"not in the loss's graph{' at all' if unreached else ' (partly)'}: the "
                 "forward left the graph (pass NumPy data as data=, so X.dot(W) records; no writes of a Tensor "
                 "into an np.zeros buffer, no float(t))", evidence, math.nan, [None] * 1, math.nan, [None])
     return dropped
+
+
+_PACKAGE = os.path.dirname(os.path.abspath(__file__))
+
+
+class _Watched(Tensor):
+    """A parameter that remembers the first line of the caller's code that took its values as a
+    NumPy array or a float (ndarray.dot(W), float(W)): where the forward leaves the graph."""
+    __slots__ = ("taken_at",)
+
+    def _note(self) -> None:
+        caller = traceback.extract_stack(limit=3)[0]  # the frame that asked (NumPy's C code has none)
+        if getattr(self, "taken_at", None) is None and not os.path.abspath(caller.filename).startswith(_PACKAGE):
+            self.taken_at = f"{os.path.basename(caller.filename)}:{caller.lineno} `{caller.line}`"
+
+    def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
+        self._note()
+        return super().__array__(dtype, copy)
+
+    def __float__(self) -> float:
+        self._note()
+        return super().__float__()
+
+
+def _where_values_taken(loss_fn: Callable, params: Params, name: str) -> str | None:
+    """The line of the forward that took parameter `name`'s values out of the graph, if it was the
+    parameter itself (not a result computed from it) that was converted."""
+    leaves = {n: (_Watched if n == name else Tensor)(v, requires_grad=True, name=n) for n, v in params.items()}
+    with np.errstate(all="ignore"):
+        loss_fn(leaves)
+    return getattr(leaves[name], "taken_at", None)
 
 
 def _given_points(params: dict[str, Any], points: list[dict[str, Any]] | None) -> list[Params]:

@@ -143,6 +143,7 @@ def test_a_dropped_graph_is_its_own_verdict_not_a_false_alarm():
                       **FAST)
     w1 = report.params["W1"]
     assert w1.kind == "graph_dropped" and "partly" in w1.verdict and "finite differences" in w1.evidence
+    assert 'NumPy took its values at test_audit_corpus.py' in w1.evidence and 'X.dot(p["W1"])' in w1.evidence
     assert {report.params[n].kind for n in ("b1", "W2", "b2")} == {"exact"}  # these the graph carries
     assert "other" not in report.explain() and "not a gradient" not in report.explain()
 
