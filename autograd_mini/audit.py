@@ -1084,7 +1084,8 @@ def _explain_by_terms(evaluated: list[_Point], pending: dict[str, list[int]], fl
         count = len(per_point[0])
         labels = [f"term {i + 1} of {count}, {_term_label(per_point[0][i][0], evaluated[0].leaves)}," for i, _ in wrong]
         r.kind = "wrong_term"
-        r.mistake = "; ".join(f"the gradient of {label} is {_how_scaled(c, sizes, label)}" for label, (_, c) in zip(labels, wrong))
+        r.mistake = "; ".join(f"the gradient of {label} is {_how_scaled(c, sizes, label)}"
+                              for label, (_, c) in zip(labels, wrong))
         r.verdict = r.mistake
         r.factor = wrong[0][1]
         r.evidence += (f"; rule = " + " + ".join(f"{_fmt(c)} x (term {i + 1}'s gradient)" for i, c in

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings, strategies as st
 
 import autograd_mini as am
 from autograd_mini.audit import KINDS
@@ -232,3 +233,30 @@ def test_two_layer_net_written_with_a_masked_write_is_exact():
         return -np.sum(np.log(probs[np.arange(len(y)), y])) / len(y) + 0.05 * (np.sum(p["W1"] * p["W1"])
                                                                                + np.sum(p["W2"] * p["W2"]))
     assert am.audit(loss, TWO_LAYER_PARAMS, two_layer_rule, data=TWO_LAYER_DATA, **FAST).kind == "exact"
+
+
+# ---- properties: any data, any sizes -------------------------------------------------------------
+
+@settings(max_examples=8, deadline=None)
+@given(n=st.integers(2, 7), d=st.integers(1, 3), h=st.integers(1, 3), seed=st.integers(0, 2 ** 16),
+       mistake=st.sampled_from([None, "1/N dropped"]))
+def test_a_tanh_net_rule_is_exact_or_its_dropped_1_over_n_named_with_n_from_the_data(n, d, h, seed, mistake):
+    rng = np.random.default_rng(seed)
+    data = {"X": rng.normal(size=(n, d)), "y": rng.normal(size=n)}
+    params = {"W1": rng.normal(size=(d, h)), "b1": rng.normal(size=h), "w2": rng.normal(size=h)}
+
+    def loss(p, dd):
+        hidden = np.tanh(dd["X"].dot(p["W1"]) + p["b1"])
+        return np.mean((hidden.dot(p["w2"]) - dd["y"]) ** 2)
+
+    def rule(p, dd):
+        X = dd["X"]
+        hidden = np.tanh(X.dot(p["W1"]) + p["b1"])
+        error = 2 * (hidden.dot(p["w2"]) - dd["y"]) / (1 if mistake else X.shape[0])
+        dz = np.outer(error, p["w2"]) * (1 - hidden ** 2)
+        return {"W1": X.T.dot(dz), "b1": dz.sum(axis=0), "w2": hidden.T.dot(error)}
+    report = am.audit(loss, params, rule, data=data, n_random=2)
+    if mistake is None:
+        assert report.kind == "exact", report.explain()
+    else:
+        assert set(report.mistakes.values()) == {f"the 1/N was dropped (N = {n})"}, report.explain()
