@@ -1147,11 +1147,14 @@ def _first_difference(name: str, evaluated: list[_Point], valid: list[int]) -> s
 
 
 def _descent(evaluated: list[_Point], results: dict[str, ParamAudit]) -> tuple[list, list]:
-    """<dL, rule> and its cosine per point (None where the gradient is ~0 or the rule is 0 or not finite)."""
+    """<dL, rule> and its cosine per point (None where the gradient is ~0 or the rule is 0 or not finite),
+    over the parameters whose gradient the graph carries (a dropped one's autodiff gradient is not dL)."""
     descent, cosines = [], []
     flat = set.intersection(*(set(r.zero_points) for r in results.values()))  # ~0 gradient: no direction
+    carried = [name for name, r in results.items() if r.kind != "graph_dropped"]
     for k, p in enumerate(evaluated):
-        g, r = _flatten(p.grad), _flatten(p.rule)
+        g = _flatten({n: p.grad[n] for n in carried}) if carried else np.zeros(0)
+        r = _flatten({n: p.rule[n] for n in carried}) if carried else np.zeros(0)
         if k in flat or not np.all(np.isfinite(r)) or np.linalg.norm(r) == 0 or np.linalg.norm(g) == 0:
             descent.append(None)
             cosines.append(None)
