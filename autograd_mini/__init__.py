@@ -24,6 +24,7 @@ from .derivatives import (checkpoint, elementwise_grad, grad, hessian, hvp, jaco
                           value_and_grad, vjp)
 from .pictures import draw_graph, render_graph  # noqa: E402,F401
 from .audit import audit, AuditReport  # noqa: E402
+from .audit_layer import audit_layer  # noqa: E402,F401
 from .derivation import derive  # noqa: E402,F401
 from .trace import TraceWarning, trace  # noqa: E402,F401
 

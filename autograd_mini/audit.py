@@ -38,8 +38,10 @@ None, a complex array, a missing name) is an error naming the parameter and what
 from __future__ import annotations
 
 import math
+import os
+import traceback
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Callable, Literal, Mapping, Sequence, get_args
 
 import numpy as np
 
@@ -48,6 +50,29 @@ from .errors import ShapeError
 from .tensor import Op, Tensor, backprop, no_grad, unwrap, walk
 
 Params = dict[str, np.ndarray]
+
+Kind = Literal["exact", "factor", "sign_flipped", "transposed", "wrong_derivative", "wrong_term",
+               "updated_in_step", "graph_dropped", "other_gradient", "not_a_gradient", "non_finite", "undetermined"]
+KINDS: tuple[str, ...] = get_args(Kind)
+KIND_MEANINGS: dict[str, str] = {  # a parameter's verdict, machine-readable (pictures and tools read it)
+    "exact": "the rule is the gradient",
+    "factor": "a constant times the gradient (`factor`; `mistake` names it when it is N, 2, ...)",
+    "sign_flipped": "a negative constant times the gradient",
+    "transposed": "the gradient's transpose (times a constant)",
+    "wrong_derivative": "backpropagation with a catalogued mistake at one node, at every node of a kind, or in "
+                        "a hand-written element-wise function (`variant`)",
+    "wrong_term": "the loss is a sum of terms and one term's gradient is scaled, missing or sign-flipped "
+                  "(`mistake` says which term and how)",
+    "updated_in_step": "backpropagation through weights already updated in this step",
+    "graph_dropped": "the loss depends on the parameter but its recorded graph does not carry it (the forward "
+                     "left the graph, e.g. ndarray.dot(Tensor) or a write into an np.zeros buffer): the autodiff "
+                     "gradient is not the truth, so no verdict on the rule is given",
+    "other_gradient": "unexplained, with a symmetric Jacobian: the gradient of some other function "
+                      "(`first_difference` says where and by how much it differs)",
+    "not_a_gradient": "unexplained, with an asymmetric Jacobian: the gradient of no function",
+    "non_finite": "the rule gave NaN or inf",
+    "undetermined": "the true gradient is ~0 at every point",
+}  # an AuditReport's `kind` is one of these, or "mixed"
 
 MATCH_TOL = 1e-9      # relative error under which a rule "is" a candidate (float64 rounding is ~1e-15)
 ZERO_GRAD = 1e-8      # a gradient this small relative to the parameter's largest is "~0": nothing to compare
@@ -66,6 +91,14 @@ FACTOR_MEANINGS: dict[tuple[int, int], tuple[str, str]] = {
     (1, 0): ("2", "the loss has a 1/2 (as in 1/2*SSE) that the rule leaves out"),
     (-1, 0): ("1/2", "the 2 from differentiating the square was dropped: the rule is the gradient of 1/2*SSE"),
 }
+# The same constants as a mistake, in a few words, when N was read from the data (`data=`) or from a mean.
+FACTOR_MISTAKES: dict[tuple[int, int], str] = {
+    (0, 1): "the 1/N was dropped", (0, -1): "divided by N twice (or by N where the loss sums)",
+    (-1, 1): "the 1/N and the 2 of the square were both dropped", (1, -1): "divided by N twice, and a 2 too many",
+    (1, 1): "the 1/N dropped and a 2 too many", (-1, -1): "divided by N twice and the 2 of the square dropped",
+    (1, 0): "a factor 2 too many (e.g. the loss's 1/2 left out)",
+    (-1, 0): "a factor 1/2 (e.g. the 2 from differentiating a square dropped)",
+}
 
 # ---- the report -------------------------------------------------------------------------------------
 
@@ -79,19 +112,20 @@ class VariantMatch:
     label: str              # e.g. "sigmoid node #2 of 2 (output shape (4, 1))"
     factor: float           # rule = factor * (gradient with the mistake); 1 if nothing else is wrong
     node: Tensor = field(repr=False, compare=False)  # the node in the graph at the first point, for pictures
+    sites: int = 1          # how many nodes (or hand-written functions) the mistake is made at, all at once
 
     def to_dict(self) -> dict:
         return {"op": self.op, "variant": self.variant, "description": self.description,
-                "node_index": self.node_index, "node_id": id(self.node), "label": self.label, "factor": self.factor}
+                "node_index": self.node_index, "node_id": id(self.node), "label": self.label, "factor": self.factor,
+                "sites": self.sites}
 
 
 @dataclass
 class ParamAudit:
-    """One parameter's verdict. `kind` is machine-readable (pictures and tools read it; `verdict` is
-    for people): "exact", "factor", "sign_flipped", "transposed", "wrong_derivative", "updated_in_step",
-    "other_gradient", "not_a_gradient", "non_finite" (the rule gave NaN/inf) or "undetermined"."""
+    """One parameter's verdict. `kind` is machine-readable (pictures and tools read it; KIND_MEANINGS
+    says what each means); `verdict` is for people, and `mistake` names the mistake in plain words."""
     name: str
-    kind: str
+    kind: Kind
     verdict: str                 # short, for tables
     evidence: str                # the numbers behind the verdict
     max_rel_error: float         # max over compared points of |rule - grad| / |grad| (norms)
@@ -106,11 +140,13 @@ class ParamAudit:
     zero_points: list[int] = field(default_factory=list)  # points ignored: the true gradient is ~0
     transposed_shape: bool = False  # the rule came back with the transposed shape
     updated_before: list[str] = field(default_factory=list)  # updated_in_step: the weights it reads already updated
+    mistake: str | None = None   # the mistake in plain words, when the audit can name it
+    first_difference: str | None = None  # unexplained rules: where rule and gradient first differ, by how much
 
     def to_dict(self) -> dict:
         out = {k: getattr(self, k) for k in ("name", "kind", "verdict", "evidence", "max_rel_error", "cosines",
                                              "scale", "scales", "factor", "meaning", "asymmetry", "zero_points",
-                                             "transposed_shape", "updated_before")}
+                                             "transposed_shape", "updated_before", "mistake", "first_difference")}
         out["variant"] = self.variant.to_dict() if self.variant else None
         out["alternatives"] = [v.to_dict() for v in self.alternatives]
         return out
@@ -134,7 +170,7 @@ class Convergence:
 @dataclass
 class AuditReport:
     params: dict[str, ParamAudit]
-    kind: str                         # the common kind, or "mixed"
+    kind: str                         # the common Kind, or "mixed"
     summary: str
     n_given: int
     n_random: int
@@ -152,6 +188,11 @@ class AuditReport:
     def kinds(self) -> dict[str, str]:
         """Parameter name -> its verdict's machine-readable kind (see ParamAudit)."""
         return {name: p.kind for name, p in self.params.items()}
+
+    @property
+    def mistakes(self) -> dict[str, str | None]:
+        """Parameter name -> its mistake in plain words (None where exact or not named)."""
+        return {name: p.mistake for name, p in self.params.items()}
 
     @property
     def variant_nodes(self) -> dict[str, Tensor]:
@@ -206,21 +247,28 @@ def _sentence(p: ParamAudit) -> str:
     if p.kind == "wrong_derivative":
         v = p.variant
         assert v is not None  # (a wrong_derivative finding always names its variant)
-        text = f"the rule is what backpropagation gives with one mistake, at the {v.label}: {v.description}"
+        text = f"the rule is what backpropagation gives with one mistake, {_at(v.label)}: {v.description}"
         return text + ("." if v.factor == 1 else f"; and it is scaled by {_fmt(v.factor)}"
                        + (f" ({p.meaning})." if p.meaning else "."))
     if p.kind == "updated_in_step":
         return (f"the rule is what back-propagation gives when it goes through {', '.join(p.updated_before)} after "
                 f"updating {'it' if len(p.updated_before) == 1 else 'them'} in the same step: it uses weights already "
                 f"updated in this step (compute every direction from the weights of the forward pass, then update).")
+    if p.kind == "wrong_term":
+        return f"the loss is a sum of terms and {p.mistake}."
+    if p.kind == "graph_dropped":
+        return (f"the loss depends on it, but its recorded graph does not carry it ({p.evidence}): a step of the "
+                f"forward left the graph, so there is no true gradient to compare the rule with.")
     if p.kind == "other_gradient":
         return (f"the rule is not the gradient of this loss (relative error up to {p.max_rel_error:.3g}), but its "
-                f"Jacobian is symmetric, so it is the gradient of some other function.")
+                f"Jacobian is symmetric, so it is the gradient of some other function"
+                + (f"; {p.first_difference}." if p.first_difference else "."))
     if p.kind == "non_finite":
         return f"the rule is not finite ({p.evidence}), so it cannot be compared with the gradient."
     if p.kind == "not_a_gradient":
         return (f"the rule is not the gradient of any function: its Jacobian is not symmetric "
-                f"(|J - J^T|/|J| = {p.asymmetry:.3g}); no loss, however chosen, makes it its gradient.")
+                f"(|J - J^T|/|J| = {p.asymmetry:.3g}); no loss, however chosen, makes it its gradient"
+                + (f"; {p.first_difference}." if p.first_difference else "."))
     return "the true gradient is ~0 at every point, so nothing can be concluded."
 
 
@@ -267,11 +315,11 @@ def _build(loss_fn: Callable, params: Params) -> tuple[Tensor, dict[str, Tensor]
     return loss, leaves
 
 
-def _gradient(loss: Tensor, leaves: dict[str, Tensor]) -> Params | None:
+def _gradient(loss: Tensor, leaves: dict[str, Tensor], sign: float = 1.0) -> Params | None:
     """d loss / d leaves (zeros for unused ones); None when a swapped-in variant does not apply."""
     try:
         with np.errstate(all="ignore"):
-            captured = backprop([loss], [np.ones_like(loss.data)], retain_graph=True, accumulate_leaves=False,
+            captured = backprop([loss], [np.full_like(loss.data, sign)], retain_graph=True, accumulate_leaves=False,
                                 capture=leaves.values())
     except _NotApplicable:
         return None
@@ -323,6 +371,21 @@ def _direction(name: str, value: Any, shape: tuple) -> np.ndarray:
     return array.astype(np.float64)
 
 
+def _shape_mistake(got: tuple, want: tuple) -> str:
+    """The likely mistake behind a rule of the wrong shape (a bias gradient not summed, or summed wrongly)."""
+    if len(got) == len(want) + 1 and got[1:] == want:
+        return (f"one row per sample: the sum over the batch axis (axis 0, N = {got[0]}) was not taken "
+                f"(a bias's gradient is dout.sum(axis=0)); ")
+    if len(got) == len(want) and sum(a != b for a, b in zip(got, want)) == 1:
+        axis = next(k for k, (a, b) in enumerate(zip(got, want)) if a != b)
+        if want[axis] == 1:
+            return f"the sum over axis {axis} (N = {got[axis]}) was not taken (keepdims=True keeps its 1); "
+    if len(want) == 1 and len(got) == 1:
+        return (f"summed over the wrong axis? (a bias of shape {want} gets dout.sum(axis=0), over the "
+                f"samples; a sum over axis 1 gives one entry per sample, {got}); ")
+    return ""
+
+
 def _rule_at(manual_rule: Callable, params: Params) -> tuple[Params, set[str]]:
     """The rule's directions in each parameter's shape, and the names whose array came back transposed."""
     out = manual_rule({name: value.copy() for name, value in params.items()})  # the rule may not edit our points
@@ -341,7 +404,8 @@ def _rule_at(manual_rule: Callable, params: Params) -> tuple[Params, set[str]]:
                 transposed.add(name)
             else:
                 raise ShapeError(f"audit: manual_rule gave shape {r.shape} for '{name}' of shape {value.shape}; "
-                                 f"return the full direction that is subtracted, in the parameter's shape")
+                                 f"{_shape_mistake(r.shape, value.shape)}return the full direction that is "
+                                 f"subtracted, in the parameter's shape")
         directions[name] = r
     return directions, transposed
 
@@ -408,9 +472,21 @@ def factor_meanings(c: float, sizes: list[int]) -> list[str]:
     return found
 
 
-def _sizes(points: list[_Point], n_samples: int | None) -> list[int]:
-    """Candidate N: the given data size, and how many entries each mean in the loss averages."""
+def factor_mistake(c: float, sizes: list[int]) -> str | None:
+    """|c| as a mistake in a few words, e.g. 'the 1/N was dropped (N = 6)' (None if it names nothing)."""
+    if math.isclose(abs(c), 1, rel_tol=1e-6):
+        return None
+    for (a, b), words in FACTOR_MISTAKES.items():
+        for n in (sizes if b else [1]):
+            if math.isclose(abs(c), 2.0 ** a * float(n) ** b, rel_tol=1e-6):
+                return words + (f" (N = {n})" if b else "")
+    return None
+
+
+def _sizes(points: list[_Point], n_samples: int | None, data_sizes: Sequence[int] = ()) -> list[int]:
+    """Candidate N: the given data size, the data's dimensions, and how many entries each mean averages."""
     sizes = [n_samples] if n_samples else []
+    sizes += [n for n in data_sizes if n > 1 and n not in sizes]
     for t in points[0].nodes:
         if t.op_name == "mean":
             n = (t._parents or ())[0].size // max(t.size, 1)
@@ -441,29 +517,214 @@ def _with_shape_check(variant_vjp: Callable, true_vjp: Callable) -> Callable:
     return vjp
 
 
+@dataclass
+class _Trial:
+    """One mistake to try: where (a node, every node of a kind, a hand-written element-wise function)
+    and, per point, the (node, vjp) pairs that put it in place."""
+    op: str
+    variant: str
+    description: str
+    node_index: int
+    label: str
+    overrides: Callable[[_Point], list[tuple[Tensor, Callable]]]
+    sites: int = 1
+
+
+def _at_nodes(indices: Sequence[int], vjp: Callable) -> Callable[[_Point], list[tuple[Tensor, Callable]]]:
+    return lambda p: [(p.nodes[i], _with_shape_check(vjp, p.nodes[i]._op.vjp)) for i in indices]
+
+
+def _node_trials(nodes: list[Tensor]) -> list[_Trial]:
+    """Each catalogued mistake at each node, and at every node of its kind at once (a loop over time steps
+    repeats one mistake); and every statistic (a mean or sum of several entries) treated as a constant."""
+    trials, by_op = [], {}
+    for index, node in enumerate(nodes):
+        by_op.setdefault(node.op_name, []).append(index)
+        for v in VJP_VARIANTS.get(node.op_name, ()):
+            trials.append(_Trial(node.op_name, v.name, v.description, index, _node_label(nodes, index),
+                                 _at_nodes([index], v.vjp)))
+    for op, indices in by_op.items():
+        if len(indices) > 1:
+            for v in VJP_VARIANTS.get(op, ()):
+                trials.append(_Trial(op, v.name, v.description, indices[0],
+                                     f"every {op} node (all {len(indices)} of them)", _at_nodes(indices, v.vjp),
+                                     len(indices)))
+    statistics = [i for i, t in enumerate(nodes) if t.op_name in ("mean", "sum") and 1 < t.size < t._parents[0].size]
+    if statistics:
+        trials.append(_Trial("mean", "statistics_constant", "the batch statistics treated as constants in the "
+                             "backward (the gradient through the mean and variance dropped, as in a batch-norm "
+                             "backward that differentiates only x_hat = (x - mu) / sigma's numerator)",
+                             statistics[0], f"every mean or sum over a batch ({len(statistics)} of them)",
+                             _at_nodes(statistics, lambda g, ans, *inputs, **params:
+                                       tuple(np.zeros(np.shape(x)) for x in inputs)), len(statistics)))
+    return trials
+
+
 def _search_variants(points: list[_Point], pending: dict[str, list[int]], floors: dict[str, float]
                      ) -> dict[str, list[VariantMatch]]:
-    """Every (node, catalogued mistake) whose gradient, times one constant, reproduces a pending rule."""
+    """Every tried mistake whose gradient, times one constant, reproduces a pending rule."""
     found: dict[str, list[VariantMatch]] = {name: [] for name in pending}
     if any([t.op_name for t in p.nodes] != [t.op_name for t in points[0].nodes] for p in points):
         return found  # the graph changes from point to point: nodes cannot be matched across points
-    for index, node in enumerate(points[0].nodes):
-        for variant in VJP_VARIANTS.get(node.op_name, ()):
-            grads = []
-            for p in points:
-                g = _variant_gradient(p, index, variant)
-                if g is None:
-                    break
-                grads.append(g)
-            else:
-                for name, valid in pending.items():
-                    changed = any(not np.array_equal(grads[k][name], points[k].grad[name]) for k in valid)
-                    c = _fit_factor([points[k].rule[name] for k in valid], [grads[k][name] for k in valid],
-                                    floors[name]) if changed else None
-                    if c is not None:
-                        found[name].append(VariantMatch(node.op_name, variant.name, variant.description, index,
-                                                        _node_label(points[0].nodes, index), c, node))
+    shifts = _shifts(points)
+    for trial in _node_trials(points[0].nodes) + _elementwise_trials(points[0].nodes):
+        grads = []
+        for p in points:
+            overrides = trial.overrides(p)
+            swapped = {id(node) for node, _ in overrides}
+            g = _swapped_gradient(p, overrides + [(p.nodes[i], _no_gradient) for i in shifts
+                                                  if id(p.nodes[i]) not in swapped])
+            if g is None:
+                break
+            grads.append(g)
+        else:
+            for name, valid in pending.items():
+                changed = any(not np.array_equal(grads[k][name], points[k].grad[name]) for k in valid)
+                c = _fit_factor([points[k].rule[name] for k in valid], [grads[k][name] for k in valid],
+                                floors[name]) if changed else None
+                if c is not None:
+                    found[name].append(VariantMatch(trial.op, trial.variant, trial.description, trial.node_index,
+                                                    trial.label, c, points[0].nodes[trial.node_index],
+                                                    trial.sites))
     return found
+
+
+def _no_gradient(g: Any, ans: Any, *inputs: Any, **params: Any) -> tuple:
+    return tuple(np.zeros(np.shape(x)) for x in inputs)
+
+
+def _shifts(points: list[_Point]) -> list[int]:
+    """Stabilising shifts, `x - x.max(axis, keepdims=True)` before a softmax: a hand derivation treats
+    the max as a constant, and so do the trials, where the gradient shows it changes nothing (the loss
+    is shift-invariant there); a mistake after the shift would otherwise leak through the max."""
+    nodes = points[0].nodes
+    shifts = [i for i, t in enumerate(nodes) if t.op_name == "max" and any(
+        u.op_name == "sub" and u._parents[1] is t and u._parents[0] is t._parents[0] for u in nodes)]
+    if not shifts:
+        return []
+    for p in points:
+        g = _swapped_gradient(p, [(p.nodes[i], _no_gradient) for i in shifts])
+        if g is None or any(not np.allclose(g[n], p.grad[n], rtol=1e-9, atol=1e-12 * (1 + np.abs(p.grad[n]).max()))
+                            for n in g):
+            return []
+    return shifts
+
+
+# ---- hand-written element-wise functions: 1 / (1 + np.exp(-z)) is a sigmoid --------------------------
+
+ELEMENTWISE = {"add", "sub", "mul", "div", "neg", "pow", "power", "square", "exp", "log", "tanh", "sigmoid",
+               "relu", "softplus", "abs", "maximum", "minimum"}
+NAMED_FUNCTIONS: dict[str, Callable[[np.ndarray], np.ndarray]] = {  # recognised by their values
+    "sigmoid": lambda x: 1 / (1 + np.exp(-x)), "tanh": np.tanh, "relu": lambda x: np.maximum(x, 0),
+    "softplus": lambda x: np.log1p(np.exp(x)), "exp": np.exp}
+MAX_CHAIN = 6
+
+
+def _link_input(node: Tensor) -> Tensor | None:
+    """The one input an element-wise node is a function of (the others are constants), if it has one."""
+    inputs = [p for p in node._parents if p.requires_grad]
+    if node.op_name in ELEMENTWISE and len(inputs) == 1 and inputs[0].shape == node.shape:
+        return inputs[0]
+    return None
+
+
+def _chains(nodes: list[Tensor]) -> list[list[int]]:
+    """Maximal runs of element-wise nodes, each the only use of the one before (z -> ... -> f(z))."""
+    position = {id(t): i for i, t in enumerate(nodes)}
+    users: dict[int, list[int]] = {}
+    for i, t in enumerate(nodes):
+        for p in t._parents:
+            users.setdefault(id(p), []).append(i)
+    linked = {i for i, t in enumerate(nodes) if _link_input(t) is not None}
+    chains = []
+    for i in sorted(linked):
+        before = position.get(id(_link_input(nodes[i])))
+        if before in linked and len(users.get(id(nodes[before]), [])) == 1:
+            continue  # i continues the chain that runs through `before`
+        chain = [i]
+        while len(users.get(id(nodes[chain[-1]]), [])) == 1 and users[id(nodes[chain[-1]])][0] in linked:
+            chain.append(users[id(nodes[chain[-1]])][0])
+        if len(chain) > 1:
+            chains.append(chain)
+    return chains
+
+
+def _replay(run: list[Tensor], x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The element-wise function the run computes, and its derivative, at x (the engine differentiates it)."""
+    ops = [(t._op, t._params or {}, [None if p.requires_grad else p for p in t._parents]) for t in run]
+    start = Tensor(x, requires_grad=True)
+    out = start
+    for op, params, parents in ops:
+        out = op(*[out if p is None else p for p in parents], **params)
+    captured = backprop([out], [np.ones_like(out.data)], accumulate_leaves=False, capture=[start])
+    return out.data, np.broadcast_to(captured.get(id(start), np.zeros(x.shape)), x.shape)
+
+
+def _recognised(run: list[Tensor]) -> str | None:
+    z = _link_input(run[0])
+    probe = np.resize(np.linspace(-2.5, 2.5, 13), z.shape)
+    with np.errstate(all="ignore"):
+        values = _replay(run, probe)[0]
+    return next((name for name, f in NAMED_FUNCTIONS.items() if np.allclose(values, f(probe), rtol=1e-12)), None)
+
+
+def _run_overrides(indices: list[int], last_vjp: Callable[[_Point], Callable]) -> Callable:
+    """Overrides for a run: every node passes the gradient straight through to its one input, but the
+    last, which applies `last_vjp(point)` (the mistaken derivative of the whole function)."""
+    def passing(position: int, scale: Callable) -> Callable:
+        return lambda g, ans, *inputs, **params: tuple(scale(g) if k == position else None for k in range(len(inputs)))
+
+    def overrides(p: _Point) -> list[tuple[Tensor, Callable]]:
+        run = [p.nodes[i] for i in indices]
+        where = [[q.requires_grad for q in t._parents].index(True) for t in run]
+        out = [(t, passing(k, lambda g: g)) for t, k in zip(run[:-1], where[:-1])]
+        return out + [(run[-1], passing(where[-1], last_vjp(p)))]
+    return overrides
+
+
+def _elementwise_trials(nodes: list[Tensor]) -> list[_Trial]:
+    """Mistakes in a hand-written element-wise function s = f(z) (a run of element-wise nodes): a
+    recognised one (1/(1+exp(-z)) is a sigmoid) gets that op's catalogue; any one the derivative taken
+    at the output f'(s) or dropped. Tried at each run and at every run of the same ops at once."""
+    trials, groups = [], {}
+    for chain in _chains(nodes):
+        for a in range(len(chain)):
+            for b in range(a + 2, min(a + MAX_CHAIN, len(chain)) + 1):
+                indices = chain[a:b]
+                run = [nodes[i] for i in indices]
+                name = _recognised(run)
+                shown = " -> ".join(t.op_name for t in run)
+                label = (f"hand-written {name or 'element-wise function'} ({shown}; output shape {run[-1].shape})")
+                for variant, description, last in _run_variants(indices, name):
+                    trials.append(_Trial(name or "elementwise", variant, description, indices[-1], label,
+                                         _run_overrides(indices, last)))
+                    groups.setdefault((shown, variant), []).append((indices, description, last))
+    for (shown, variant), members in groups.items():
+        if len(members) > 1:
+            def together(p: _Point, members: list = members) -> list[tuple[Tensor, Callable]]:
+                return [pair for indices, _, last in members for pair in _run_overrides(indices, last)(p)]
+            trials.append(_Trial("elementwise", variant, members[0][1], members[0][0][-1],
+                                 f"every hand-written {shown} (all {len(members)} of them)", together,
+                                 len(members)))
+    return trials
+
+
+def _run_variants(indices: list[int], name: str | None) -> list[tuple[str, str, Callable]]:
+    """(variant, description, point -> the last node's mistaken g -> g_z) for a run."""
+    def z_and_s(p: _Point) -> tuple[np.ndarray, np.ndarray]:
+        return _link_input(p.nodes[indices[0]]).data, p.nodes[indices[-1]].data
+
+    if name is not None:
+        return [(v.name, v.description, lambda p, v=v: (lambda g, z_s=z_and_s(p): v.vjp(g, z_s[1], z_s[0])[0]))
+                for v in VJP_VARIANTS.get(name, ())]
+
+    def at_output(p: _Point) -> Callable:
+        run = [p.nodes[i] for i in indices]
+        with np.errstate(all="ignore"):
+            slope = _replay(run, run[-1].data)[1]
+        return lambda g: g * slope
+    return [("at_output", "derivative taken at the output: f'(f(z)) instead of f'(z)", at_output),
+            ("dropped", "missing the function's derivative (chain-rule factor dropped)", lambda p: (lambda g: g))]
 
 
 # ---- a step, not a gradient: back-propagating through weights already updated in the same step -----
@@ -586,7 +847,8 @@ def audit(loss_fn: Callable[[dict[str, Tensor]], Tensor], params: dict[str, Any]
           manual_rule: Callable[[Params], dict[str, Any]], points: list[dict[str, Any]] | None = None, *,
           n_random: int = 6, spread: float = 0.3, seed: int = 0, n_samples: int | None = None,
           learning_rate: float | None = None, steps: int = 1000,
-          step: Callable[[Params, Params], Params] | None = None) -> AuditReport:
+          step: Callable[[Params, Params], Params] | None = None,
+          data: Mapping[str, Any] | None = None) -> AuditReport:
     """Compare `manual_rule` (the direction subtracted, i.e. the believed gradient) with autodiff.
 
     params:     name -> array, the first point (e.g. the initial weights).
@@ -596,11 +858,23 @@ def audit(loss_fn: Callable[[dict[str, Tensor]], Tensor], params: dict[str, Any]
                 nodes of the loss are tried as well).
     learning_rate / step: iterate `theta <- step(theta, direction)` (default theta - lr * direction)
                 `steps` times with the rule and with the true gradient, and report both end points.
+    data:       name -> the data (X, y, masks, hyperparameters). Then the loss is called
+                `loss_fn(params, data)` with every float array of the data as a constant Tensor (so
+                `X.dot(W)` is Tensor.dot and records), integer and boolean arrays (labels, masks) and
+                anything else as given; the rule is called `manual_rule(params, data)` with NumPy arrays.
+                The data's dimensions (N first) name factors: "the 1/N was dropped (N = 6)".
+    Whatever loss_fn does, the audit checks that the loss's graph carries every parameter (autodiff
+    against finite differences of the loss along a random direction): a parameter the forward dropped
+    from the graph gets the kind "graph_dropped", never a verdict against a gradient that is not the truth.
     """
+    loss_fn, manual_rule, data_sizes = _with_data(loss_fn, manual_rule, data)
     given = _given_points(params, points)
     evaluated, transposed = _evaluate_all(loss_fn, manual_rule, given, n_random, spread, seed)
-    sizes = _sizes(evaluated, n_samples)
-    results, pending, floors = _first_verdicts(evaluated, transposed, sizes)
+    sizes = _sizes(evaluated, n_samples, data_sizes)
+    dropped = _dropped_from_graph(loss_fn, evaluated[0], seed)
+    results, pending, floors = _first_verdicts(evaluated, transposed, sizes, dropped)
+    if pending:
+        _explain_by_terms(evaluated, pending, floors, results, sizes)
     if pending:
         _explain_by_variants(evaluated, pending, floors, results, sizes)
     step = step or ((lambda theta, d: {n: theta[n] - learning_rate * d[n] for n in theta})
@@ -615,6 +889,97 @@ def audit(loss_fn: Callable[[dict[str, Tensor]], Tensor], params: dict[str, Any]
     kind = kinds.pop() if len(kinds) == 1 and len(factors) <= 1 else "mixed"
     return AuditReport(results, kind, _summary(kind, results), len(given), n_random, asymmetry,
                        descent, descent_cosines, convergence, _notes(results))
+
+
+def _with_data(loss_fn: Callable, manual_rule: Callable, data: Mapping[str, Any] | None
+               ) -> tuple[Callable, Callable, list[int]]:
+    """loss_fn(params) and manual_rule(params) with the data bound (float arrays as constant Tensors for
+    the loss, NumPy arrays for the rule), and the data's dimensions, leading ones first."""
+    if data is None:
+        return loss_fn, manual_rule, []
+    if not isinstance(data, Mapping):
+        raise TypeError(f"audit: data must be a dict name -> value (X, y, masks, ...), got {type(data).__name__}")
+    arrays = {name: np.asarray(unwrap(v)) if isinstance(v, (np.ndarray, Tensor)) else v for name, v in data.items()}
+    constants = {name: Tensor(v) if isinstance(v, np.ndarray) and v.dtype.kind == "f" else v
+                 for name, v in arrays.items()}
+    shapes = [v.shape for v in arrays.values() if isinstance(v, np.ndarray) and v.ndim]
+    sizes = [shape[0] for shape in shapes] + [n for shape in shapes for n in shape[1:]]
+
+    def rule_with_data(params: Params) -> Any:  # copies: the rule may not edit the data between points
+        return manual_rule(params, {name: v.copy() if isinstance(v, np.ndarray) else v for name, v in arrays.items()})
+    return (lambda params: loss_fn(params, constants)), rule_with_data, list(dict.fromkeys(sizes))
+
+
+def _dropped_from_graph(loss_fn: Callable, point: _Point, seed: int) -> dict[str, ParamAudit]:
+    """The parameters whose effect on the loss the recorded graph does not carry: the autodiff slope
+    along a random direction against finite differences of the loss, at two step sizes (a kink of a
+    relu or max can fool one, not both). Such a gradient is not the truth, so it judges no rule."""
+    def loss_at(params: Params) -> float:
+        with no_grad(), np.errstate(all="ignore"):
+            return float(np.asarray(unwrap(loss_fn({n: Tensor(v) for n, v in params.items()}))).reshape(-1)[0])
+
+    loss = float(point.loss.data.reshape(-1)[0])
+    again = loss_at(point.params)
+    if not math.isclose(again, loss, rel_tol=1e-12, abs_tol=1e-300):
+        raise ValueError(f"audit: the loss is {loss!r} and then {again!r} at the same point: the forward is "
+                         f"random (e.g. a dropout mask drawn inside it); draw it once and pass it in as data")
+    reached = {id(t) for t in walk([point.loss])}
+    rng = np.random.default_rng(seed + 1)
+    dropped = {}
+    for name, value in point.params.items():
+        direction = rng.standard_normal(value.shape)
+        slope = float(np.vdot(point.grad[name], direction))
+        rates = []
+        for h in (1e-6, 1e-4):
+            step = h * (1 + float(np.sqrt(np.mean(value * value))))
+            rate = (loss_at({**point.params, name: value + step * direction})
+                    - loss_at({**point.params, name: value - step * direction})) / (2 * step)
+            if abs(rate - slope) <= 1e-4 * (abs(rate) + abs(slope)) + 1e-12 * (abs(loss) + 1) / step:
+                break
+            rates.append(rate)
+        else:
+            unreached = id(point.leaves[name]) not in reached
+            line = _where_values_taken(loss_fn, point.params, name)
+            evidence = (f"along a random direction the loss changes at rate {rates[0]:.6g} (finite differences) "
+                        f"but its graph gives {slope:.6g}" + ("; the graph does not reach it at all" if unreached
+                                                               else "; part of its effect is off the graph")
+                        + (f"; NumPy took its values at {line}" if line else ""))
+            dropped[name] = ParamAudit(
+                name, "graph_dropped", f"not in the loss's graph{' at all' if unreached else ' (partly)'}: the "
+                "forward left the graph (pass NumPy data as data=, so X.dot(W) records; no writes of a Tensor "
+                "into an np.zeros buffer, no float(t))", evidence, math.nan, [None] * 1, math.nan, [None])
+    return dropped
+
+
+_PACKAGE = os.path.dirname(os.path.abspath(__file__))
+
+
+class _Watched(Tensor):
+    """A parameter that remembers the first line of the caller's code that took its values as a
+    NumPy array or a float (ndarray.dot(W), float(W)): where the forward leaves the graph."""
+    __slots__ = ("taken_at",)
+
+    def _note(self) -> None:
+        caller = traceback.extract_stack(limit=3)[0]  # the frame that asked (NumPy's C code has none)
+        if getattr(self, "taken_at", None) is None and not os.path.abspath(caller.filename).startswith(_PACKAGE):
+            self.taken_at = f"{os.path.basename(caller.filename)}:{caller.lineno} `{caller.line}`"
+
+    def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
+        self._note()
+        return super().__array__(dtype, copy)
+
+    def __float__(self) -> float:
+        self._note()
+        return super().__float__()
+
+
+def _where_values_taken(loss_fn: Callable, params: Params, name: str) -> str | None:
+    """The line of the forward that took parameter `name`'s values out of the graph, if it was the
+    parameter itself (not a result computed from it) that was converted."""
+    leaves = {n: (_Watched if n == name else Tensor)(v, requires_grad=True, name=n) for n, v in params.items()}
+    with np.errstate(all="ignore"):
+        loss_fn(leaves)
+    return getattr(leaves[name], "taken_at", None)
 
 
 def _given_points(params: dict[str, Any], points: list[dict[str, Any]] | None) -> list[Params]:
@@ -635,7 +1000,7 @@ def _given_points(params: dict[str, Any], points: list[dict[str, Any]] | None) -
     return given
 
 
-def _first_verdicts(evaluated: list[_Point], transposed: set[str], sizes: list[int]
+def _first_verdicts(evaluated: list[_Point], transposed: set[str], sizes: list[int], dropped: dict[str, ParamAudit]
                     ) -> tuple[dict[str, ParamAudit], dict[str, list[int]], dict[str, float]]:
     """Per parameter: non-finite, or c times the gradient (or its transpose); the rest are pending,
     with the points to compare at and the rounding floor of the rule."""
@@ -643,6 +1008,9 @@ def _first_verdicts(evaluated: list[_Point], transposed: set[str], sizes: list[i
     pending: dict[str, list[int]] = {}  # name -> the points to compare at, for rules not yet explained
     floors: dict[str, float] = {}
     for name in evaluated[0].params:
+        if name in dropped:
+            results[name] = dropped[name]
+            continue
         grads = [p.grad[name] for p in evaluated]
         rules = [p.rule[name] for p in evaluated]
         if not all(np.all(np.isfinite(r)) for r in rules):
@@ -670,12 +1038,82 @@ def _non_finite(name: str, evaluated: list[_Point], arrays: list[np.ndarray], wh
                       zero_points=[])
 
 
+def _loss_terms(node: Tensor, sign: float = 1.0) -> list[tuple[Tensor, float]]:
+    """The additive terms of a scalar loss, each with its sign: down through add and sub nodes of scalars."""
+    if node.op_name in ("add", "sub") and all(p.size == 1 and p.requires_grad for p in node._parents):
+        first, second = node._parents
+        return _loss_terms(first, sign) + _loss_terms(second, -sign if node.op_name == "sub" else sign)
+    return [(node, sign)]
+
+
+def _term_label(term: Tensor, leaves: dict[str, Tensor]) -> str:
+    """'the data term' or 'the L2 term on W' (a term of the parameters alone, squared somewhere)."""
+    inside = walk([term], grad_only=False)
+    ids = {id(t) for t in inside}
+    names = [name for name, leaf in leaves.items() if id(leaf) in ids]
+    data = any(t._op is None and not t.requires_grad and t.size > 1 for t in inside)
+    if data:
+        return "the data term"
+    squared = any(t.op_name in ("square", "pow", "power") or t.op_name == "mul" and t._parents[0] is t._parents[1]
+                  for t in inside)
+    return f"the L2 penalty term on {', '.join(names)}" if squared else f"the term in {', '.join(names)}"
+
+
+def _how_scaled(c: float, sizes: list[int], label: str) -> str:
+    if c == 0:
+        return "missing"
+    if c == -1:
+        return "sign-flipped" + (" (the weight decay's sign)" if "penalty" in label else "")
+    if math.isclose(c, 0.5, rel_tol=1e-6):
+        return "missing its factor 2"
+    if math.isclose(c, 2, rel_tol=1e-6):
+        return "doubled (a factor 2 too many)"
+    named = factor_mistake(c, sizes)
+    return f"scaled by {_fmt(c)}" + (f": {named}" if named else "")
+
+
+def _explain_by_terms(evaluated: list[_Point], pending: dict[str, list[int]], floors: dict[str, float],
+                      results: dict[str, ParamAudit], sizes: list[int]) -> None:
+    """A loss that is a sum of terms (data + L2): a rule that is sum_i c_i * (term i's gradient) at every
+    point, with some c_i != 1, names the term whose gradient is scaled, missing or sign-flipped."""
+    per_point = [_loss_terms(p.loss) for p in evaluated]
+    if len(per_point[0]) < 2 or any(len(t) != len(per_point[0]) for t in per_point):
+        return
+    term_grads = [[_gradient(term, p.leaves, sign) for term, sign in terms] for p, terms in zip(evaluated, per_point)]
+    for name, valid in list(pending.items()):
+        used = [i for i in range(len(per_point[0])) if any(np.any(term_grads[k][i][name]) for k in valid)]
+        if len(used) < 2 or not valid:
+            continue
+        design = np.stack([np.concatenate([term_grads[k][i][name].ravel() for k in valid]) for i in used], axis=1)
+        target = np.concatenate([evaluated[k].rule[name].ravel() for k in valid])
+        coefficients = np.linalg.lstsq(design, target, rcond=None)[0]
+        coefficients = [0.0 if abs(c) < 1e-6 else float(np.round(c)) if math.isclose(c, np.round(c), rel_tol=1e-6)
+                        else float(c) for c in coefficients]
+        fitted = design @ np.array(coefficients)
+        if not np.linalg.norm(target - fitted) <= MATCH_TOL * np.linalg.norm(target) + floors[name] * len(valid):
+            continue
+        wrong = [(i, c) for i, c in zip(used, coefficients) if c != 1]
+        if not wrong or len(wrong) == len(used):  # all scaled alike is a factor, found before
+            continue
+        r = results[name]
+        count = len(per_point[0])
+        labels = [f"term {i + 1} of {count}, {_term_label(per_point[0][i][0], evaluated[0].leaves)}," for i, _ in wrong]
+        r.kind = "wrong_term"
+        r.mistake = "; ".join(f"the gradient of {label} is {_how_scaled(c, sizes, label)}"
+                              for label, (_, c) in zip(labels, wrong))
+        r.verdict = r.mistake
+        r.factor = wrong[0][1]
+        r.evidence += (f"; rule = " + " + ".join(f"{_fmt(c)} x (term {i + 1}'s gradient)" for i, c in
+                                                 zip(used, coefficients)) + " at every point")
+        del pending[name]
+
+
 def _explain_by_variants(evaluated: list[_Point], pending: dict[str, list[int]], floors: dict[str, float],
                          results: dict[str, ParamAudit], sizes: list[int]) -> None:
     for name, matches in _search_variants(evaluated, pending, floors).items():
         if matches:
             # the simplest story first: no extra factor, then the earliest node
-            matches.sort(key=lambda m: (m.factor != 1, m.node_index))
+            matches.sort(key=lambda m: (m.factor != 1, m.sites, m.node_index))
             _set_variant(results[name], matches, sizes)
             del pending[name]
 
@@ -698,20 +1136,44 @@ def _explain_by_symmetry(manual_rule: Callable, evaluated: list[_Point], pending
         r.kind = "not_a_gradient" if r.asymmetry > SYMMETRY_TOL else "other_gradient"
         r.verdict = ("not a gradient of any function" if r.kind == "not_a_gradient"
                      else "the gradient of another function, not of this loss")
+        r.first_difference = _first_difference(name, evaluated, pending[name])
+        if r.first_difference:
+            r.verdict += f"; {r.first_difference}"
         r.evidence += f"; Jacobian asymmetry {r.asymmetry:.3g}"
     finite = [i for name in names if results[name].kind != "non_finite"
               for i in range(blocks[name].start, blocks[name].stop)]
     return max(_asymmetry(j[np.ix_(finite, finite)]) for j in jacobians) if finite else None
 
 
+def _first_difference(name: str, evaluated: list[_Point], valid: list[int]) -> str | None:
+    """Where the rule and the gradient first differ, at the first point compared, and by how much."""
+    if not valid:
+        return None
+    p = evaluated[valid[0]]
+    rule, grad = p.rule[name], p.grad[name]
+    off = np.abs(rule - grad) > 1e-6 * max(np.abs(grad).max(), np.abs(rule).max())
+    if not off.any():
+        return None
+    entry = tuple(int(i) for i in np.argwhere(off)[0])
+    r, g = float(rule[entry]), float(grad[entry])
+    ratio = f"ratio {r / g:.4g}" if g else "the gradient is 0 there"
+    return (f"{int(off.sum())} of {off.size} entries differ, first {name}{list(entry)} at {p.label}: "
+            f"rule {r:.6g}, gradient {g:.6g} ({ratio})")
+
+
 def _descent(evaluated: list[_Point], results: dict[str, ParamAudit]) -> tuple[list, list]:
     """<dL, rule> and its cosine per point (None where the gradient is ~0 or the rule is 0 or not finite)."""
     descent: list[float | None] = []
     cosines: list[float | None] = []
+    """<dL, rule> and its cosine per point (None where the gradient is ~0 or the rule is 0 or not finite),
+    over the parameters whose gradient the graph carries (a dropped one's autodiff gradient is not dL)."""
+    descent, cosines = [], []
     flat = set.intersection(*(set(r.zero_points) for r in results.values()))  # ~0 gradient: no direction
+    carried = [name for name, r in results.items() if r.kind != "graph_dropped"]
     for k, p in enumerate(evaluated):
-        g, r = _flatten(p.grad), _flatten(p.rule)
-        if k in flat or not np.all(np.isfinite(r)) or np.linalg.norm(r) == 0:
+        g = _flatten({n: p.grad[n] for n in carried}) if carried else np.zeros(0)
+        r = _flatten({n: p.rule[n] for n in carried}) if carried else np.zeros(0)
+        if k in flat or not np.all(np.isfinite(r)) or np.linalg.norm(r) == 0 or np.linalg.norm(g) == 0:
             descent.append(None)
             cosines.append(None)
         else:
@@ -763,7 +1225,9 @@ def _compare(name: str, grads: list[np.ndarray], rules: list[np.ndarray], valid:
         return result
     result.factor = c
     result.meaning = "; or ".join(factor_meanings(c, sizes)) or None
+    result.mistake = factor_mistake(c, sizes)
     if transposed_shape:
+        result.mistake = "the gradient is transposed" + (f", and {result.mistake}" if result.mistake else "")
         result.kind = "transposed"
         result.verdict = "transposed gradient" + ("" if c == 1 else f" times {_fmt(c)}")
     elif c == 1:
@@ -773,6 +1237,7 @@ def _compare(name: str, grads: list[np.ndarray], rules: list[np.ndarray], valid:
         result.verdict = "sign flipped" + ("" if c == -1 else f", times {_fmt(-c)}")
         flipped = "the error written as y - p instead of p - y, or the update added instead of subtracted"
         result.meaning = flipped if c == -1 else "; ".join([flipped, *factor_meanings(c, sizes)])
+        result.mistake = "the sign is flipped" + (f", and {result.mistake}" if result.mistake else "")
     else:
         named = result.meaning.split(":")[0] if result.meaning else _fmt(c)  # e.g. "N/2 with N = 4"
         result.kind, result.verdict = "factor", f"gradient of {_fmt(c)}*L (factor {named})"
@@ -786,10 +1251,17 @@ def _set_variant(result: ParamAudit, matches: list[VariantMatch], sizes: list[in
     result.factor = best.factor
     result.meaning = ("; or ".join(factor_meanings(best.factor, sizes)) or None) if best.factor != 1 else None
     result.verdict = f"{best.label.split(' (')[0]}: {best.description.split(':')[0]}"
+    result.mistake = f"{best.description}, {_at(best.label)}" + (
+        f"; and {factor_mistake(best.factor, sizes) or f'scaled by {_fmt(best.factor)}'}" if best.factor != 1 else "")
     if best.factor != 1:
         result.verdict += f", times {_fmt(best.factor)}"
     result.evidence += (f"; autodiff with '{best.variant}' at {best.label} reproduces the rule"
                         f"{'' if best.factor == 1 else f' times {_fmt(best.factor)}'} at every point")
+
+
+def _at(label: str) -> str:
+    """'at the sigmoid node #2 of 2 (...)', but 'at every tanh node (...)'."""
+    return f"at {label}" if label.startswith("every ") else f"at the {label}"
 
 
 def _summary(kind: str, results: dict[str, ParamAudit]) -> str:

@@ -29,6 +29,18 @@ def _ones_like(a: Any) -> Any:
     return a * 0 + 1  # arrays and Tensors alike
 
 
+def _bias_summed_over_axis_1(g: Any, ans: Any, x: Any, y: Any) -> tuple:
+    """x + b with b of shape (H,) broadcast over N rows: b's gradient summed over axis 1 (the units)
+    instead of axis 0 (the samples); its shape fits only when N == H. Returned in the broadcast shape
+    (the engine sums it over axis 0), so the one nonzero row is the wrong sum."""
+    g = np.asarray(g)
+    if g.ndim != 2 or np.shape(y) not in ((g.shape[1],), (1, g.shape[1])) or g.shape[0] != g.shape[1]:
+        raise ValueError("not a bias broadcast over a square batch")
+    wrong = np.zeros_like(g)
+    wrong[0] = g.sum(axis=1)
+    return g, wrong
+
+
 VJP_VARIANTS: dict[str, list[Variant]] = {
     "sigmoid": [
         Variant("at_output", "derivative taken at the output: s'(s(z)) instead of s'(z), i.e. s(1-s) "
@@ -49,6 +61,8 @@ VJP_VARIANTS: dict[str, list[Variant]] = {
         Variant("dropped", "missing the activation's derivative (chain-rule factor dropped)",
                 lambda g, ans, x: (g,)),
     ],
+    "maximum": [Variant("dropped", "missing the ReLU's step derivative: np.maximum(0, z) differentiated as "
+                        "if every unit were active (negative units pass the error back)", lambda g, ans, x, y: (g, g))],
     "relu": [Variant("dropped", "missing the ReLU's step derivative (negative units pass the error back)",
                      lambda g, ans, x: (g,))],
     "softplus": [Variant("dropped", "missing the softplus derivative (chain-rule factor dropped)",
@@ -70,9 +84,26 @@ VJP_VARIANTS: dict[str, list[Variant]] = {
         Variant("input_dropped", "the input factor left out of the weight gradient: sum of deltas instead of X^T.delta",
                 lambda g, ans, x, y: (_matmul_vjp(g, ans, x, y)[0], _matmul_vjp(g, ans, _ones_like(x), y)[1])),
     ],
-    "mean": [Variant("1/N_dropped", "1/N of the mean dropped (differentiated as a sum)", _sum_vjp)],
+    "mean": [Variant("1/N_dropped", "1/N of the mean dropped (differentiated as a sum)", _sum_vjp),
+             Variant("constant", "the mean treated as a constant in the backward (its gradient dropped; at every mean "
+                     "of a batch-norm: the batch statistics treated as constants)",
+                     lambda g, ans, x, axis=None, keepdims=False: (np.zeros(np.shape(x)),))],
+    "div": [Variant("numerator_dropped", "only the denominator's derivative kept (the numerator's left out); "
+                    "for a softmax p = e/sum(e) this is the gradient p instead of p - y: the -1 at the true "
+                    "class left out", lambda g, ans, x, y: (g * 0 * x, -g * ans / y))],
+    "mul": [
+        Variant("factor_dropped", "a factor left out of a product's derivative: d(x*m)/dx written as 1 "
+                "(e.g. the dropout mask missing from the backward)", lambda g, ans, x, y: (g, g * x)),
+        Variant("factor_dropped", "a factor left out of a product's derivative: d(m*x)/dx written as 1 "
+                "(e.g. the dropout mask missing from the backward)", lambda g, ans, x, y: (g * y, g)),
+    ],
+    "add": [Variant("bias_wrong_axis", "the bias gradient summed over the wrong axis (axis 1, the units, "
+                    "instead of axis 0, the samples)", _bias_summed_over_axis_1)],
     "sum": [Variant("1/N_added", "divided by N as if the sum were a mean", _mean_vjp)],
     "log_softmax": [Variant("normaliser_dropped", "the normaliser's derivative dropped (the softmax term "
                             "of p - y left out, log-softmax differentiated as z - const)",
-                            lambda g, ans, x, axis=-1: (g,))],
+                            lambda g, ans, x, axis=-1: (g,)),
+                    Variant("one_hot_dropped", "the -1 at the true class left out: the softmax "
+                            "cross-entropy gradient written p instead of p - y",
+                            lambda g, ans, x, axis=-1: (-np.exp(ans) * np.sum(g, axis=axis, keepdims=True),))],
 }

@@ -184,7 +184,10 @@ def _verdicts(audit: Any) -> dict[str, tuple[str, str]]:
 
 
 def _verdict_class(kind: str) -> str:
-    """The colour class of an audit kind: exact, undetermined, factor (still downhill) or wrong."""
+    """The colour class of an audit kind: exact, undetermined, factor (still downhill) or wrong. A
+    parameter dropped from the graph has no verdict on its rule: undetermined, not wrong."""
+    if kind == "graph_dropped":
+        return "undetermined"
     return kind if kind in ("exact", "undetermined", "factor") else "wrong"
 
 
