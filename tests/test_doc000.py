@@ -88,7 +88,8 @@ def test_printed_digits_missed_are_summation_order(runs):
     # the 9 printed errors we miss in the 17th digit: the document's machine summed its dot products
     # left to right; with that order the document's own code gives its printed step-0 error exactly
     rows = doc000.printed_rows(runs)
-    assert sum(r.check().status == "reproduced" for r in rows) == 2 + 8  # both weight blocks, 8 of the 17 errors
+    # both weight blocks always; of the 17 errors, how many depends on this machine's BLAS kernel
+    assert sum(r.check().status == "reproduced" for r in rows) >= 2 + 8
     missed = [r for r in rows if r.check().status != "reproduced"]
     assert {r.check().reason for r in missed} == {"summation order"}
     assert all(r.check().worst <= 1e-15 * float(r.text) for r in missed)  # a few ulps after 50,000 steps

@@ -63,7 +63,8 @@ def _left_to_right_run(setup: dict, epochs: int) -> list[tuple[float, float]]:
 def test_001_misses_are_summation_order_left_to_right_gives_the_printed_digits(name):
     rows = doc001.run_setup(name)().printed
     missed = [r for r in rows if r.check().status != "reproduced"]
-    assert missed and {r.check().reason for r in missed} == {"summation order"}
+    # which (if any) miss depends on this machine's BLAS kernel; summing left to right always gives them
+    assert {r.check().reason for r in missed} <= {"summation order"}
     by_left_to_right = _left_to_right_run(doc001.SETUPS[name], 6)
     for record in doc001.epoch_records(name):
         P, E = by_left_to_right[record["epoch"]]
@@ -80,7 +81,10 @@ def test_001_multi_io_misses_are_noise_level_or_the_one_tie():
             # 8.5 × 0.05471375 = 0.465066875 exactly (in decimal): printed rounded down, ours up; and the
             # weights it moves, 0.0613250 - 0.01 × 0.465066875, are ties of the same kind
             assert c.total - c.matched == 3 and c.worst == pytest.approx(5e-9, rel=1e-6)  # half a unit: a tie
-    assert tally(rows)["not_reproduced"] == {"rounding tie": 3, "summation order": 26}
+    counts = tally(rows)
+    assert counts["not_reproduced"]["rounding tie"] == 3 and set(counts["not_reproduced"]) <= {"rounding tie",
+                                                                                             "summation order"}
+    assert counts["reproduced"] + counts["not_reproduced"].get("summation order", 0) == 216 - 3
 
 
 def test_003_misses_are_the_8_decimal_data():
