@@ -16,7 +16,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from .tensor import Op, Tensor, unwrap, per_input
+from .tensor import Op, Tensor, per_input, read_value, unwrap
 
 # ---- helpers that work on arrays and on Tensors ---------------------------------------------
 
@@ -344,6 +344,8 @@ def softmax(x: Any, axis: int = -1) -> Tensor:
 
 
 def _getitem(x: Tensor, index: Any) -> Tensor:
+    for part in index if isinstance(index, tuple) else (index,):
+        read_value(part, "index")  # positions decide which entries: a tracer must know
     if isinstance(index, Tensor):
         index = index._data.astype(np.intp)
     elif isinstance(index, tuple):

@@ -26,7 +26,7 @@ import numpy as np
 from .errors import ShapeError
 from .ops import _broadcast_to, _exp, _poly, _scatter, compare, matmul, mul, power, reshape, sign, softplus, transpose
 from .ops import _getitem as _index_tensor
-from .tensor import Op, Tensor, per_input, unwrap
+from .tensor import Op, Tensor, per_input, read_value, unwrap
 
 _IMPORTED = frozenset(globals())  # names brought in above (ops.py's rows among them): not this module's to export
 
@@ -420,11 +420,11 @@ def logaddexp(x: Any, y: Any) -> Tensor:
 
 def argmax(x: Any, axis: int | None = None, keepdims: bool = False) -> np.ndarray:
     """Positions, not values: a NumPy integer array (no gradient)."""
-    return np.argmax(unwrap(x), axis=axis, keepdims=keepdims)
+    return np.argmax(read_value(x, "argmax"), axis=axis, keepdims=keepdims)
 
 
 def argmin(x: Any, axis: int | None = None, keepdims: bool = False) -> np.ndarray:
-    return np.argmin(unwrap(x), axis=axis, keepdims=keepdims)
+    return np.argmin(read_value(x, "argmin"), axis=axis, keepdims=keepdims)
 
 
 def cumsum(x: Any, axis: int | None = None) -> Tensor:
@@ -476,12 +476,12 @@ def clip(x: Any, a_min: Any = None, a_max: Any = None) -> Tensor:
     """Limit to [a_min, a_max] (constants); the gradient passes where a_min <= x <= a_max."""
     if a_min is None and a_max is None:
         raise ValueError("clip: give a_min or a_max (or both)")
-    return clip_op(x, lo=unwrap(a_min), hi=unwrap(a_max))
+    return clip_op(x, lo=read_value(a_min, "clip"), hi=read_value(a_max, "clip"))
 
 
 def where(condition: Any, x: Any, y: Any) -> Tensor:
     """x where condition holds, else y (condition: booleans, no gradient; x and y differentiable)."""
-    return where_op(np.asarray(unwrap(condition)).astype(bool), x, y)
+    return where_op(np.asarray(read_value(condition, "where")).astype(bool), x, y)
 
 
 def pow(x: Any, exponent: Any) -> Tensor:  # noqa: A001 (NumPy's name)
@@ -706,7 +706,7 @@ def sort(x: Any, axis: int = -1) -> Tensor:
     """Sorted along axis, as picking entries (the gradient goes back to where each came from)."""
     x = _as_tensor(x)
     axis = axis % x.ndim
-    order = np.argsort(unwrap(x), axis=axis, kind="stable")
+    order = np.argsort(read_value(x, "sort"), axis=axis, kind="stable")
     grid = np.indices(order.shape, sparse=True)
     return _index_tensor(x, tuple(order if a == axis else grid[a] for a in range(x.ndim)))
 
@@ -766,6 +766,7 @@ class _At:
 
 
 def _plain_index(index: Any) -> Any:
+    read_value(index, "index")  # positions decide which entries: a tracer must know
     if isinstance(index, Tensor):
         return unwrap(index).astype(np.intp)
     if isinstance(index, tuple):

@@ -174,7 +174,6 @@ def _compiled_epoch(model: Module, loss_fn: Callable, optimizer: Any, X: Any, y:
                     label: str) -> EpochFn | None:
     """One epoch through the derived step; plain SGD is part of the step, other optimizers step after it.
     None (with a warning) when the loss reads per-sample data as plain arrays, which a step cannot feed."""
-    from .derivation import derive
     from .optim import SGD
     params = dict(model.named_parameters())
     # plain SGD becomes part of the compiled step (unless its step() was replaced on the instance)
@@ -192,7 +191,9 @@ def _compiled_epoch(model: Module, loss_fn: Callable, optimizer: Any, X: Any, y:
         output = model(x_in)
         return loss_fn(output, y_in), {"output": output}
 
-    step = derive(step_loss, params, update=optimizer if fused else None)
+    step = _derive_or_say_why(step_loss, params, optimizer if fused else None, label)
+    if step is None:
+        return None
     run, output = step.function, step.aux["output"]
     if sample_axis is not None and not {id(x_in), id(y_in)} <= {id(t) for t in step.data}:
         warnings.warn(f"fit [{label}]: the loss reads the per-sample data as plain arrays, so a compiled step "
@@ -221,6 +222,29 @@ def _compiled_epoch(model: Module, loss_fn: Callable, optimizer: Any, X: Any, y:
     if fused:  # what the step has compiled in, so that fit can tell when a record callback changes it
         epoch.fused_settings = _sgd_settings(optimizer)  # type: ignore[attr-defined]
     return epoch
+
+
+def _derive_or_say_why(step_loss: Callable, params: dict, update: Any, label: str) -> Any:
+    """The derived step, or None after ONE warning naming why it cannot be compiled faithfully
+    (a DeriveError, or a TraceWarning: a value read while recording would be frozen)."""
+    from .derivation import DeriveError, TraceWarning, derive
+    reason = None
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            step = derive(step_loss, params, update=update)
+        except DeriveError as error:
+            reason = str(error)
+    for w in caught:
+        if issubclass(w.category, TraceWarning):
+            reason = reason or str(w.message)
+        else:  # not ours to judge: pass it on as it was
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    if reason is None:
+        return step
+    warnings.warn(f"fit [{label or 'fit'}]: training eagerly (eager's numbers), the step cannot be compiled "
+                  f"faithfully: {reason}", RuntimeWarning, stacklevel=5)
+    return None
 
 
 def _sgd_settings(optimizer: Any) -> tuple:
