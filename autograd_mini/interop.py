@@ -16,7 +16,7 @@ from typing import Any, Callable
 import numpy as np
 
 from . import ops, ops_numpy as on
-from .tensor import Tensor, unwrap
+from .tensor import Tensor, read_value, unwrap
 
 
 _UFUNCS: dict[Any, Callable] = {
@@ -66,6 +66,20 @@ _VALUE_FUNCTIONS = {np.shape, np.ndim, np.size, np.allclose, np.isclose, np.arra
                     np.searchsorted, np.unique, np.nanargmax, np.nanargmin}
 
 
+# of those, the ones whose answer depends on the shape or dtype only (fixed in a compiled step anyway)
+_LAYOUT_FUNCTIONS = {np.shape, np.ndim, np.size, np.zeros_like, np.ones_like, np.empty_like, np.full_like,
+                     np.result_type, np.can_cast, np.iscomplexobj, np.isrealobj, np.isscalar}
+
+
+def _note_read(name: str, args: Any) -> None:
+    """Tell an open recording (am.derive) that np.<name> reads these tensors' values."""
+    if isinstance(args, Tensor):
+        read_value(args, f"np.{name}")
+    elif isinstance(args, (list, tuple)):
+        for a in args:
+            _note_read(name, a)
+
+
 def _values(x: Any) -> Any:
     if isinstance(x, Tensor):
         return unwrap(x)
@@ -104,6 +118,7 @@ def _array_ufunc(self: Tensor, ufunc: Any, method: str, *inputs: Any, **kwargs: 
         raise TypeError(f"np.{name}(..., out=...) with a Tensor: writing into an array cannot be recorded, so the "
                         f"gradient would be lost; assign the result instead (y = np.{name}(...))")
     if ufunc in _VALUE_UFUNCS and method == "__call__":
+        _note_read(name, inputs)
         return getattr(ufunc, method)(*_values(inputs), **kwargs)
     target = _BY_METHOD.get(method, {}).get(ufunc)
     if target is None:
@@ -118,6 +133,8 @@ def _array_ufunc(self: Tensor, ufunc: Any, method: str, *inputs: Any, **kwargs: 
 def _array_function(self: Tensor, func: Any, types: tuple, args: tuple, kwargs: dict) -> Any:
     name = func.__name__
     if func in _VALUE_FUNCTIONS:
+        if func not in _LAYOUT_FUNCTIONS:
+            _note_read(name, (args, tuple(kwargs.values())))
         return func(*_values(args), **{k: _values(v) for k, v in kwargs.items()})
     target = _FUNCTIONS.get(func)
     if target is None:
