@@ -8,8 +8,11 @@
     derived.loss()                # the loss of the last step, computed only when asked
 
 How it works, in named steps:
-1. record: run `loss_fn` (forward), then the ops' own VJPs on Tensors (`create_graph`), so the
-   gradient is a graph of the same primitives; nothing here knows an op's derivative by name.
+1. record: run `loss_fn` once (forward) in this thread's tracing mode, in which every op whose inputs
+   trace back to a tensor `loss_fn` did not create keeps its inputs even when nothing requires grad
+   (and `detach()` is a stop-gradient op); then the ops' own VJPs on Tensors (`create_graph`), so the
+   gradient is a graph of the same primitives; nothing here knows an op's derivative by name. No
+   user tensor is changed.
 2. build the program: one `Value` per graph node, simplified as it is built: parts computed from
    constants alone are folded; `x * 1` is dropped; scalings by uniform powers of two combine (they
    are exact), so the ½ of ½·SSE meets the 2 of the square and the gradient becomes `p - y`;
@@ -30,14 +33,20 @@ scaling differs from eager only where eager's intermediate over- or underflows (
 contiguous or transposed operands (equal bits, tested); for other strided inputs the summation
 order may differ (agreement to ~1e-15 relative).
 
-What a step reads anew: each parameter's and each data tensor's array (a Tensor `loss_fn` uses but
-did not create: assign `x.data = next_batch`). Constants `loss_fn` creates itself are fixed at
-derive time. Shapes and dtypes are fixed: a step refuses, naming the tensor, when one changes.
-Python control flow that depends on a value (`if loss.item() > 1`) is frozen at derive time: a
-`TraceWarning` says so (as `torch.jit.trace` does). Gradients are set, not accumulated, as buffers
-the next step overwrites (so one derived step runs in one thread at a time; derive one per thread
-to train in several). An in-place update ticks the engine's write clock for the parameters, as
-`w.data -= ...` does, so a graph recorded before the step refuses to backward through old values.
+What a step reads anew at every call: each parameter's and each data tensor's array (a Tensor
+`loss_fn` uses but did not create, even one it reaches only through data-only ops or one that
+requires grad without being a parameter: assign `x.data = next_batch`), and, with `update=`, whether
+the optimizer's lr, momentum and frozen entries are still the objects compiled in (if not, the step
+refuses: derive again). Fixed at derive time: constants `loss_fn` creates itself, and arrays it
+captures from closures or globals (listed on `.constants`); shapes and dtypes (a step refuses,
+naming the tensor, when one changes); the layout of views of inputs (a reshape that has become a copy
+is refused). A value read while recording (`.item()`, `if t > 0`, a comparison, `am.sort`'s order,
+`argmax`, `where`'s condition, class labels) would be frozen: a `TraceWarning` says so (`fit` then
+trains eagerly), and random draws from `np.random` are refused. Gradients are set, not accumulated,
+as buffers the next step overwrites, so one derived step runs in one thread at a time (a second
+thread gets a DeriveError; derive one per thread to train in several). An in-place update ticks the
+engine's write clock for the parameters, as `w.data -= ...` does, so a graph recorded before the step
+refuses to backward through old values. docs/compiled-step.md says all this for users.
 """
 from __future__ import annotations
 
@@ -73,6 +82,8 @@ def _warn_value_read(t: Tensor, how: str) -> None:
     access = {"data": ".data", "numpy": ".numpy() or np.asarray()", "item": ".item()"}.get(how, f"{how}()")
     if how in ("==", "!=", "<", "<=", ">", ">="):
         access = f"a comparison ({how})"
+    elif how not in ("data", "numpy", "item", "bool", "float", "int"):  # a library function deciding by values
+        access = f"{how} (the order, positions, mask or labels it takes from the values)"
     warnings.warn(f"derive: loss_fn read the value of a tensor {what} (a parameter, a data input or computed "
                   f"from them) through {access} while it was recorded; a derived step runs the ops recorded now, "
                   f"so any Python branch, loop count or number that this value decides is frozen as it was "

@@ -129,7 +129,8 @@ def assert_bitwise(a, b, what: str) -> None:
         assert np.array_equal(px, py, equal_nan=True), f"{what}: parameters after {STEPS} steps"
 
 
-programs = st.tuples(st.lists(st.sampled_from(sorted(BLOCKS)), min_size=1, max_size=3), st.sampled_from(sorted(TERMINALS)),
+programs = st.tuples(st.lists(st.sampled_from(sorted(BLOCKS)), min_size=1, max_size=3),
+                     st.sampled_from(sorted(TERMINALS)),
                      st.sampled_from([0, 1, 2]), st.integers(0, 2 ** 16))
 
 
@@ -196,8 +197,9 @@ def test_fit_compiled_is_eager_bit_for_bit_or_says_it_trains_eagerly(program):
         feed = lambda info: new_data(data, rng) or {"loss": float(np.asarray(info.loss))}  # noqa: E731
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # fit's one-line "training eagerly" is allowed
-            history = fit(model, lambda out, y: TERMINALS[terminal][min(spelling, 1)](out, data), SGD(model.parameters(), lr=0.05),
-                          data["X"], data["labels"], epochs=STEPS, quiet=True, eager=eager, record=feed)
+            loss_fn = lambda out, y: TERMINALS[terminal][min(spelling, 1)](out, data)  # noqa: E731
+            history = fit(model, loss_fn, SGD(model.parameters(), lr=0.05), data["X"], data["labels"],
+                          epochs=STEPS, quiet=True, eager=eager, record=feed)
         histories.append((history["loss"], model.W.data.copy(), model.b.data.copy()))
     for a, b in zip(*histories):
         assert np.array_equal(a, b, equal_nan=True), f"fit of {blocks} -> {terminal}"
