@@ -50,6 +50,7 @@ refuses to backward through old values. docs/compiled-step.md says all this for 
 """
 from __future__ import annotations
 
+import contextlib
 import inspect
 import keyword
 import math
@@ -59,7 +60,7 @@ import sys
 import threading
 import warnings
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Callable, Iterator, Mapping, Sequence
 
 import numpy as np
 
@@ -84,11 +85,31 @@ def _warn_value_read(t: Tensor, how: str) -> None:
         access = f"a comparison ({how})"
     elif how not in ("data", "numpy", "item", "bool", "float", "int"):  # a library function deciding by values
         access = f"{how} (the order, positions, mask or labels it takes from the values)"
-    warnings.warn(f"derive: loss_fn read the value of a tensor {what} (a parameter, a data input or computed "
-                  f"from them) through {access} while it was recorded; a derived step runs the ops recorded now, "
-                  f"so any Python branch, loop count or number that this value decides is frozen as it was "
-                  f"(the step keeps the branch taken now). Keep values inside tensor ops (am.maximum, masks) or "
-                  f"train this loss_fn eagerly", TraceWarning, stacklevel=_first_frame_outside_package())
+    message = (f"derive: loss_fn read the value of a tensor {what} (a parameter, a data input or computed "
+               f"from them) through {access} while it was recorded; a derived step runs the ops recorded now, "
+               f"so any Python branch, loop count or number that this value decides is frozen as it was "
+               f"(the step keeps the branch taken now). Keep values inside tensor ops (am.maximum, masks) or "
+               f"train this loss_fn eagerly")
+    reads = getattr(_collected, "reads", None)
+    if reads is not None:
+        reads.append(message)
+    else:
+        warnings.warn(message, TraceWarning, stacklevel=_first_frame_outside_package())
+
+
+_collected = threading.local()
+
+
+@contextlib.contextmanager
+def collected_value_reads() -> Iterator[list[str]]:
+    """Within this block (this thread), the TraceWarnings of `derive` are not issued but collected in
+    the list given (for a caller such as `fit` that decides what to do about them itself)."""
+    previous = getattr(_collected, "reads", None)
+    _collected.reads = reads = []
+    try:
+        yield reads
+    finally:
+        _collected.reads = previous
 
 
 _PACKAGE = os.path.dirname(os.path.abspath(__file__)) + os.sep

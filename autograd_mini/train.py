@@ -226,20 +226,15 @@ def _compiled_epoch(model: Module, loss_fn: Callable, optimizer: Any, X: Any, y:
 
 def _derive_or_say_why(step_loss: Callable, params: dict, update: Any, label: str) -> Any:
     """The derived step, or None after ONE warning naming why it cannot be compiled faithfully
-    (a DeriveError, or a TraceWarning: a value read while recording would be frozen)."""
-    from .derivation import DeriveError, TraceWarning, derive
+    (a DeriveError, or a value read while recording, which the step would keep frozen)."""
+    from .derivation import DeriveError, collected_value_reads, derive
     reason = None
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
+    with collected_value_reads() as reads:  # (per thread: fits in other threads keep their own)
         try:
             step = derive(step_loss, params, update=update)
         except DeriveError as error:
             reason = str(error)
-    for w in caught:
-        if issubclass(w.category, TraceWarning):
-            reason = reason or str(w.message)
-        else:  # not ours to judge: pass it on as it was
-            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    reason = reason or (reads[0] if reads else None)
     if reason is None:
         return step
     warnings.warn(f"fit [{label or 'fit'}]: training eagerly (eager's numbers), the step cannot be compiled "
