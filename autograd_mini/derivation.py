@@ -8,8 +8,11 @@
     derived.loss()                # the loss of the last step, computed only when asked
 
 How it works, in named steps:
-1. record: run `loss_fn` (forward), then the ops' own VJPs on Tensors (`create_graph`), so the
-   gradient is a graph of the same primitives; nothing here knows an op's derivative by name.
+1. record: run `loss_fn` once (forward) in this thread's tracing mode, in which every op whose inputs
+   trace back to a tensor `loss_fn` did not create keeps its inputs even when nothing requires grad
+   (and `detach()` is a stop-gradient op); then the ops' own VJPs on Tensors (`create_graph`), so the
+   gradient is a graph of the same primitives; nothing here knows an op's derivative by name. No
+   user tensor is changed.
 2. build the program: one `Value` per graph node, simplified as it is built: parts computed from
    constants alone are folded; `x * 1` is dropped; scalings by uniform powers of two combine (they
    are exact), so the ½ of ½·SSE meets the 2 of the square and the gradient becomes `p - y`;
@@ -30,27 +33,35 @@ scaling differs from eager only where eager's intermediate over- or underflows (
 contiguous or transposed operands (equal bits, tested); for other strided inputs the summation
 order may differ (agreement to ~1e-15 relative).
 
-What a step reads anew: each parameter's and each data tensor's array (a Tensor `loss_fn` uses but
-did not create: assign `x.data = next_batch`). Constants `loss_fn` creates itself are fixed at
-derive time. Shapes and dtypes are fixed: a step refuses, naming the tensor, when one changes.
-Python control flow that depends on a value (`if loss.item() > 1`) is frozen at derive time: a
-`TraceWarning` says so (as `torch.jit.trace` does). Gradients are set, not accumulated, as buffers
-the next step overwrites (so one derived step runs in one thread at a time; derive one per thread
-to train in several). An in-place update ticks the engine's write clock for the parameters, as
-`w.data -= ...` does, so a graph recorded before the step refuses to backward through old values.
+What a step reads anew at every call: each parameter's and each data tensor's array (a Tensor
+`loss_fn` uses but did not create, even one it reaches only through data-only ops or one that
+requires grad without being a parameter: assign `x.data = next_batch`), and, with `update=`, whether
+the optimizer's lr, momentum and frozen entries are still the objects compiled in (if not, the step
+refuses: derive again). Fixed at derive time: constants `loss_fn` creates itself, and arrays it
+captures from closures or globals (listed on `.constants`); shapes and dtypes (a step refuses,
+naming the tensor, when one changes); the layout of views of inputs (a reshape that has become a copy
+is refused). A value read while recording (`.item()`, `if t > 0`, a comparison, `am.sort`'s order,
+`argmax`, `where`'s condition, class labels) would be frozen: a `TraceWarning` says so (`fit` then
+trains eagerly), and random draws from `np.random` are refused. Gradients are set, not accumulated,
+as buffers the next step overwrites, so one derived step runs in one thread at a time (a second
+thread gets a DeriveError; derive one per thread to train in several). An in-place update ticks the
+engine's write clock for the parameters, as `w.data -= ...` does, so a graph recorded before the step
+refuses to backward through old values. docs/compiled-step.md says all this for users.
 """
 from __future__ import annotations
 
 import builtins
+import contextlib
 import inspect
 import keyword
 import math
 import os
 import re
 import sys
+import threading
 import warnings
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Callable, Iterator, Mapping, Sequence
 
 import numpy as np
 
@@ -73,11 +84,33 @@ def _warn_value_read(t: Tensor, how: str) -> None:
     access = {"data": ".data", "numpy": ".numpy() or np.asarray()", "item": ".item()"}.get(how, f"{how}()")
     if how in ("==", "!=", "<", "<=", ">", ">="):
         access = f"a comparison ({how})"
-    warnings.warn(f"derive: loss_fn read the value of a tensor {what} (a parameter, a data input or computed "
-                  f"from them) through {access} while it was recorded; a derived step runs the ops recorded now, "
-                  f"so any Python branch, loop count or number that this value decides is frozen as it was "
-                  f"(the step keeps the branch taken now). Keep values inside tensor ops (am.maximum, masks) or "
-                  f"train this loss_fn eagerly", TraceWarning, stacklevel=_first_frame_outside_package())
+    elif how not in ("data", "numpy", "item", "bool", "float", "int"):  # a library function deciding by values
+        access = f"{how} (the order, positions, mask or labels it takes from the values)"
+    message = (f"derive: loss_fn read the value of a tensor {what} (a parameter, a data input or computed "
+               f"from them) through {access} while it was recorded; a derived step runs the ops recorded now, "
+               f"so any Python branch, loop count or number that this value decides is frozen as it was "
+               f"(the step keeps the branch taken now). Keep values inside tensor ops (am.maximum, masks) or "
+               f"train this loss_fn eagerly")
+    reads = getattr(_collected, "reads", None)
+    if reads is not None:
+        reads.append(message)
+    else:
+        warnings.warn(message, TraceWarning, stacklevel=_first_frame_outside_package())
+
+
+_collected = threading.local()
+
+
+@contextlib.contextmanager
+def collected_value_reads() -> Iterator[list[str]]:
+    """Within this block (this thread), the TraceWarnings of `derive` are not issued but collected in
+    the list given (for a caller such as `fit` that decides what to do about them itself)."""
+    previous = getattr(_collected, "reads", None)
+    _collected.reads = reads = []
+    try:
+        yield reads
+    finally:
+        _collected.reads = previous
 
 
 _PACKAGE = os.path.dirname(os.path.abspath(__file__)) + os.sep
@@ -109,37 +142,51 @@ class Recording:
 
 
 def record(loss_fn: Callable, params: list[Tensor], names: list[str]) -> Recording:
-    """Run `loss_fn(*params)` twice and its gradient once, under the engine's recording hooks."""
-    made, (loss, aux) = _run(loss_fn, params, warn_reads=False)
-    ours = {id(p) for p in params} | {id(t) for t in made}
-    data = [t for t in walk([loss, *aux.values()], grad_only=False)
-            if t._op is None and id(t) not in ours and not t.requires_grad]
-    # record again with the data marked as requiring grad, so every op reading it is recorded (and
-    # run at every step) instead of folded into a constant
-    for t in data:
-        t.requires_grad = True
-    try:
-        _, (loss, aux) = _run(loss_fn, params, warn_reads=True)  # (now the data "requires grad" too)
-        forward = walk([loss, *aux.values()], grad_only=False)
-        captured, impure = _record_backward(loss, forward)
-    finally:
-        for t in data:
-            t.requires_grad = False
-    forward_ids = {id(t) for t in forward}
-    data = [t for t in data if id(t) in forward_ids]
+    """Run `loss_fn(*params)` once and its gradient once, tracing every op that reads a tensor
+    `loss_fn` did not create (as JAX traces what its arguments reach); no user tensor is changed."""
+    made: dict[int, Tensor] = {}  # tensors loss_fn created (and values computed from them alone)
+    random_state = np.random.get_state(legacy=False)
+    loss, aux = _run(loss_fn, params, made)
+    if not _same_random_state(random_state, np.random.get_state(legacy=False)):
+        raise DeriveError("derive: loss_fn drew random numbers from np.random while it was recorded (dropout?); a "
+                          "derived step would keep this one draw at every step. Train it eagerly, or pass the "
+                          "random mask in as a data Tensor (assign a new draw to its .data before each step)")
+    forward = walk([loss, *aux.values()], grad_only=False)
+    captured, impure = _record_backward(loss, forward, made)
+    ours = {id(p) for p in params}
+    data = [t for t in forward if t._op is None and id(t) not in ours and id(t) not in made]
     grads = [captured.get(id(p)) for p in params]
     for p, g, name in zip(params, grads, names):
         if g is not None and g.shape != p.shape:
             raise DeriveError(f"derive: the gradient of {name} (shape {p.shape}) came out with shape {g.shape}")
     data_names = [t.name or f"data_{i}" for i, t in enumerate(data)]
     return Recording(loss, aux, params + data, names + data_names, len(params), grads,
-                     captured, forward_ids, impure)
+                     captured, {id(t) for t in forward}, impure)
 
 
-def _run(loss_fn: Callable, params: list, warn_reads: bool) -> tuple[list, tuple[Tensor, dict]]:
-    made: list = []
-    with recording(on_constant=lambda t, from_number: made.append(t),
-                   on_value_read=_warn_value_read if warn_reads else None), enable_grad():
+def _same_random_state(before: dict, after: dict) -> bool:
+    return before["state"]["pos"] == after["state"]["pos"] and np.array_equal(before["state"]["key"],
+                                                                              after["state"]["key"])
+
+
+def _note_untracked(made: dict) -> Callable[[Tensor], None]:
+    """A data-only op result computed from loss_fn's own constants alone is one of them too."""
+    def note(t: Tensor) -> None:
+        if all(id(p) in made for p in t._parents):
+            made[id(t)] = t
+    return note
+
+
+def _run(loss_fn: Callable, params: list, made: dict) -> tuple[Tensor, dict]:
+    def on_constant(t: Tensor, from_number: bool) -> None:
+        made[id(t)] = t
+
+    def on_value_read(t: Tensor, how: str) -> None:
+        if id(t) not in made:
+            _warn_value_read(t, how)
+
+    with recording(on_constant=on_constant, on_value_read=on_value_read,
+                   on_untracked_op=_note_untracked(made)), enable_grad():
         result = loss_fn(*params)
     loss, aux = result if isinstance(result, tuple) else (result, {})
     if not isinstance(loss, Tensor):
@@ -148,22 +195,24 @@ def _run(loss_fn: Callable, params: list, warn_reads: bool) -> tuple[list, tuple
         raise DeriveError(f"derive: loss_fn must return a scalar Tensor, got shape {loss.shape}")
     if not loss.requires_grad:
         raise DeriveError("derive: the loss does not depend on the params (it does not require grad)")
-    return made, (loss, dict(aux))
+    return loss, dict(aux)
 
 
-def _record_backward(loss: Tensor, forward: list[Tensor]) -> tuple[dict, dict]:
+def _record_backward(loss: Tensor, forward: list[Tensor], made: dict) -> tuple[dict, dict]:
     """The gradient graph. Each node's op is swapped (on our private recording, then restored) for
     one whose VJP notes the constants it makes, so a VJP that reads values as plain arrays (a
     mask a step could not update) is caught and named."""
     # the seed "requires grad" only so that the engine records every op of the backward
     seed = Tensor(np.ones(loss.shape, dtype=loss.dtype), requires_grad=True)
-    made: list = []
+    made[id(seed)] = seed
+    noted: list = []
     impure: dict[int, str] = {}
     swapped = [(t, t._op) for t in forward if t._op is not None]
     for t, op in swapped:
-        t._op = _noting_constants(op, made, impure)
+        t._op = _noting_constants(op, noted, impure)
     try:
-        with recording(on_constant=lambda t, from_number: made.append((t, from_number))):
+        with recording(on_constant=lambda t, from_number: noted.append((t, from_number)),
+                       on_untracked_op=_note_untracked(made)):
             captured = backprop([loss], [seed], retain_graph=True, create_graph=True, accumulate_leaves=False,
                                 capture=forward)
     finally:
@@ -198,6 +247,7 @@ class Value:
     into: "Value | None" = None      # write the result into this input's array (the update)
     name: str = ""
     nodes: list = field(default_factory=list)  # the graph nodes it stands for
+    captured: bool = False           # a constant array loss_fn did not build from Python numbers
 
     shape = property(lambda self: np.shape(self.array))
     dtype = property(lambda self: np.asarray(self.array).dtype)
@@ -212,6 +262,7 @@ class Program:
         self.of: dict[int, Value] = {}          # id(graph node) -> its value
         self._shared: dict[Any, Value] = {}     # common-subexpression table
         self.rates: list[Value] = []            # the update's learning rates (named lr)
+        self.update: Any = None                 # the optimizer compiled into the step, if any
         self.inputs = [self._add(Value("input", t._data, index=i, name=rec.names[i])) for i, t in enumerate(rec.inputs)]
         for t, v in zip(rec.inputs, self.inputs):
             self.of[id(t)] = v
@@ -236,7 +287,9 @@ class Program:
                 raise DeriveError(f"derive: the VJP of '{self.rec.impure[id(t)]}' uses its inputs' values as a plain "
                                   f"array (a mask or sign, shape {t.shape}), which a compiled step would not update; "
                                   f"this op cannot be derived yet, train it in eager mode")
-            return self.constant(t._data)
+            value = self.constant(t._data)
+            value.captured = value.captured or (id(t) in self.rec.forward and t._data.ndim > 0)
+            return value
         parents = t._parents or ()
         args = tuple(self.of[id(p)] for p in parents)
         params = dict(t._params or {})
@@ -436,6 +489,7 @@ def add_update(program: Program, update: Any) -> list[Value]:
     """The update rule as values of the program (SGD: w -= lr * d_w, in place)."""
     if update is None:
         return []
+    program.update = update
     from .optim import SGD
     if type(update) is not SGD or update.momentum:
         raise DeriveError(f"derive: update must be a plain SGD optimizer (array lr and frozen entries are fine), "
@@ -772,10 +826,13 @@ def render_source(program: Program, plan: Plan, r: Renderer) -> str:
         r.env[f"t_{v.name}"] = program.rec.inputs[v.index]
         rebind.append(f"if {v.name}.shape != {v.shape!r} or {v.name}.dtype != {dtype}: refuse({v.index}, {v.name})")
     rebind += [f"{v.name} = {r.formula_of_names(v)}" for v in input_views]
+    r.env["may_share"] = np.may_share_memory
+    for v in input_views:  # a reshape of a non-contiguous array copies: the step would train the copy
+        for base in {id(b): b for b in _bases_of_args(v) if b.kind == "input"}.values():
+            rebind.append(f"if not may_share({v.name}, {base.name}): refuse({base.index}, {base.name}, {v.name!r})")
     rebind.append(f"{', '.join(seen)} = {', '.join(v.name for v in inputs)}")
     shared = _read_by_loss(program, plan)
-    step = [f"global {', '.join(shared)}"] if shared else []
-    step += [f"{v.name} = t_{v.name}.{_DATA}" for v in inputs]
+    step = [f"{v.name} = t_{v.name}.{_DATA}" for v in inputs]
     step.append("if " + " or ".join(f"{v.name} is not seen_{v.name}" for v in inputs) + ":")
     step.append(f"    rebind({', '.join(v.name for v in inputs)})")
     lines = plan.lines()
@@ -785,6 +842,7 @@ def render_source(program: Program, plan: Plan, r: Renderer) -> str:
         r.env["written"] = mark_written
         step.append(f"written({', '.join(updated)})  # as `w.data = ...` would: graphs of the old values refuse")
     step += [f"t_{inputs[i].name}.grad = {r.name(g)}" for i, g in plan.handed]
+    step = _guarded(program, r.env, step, shared)
     loss = [f"{v.name} = seen_{v.name}" for v in inputs if any(v is b for t in plan.tail for b in _bases_of_args(t))]
     loss += [r.statement(v) for v in lines if any(v is t for t in plan.tail)]
     loss.append(f"return {r.name(program.loss)}")
@@ -794,6 +852,29 @@ def render_source(program: Program, plan: Plan, r: Renderer) -> str:
     reuse = "".join(f"# {new} reuses the buffer of {old}\n" for new, old in plan.reuses)
     return (reuse + _function("rebind", [v.name for v in inputs], rebind) + _function("step", [], step)
             + _function("loss", [], loss))
+
+
+def _guarded(program: Program, env: dict, body: list[str], shared: list[str]) -> list[str]:
+    """step()'s body run by one thread at a time (its buffers are shared), after checking that the
+    optimizer compiled in still has the rate, momentum and frozen entries it had (by identity)."""
+    env["busy"] = None  # set by Derived: a lock
+    lines = [f"global {', '.join(shared)}"] if shared else []
+    if program.update is not None:
+        settings = _update_settings(program.update)
+        env["update_settings"] = program.update.__dict__
+        for i, (key, value) in enumerate(settings.items()):
+            env[f"setting_{i}"], env[f"seen_setting_{i}"] = key, value
+        lines.append("if " + " or ".join(f"update_settings[setting_{i}] is not seen_setting_{i}"
+                                         for i in range(len(settings))) + ":")
+        lines.append("    refuse(-1, None)")
+    lines.append("if not busy.acquire(False):")
+    lines.append("    refuse(-2, None)")
+    return lines + ["try:"] + [f"    {line}" for line in body] + ["finally:", "    busy.release()"]
+
+
+def _update_settings(update: Any) -> dict[str, Any]:
+    """What a fused update compiles in (the optimizer's own stored objects, compared by identity)."""
+    return {key: update.__dict__[key] for key in ("lr", "momentum", "frozen")}
 
 
 def _read_by_loss(program: Program, plan: Plan) -> list[str]:
@@ -826,6 +907,10 @@ class Derived:
         self.names: dict[str, list[Tensor]] = {v.name: v.nodes for v in program.values if v.name and v.nodes}
         env = renderer.env
         env["refuse"] = self._refuse
+        env["busy"] = threading.Lock()
+        self.update = program.update
+        self.constants: dict[str, tuple] = {v.name: v.shape for v in program.values
+                                            if v.kind == "const" and v.captured}
         exec(compile(self.source, "<autograd_mini.derivation>", "exec"), env)
         self.function: Callable[[], None] = env["step"]
         self._loss: Callable[[], Any] = env["loss"]
@@ -866,12 +951,25 @@ class Derived:
     def buffer_bytes(self) -> int:
         return sum(b.nbytes for b in self.buffers)
 
-    def _refuse(self, index: int, array: Any) -> None:
+    def _refuse(self, index: int, array: Any, view: str | None = None) -> None:
+        if index == -1:
+            raise DeriveError("derive: the optimizer's lr, momentum or frozen entries were assigned after the step "
+                              "was derived with update=; the step has the old ones compiled in. Derive again "
+                              "(fit does so itself when a record callback changes them)")
+        if index == -2:
+            raise DeriveError("derive: this derived step is already running in another thread; its buffers (and "
+                              "the gradients it hands out) are shared, so one step runs at a time. Derive one step "
+                              "per thread to train in several")
         n_params = len(self.params)
         tensor = (self.params + self.data)[index]
         what = (f"params[{index}]" if index < n_params else
                 f"data input {index - n_params} (a Tensor loss_fn reads but did not create)")
         label = f"{what} {self.input_names[index]!r}"
+        if view is not None:
+            raise DeriveError(f"derive: {label} is read through a view ({view}) made when the step was derived; its "
+                              f"new array (strides {getattr(array, 'strides', None)}) gives a copy there, so the step "
+                              f"would train a copy. Assign an array of the original layout (np.ascontiguousarray), "
+                              f"or derive again")
         shape, dtype = np.shape(array), getattr(array, "dtype", None)
         if shape != self.shapes[index]:
             raise ShapeError(f"derive: {label} had shape {self.shapes[index]} when the step was derived but has "

@@ -16,7 +16,7 @@ from typing import Any, Callable
 import numpy as np
 
 from . import ops, ops_numpy as on
-from .tensor import Tensor, unwrap
+from .tensor import Tensor, read_value, unwrap
 from .tensor_methods import use_table
 
 
@@ -69,6 +69,20 @@ _VALUE_FUNCTIONS = {np.shape, np.ndim, np.size, np.allclose, np.isclose, np.arra
                     np.argmax, np.argmin, np.argsort, np.nonzero, np.count_nonzero, np.all, np.any,
                     np.array2string, np.array_repr, np.array_str, np.result_type, np.can_cast, np.iscomplexobj, np.isrealobj, np.isscalar,
                     np.searchsorted, np.unique, np.nanargmax, np.nanargmin}
+
+
+# of those, the ones whose answer depends on the shape or dtype only (fixed in a compiled step anyway)
+_LAYOUT_FUNCTIONS = {np.shape, np.ndim, np.size, np.zeros_like, np.ones_like, np.empty_like, np.full_like,
+                     np.result_type, np.can_cast, np.iscomplexobj, np.isrealobj, np.isscalar}
+
+
+def _note_read(name: str, args: Any) -> None:
+    """Tell an open recording (am.derive) that np.<name> reads these tensors' values."""
+    if isinstance(args, Tensor):
+        read_value(args, f"np.{name}")
+    elif isinstance(args, (list, tuple)):
+        for a in args:
+            _note_read(name, a)
 
 
 def _values(x: Any) -> Any:
@@ -131,6 +145,7 @@ def array_ufunc(self: Any, ufunc: Any, method: str, *inputs: Any, **kwargs: Any)
         raise TypeError(f"np.{name}(..., out=...) with a Tensor: writing into an array cannot be recorded, so the "
                         f"gradient would be lost; assign the result instead (y = np.{name}(...))")
     if ufunc in _VALUE_UFUNCS and method == "__call__":
+        _note_read(name, inputs)
         return getattr(ufunc, method)(*_values(inputs), **kwargs)
     target = _BY_METHOD.get(method, {}).get(ufunc)
     if target is None:
@@ -143,6 +158,8 @@ def array_ufunc(self: Any, ufunc: Any, method: str, *inputs: Any, **kwargs: Any)
 def array_function(self: Any, func: Any, types: tuple, args: tuple, kwargs: dict) -> Any:
     name = func.__name__
     if func in _VALUE_FUNCTIONS:
+        if func not in _LAYOUT_FUNCTIONS:
+            _note_read(name, (args, tuple(kwargs.values())))
         return func(*_values(args), **{k: _values(v) for k, v in kwargs.items()})
     target = _FUNCTIONS.get(func)
     if target is None:

@@ -12,7 +12,7 @@ import numpy as np
 
 from .errors import ShapeError
 from .ops import log_softmax, softplus
-from .tensor import Tensor, constant
+from .tensor import Tensor, constant, read_value
 
 
 def _as_tensor(name: str, role: str, x: Any, dtype: Any = np.float64) -> Tensor:
@@ -88,7 +88,7 @@ def cross_entropy(logits: Tensor, target: Any, reduction: str = "mean") -> Tenso
     if isinstance(target, Tensor) and target.shape == logits.shape:  # probabilities, maybe learned
         probabilities = target
     else:
-        indices = np.asarray(target.data if isinstance(target, Tensor) else target)
+        indices = np.asarray(read_value(target, "cross_entropy"))
         if indices.shape == logits.shape and indices.dtype.kind in "biuf":
             probabilities = constant(indices, logits.dtype)
         else:

@@ -17,7 +17,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from . import tensor as _tensor
-from .tensor import Op, Tensor, unwrap, per_input
+from .tensor import Op, Tensor, per_input, read_value, unwrap
 from .tensor_methods import use_table
 
 # ---- helpers that work on arrays and on Tensors ---------------------------------------------
@@ -375,6 +375,8 @@ def _tensor_index(t: Tensor, shape: tuple, axis: int, who: str) -> np.ndarray:
 
 
 def _getitem(x: Any, index: Any) -> Tensor:
+    for part in index if isinstance(index, tuple) else (index,):
+        read_value(part, "index")  # positions decide which entries: a tracer must know
     index = plain_index(index, x.shape)
     t = getitem(x, index=index)
     if _is_basic_index(index):  # NumPy gives a view: an in-place change of t must reach x (ops_numpy's in-place rows)

@@ -28,7 +28,7 @@ from .errors import AxisError, GraphError, ShapeError, checked_axis
 from .ops import (_broadcast_to, _exp, _explain_broadcast, _poly, _scatter, compare, matmul, mul, power, reshape,
                   sigmoid_of, sign, softplus, sum_op, transpose)
 from .ops import _getitem as _index_tensor, plain_index
-from .tensor import Op, Tensor, per_input, rebase, unwrap
+from .tensor import Op, Tensor, per_input, read_value, rebase, unwrap
 from .tensor_methods import use_table
 
 _IMPORTED = frozenset(globals())  # names brought in above (ops.py's rows among them): not this module's to export
@@ -494,11 +494,11 @@ def logaddexp(x: Any, y: Any) -> Tensor:
 
 def argmax(x: Any, axis: int | None = None, keepdims: bool = False) -> np.ndarray:
     """Positions, not values: a NumPy integer array (no gradient)."""
-    return np.argmax(unwrap(x), axis=axis, keepdims=keepdims)
+    return np.argmax(read_value(x, "argmax"), axis=axis, keepdims=keepdims)
 
 
 def argmin(x: Any, axis: int | None = None, keepdims: bool = False) -> np.ndarray:
-    return np.argmin(unwrap(x), axis=axis, keepdims=keepdims)
+    return np.argmin(read_value(x, "argmin"), axis=axis, keepdims=keepdims)
 
 
 def cumsum(x: Any, axis: int | None = None) -> Tensor:
@@ -552,7 +552,7 @@ def clip(x: Any, a_min: Any = None, a_max: Any = None) -> Tensor:
     if a_min is None and a_max is None:
         raise ValueError("clip: give a_min or a_max (or both)")
     if not any(isinstance(b, Tensor) and b.requires_grad for b in (a_min, a_max)):
-        return clip_op(x, lo=unwrap(a_min), hi=unwrap(a_max))
+        return clip_op(x, lo=read_value(a_min, "clip"), hi=read_value(a_max, "clip"))
     # a bound that requires grad gets the gradient where it is the result (torch.clamp's rule):
     # max(x, lo) then min(., hi), x itself where lo <= x <= hi
     if a_min is not None:
@@ -564,7 +564,7 @@ def clip(x: Any, a_min: Any = None, a_max: Any = None) -> Tensor:
 
 def where(condition: Any, x: Any, y: Any) -> Tensor:
     """x where condition holds, else y (condition: booleans, no gradient; x and y differentiable)."""
-    return where_op(np.asarray(unwrap(condition)).astype(bool), x, y)
+    return where_op(np.asarray(read_value(condition, "where")).astype(bool), x, y)
 
 
 def pow(x: Any, exponent: Any) -> Tensor:  # noqa: A001 (NumPy's name)
@@ -867,7 +867,7 @@ def sort(x: Any, axis: int | None = -1, kind: str | None = None) -> Tensor:
     if axis is None:  # NumPy's: sort the flattened array
         x, axis = ravel(x), 0
     axis = checked_axis(axis, x.ndim, "sort")
-    order = np.argsort(unwrap(x), axis=axis, kind="stable")
+    order = np.argsort(read_value(x, "sort"), axis=axis, kind="stable")
     grid = np.indices(order.shape, sparse=True)
     return _index_tensor(x, tuple(order if a == axis else grid[a] for a in range(x.ndim)))
 
@@ -1109,6 +1109,8 @@ class _At:
 
 def _checked_update(who: str, x: Any, index: Any, values: Any, unique: bool) -> tuple:
     x = _as_tensor(x)
+    for part in index if isinstance(index, tuple) else (index,):
+        read_value(part, "index")  # positions decide which entries: a tracer must know
     index = plain_index(index, x.shape, who)
     try:
         positions = np.arange(x.size).reshape(x.shape)[index]

@@ -38,6 +38,7 @@ class _ThreadState(threading.local):
     mode: tuple[bool, str | None] = (True, None)  # (grad enabled, dotted name of the module being called)
     on_constant: Callable[[Any, bool], None] | None = None
     on_value_read: Callable[[Any, str], None] | None = None
+    on_untracked_op: Callable[[Any], None] | None = None  # tracing: an op result that records no gradient
 
 
 _state = _ThreadState()
@@ -90,18 +91,24 @@ def scope(name: str) -> contextlib.AbstractContextManager:
 
 @contextlib.contextmanager
 def recording(on_constant: Callable[[Any, bool], None] | None = None,
-              on_value_read: Callable[[Any, str], None] | None = None) -> Iterator[None]:
+              on_value_read: Callable[[Any, str], None] | None = None,
+              on_untracked_op: Callable[[Any], None] | None = None) -> Iterator[None]:
     """Hooks for a caller that records what a function does (am.trace), in this thread only.
 
     `on_constant(tensor, from_python_number)` is called for every constant an op makes from a
-    number or an array; `on_value_read(tensor, how)` whenever the value of a tensor that requires
-    grad is read as Python or NumPy data (`how` is 'bool', 'float', 'int', 'item', 'data', 'numpy'
-    (also for np.asarray) or a comparison such as '>'). The previous hooks are restored on exit.
+    number or an array, and for every Tensor constructed; `on_value_read(tensor, how)` whenever the
+    value of a tensor is read as Python or NumPy data (`how` is 'bool', 'float', 'int', 'item',
+    'data', 'numpy' (also for np.asarray), a comparison such as '>', or the name of a library
+    function that reads values, such as 'sort'): for every tensor while `on_untracked_op` is set,
+    else for tensors that require grad. `on_untracked_op(tensor)` is called for each op result that
+    records no gradient (no input requires grad); it may call `trace_parents` on it, so that the
+    result keeps its op and inputs (still requiring no grad) and a tracer can replay it.
+    The previous hooks are restored on exit.
     """
     global _recordings
     state = _state
-    previous = state.on_constant, state.on_value_read
-    state.on_constant, state.on_value_read = on_constant, on_value_read
+    previous = state.on_constant, state.on_value_read, state.on_untracked_op
+    state.on_constant, state.on_value_read, state.on_untracked_op = on_constant, on_value_read, on_untracked_op
     with _lock:
         _recordings += 1
     try:
@@ -109,7 +116,30 @@ def recording(on_constant: Callable[[Any, bool], None] | None = None,
     finally:
         with _lock:
             _recordings -= 1
-        state.on_constant, state.on_value_read = previous
+        state.on_constant, state.on_value_read, state.on_untracked_op = previous
+
+
+def trace_parents(t: "Tensor", op: "Op", parents: tuple, params: dict | None) -> None:
+    """Keep the op and inputs of a result that requires no grad (a tracer's data-only op): walks with
+    `grad_only=False` see how it was computed; backward still passes it by (it requires no grad)."""
+    t._op, t._parents, t._params, t._stamp = op, parents, params if params is not None else {}, _writes
+
+
+def read_value(x: Any, how: str) -> Any:
+    """The array behind a Tensor for library code that uses the *values* (sort orders, argmax
+    positions, masks, class labels), telling an open recording that a value decides the result;
+    x itself when it is not a Tensor."""
+    if not isinstance(x, Tensor):
+        return x
+    if _recordings:
+        _read_hook(x, how)
+    return x._data
+
+
+def _read_hook(t: "Tensor", how: str) -> None:
+    state = _state
+    if state.on_value_read is not None and (t.requires_grad or state.on_untracked_op is not None):
+        state.on_value_read(t, how)
 
 
 def mark_written(*tensors: "Tensor") -> None:
@@ -126,9 +156,7 @@ def mark_written(*tensors: "Tensor") -> None:
 
 
 def _value_read(t: "Tensor", how: str) -> None:
-    hook = _state.on_value_read
-    if hook is not None:
-        hook(t, how)
+    _read_hook(t, how)
 
 
 def as_float_array(data: Any, copy: bool = False) -> np.ndarray:
@@ -184,6 +212,8 @@ class Tensor(ArithmeticMixin, InPlaceMixin, ElementwiseMixin, ReduceMixin, Movem
         self._op: Op | None = None
         self._parents: tuple[Tensor, ...] | None = ()
         self._params: dict | None = None
+        if _recordings and _state.on_constant is not None:
+            _state.on_constant(self, False)  # made by the recorded function: a constant of it
 
     @staticmethod
     def _from_op(data: np.ndarray, op: Op | None, parents: tuple, params: dict | None) -> "Tensor":
@@ -205,12 +235,14 @@ class Tensor(ArithmeticMixin, InPlaceMixin, ElementwiseMixin, ReduceMixin, Movem
         """The values, a NumPy array. Assigning to it (`t.data = a`, and `t.data -= d`, which assigns
         too) counts as a write: a graph recorded from the old values then refuses to backward.
         Writing into the array itself (`t.data[0] = 1`) goes around the count and is not detected."""
-        if _recordings and self.requires_grad:
-            _value_read(self, "data")
+        if _recordings:
+            _read_hook(self, "data")
         return self._data
 
     @data.setter
     def data(self, value: Any) -> None:
+        if type(value) is not np.ndarray or value.dtype.kind != "f":
+            value = _same_kind(self, value)
         mark_written(self)
         self._data = value
 
@@ -235,8 +267,8 @@ class Tensor(ArithmeticMixin, InPlaceMixin, ElementwiseMixin, ReduceMixin, Movem
 
     def _read(self, how: str) -> np.ndarray:
         """The array, telling an open recording (am.trace) that a value left the graph."""
-        if _recordings and self.requires_grad:
-            _value_read(self, how)
+        if _recordings:
+            _read_hook(self, how)
         return self._data
 
     def _scalar(self, how: str, error: type = TypeError) -> Any:
@@ -285,10 +317,17 @@ class Tensor(ArithmeticMixin, InPlaceMixin, ElementwiseMixin, ReduceMixin, Movem
         return array.copy() if copy else array
 
     def detach(self) -> "Tensor":
-        """The same values, cut from the graph (shares memory, like PyTorch)."""
-        if _recordings and self.requires_grad:
-            _value_read(self, "detach")
-        return Tensor._from_op(self._data, None, (), None)
+        """The same values, cut from the graph (shares memory, like PyTorch). While a tracer records,
+        a stop-gradient op (`stop_gradient`), so that a replay computes it from the new values; while
+        a function transform watches (am.grad), a value read that leaves the graph."""
+        t = Tensor._from_op(self._data, None, (), None)
+        if _recordings:
+            if _state.on_untracked_op is not None:
+                trace_parents(t, _STOP_GRADIENT, (self,), None)
+                _state.on_untracked_op(t)
+            elif self.requires_grad:
+                _value_read(self, "detach")
+        return t
 
     def requires_grad_(self, requires_grad: bool = True) -> "Tensor":
         if self._op is not None and not requires_grad:
@@ -322,22 +361,22 @@ class Tensor(ArithmeticMixin, InPlaceMixin, ElementwiseMixin, ReduceMixin, Movem
 
     # comparisons give plain boolean arrays: they have no useful derivative
     def __eq__(self, other: Any) -> np.ndarray:  # type: ignore[override]
-        return self._read("==") == unwrap(other)
+        return self._read("==") == read_value(other, "==")
 
     def __ne__(self, other: Any) -> np.ndarray:  # type: ignore[override]
-        return self._read("!=") != unwrap(other)
+        return self._read("!=") != read_value(other, "!=")
 
     def __lt__(self, other: Any) -> np.ndarray:
-        return self._read("<") < unwrap(other)
+        return self._read("<") < read_value(other, "<")
 
     def __le__(self, other: Any) -> np.ndarray:
-        return self._read("<=") <= unwrap(other)
+        return self._read("<=") <= read_value(other, "<=")
 
     def __gt__(self, other: Any) -> np.ndarray:
-        return self._read(">") > unwrap(other)
+        return self._read(">") > read_value(other, ">")
 
     def __ge__(self, other: Any) -> np.ndarray:
-        return self._read(">=") >= unwrap(other)
+        return self._read(">=") >= read_value(other, ">=")
 
     # ---- reverse mode ----------------------------------------------------------------------
     def backward(self, gradient: Any = None, retain_graph: bool = False, create_graph: bool = False) -> None:
@@ -482,10 +521,34 @@ class Op:
             t.requires_grad = False
             t._op = t._params = None
             t._parents = ()
+            if _recordings and _state.on_untracked_op is not None:  # a tracer keeps data-only ops too
+                trace_parents(t, self, inputs, params)
+                _state.on_untracked_op(t)
         return t
 
 
 _new_tensor = object.__new__
+
+
+def _same_kind(t: Tensor, value: Any) -> np.ndarray:
+    """What `t.data = value` stores for a value that is not a float array: numbers, lists, integer
+    and boolean arrays become an array of t's dtype (never integers in a float tensor)."""
+    if isinstance(value, Tensor):
+        value = value._data
+    array = np.asarray(value)
+    if array.dtype.kind == "f":
+        return array
+    if array.dtype.kind not in "biu":
+        raise TypeError(f"Tensor.data = ...: expected numbers (an array, list or number of float, int or bool), got "
+                        f"{type(value).__name__} of dtype {array.dtype}; the tensor (shape {t.shape}) holds {t.dtype}")
+    return array.astype(t._data.dtype)
+
+
+def _stop_gradient_forward(x: np.ndarray) -> np.ndarray:
+    return x
+
+
+_STOP_GRADIENT = Op("stop_gradient", _stop_gradient_forward, lambda g, ans, x: (None,))
 
 
 def _as_tensors(inputs: tuple) -> tuple:

@@ -11,10 +11,14 @@ recorded, simplified and compiled, and `derived.source` for the code that runs).
 result runs the step and returns the loss as a float; the numbers are eager's, bit for bit.
 
 What is read anew at every call: each parameter's array, and the array of every Tensor that
-`loss_fn` uses but did not create (the data: assign `x.data = next_batch` to feed new data).
-Constants `loss_fn` creates itself are fixed at trace time. Shapes and dtypes are fixed too: a
-call refuses, naming the tensor, when one changes. Gradients are *set*, not accumulated: after
-`step()`, `w.grad` is this step's gradient (a buffer the next call overwrites; copy it to keep it).
+`loss_fn` uses but did not create, however it reaches it (through data-only ops such as `X.T.T`,
+or a data tensor that requires grad): assign `x.data = next_batch` to feed new data.
+Constants `loss_fn` creates itself and arrays it captures (listed on `.constants`) are fixed at
+trace time. Shapes and dtypes are fixed too: a call refuses, naming the tensor, when one changes.
+A value read while tracing (a comparison, `am.sort`'s order, `argmax`, `where`'s condition) raises a
+`TraceWarning`: the step would keep it. Gradients are *set*, not accumulated: after `step()`,
+`w.grad` is this step's gradient (a buffer the next call overwrites; copy it to keep it); one thread
+runs a step at a time. See docs/compiled-step.md.
 """
 from __future__ import annotations
 

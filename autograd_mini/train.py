@@ -184,7 +184,6 @@ def _compiled_epoch(model: Module, loss_fn: Callable, optimizer: Any, X: Any, y:
                     label: str, backend: str = "numpy") -> EpochFn | None:
     """One epoch through the derived step; plain SGD is part of the step, other optimizers step after it.
     None (with a warning) when the loss reads per-sample data as plain arrays, which a step cannot feed."""
-    from .derivation import derive
     from .optim import SGD
     params = dict(model.named_parameters())
     # plain SGD becomes part of the compiled step (unless its step() was replaced on the instance)
@@ -202,7 +201,9 @@ def _compiled_epoch(model: Module, loss_fn: Callable, optimizer: Any, X: Any, y:
         output = model(x_in)
         return loss_fn(output, y_in), {"output": output}
 
-    step = derive(step_loss, params, update=optimizer if fused else None, backend=backend)
+    step = _derive_or_say_why(step_loss, params, optimizer if fused else None, label, backend)
+    if step is None:
+        return None
     run, output = step.function, step.aux["output"]
     if sample_axis is not None and not {id(x_in), id(y_in)} <= {id(t) for t in step.data}:
         warnings.warn(f"fit [{label}]: the loss reads the per-sample data as plain arrays, so a compiled step "
@@ -238,6 +239,24 @@ def _compiled_epoch(model: Module, loss_fn: Callable, optimizer: Any, X: Any, y:
     if fused:  # what the step has compiled in, so that fit can tell when a record callback changes it
         epoch.fused_settings = _sgd_settings(optimizer)  # type: ignore[attr-defined]
     return epoch
+
+
+def _derive_or_say_why(step_loss: Callable, params: dict, update: Any, label: str, backend: str = "numpy") -> Any:
+    """The derived step, or None after ONE warning naming why it cannot be compiled faithfully
+    (a DeriveError, or a value read while recording, which the step would keep frozen)."""
+    from .derivation import DeriveError, collected_value_reads, derive
+    reason = None
+    with collected_value_reads() as reads:  # (per thread: fits in other threads keep their own)
+        try:
+            step = derive(step_loss, params, update=update, backend=backend)
+        except DeriveError as error:
+            reason = str(error)
+    reason = reason or (reads[0] if reads else None)
+    if reason is None:
+        return step
+    warnings.warn(f"fit [{label or 'fit'}]: training eagerly (eager's numbers), the step cannot be compiled "
+                  f"faithfully: {reason}", RuntimeWarning, stacklevel=5)
+    return None
 
 
 def _sgd_settings(optimizer: Any) -> tuple:
