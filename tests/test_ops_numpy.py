@@ -308,7 +308,6 @@ CASES = {
     "squeeze": _drawn(one(small()), lambda c: (lambda t: am.squeeze(t), c)),
     "expand_dims": _drawn(expand_case(), lambda c: (lambda t: am.expand_dims(t, c[1]), (c[0],))),
     "ravel": _drawn(one(small()), lambda c: (lambda t: t.flatten(), c)),
-    "reshape_in_order": _drawn(one(small()), lambda c: (lambda t: am.reshape_in_order(t, (-1,), order="F"), c)),
     "flip": _drawn(flip_case(), lambda c: (lambda t: am.flip(t, c[1]), (c[0],))),
     "roll": _drawn(roll_case(), lambda c: (lambda t: am.roll(t, c[1], c[2]), (c[0],))),
     "pad": _drawn(pad_case(), lambda c: (lambda t: am.pad(t, c[1], mode=c[2]), (c[0],))),
@@ -495,8 +494,7 @@ def test_float32_stays_float32(name):
               "split": lambda t: am.split(t, 3, axis=1)[0], "moveaxis": lambda t: am.moveaxis(t, 0, 1),
               "swapaxes": lambda t: am.swapaxes(t, 0, 1), "index_update": lambda t: t.at[0].set(1.0),
               "index_add": lambda t: t.at[0].add(1.0), "index_add_repeated": lambda t: t.at[[0, 0]].add(t[1]),
-              "logaddexp": lambda t: am.logaddexp(t, 0.5), "sort": am.sort, "triu": am.triu, "tril": am.tril,
-              "reshape_in_order": lambda t: am.reshape_in_order(t, (3, 2), order="F")}[name]
+              "logaddexp": lambda t: am.logaddexp(t, 0.5), "sort": am.sort, "triu": am.triu, "tril": am.tril}[name]
     t = am.Tensor(x, requires_grad=True)
     y = f(t)
     y.backward(np.ones(y.shape, np.float32))
