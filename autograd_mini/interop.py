@@ -47,7 +47,7 @@ _VALUE_UFUNCS = {np.isfinite, np.isnan, np.isinf, np.signbit, np.greater, np.gre
 _FUNCTIONS: dict[Any, Callable] = {
     np.sum: ops.reduce_sum, np.mean: ops.reduce_mean, np.max: on.amax, np.amax: on.amax, np.min: on.amin,
     np.amin: on.amin, np.prod: on.prod, np.var: on.var, np.std: on.std, np.cumsum: on.cumsum,
-    np.reshape: lambda x, shape=None, newshape=None, order="C": on.reshape_in_order(
+    np.reshape: lambda x, shape=None, newshape=None, order="C": on._reshape_in_order(
         x, shape if shape is not None else newshape, order),
     np.transpose: lambda x, axes=None: ops.transpose(x, axes=None if axes is None else tuple(axes)),
     np.swapaxes: on.swapaxes, np.moveaxis: on.moveaxis, np.squeeze: on.squeeze, np.expand_dims: on.expand_dims,

@@ -171,8 +171,6 @@ fmin = Op("fmin", np.fmin, _taken_vjp("<= or y NaN"), _explain_broadcast)
 _astype = _poly(lambda a, dtype: a.astype(dtype), lambda a, dtype: astype_op(a, dtype=dtype))
 astype_op = Op("astype", lambda x, dtype: x.astype(dtype), lambda g, ans, x, dtype: (_astype(g, x.dtype),))
 copy_op = Op("copy", np.copy, lambda g, ans, x: (g,))
-# sqrt with a zero gradient at 0 (torch's std_backward masks std == 0): std of a constant group
-_std_sqrt = Op("std_sqrt", np.sqrt, lambda g, ans, x: (_where(_is_zero(ans), 0, g / (2 * ans + _is_zero(ans))),))
 erf = _elementwise("erf", _erf, lambda g, ans, x: (g * (_TWO_OVER_SQRT_PI * _exp(-(x * x))),))
 elu_op = Op("elu", lambda x, alpha=1.0: np.where(x > 0, x, alpha * np.expm1(np.minimum(x, 0))),
             # at x == 0 the slope is alpha, a constant there, so the second derivative at 0 is 0 (torch's)
@@ -523,7 +521,11 @@ def var(x: Any, axis: Any = None, ddof: int = 0, keepdims: bool = False) -> Tens
 
 def std(x: Any, axis: Any = None, ddof: int = 0, keepdims: bool = False) -> Tensor:
     """sqrt(var); where it is 0 (all entries of a group equal, a group of one) its gradient is 0, as torch's."""
-    return _std_sqrt(var(x, axis=axis, ddof=ddof, keepdims=keepdims))
+    variance = var(x, axis=axis, ddof=ddof, keepdims=keepdims)
+    zero = compare(variance, 0.0, rule="<=")  # 1 where the variance is 0 (a mask: no gradient of its own)
+    # sqrt(v + zero) * (1 - zero): sqrt(v) itself where v > 0 (+0 and *1 are exact); 0 with slope 0 where
+    # v == 0, as torch's std_backward masks std == 0 (sqrt's own slope there is infinite: NaN after * 0)
+    return sqrt(variance + zero) * (1 - zero)
 
 
 def norm(x: Any, ord: Any = None, axis: Any = None, keepdims: bool = False) -> Tensor:  # noqa: A002
@@ -629,7 +631,7 @@ def expand_dims(x: Any, axis: Any) -> Tensor:
 unsqueeze = expand_dims
 
 
-def reshape_in_order(x: Any, shape: Any, order: str = "C") -> Tensor:
+def _reshape_in_order(x: Any, shape: Any, order: str = "C") -> Tensor:
     """np.reshape with NumPy's `order`: 'C' reads and writes the last axis fastest, 'F' the first (the
     reshape of the transpose, transposed back), 'A' is 'F' for values laid out Fortran-contiguously."""
     x = _as_tensor(x)
@@ -646,7 +648,7 @@ def reshape_in_order(x: Any, shape: Any, order: str = "C") -> Tensor:
 
 
 def ravel(x: Any, order: str = "C") -> Tensor:
-    return reshape_in_order(x, (-1,), order)
+    return _reshape_in_order(x, (-1,), order)
 
 
 flatten = ravel
