@@ -21,7 +21,7 @@ import autograd_mini as am  # noqa: E402
 from autograd_mini import derivation, fused  # noqa: E402
 from autograd_mini.derivation import derive  # noqa: E402
 from autograd_mini.losses import half_sse  # noqa: E402
-from autograd_mini.models import doc002  # noqa: E402
+from models import doc002  # noqa: E402
 from autograd_mini.optim import SGD  # noqa: E402
 
 from test_derive import BINARY, LOSSES, UNARY, doc000_step, random_model  # noqa: E402
