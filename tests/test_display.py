@@ -15,7 +15,7 @@ import pytest
 
 import autograd_mini as am
 from autograd_mini.app.reproduce import Printed
-from autograd_mini.app.report import ReproductionTable
+from autograd_mini.app.tables import ReproductionTable
 from autograd_mini.progress import Progress
 from autograd_mini.train import History
 
