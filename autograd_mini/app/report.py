@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..display import STYLE, audit_html, beside_html, escape, table
-from .tables import result_html
+from ..lab.tables import result_html
 
 
 @dataclass
@@ -32,7 +32,7 @@ nav a{margin-right:10px;white-space:nowrap}
 def write_report_page(out: str, sections: list[Section], reproduction: dict, grad: str) -> str:
     """`out/index.html`: everything the run wrote, gathered on one self-contained page."""
     from .audits import audit_experiment
-    from .output import write_text
+    from ..lab.output import write_text
     parts = [f"<h1>autograd_mini: the documents reproduced</h1><p class='am-muted'>written "
              f"{escape(datetime.datetime.now(datetime.timezone.utc).strftime('%Y-%m-%d %H:%M UTC'))}; gradients: "
              f"{escape(grad)}</p>", _summary_table(reproduction), _contents(sections)]
