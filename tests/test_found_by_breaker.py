@@ -1,0 +1,137 @@
+"""Wrong numbers and crashes found by the breaker round, each as a minimal reproducer. A reproducer
+that still fails is marked `xfail(strict=True)` with what is wrong, so the suite stays green until it
+is fixed and then says so (a strict xfail that passes is an error). Each test states the claim it
+checks: compiled == eager bit for bit (or a refusal), NumPy's / PyTorch's in-place semantics, the
+op table's values at points without a derivative (PyTorch's)."""
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+
+import autograd_mini as am
+from autograd_mini.derivation import DeriveError, TraceWarning
+
+
+def compiled_equals_eager_or_refuses(loss_fn, params, feed, steps: int = 3, seed: int = 0) -> None:
+    """`am.trace(loss_fn, params)` fed new data by `feed(rng)` before every step gives eager's loss and
+    gradients bit for bit, or refuses when it is recorded (DeriveError, or a TraceWarning)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", TraceWarning)
+        try:
+            step = am.trace(loss_fn, params)
+        except (DeriveError, TraceWarning):
+            return
+    rng = np.random.default_rng(seed)
+    for s in range(steps):
+        feed(rng)
+        compiled_loss = step()
+        compiled_grads = [p.grad.copy() for p in params]
+        for p in params:
+            p.grad = None
+        eager = loss_fn(*params)
+        eager.backward()
+        assert np.array_equal(compiled_loss, eager.item(), equal_nan=True), (s, compiled_loss, eager.item())
+        for i, p in enumerate(params):
+            assert np.array_equal(compiled_grads[i], p.grad, equal_nan=True), (s, i, compiled_grads[i], p.grad)
+            p.grad = None
+
+
+def _linear_data(rng, n_in=3, n_out=4, rows=5):
+    W = am.Tensor(rng.normal(size=(n_in, n_out)), requires_grad=True)
+    X = am.Tensor(rng.normal(size=(rows, n_in)), name="X")
+    D = am.Tensor(rng.normal(size=(rows, n_out)), name="D")
+    return W, X, D
+
+
+@pytest.mark.xfail(strict=True, reason="nansum/nan_to_num read the NaN mask from ._data without telling the tracer: the compiled step keeps the recorded mask")
+@pytest.mark.parametrize("spelling", ["am.nansum", "np.nansum", "am.nan_to_num", "np.nan_to_num"])
+def test_nan_masks_are_not_fixed_at_recording(spelling):
+    """nansum / nan_to_num took their NaN mask from the recorded values without telling the tracer:
+    the compiled step kept the first batch's mask (the loss NaN or the gradient wrong on the next)."""
+    W, X, D = _linear_data(np.random.default_rng(0))
+    fn = {"am.nansum": lambda h: am.nansum(h), "np.nansum": lambda h: np.nansum(h),
+          "am.nan_to_num": lambda h: am.nan_to_num(h).sum(), "np.nan_to_num": lambda h: np.nan_to_num(h).sum()}[spelling]
+
+    def feed(rng):
+        X.data = rng.normal(size=X.shape)
+        d = rng.normal(size=D.shape)
+        d.ravel()[rng.choice(d.size, 5, replace=False)] = [np.nan, np.inf, -np.inf, np.nan, 0.0]
+        D.data = d
+
+    with np.errstate(invalid="ignore"):
+        compiled_equals_eager_or_refuses(lambda W: fn(X @ W * D), [W], feed, steps=4)
+
+
+@pytest.mark.xfail(strict=True, reason="buffers are C-ordered where eager's value is F-ordered: a later sum adds in another order")
+def test_a_reduction_over_a_fortran_ordered_value_sums_in_eagers_order():
+    """pad (mode reflect) gives an F-ordered array in eager mode; the compiled step wrote the next
+    element-wise result into a C-ordered buffer, so the sum added in another order (the last bit)."""
+    W, X, _ = _linear_data(np.random.default_rng(1))
+
+    def feed(rng):
+        X.data = rng.normal(size=X.shape)
+
+    compiled_equals_eager_or_refuses(lambda W: (am.pad(X @ W, 1, mode="reflect") ** 2).sum(), [W], feed, steps=20)
+
+
+@pytest.mark.xfail(strict=True, reason="a basic-index view taken before an in-place write to its base keeps the old values")
+def test_a_view_taken_before_an_in_place_write_reads_the_new_values():
+    """NumPy (and PyTorch): `row = h[0]; h[0] = 7` makes `row` read 7. Here `row` kept the old values,
+    and its gradient went to the old entries of h: a silent wrong number."""
+    rng = np.random.default_rng(2)
+    a, g = rng.normal(size=(4, 3)), rng.normal(size=3)
+    w = am.Tensor(a.copy(), requires_grad=True)
+    h = w * 1.0
+    row = h[0]
+    h[0] = 7.0
+    (row * g).sum().backward()
+    plain = a.copy()
+    plain_row = plain[0]
+    plain[0] = 7.0
+    assert np.array_equal(row.data, plain_row)          # [7, 7, 7]
+    assert np.array_equal(w.grad, np.zeros_like(a))      # row no longer depends on w
+
+
+@pytest.mark.xfail(strict=True, reason="sibling views and views of views do not follow in-place writes")
+def test_a_view_of_a_view_and_a_sibling_view_follow_in_place_writes():
+    """`a = h[0]; b = h[0]; a += 1` changes b too (one memory); `x = h[:2]; y = x[:, 1:]; h += 1` changes y."""
+    rng = np.random.default_rng(3)
+    a0 = rng.normal(size=(4, 3))
+    w = am.Tensor(a0.copy(), requires_grad=True)
+    h = w * 1.0
+    first, same = h[0], h[0]
+    first += 1.0
+    top = h[:2]
+    corner = top[:, 1:]
+    h += 1.0
+    (same.sum() + 10 * corner.sum()).backward()
+    assert np.array_equal(same.data, a0[0] + 2.0)
+    assert np.array_equal(corner.data, a0[:2, 1:] + np.array([[2.0], [1.0]]))
+    expected = np.zeros_like(a0)
+    expected[0] += 1.0
+    expected[:2, 1:] += 10.0
+    assert np.array_equal(w.grad, expected)
+
+
+@pytest.mark.xfail(strict=True, reason="arctan2's VJP divides by x^2 + y^2 = 0 at the origin: NaN where PyTorch gives 0")
+def test_arctan2_at_the_origin_has_pytorchs_gradient():
+    """docs/guarantees.md: points without a derivative get PyTorch's values; torch.atan2 gives 0 at
+    (0, 0) (it zeroes 1 / (x^2 + y^2) where that is infinite); we gave NaN to both inputs."""
+    y = am.Tensor(np.array([0.0, 0.0, 1.0]), requires_grad=True)
+    x = am.Tensor(np.array([0.0, 1.0, 0.0]), requires_grad=True)
+    am.arctan2(y, x).sum().backward()
+    assert np.array_equal(y.grad, [0.0, 1.0, 0.0]) and np.array_equal(x.grad, [0.0, 0.0, -1.0])
+
+
+@pytest.mark.xfail(strict=True, reason="det's eager VJP (SVD adjugate) and its recorded VJP (cofactors) round differently")
+def test_det_compiled_gradient_equals_eagers_bits():
+    """det's VJP is adj(A)^T: eager computes adj from an SVD, the recorded (create_graph) gradient from
+    cofactors, so the compiled step's gradient differs from eager's in the last bits."""
+    W, X, _ = _linear_data(np.random.default_rng(4))
+
+    def feed(rng):
+        X.data = rng.normal(size=X.shape)
+
+    compiled_equals_eager_or_refuses(lambda W: am.det((X @ W)[:3, :3] + np.eye(3)), [W], feed)
