@@ -153,8 +153,13 @@ mod = Op("mod", np.mod, per_input(lambda g, ans, x, y: g, lambda g, ans, x, y: -
          _explain_broadcast)
 fmod = Op("fmod", np.fmod, per_input(lambda g, ans, x, y: g, lambda g, ans, x, y: -g * _trunc(x / y)),
           _explain_broadcast)
+def _arctan2_r2(y, x):  # x^2 + y^2, with 1 where it is 0 (PyTorch's gradient 0 at the origin, not 0/0)
+    r2 = x * x + y * y
+    return r2 + _is_zero(r2)
+
+
 arctan2 = Op("arctan2", np.arctan2,  # the angle of (x, y): d/dy = x / r^2, d/dx = -y / r^2
-             per_input(lambda g, ans, y, x: g * x / (x * x + y * y), lambda g, ans, y, x: -g * y / (x * x + y * y)),
+             per_input(lambda g, ans, y, x: g * x / _arctan2_r2(y, x), lambda g, ans, y, x: -g * y / _arctan2_r2(y, x)),
              _explain_broadcast)
 hypot = Op("hypot", np.hypot, per_input(lambda g, ans, x, y: g * x / ans, lambda g, ans, x, y: g * y / ans),
            _explain_broadcast)
@@ -986,7 +991,7 @@ def copy(x: Any) -> Tensor:
 def nansum(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:
     """The sum with NaN entries counted as 0 (their gradient is 0)."""
     x = _as_tensor(x)
-    kept = where_op(~np.isnan(x._data), x, 0.0)
+    kept = where_op(~np.isnan(read_value(x, "nansum")), x, 0.0)  # the NaN mask decides: a tracer must know
     return _reduce(sum_op, kept, axis, keepdims)
 
 
@@ -995,8 +1000,9 @@ def nan_to_num(x: Any, copy: bool = True, nan: float = 0.0, posinf: float | None
     """NaN and ±inf replaced by numbers (np.nan_to_num's defaults: 0 and the dtype's largest); the
     replaced entries are constants (gradient 0), the rest pass their gradient."""
     x = _as_tensor(x)
-    values = np.nan_to_num(x._data, nan=nan, posinf=posinf, neginf=neginf)
-    return where_op(np.isfinite(x._data), x, values)
+    array = read_value(x, "nan_to_num")  # which entries are replaced decides: a tracer must know
+    values = np.nan_to_num(array, nan=nan, posinf=posinf, neginf=neginf)
+    return where_op(np.isfinite(array), x, values)
 
 
 def round(x: Any, decimals: int = 0) -> Tensor:  # noqa: A001 (NumPy's name)

@@ -45,7 +45,6 @@ def _linear_data(rng, n_in=3, n_out=4, rows=5):
     return W, X, D
 
 
-@pytest.mark.xfail(strict=True, reason="nansum/nan_to_num read the NaN mask from ._data without telling the tracer: the compiled step keeps the recorded mask")
 @pytest.mark.parametrize("spelling", ["am.nansum", "np.nansum", "am.nan_to_num", "np.nan_to_num"])
 def test_nan_masks_are_not_fixed_at_recording(spelling):
     """nansum / nan_to_num took their NaN mask from the recorded values without telling the tracer:
@@ -115,7 +114,6 @@ def test_a_view_of_a_view_and_a_sibling_view_follow_in_place_writes():
     assert np.array_equal(w.grad, expected)
 
 
-@pytest.mark.xfail(strict=True, reason="arctan2's VJP divides by x^2 + y^2 = 0 at the origin: NaN where PyTorch gives 0")
 def test_arctan2_at_the_origin_has_pytorchs_gradient():
     """docs/guarantees.md: points without a derivative get PyTorch's values; torch.atan2 gives 0 at
     (0, 0) (it zeroes 1 / (x^2 + y^2) where that is infinite); we gave NaN to both inputs."""
