@@ -637,7 +637,7 @@ def place_buffers(program: Program, plan: Plan) -> None:
         pick = next((j for j, (until, old) in enumerate(free) if _reusable(v, old, until, at, storage)
                      and (id(v) not in tail or id(old) in tail)), None)
         if pick is None:
-            plan.buffers[id(v)] = np.empty(v.shape, dtype=v.dtype)
+            plan.buffers[id(v)] = _new_buffer(v)
         else:
             old = free.pop(pick)[1]
             plan.buffers[id(v)] = plan.buffers[id(old)]
@@ -645,8 +645,25 @@ def place_buffers(program: Program, plan: Plan) -> None:
         free.append((last_read.get(id(v), at), v))
 
 
+def layout(array: Any) -> str:
+    """The memory order NumPy's results follow (order='K'): "C", "F", or the axes from the largest
+    stride; a later sum adds in this order, so a buffer keeps eager's layout and an input its own."""
+    flags = np.asarray(array).flags
+    if flags.c_contiguous or flags.f_contiguous:
+        return "C" if flags.c_contiguous else "F"
+    return ",".join(str(axis) for axis in np.argsort([-abs(s) for s in np.asarray(array).strides], kind="stable"))
+
+
+def _new_buffer(v: Value) -> np.ndarray:
+    """An array for v in the layout eager mode gave it (F-ordered after some indexing and pads, for
+    example): the same values in another layout would be summed in another order (other last bits)."""
+    if isinstance(v.array, np.ndarray) and layout(v.array) != "C":
+        return np.empty_like(v.array)
+    return np.empty(v.shape, dtype=v.dtype)
+
+
 def _reusable(v: Value, old: Value, until: float, at: int, storage: dict) -> bool:
-    if old.shape != v.shape or old.dtype != v.dtype or until > at:
+    if old.shape != v.shape or old.dtype != v.dtype or until > at or layout(old.array) != layout(v.array):
         return False
     if until < at:
         return True
@@ -826,10 +843,12 @@ def render_source(program: Program, plan: Plan, r: Renderer) -> str:
         r.env[f"t_{v.name}"] = program.rec.inputs[v.index]
         rebind.append(f"if {v.name}.shape != {v.shape!r} or {v.name}.dtype != {dtype}: refuse({v.index}, {v.name})")
     rebind += [f"{v.name} = {r.formula_of_names(v)}" for v in input_views]
-    r.env["may_share"] = np.may_share_memory
+    r.env["may_share"], r.env["layout"] = np.may_share_memory, layout
     for v in input_views:  # a reshape of a non-contiguous array copies: the step would train the copy
         for base in {id(b): b for b in _bases_of_args(v) if b.kind == "input"}.values():
             rebind.append(f"if not may_share({v.name}, {base.name}): refuse({base.index}, {base.name}, {v.name!r})")
+    for v in inputs:  # eager's results follow an input's layout, and its sums add in that order
+        rebind.append(f"if layout({v.name}) != {layout(v.array)!r}: refuse({v.index}, {v.name}, layout_changed=True)")
     rebind.append(f"{', '.join(seen)} = {', '.join(v.name for v in inputs)}")
     shared = _read_by_loss(program, plan)
     step = [f"{v.name} = t_{v.name}.{_DATA}" for v in inputs]
@@ -920,6 +939,7 @@ class Derived:
         self.aux = {name: plan.buffers[id(v)] for name, v in program.aux.items()}
         self.shapes = [t.shape for t in rec.inputs]
         self.dtypes = [t.dtype for t in rec.inputs]
+        self.layouts = [layout(v.array) for v in program.inputs]
         unique = {id(b): b for b in plan.buffers.values()}
         self.buffers: list[np.ndarray] = list(unique.values())
         self.nodes = sum(1 for v in program.values if v.kind == "op")
@@ -951,7 +971,7 @@ class Derived:
     def buffer_bytes(self) -> int:
         return sum(b.nbytes for b in self.buffers)
 
-    def _refuse(self, index: int, array: Any, view: str | None = None) -> None:
+    def _refuse(self, index: int, array: Any, view: str | None = None, layout_changed: bool = False) -> None:
         if index == -1:
             raise DeriveError("derive: the optimizer's lr, momentum or frozen entries were assigned after the step "
                               "was derived with update=; the step has the old ones compiled in. Derive again "
@@ -974,6 +994,11 @@ class Derived:
         if shape != self.shapes[index]:
             raise ShapeError(f"derive: {label} had shape {self.shapes[index]} when the step was derived but has "
                              f"shape {shape} now; a derived step runs fixed shapes: derive again for the new shapes")
+        if layout_changed:
+            raise DeriveError(f"derive: {label} had memory layout {self.layouts[index]!r} when the step was derived but "
+                              f"has {layout(array)!r} now (strides {array.strides}); eager mode's results, and so the "
+                              f"order its sums add in, follow the layout: assign an array of the original layout "
+                              f"(np.ascontiguousarray or np.asfortranarray), or derive again")
         raise ShapeError(f"derive: {label} had dtype {self.dtypes[index]} when the step was derived but has dtype "
                          f"{dtype} now; derive again for it ({tensor.shape})")
 
