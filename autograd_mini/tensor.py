@@ -23,6 +23,7 @@ import dis
 import sys
 import threading
 import warnings
+import weakref
 from typing import Any, Callable, Iterable, Iterator, Sequence
 
 import numpy as np
@@ -178,8 +179,10 @@ class Tensor(ArithmeticMixin, InPlaceMixin, ElementwiseMixin, ReduceMixin, Movem
     # once written): the write clock at the last `.data` assignment. Unset slots cost nothing.
     # `_rebases` (set only once changed in place): ((write clock, the node it was before), ...);
     # `_view` (basic-index results only): (the tensor indexed, the index, the write clock then).
+    # `_views` (set only once viewed): [(weakref to a result sharing this tensor's memory, its op,
+    # its params)], so that an in-place change reaches views made before it, as in NumPy.
     __slots__ = ("_data", "grad", "requires_grad", "name", "scope", "_op", "_parents", "_params",
-                 "_stamp", "_version", "_rebases", "_view", "_from_booleans", "__weakref__")
+                 "_stamp", "_version", "_rebases", "_view", "_views", "_from_booleans", "__weakref__")
     _data: np.ndarray
     grad: np.ndarray | None
     requires_grad: bool
@@ -192,6 +195,7 @@ class Tensor(ArithmeticMixin, InPlaceMixin, ElementwiseMixin, ReduceMixin, Movem
     _version: int
     _rebases: tuple[tuple[int, Tensor], ...]
     _view: tuple[Tensor, Any, int]
+    _views: list[tuple[Any, Op, dict]]
     _from_booleans: bool
     __array_priority__ = 1000
 
@@ -506,6 +510,8 @@ class Op:
             raise kind(f"{self.name}: inputs of shape {shapes}: {reason}") from error
         t = _new_tensor(Tensor)  # one statement per slot: cheaper than packing a tuple to unpack it
         t._data = out
+        if len(inputs) == 1 and getattr(out, "base", None) is not None:  # a view (reshape, x[0], .T, ...)
+            _note_view(inputs[0], t, self, params)
         t.grad = t.name = None
         if track and _modes_set:  # some thread is in a no_grad/scope block: is this one?
             track, t.scope = _state.mode
@@ -528,6 +534,37 @@ class Op:
 
 
 _new_tensor = object.__new__
+
+
+def _note_view(base: Tensor, view: Tensor, op: Op, params: dict) -> None:
+    """Remember that `view` shares `base`'s memory, so that an in-place change of base (rebase) makes
+    it op(base) again, as NumPy's view would show the change. Dead entries go when the list doubles."""
+    if not np.may_share_memory(view._data, base._data):
+        return
+    views = getattr(base, "_views", None)
+    if views is None:
+        base._views = views = []
+    views.append((weakref.ref(view), op, params))
+    if len(views) >= 32 and len(views) & (len(views) - 1) == 0:
+        views[:] = [entry for entry in views if entry[0]() is not None]
+
+
+def _refresh_views(base: Tensor) -> None:
+    """After base changed in place: each live view made from it before becomes op(base) again (a
+    rebase, so its earlier uses keep the values they read), and so, in turn, do views of those."""
+    views = getattr(base, "_views", None)
+    if not views:
+        return
+    base._views = []
+    for ref, op, params in views:
+        view = ref()
+        if view is None or view is base:
+            continue
+        writes_through = getattr(view, "_view", None)  # x[0]'s link to x, for writes into the view
+        rebase(view, lambda _old, op=op, params=params: op(base, **params), "a view of a tensor changed in place")
+        if writes_through is not None:
+            view._view = (writes_through[0], writes_through[1], _writes)
+        base._views.append((ref, op, params))
 
 
 def _same_kind(t: Tensor, value: Any) -> np.ndarray:
@@ -760,6 +797,7 @@ def rebase(t: Tensor, compute: Callable[[Tensor], Tensor], what: str) -> Tensor:
                 f"used in an in-place operation'). Write a new tensor (w = w - ...), or update it inside "
                 f"am.no_grad() as an optimizer does")
         t.data = compute(t.detach())._data
+        _refresh_views(t)
         return t
     old = object.__new__(Tensor)
     for slot in ("_data", "grad", "requires_grad", "name", "scope", "_op", "_parents", "_params", "_stamp",
@@ -778,6 +816,7 @@ def rebase(t: Tensor, compute: Callable[[Tensor], Tensor], what: str) -> Tensor:
         t._stamp = new._stamp  # before the tick: an input that is t itself (x[i] = x) is followed to `old`
     if hasattr(t, "_view"):
         del t._view
+    _refresh_views(t)
     return t
 
 
