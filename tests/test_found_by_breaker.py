@@ -206,3 +206,17 @@ def test_the_audit_does_not_call_a_correct_relu_rule_wrong_at_a_kink():
               "b2": np.zeros(3)}
     report = am.audit(_two_layer_loss, params, _two_layer_rule, data={"X": X, "y": np.array([0, 2, 1, 1, 0, 2])})
     assert report.kinds == {"W1": "exact", "b1": "exact", "W2": "exact", "b2": "exact"}
+
+
+@pytest.mark.xfail(strict=True, reason="step.equations calls the library's helpers (getitem, scatter, copy, compare, "
+                                       "sum_, ...) by bare names: with only numpy imported it raises NameError")
+def test_the_equations_run_with_only_numpy():
+    """The round's claim: `step.equations` runs with only `import numpy as np` and gives the step's loss
+    and gradients. A loss that slices (or pads, takes a mean, compares...) breaks it."""
+    W, X, _ = _linear_data(np.random.default_rng(7))
+    step = am.trace(lambda W: ((X @ W)[:, :2] ** 2).sum(), [W])
+    step()
+    namespace = {"np": np}
+    exec(step.equations, namespace)
+    loss, grads = namespace["step"](W.data.copy(), X.data)
+    assert loss == step.loss() and np.array_equal(grads[0], W.grad)
