@@ -539,7 +539,8 @@ _new_tensor = object.__new__
 def _note_view(base: Tensor, view: Tensor, op: Op, params: dict) -> None:
     """Remember that `view` shares `base`'s memory, so that an in-place change of base (rebase) makes
     it op(base) again, as NumPy's view would show the change. Dead entries go when the list doubles."""
-    if not np.may_share_memory(view._data, base._data):
+    owner = base._data if base._data.base is None else base._data.base  # NumPy points a view at the owner
+    if view._data.base is not owner:
         return
     views = getattr(base, "_views", None)
     if views is None:
