@@ -10,6 +10,7 @@ import warnings
 
 import numpy as np
 import pytest
+from hypothesis import given, settings, strategies as st
 
 import autograd_mini as am
 from autograd_mini.derivation import DeriveError, TraceWarning
@@ -250,3 +251,48 @@ def test_grad_of_a_function_that_partly_leaves_the_graph_refuses_or_is_right(f):
         return
     central = [(f(am.Tensor(x0 + 1e-6 * e)).item() - f(am.Tensor(x0 - 1e-6 * e)).item()) / 2e-6 for e in np.eye(3)]
     assert np.allclose(g, central, atol=1e-6)
+
+
+# ---- in-place writes and views, random programs: values as NumPy's, gradients as central differences ----
+
+_VIEWS = [lambda t: t[1], lambda t: t[:, 2], lambda t: t[1:3], lambda t: t.T, lambda t: t.reshape(12)[2:9]]
+_WRITES = [lambda t: t.__iadd__(1.5), lambda t: t.__imul__(-0.5), lambda t: t.__setitem__(0, 2.0),
+           lambda t: t.__isub__(t.sum() * 0.1)]
+
+
+def _run_program(h, steps):
+    """Views of h (or of earlier views) are taken and written in place, in the order `steps` says; the
+    result weights every view taken and h itself, so stale values would show in the value and gradient."""
+    live = [h]
+    for view_at, make, write_at, write in steps:
+        live.append(_VIEWS[make](live[view_at % len(live)]))
+        target = live[write_at % len(live)]
+        if np.ndim(target) == 0:  # NumPy gives a scalar there, not a view
+            continue
+        _WRITES[write](target)
+    return sum((t * np.linspace(-1, 1, t.size).reshape(t.shape)).sum() for t in live)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 5), st.integers(0, len(_VIEWS) - 1), st.integers(0, 5),
+                          st.integers(0, len(_WRITES) - 1)), min_size=1, max_size=4))
+def test_random_views_and_in_place_writes_match_numpy_and_central_differences(steps):
+    a = np.random.default_rng(len(steps)).normal(size=(4, 3))
+    try:
+        plain = _run_program(a.copy() * 1.0, steps)
+    except (ValueError, IndexError):  # a view NumPy cannot take of this shape
+        return
+    w = am.Tensor(a.copy(), requires_grad=True)
+    try:
+        out = _run_program(w * 1.0, steps)
+    except am.GraphError as refusal:  # a write through a reshape or transpose view: refused, never wrong
+        assert "view of another tensor's values" in str(refusal)
+        return
+    assert np.allclose(out.item(), plain, rtol=1e-12, atol=1e-12)
+    out.backward()
+    central = np.zeros_like(a)
+    for i in np.ndindex(a.shape):
+        e = np.zeros_like(a)
+        e[i] = 1e-6
+        central[i] = (_run_program(a + e, steps) - _run_program(a - e, steps)) / 2e-6
+    assert np.allclose(w.grad, central, atol=1e-5)
