@@ -384,6 +384,20 @@ def _getitem(x: Any, index: Any) -> Tensor:
     return t
 
 
+# NumPy's spellings of three rows whose parameters NumPy passes by position (am.broadcast_to(x, (2, 3)),
+# am.transpose(x, (1, 0)), am.log_softmax(x, 0)): called as the rows, the position would be an input
+def _broadcast_to_public(x: Any, shape: Any) -> Tensor:
+    return broadcast_to(x, shape=tuple(int(n) for n in np.atleast_1d(shape)))
+
+
+def _transpose_public(x: Any, axes: Any = None) -> Tensor:
+    return transpose(x) if axes is None else transpose(x, axes=tuple(int(a) for a in axes))
+
+
+def _log_softmax_public(x: Any, axis: int = -1) -> Tensor:
+    return log_softmax(x, axis=axis)
+
+
 def _reshape(x: Any, *shape: Any) -> Tensor:
     shape = tuple(shape[0]) if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape
     return reshape(x, shape=shape)
