@@ -714,8 +714,8 @@ def _run_variants(indices: list[int], name: str | None) -> list[tuple[str, str, 
     def z_and_s(p: _Point) -> tuple[np.ndarray, np.ndarray]:
         return _link_input(p.nodes[indices[0]]).data, p.nodes[indices[-1]].data
 
-    if name is not None:
-        return [(v.name, v.description, lambda p, v=v: (lambda g, z_s=z_and_s(p): v.vjp(g, z_s[1], z_s[0])[0]))
+    if name is not None:  # z_s, a default on purpose: read once per point, not once per g
+        return [(v.name, v.description, lambda p, v=v: (lambda g, z_s=z_and_s(p): v.vjp(g, z_s[1], z_s[0])[0]))  # noqa: B008
                 for v in VJP_VARIANTS.get(name, ())]
 
     def at_output(p: _Point) -> Callable:
@@ -1103,7 +1103,7 @@ def _explain_by_terms(evaluated: list[_Point], pending: dict[str, list[int]], fl
                               for label, (_, c) in zip(labels, wrong))
         r.verdict = r.mistake
         r.factor = wrong[0][1]
-        r.evidence += (f"; rule = " + " + ".join(f"{_fmt(c)} x (term {i + 1}'s gradient)" for i, c in
+        r.evidence += ("; rule = " + " + ".join(f"{_fmt(c)} x (term {i + 1}'s gradient)" for i, c in
                                                  zip(used, coefficients)) + " at every point")
         del pending[name]
 

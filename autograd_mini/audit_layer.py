@@ -95,7 +95,7 @@ def _merged(reports: list[AuditReport]) -> AuditReport:
     """The first draw's report; a parameter whose kind differs in another draw takes that draw's
     (non-exact) verdict, and a note says so."""
     first, changed = reports[0], False
-    for name, p in list(first.params.items()):
+    for name in list(first.params):
         kinds = [r.params[name].kind for r in reports]
         if len(set(kinds)) > 1:
             worst = next(r.params[name] for r in reports if r.params[name].kind != "exact")

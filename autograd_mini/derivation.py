@@ -244,7 +244,7 @@ class Value:
     params: dict = field(default_factory=dict)
     view: bool = False               # shares memory with an argument (transpose, reshape, broadcast_to)
     index: int = -1                  # an input's position
-    into: "Value | None" = None      # write the result into this input's array (the update)
+    into: Value | None = None        # write the result into this input's array (the update)
     name: str = ""
     nodes: list = field(default_factory=list)  # the graph nodes it stands for
     captured: bool = False           # a constant array loss_fn did not build from Python numbers

@@ -761,7 +761,8 @@ def pad(x: Any, pad_width: Any, mode: str = "constant", constant_values: float =
     if mode == "constant":
         return pad_op(x, widths=widths, value=float(constant_values))
     if mode not in _PICKING_MODES and mode not in _STATISTICS and mode != "linear_ramp":
-        raise ValueError(f"pad: mode {mode!r} is not supported; use one of 'constant', {', '.join(map(repr, _PICKING_MODES))}, "
+        raise ValueError(f"pad: mode {mode!r} is not supported; use one of 'constant', "
+                         f"{', '.join(map(repr, _PICKING_MODES))}, "
                          f"{', '.join(map(repr, _STATISTICS))} or 'linear_ramp'")
     for axis, pair in enumerate(widths):
         if mode in _PICKING_MODES:
@@ -1188,7 +1189,7 @@ def _setitem(x: Tensor, index: Any, values: Any) -> None:
 # The public names (`am.<name>` through `from .ops_numpy import *`): every public function defined here
 # and every row whose variable is named after its op, so a new op is exported by being written.
 __all__ = [name for name, value in list(globals().items()) if not name.startswith("_") and name not in _IMPORTED and (
-    (isinstance(value, Op) and value.name == name) or (callable(value) and getattr(value, "__module__", None) == __name__
-                                                         and not isinstance(value, (type, Op))))]
+    (isinstance(value, Op) and value.name == name)
+    or (callable(value) and getattr(value, "__module__", None) == __name__ and not isinstance(value, (type, Op))))]
 
 use_table(__name__)  # Tensor's methods (tensor_methods.py) call this table's functions
