@@ -843,8 +843,8 @@ def _converge(loss_fn: Callable, manual_rule: Callable, start: Params, step: Cal
 
 # ---- the audit ---------------------------------------------------------------------------------------
 
-def audit(loss_fn: Callable[[dict[str, Tensor]], Tensor], params: dict[str, Any],
-          manual_rule: Callable[[Params], dict[str, Any]], points: list[dict[str, Any]] | None = None, *,
+def audit(loss_fn: Callable[..., Tensor], params: dict[str, Any],
+          manual_rule: Callable[..., dict[str, Any]], points: list[dict[str, Any]] | None = None, *,
           n_random: int = 6, spread: float = 0.3, seed: int = 0, n_samples: int | None = None,
           learning_rate: float | None = None, steps: int = 1000,
           step: Callable[[Params, Params], Params] | None = None,

@@ -103,6 +103,6 @@ def _merged(reports: list[AuditReport]) -> AuditReport:
             first.notes.append(f"{name}: the verdicts differ between upstream gradients ({', '.join(kinds)})")
     first.notes.append(f"Upstream gradients: {len(reports)} random draws of dout, each audited.")
     if changed:
-        kinds = {p.kind for p in first.params.values()}
-        first.kind = kinds.pop() if len(kinds) == 1 else "mixed"
+        final_kinds = {p.kind for p in first.params.values()}
+        first.kind = final_kinds.pop() if len(final_kinds) == 1 else "mixed"
     return first

@@ -735,6 +735,7 @@ def _sweep(order: list, position: dict, pending: list, owned: set, wanted: set, 
 def _follow_rebased_inputs(t: Tensor) -> None:
     """Point t's inputs that were changed in place after t was recorded at the node each was then
     (see rebase): t's VJP needs the values it was computed from, and its gradient goes to that node."""
+    assert t._parents is not None, "called only for a node whose graph is not freed"
     stamp, parents, changed = t._stamp, list(t._parents), False
     for i, p in enumerate(parents):
         for version, before in getattr(p, "_rebases", ()):
