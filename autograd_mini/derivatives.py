@@ -224,7 +224,8 @@ class _Exits:
     input (a constant output) still gets zeros, as JAX's and torch.func's."""
 
     def __init__(self, who: str) -> None:
-        self.who, self.reads = who, []
+        self.who = who
+        self.reads: list[tuple[Tensor, str]] = []
 
     @contextlib.contextmanager
     def watching(self) -> Iterator[None]:

@@ -67,8 +67,8 @@ _FUNCTIONS: dict[Any, Callable] = {
 # questions about values: the answer is the same array NumPy gives, no gradient to lose
 _VALUE_FUNCTIONS = {np.shape, np.ndim, np.size, np.allclose, np.isclose, np.array_equal, np.array_equiv,
                     np.argmax, np.argmin, np.argsort, np.nonzero, np.count_nonzero, np.all, np.any,
-                    np.array2string, np.array_repr, np.array_str, np.result_type, np.can_cast, np.iscomplexobj, np.isrealobj, np.isscalar,
-                    np.searchsorted, np.unique, np.nanargmax, np.nanargmin}
+                    np.array2string, np.array_repr, np.array_str, np.result_type, np.can_cast, np.iscomplexobj,
+                    np.isrealobj, np.isscalar, np.searchsorted, np.unique, np.nanargmax, np.nanargmin}
 
 
 # of those, the ones whose answer depends on the shape or dtype only (fixed in a compiled step anyway)

@@ -174,7 +174,7 @@ def _taken_vjp(rule: str):
 fmax = Op("fmax", np.fmax, _taken_vjp(">= or y NaN"), _explain_broadcast)
 fmin = Op("fmin", np.fmin, _taken_vjp("<= or y NaN"), _explain_broadcast)
 _astype = _poly(lambda a, dtype: a.astype(dtype), lambda a, dtype: astype_op(a, dtype=dtype))
-astype_op = Op("astype", lambda x, dtype: x.astype(dtype), lambda g, ans, x, dtype: (_astype(g, x.dtype),))
+astype_op: Op = Op("astype", lambda x, dtype: x.astype(dtype), lambda g, ans, x, dtype: (_astype(g, x.dtype),))
 copy_op = Op("copy", np.copy, lambda g, ans, x: (g,))
 erf = _elementwise("erf", _erf, lambda g, ans, x: (g * (_TWO_OVER_SQRT_PI * _exp(-(x * x))),))
 elu_op = Op("elu", lambda x, alpha=1.0: np.where(x > 0, x, alpha * np.expm1(np.minimum(x, 0))),
@@ -766,7 +766,8 @@ def pad(x: Any, pad_width: Any, mode: str = "constant", constant_values: float =
     if mode == "constant":
         return pad_op(x, widths=widths, value=float(constant_values))
     if mode not in _PICKING_MODES and mode not in _STATISTICS and mode != "linear_ramp":
-        raise ValueError(f"pad: mode {mode!r} is not supported; use one of 'constant', {', '.join(map(repr, _PICKING_MODES))}, "
+        raise ValueError(f"pad: mode {mode!r} is not supported; use one of 'constant', "
+                         f"{', '.join(map(repr, _PICKING_MODES))}, "
                          f"{', '.join(map(repr, _STATISTICS))} or 'linear_ramp'")
     for axis, pair in enumerate(widths):
         if mode in _PICKING_MODES:
@@ -1194,7 +1195,7 @@ def _setitem(x: Tensor, index: Any, values: Any) -> None:
 # The public names (`am.<name>` through `from .ops_numpy import *`): every public function defined here
 # and every row whose variable is named after its op, so a new op is exported by being written.
 __all__ = [name for name, value in list(globals().items()) if not name.startswith("_") and name not in _IMPORTED and (
-    (isinstance(value, Op) and value.name == name) or (callable(value) and getattr(value, "__module__", None) == __name__
-                                                         and not isinstance(value, (type, Op))))]
+    (isinstance(value, Op) and value.name == name)
+    or (callable(value) and getattr(value, "__module__", None) == __name__ and not isinstance(value, (type, Op))))]
 
 use_table(__name__)  # Tensor's methods (tensor_methods.py) call this table's functions

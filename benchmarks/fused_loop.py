@@ -10,7 +10,6 @@ import statistics
 import time
 from typing import Callable
 
-import numpy as np
 
 from .w1 import _am_w1, _hand_numba_kernel, _w1_hand, w1_problem
 

@@ -108,7 +108,8 @@ def test_recording_hooks_see_constants_and_value_reads_of_their_own_thread_only(
     with recording(on_constant=lambda t, number: constants.append(number),
                    on_value_read=lambda t, how: reads.append((t.name, how))):
         y = w * 2.0 + np.array([1.0, 1.0])
-        _ = w.data, w.numpy(), w.numpy(), bool(y[0] > 0), float(y[1]), int(y[0]), y.sum().item()  # (np.asarray(w): refused)
+        # (np.asarray(w): refused)
+        _ = w.data, w.numpy(), w.numpy(), bool(y[0] > 0), float(y[1]), int(y[0]), y.sum().item()
         _ = w < 0, plain.data, bool(plain[0])  # a comparison reads; a tensor needing no grad does not
         _in_thread(lambda: (w.data, float(w[0])))  # another thread is not recording
     assert constants == [True, False]
@@ -499,7 +500,8 @@ def test_maximum_second_order_is_zero_curvature_through_the_mask():
 @given(st.data())
 def test_concatenate_with_axis_none_flattens_like_numpy_forward_and_backward(data):
     parts = [data.draw(hnp.arrays(np.float64, hnp.array_shapes(min_dims=0, max_dims=3, max_side=3),
-                                  elements=st.floats(-3, 3, allow_nan=False))) for _ in range(data.draw(st.integers(1, 3)))]
+                                  elements=st.floats(-3, 3, allow_nan=False)))
+             for _ in range(data.draw(st.integers(1, 3)))]
     ts = [am.Tensor(p, requires_grad=True) for p in parts]
     out = am.concatenate(ts, axis=None)
     np.testing.assert_array_equal(out.data, np.concatenate(parts, axis=None))

@@ -134,8 +134,9 @@ def test_random_programs_lowered_compute_the_numpy_programs_values(program, seed
         assert_close(outs[f"out_{q.name}"], p.grad, "gradients")
 
 
-@pytest.mark.parametrize("ops", [[("unary", 1, 0), ("binary", 3, 1), ("unary", 10, 2)],
-                                 [("unary", 4, 0), ("binary", 4, 0), ("unary", 11, 1), ("binary", 5, 0), ("unary", 0, 2)]])
+@pytest.mark.parametrize("ops", [
+    [("unary", 1, 0), ("binary", 3, 1), ("unary", 10, 2)],
+    [("unary", 4, 0), ("binary", 4, 0), ("unary", 11, 1), ("binary", 5, 0), ("unary", 0, 2)]])
 def test_random_programs_compiled_equal_the_numpy_program(ops):
     program = {"ops": ops, "loss": 1}
     params, loss_fn = random_model(program, 5)

@@ -71,6 +71,7 @@ def derived(e: Experiment) -> Any:
 def graph(e: Experiment) -> Any:
     """The graph of one training step (a graphviz Digraph: a notebook draws it as SVG)."""
     from ..pictures import draw_graph
+    assert e.graph is not None, f"{e.name} draws no graph (the notebooks ask only where e.graph is set)"
     loss, params = e.graph()
     loss.backward(retain_graph=True)
     return draw_graph(loss, params=params)
