@@ -854,13 +854,16 @@ class Renderer:
 
     def constant_text(self, v: Value, dtype: Any, scalar_ok: bool) -> str | None:
         """A constant as NumPy text: a number where it broadcasts to the same result, else a small array
-        written out, or None (a large one: passed by name). A learning rate stays named `lr`."""
+        written out, or None (passed by name): a large one, a learning rate (`lr`), and data `loss_fn`
+        captured (read like the documents' `X`, `y`; app/derived.py names them after the hand code's)."""
         array = np.asarray(v.array)
         if any(v is r for r in self.program.rates) or array.size == 0:
             return None
         uniform = array.dtype.kind in "biuf" and bool(np.all(np.isfinite(array))) and bool(np.all(array == array.flat[0]))
         if uniform and scalar_ok and array.dtype == dtype and array.dtype.kind == "f":
             return repr(float(array.flat[0]))
+        if v.captured and array.ndim > 0:
+            return None
         if uniform and array.ndim > 0:
             kind = "" if array.dtype == np.float64 else f", dtype={_dtype_text(array.dtype)}"
             return f"np.full({array.shape!r}, {array.flat[0].item()!r}{kind})"

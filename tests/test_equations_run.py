@@ -69,13 +69,23 @@ def test_random_programs_equations_run_alone(program, seed):
         assert_step_equal(step, params, arrays)
 
 
-def test_large_constants_are_named_arguments_and_small_ones_printed():
+def test_captured_arrays_are_named_arguments_and_uniform_constants_numbers():
+    """Arrays loss_fn captured are data (named, like the documents' X and y); a uniform constant that
+    broadcasts to the same result is a number; the all-ones seed of `.sum()` is no multiply at all."""
     rng = np.random.default_rng(1)
     w = am.Tensor(rng.normal(size=(6, 5)), requires_grad=True, name="w")
     big, small = rng.normal(size=(6, 5)), np.array([1.0, 2.0, 3.0, 4.0, 5.0])
-    step = derive(lambda w: ((w * big + small).tanh() * 0.25 * np.ones((6, 5))).sum(), [w])
-    assert "np.array([1.0, 2.0, 3.0, 4.0, 5.0])" in step.equations and "0.25" in step.equations
+    step = derive(lambda w: ((w * big + small).tanh() * np.full((6, 5), 0.25)).sum(), [w])
     named = {k: v for k, v in step.equations_arguments.items() if k.startswith("const")}
-    assert named and all(v.size > 16 and not np.all(v == v.flat[0]) for v in named.values())
-    assert all(f"{k}" in step.equations.split("):")[0] for k in named)  # listed in step()'s signature
+    assert sorted(v.size for v in named.values()) == [5, 30]
+    assert all(k in step.equations.split("):")[0] for k in named)  # listed in step()'s signature
+    assert "tanh_1 * 0.25" in step.equations and "np.ones" not in step.equations
+    assert_step_equal(step, [w], [w.data.copy()])
+
+
+def test_small_constants_a_gradient_makes_are_printed():
+    w = am.Tensor(np.array([0.3, -0.2, 0.5]), requires_grad=True, name="w")
+    step = derive(lambda w: (w ** 3).sum(), [w])
+    assert "np.power(w, 2.0)" in step.equations and "3.0" in step.equations
+    assert step.equations_arguments == {}
     assert_step_equal(step, [w], [w.data.copy()])
