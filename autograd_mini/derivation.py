@@ -641,7 +641,7 @@ def place_buffers(program: Program, plan: Plan) -> None:
         pick = next((j for j, (until, old) in enumerate(free) if _reusable(v, old, until, at, storage)
                      and (id(v) not in tail or id(old) in tail)), None)
         if pick is None:
-            plan.buffers[id(v)] = np.empty(v.shape, dtype=v.dtype)
+            plan.buffers[id(v)] = np.empty_like(np.asarray(v.array))  # (its layout too: views of it stay views)
         else:
             old = free.pop(pick)[1]
             plan.buffers[id(v)] = plan.buffers[id(old)]
@@ -649,8 +649,12 @@ def place_buffers(program: Program, plan: Plan) -> None:
         free.append((last_read.get(id(v), at), v))
 
 
+def _strides(v: Value) -> tuple:
+    return np.asarray(v.array).strides
+
+
 def _reusable(v: Value, old: Value, until: float, at: int, storage: dict) -> bool:
-    if old.shape != v.shape or old.dtype != v.dtype or until > at:
+    if old.shape != v.shape or old.dtype != v.dtype or _strides(old) != _strides(v) or until > at:
         return False
     if until < at:
         return True
@@ -692,6 +696,8 @@ def _is_full_transpose(v: Value) -> bool:
 
 def _plain_literal(value: Any) -> str | None:
     """Python text for a parameter value with only `np` in scope (index tuples, slices, dtypes), else None."""
+    if isinstance(value, (np.integer, np.floating, np.bool_)):
+        value = value.item()
     if isinstance(value, (type(None), bool, int, str, type(Ellipsis))) or (isinstance(value, float) and np.isfinite(value)):
         return repr(value)
     if isinstance(value, slice):
@@ -705,6 +711,21 @@ def _plain_literal(value: Any) -> str | None:
         text = ", ".join(p for p in parts if p is not None) + ("," if isinstance(value, tuple) and len(value) == 1 else "")
         return f"({text})" if isinstance(value, tuple) else f"[{text}]"
     return None
+
+
+def _subscript(index: Any) -> str | None:
+    """An index as it is written between brackets (`1:, ::2`, `..., 0`), else None (an array: by name)."""
+    def item(i: Any) -> str | None:
+        if i is Ellipsis:
+            return "..."
+        if isinstance(i, slice):
+            ends = [_plain_literal(e) if e is not None else "" for e in (i.start, i.stop, i.step)]
+            return None if None in ends else ":".join(ends[:2]) + (f":{ends[2]}" if ends[2] else "")
+        return _plain_literal(i)
+    items = [item(i) for i in (index if isinstance(index, tuple) else (index,))]
+    if None in items:
+        return None
+    return ", ".join(t for t in items if t is not None) + ("," if isinstance(index, tuple) and len(index) == 1 else "")
 
 
 def _keywords(params: dict, names: tuple[str, ...], defaults: tuple) -> str:
@@ -739,6 +760,10 @@ _PLAIN: dict[str, Callable[[list[str], dict, str], str]] = {
     "reshape": lambda a, p, t: f"np.reshape({a[0]}, {p['shape']})",
     "transpose": lambda a, p, t: f"np.transpose({a[0]}{_keywords(p, ('axes',), (None,))})",
     "getitem": lambda a, p, t: f"{a[0]}[{p['index']}]",
+    "scatter": lambda a, p, t: f"{'scatter' if ops._is_basic_index(p['index_value']) else 'scatter_add'}"
+                               f"({a[0]}, np.s_[{p['index']}], {p['shape']})",
+    "index_add": lambda a, p, t: f"index_add({a[0]}, {a[1]}, np.s_[{p['index']}])",
+    "index_set": lambda a, p, t: f"index_set({a[0]}, {a[1]}, np.s_[{p['index']}])",
     "compare": _compare_text,
     "relu": lambda a, p, t: f"np.maximum({a[0]}, 0)",
     "softplus": lambda a, p, t: f"np.logaddexp(0.0, {a[0]})",
@@ -761,12 +786,37 @@ _PLAIN: dict[str, Callable[[list[str], dict, str], str]] = {
     "det": lambda a, p, t: f"np.linalg.det({a[0]})",
     "solve": lambda a, p, t: f"np.linalg.solve({a[0]}, {a[1]})",
     "sigmoid": lambda a, p, t: f"sigmoid({a[0]})",
+    "erf": lambda a, p, t: f"erf({a[0]})",
     "log_softmax": lambda a, p, t: f"log_softmax({a[0]}{_keywords(p, ('axis',), (-1,))})",
     "logsumexp": lambda a, p, t: f"logsumexp({a[0]}{_keywords(p, *_REDUCE_KEYWORDS)})",
 }
 
 # the functions the text defines where it uses them: the op table's forwards, written with NumPy alone
 _DEFINED = {
+    "erf": '''def erf(x):  # math.erf entry by entry (NumPy has no erf)
+    import math
+    return np.asarray(np.frompyfunc(math.erf, 1, 1)(x), dtype=x.dtype)
+''',
+    "scatter": '''def scatter(g, index, shape):  # getitem's gradient: g placed at `index` in zeros
+    out = np.zeros(shape, dtype=g.dtype)
+    out[index] = g
+    return out
+''',
+    "scatter_add": '''def scatter_add(g, index, shape):  # the same for an index that may repeat: repeats add up
+    out = np.zeros(shape, dtype=g.dtype)
+    np.add.at(out, index, g)
+    return out
+''',
+    "index_add": '''def index_add(x, values, index):  # x with values added at index (repeated indices add up)
+    out = x.copy()
+    np.add.at(out, index, values)
+    return out
+''',
+    "index_set": '''def index_set(x, values, index):  # x with the entries at index set to values
+    out = x.copy()
+    out[index] = values
+    return out
+''',
     "sigmoid": '''def sigmoid(x):  # 1 / (1 + e^-x); where e^-x would overflow, e^x (1 + e^-x is e^-x there)
     floor = -709.0 if x.dtype == np.float64 else -88.0
     return np.where(x < floor, np.exp(np.minimum(x, 0)), 1 / (1 + np.exp(-np.maximum(x, floor))))
@@ -875,9 +925,11 @@ class Renderer:
         params = {key: self.plain_param(v, key, value) for key, value in v.params.items()}
         keywords = [f"{key}={text}" for key, text in params.items()]
         if v.op.name in _PLAIN:
-            if v.op.name in _DEFINED:
-                self.defined[v.op.name] = _DEFINED[v.op.name]
-            return _PLAIN[v.op.name](args, params, _dtype_text(v.dtype))
+            text = _PLAIN[v.op.name](args, {**params, "index_value": v.params.get("index")}, _dtype_text(v.dtype))
+            called = text.split("(")[0]
+            if called in _DEFINED:
+                self.defined[called] = _DEFINED[called]
+            return text
         if isinstance(v.op.forward, np.ufunc):
             return f"np.{v.op.forward.__name__}({', '.join(args + keywords)})"
         fn = function_name(v.op)
@@ -885,7 +937,7 @@ class Renderer:
         return f"{fn}({', '.join(args + keywords)})"
 
     def plain_param(self, v: Value, key: str, value: Any) -> str:
-        text = _plain_literal(value)
+        text = _subscript(value) if key == "index" else _plain_literal(value)
         if text is None:
             text = f"{v.name}_{key}"
             self.arguments[text] = value
@@ -1038,7 +1090,11 @@ def render_source(program: Program, plan: Plan, r: Renderer) -> str:
     loss.append(f"return {r.name(program.loss)}")
     for v in program.values:  # views of buffers and constants: made once, here
         if plan.storage.get(id(v)) == "fixed_view":
-            r.env[v.name] = _evaluate(v, r.env)
+            r.env[v.name] = view = _evaluate(v, r.env)
+            if not all(np.may_share_memory(view, r.env[b.name]) for b in _bases_of_args(v) if b.kind == "op"):
+                raise DeriveError(f"derive: {v.name} ({v.op.name} of a result, shape {v.shape}) was a view when "
+                                  f"recorded but would be a copy of the step's buffer, which the step would not "
+                                  f"update; this step cannot be derived yet, train it eagerly")
     reuse = "".join(f"# {new} reuses the buffer of {old}\n" for new, old in plan.reuses)
     return (reuse + _function("rebind", [v.name for v in inputs], rebind) + _function("step", [], step)
             + _function("loss", [], loss))
