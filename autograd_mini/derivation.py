@@ -23,8 +23,10 @@ How it works, in named steps:
 4. plan: every result gets a preallocated buffer (`out=`), reusing buffers whose values are dead
    (in place where NumPy allows); views of the inputs are remade only when an input array is
    replaced; values only the loss needs go to a separate `loss()` computed on demand.
-5. render the plan twice: `.equations` (plain NumPy expressions, executable, for reading) and
-   `.source` (the buffered form), and compile `.source` into `.function`.
+5. render the plan twice: `.equations` (plain NumPy expressions for reading, which run with only
+   `np` in scope: the few helpers NumPy lacks are defined in the text, constants printed or taken
+   as keyword arguments listed on `.equations_arguments`, shapes in comments) and `.source` (the
+   buffered form), and compile `.source` into `.function`.
 
 Numbers: the same NumPy calls on the same values in the same order as eager mode, so eager's
 numbers bit for bit (tests check it over many steps). Two stated exceptions: a combined power-of-two
@@ -817,7 +819,7 @@ _DEFINED = {
     out[index] = values
     return out
 ''',
-    "sigmoid": '''def sigmoid(x):  # 1 / (1 + e^-x); where e^-x would overflow, e^x (1 + e^-x is e^-x there)
+    "sigmoid": '''def sigmoid(x):  # 1 / (1 + e^-x): e^x where e^-x overflows (x < -709 in float64)
     floor = -709.0 if x.dtype == np.float64 else -88.0
     return np.where(x < floor, np.exp(np.minimum(x, 0)), 1 / (1 + np.exp(-np.maximum(x, floor))))
 ''',

@@ -192,7 +192,7 @@ def test_the_simplified_equations_compute_eagers_values(program, seed):
 # ---- reading like the document ------------------------------------------------------------------------------
 
 DOC000_EQUATIONS = """\
-def sigmoid(x):  # 1 / (1 + e^-x); where e^-x would overflow, e^x (1 + e^-x is e^-x there)
+def sigmoid(x):  # 1 / (1 + e^-x): e^x where e^-x overflows (x < -709 in float64)
     floor = -709.0 if x.dtype == np.float64 else -88.0
     return np.where(x < floor, np.exp(np.minimum(x, 0)), 1 / (1 + np.exp(-np.maximum(x, floor))))
 

@@ -163,3 +163,16 @@ def test_an_op_with_no_numpy_text_is_passed_in_by_name():
     step = derive(lambda w: op(w).square().sum(), [w])
     assert step.equations_arguments["doubled"] is double and "*, doubled" in step.equations
     assert_step_equal(step, [w], [w.data.copy()])
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_the_texts_sigmoid_is_the_ops_own_past_overflow(dtype):
+    """The sigmoid the text defines gives the op's bits, also where e^-x overflows (e^x there)."""
+    x = am.Tensor(np.array([[-1000.0, -720.0, -100.0, -87.0, 0.0, 3.0, 800.0, np.nan]], dtype=dtype), name="x")
+    w = am.Tensor(np.ones((1, 1), dtype=dtype), requires_grad=True, name="w")
+    with np.errstate(all="ignore"):
+        step = derive(lambda w: (w * x).sigmoid().sum(), [w])
+        assert_step_equal(step, [w], [w.data.copy(), x.data])
+        namespace = {"np": np}
+        exec(step.equations, namespace)
+        assert np.array_equal(namespace["sigmoid"](x.data), am.Tensor(x.data).sigmoid().data, equal_nan=True)
