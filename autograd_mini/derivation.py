@@ -742,15 +742,16 @@ def _compare_text(a: list[str], p: dict, dtype: str) -> str:
     rule = p["rule"].strip("'\"")
     if rule in _COMPARISONS:
         return f"({a[0]} {_COMPARISONS[rule]} {a[1]}).astype({dtype})"
+    # (the arguments are expressions of arithmetic, which binds tighter than a comparison: no parentheses)
     if rule == "share":  # x's share of maximum(x, y): 1 above, 1/2 at a tie, 0 below
-        return f"((({a[0]}) >= ({a[1]})) - 0.5 * (({a[0]}) == ({a[1]}))).astype({dtype})"
+        return f"(({a[0]} >= {a[1]}) - 0.5 * ({a[0]} == {a[1]})).astype({dtype})"
     symbol = rule.split(" ")[0]  # ">= or y NaN": x's part of fmax / fmin
-    return f"((({a[0]}) {symbol} ({a[1]})) | np.isnan({a[1]})).astype({dtype})"
+    return f"(({a[0]} {symbol} {a[1]}) | np.isnan({a[1]})).astype({dtype})"
 
 
 _REDUCE_KEYWORDS = (("axis", "keepdims"), (None, False))
 _PLAIN: dict[str, Callable[[list[str], dict, str], str]] = {
-    "pow": lambda a, p, t: f"np.power({', '.join(a)}{''.join(f', {v}' for v in p.values())})",
+    "pow": lambda a, p, t: f"np.power({a[0]}, {a[1] if len(a) > 1 else p['exponent']})",
     "sum": lambda a, p, t: f"np.sum({a[0]}{_keywords(p, *_REDUCE_KEYWORDS)})",
     "mean": lambda a, p, t: f"np.mean({a[0]}{_keywords(p, *_REDUCE_KEYWORDS)})",
     "max": lambda a, p, t: f"np.max({a[0]}{_keywords(p, *_REDUCE_KEYWORDS)})",
@@ -927,7 +928,8 @@ class Renderer:
         params = {key: self.plain_param(v, key, value) for key, value in v.params.items()}
         keywords = [f"{key}={text}" for key, text in params.items()]
         if v.op.name in _PLAIN:
-            text = _PLAIN[v.op.name](args, {**params, "index_value": v.params.get("index")}, _dtype_text(v.dtype))
+            index = {"index_value": v.params["index"]} if "index" in v.params else {}  # (scatter: basic or not)
+            text = _PLAIN[v.op.name](args, {**params, **index}, _dtype_text(v.dtype))
             called = text.split("(")[0]
             if called in _DEFINED:
                 self.defined[called] = _DEFINED[called]
@@ -972,7 +974,8 @@ class Renderer:
         op, args = v.op, v.args
         if _is_full_transpose(v):
             return f"{self.expression(args[0], v.dtype, 4)}.T"
-        elementwise = op.name in _INFIX and op is not ops.matmul or isinstance(op.forward, np.ufunc) or op is ops.power
+        elementwise = (op.name in _INFIX and op is not ops.matmul or isinstance(op.forward, np.ufunc)
+                       or op in (ops.power, ops.compare))
         scalar_ok = [elementwise and _others_make(v, i) for i in range(len(args))]
         if op.name in _INFIX and len(args) == 2:
             symbol, level = _INFIX[op.name]
