@@ -176,3 +176,19 @@ def test_the_texts_sigmoid_is_the_ops_own_past_overflow(dtype):
         namespace = {"np": np}
         exec(step.equations, namespace)
         assert np.array_equal(namespace["sigmoid"](x.data), am.Tensor(x.data).sigmoid().data, equal_nan=True)
+
+
+def test_the_sum_seed_and_a_power_of_one_cost_no_call():
+    """`((x @ w - 1) ** 2).sum()`: the gradient is `2 * (x @ w - 1)`: no multiply by the all-ones seed
+    of `.sum()` and no `np.power(., 1.0)`, in the text and in the buffered step (which pays per call)."""
+    x = am.Tensor(np.random.default_rng(0).normal(size=(5, 3)), name="x")
+    w = am.Tensor(np.ones((3, 4)), requires_grad=True, name="w")
+    step = derive(lambda w: ((x @ w - 1.0) ** 2).sum(), [w])
+    assert "    d_matmul_1 = 2.0 * sub_1  # (5, 4) float64\n" in step.equations
+    body = step.source.split("def step():")[1].split("def loss():")[0]
+    assert [line.strip().split("(")[0] for line in body.splitlines() if line.strip().startswith("np.")] == [
+        "np.dot", "np.subtract", "np.multiply", "np.dot"]
+    eager_w = am.Tensor(np.ones((3, 4)), requires_grad=True)
+    ((x @ eager_w - 1.0) ** 2).sum().backward()
+    step.function()
+    assert np.array_equal(w.grad, eager_w.grad)
