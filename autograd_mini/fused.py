@@ -164,14 +164,17 @@ class Lowering:
             self._lowered[id(v)] = _lower(v, [self.text(a) for a in v.args])
         return self._lowered[id(v)]
 
-    def statements(self) -> list[str]:
-        lines = []
+    def statements(self) -> tuple[list[str], list[str]]:
+        """The step's lines: (forward, backward and update; the lines only the loss needs)."""
+        main: list[str] = []
+        tail: list[str] = []
         for v in self.values:
+            lines = tail if id(v) in self.in_tail else main
             if v.into is not None:
                 lines.append(f"{v.into.name} -= {self.text(v.args[1])}")
             elif not self.inline(v):
                 lines.append(f"{v.name} = {self.expression(v)[0]}")
-        return lines
+        return main, tail
 
 
 def _arguments_first(values: list) -> list:
@@ -292,26 +295,31 @@ _LOWERINGS: dict[Any, Callable[[Any, list, list], tuple[str, bool]]] = {
 # ==== the generated module ===========================================================================
 
 def module_text(lowering: Lowering) -> tuple[str, list[str], list[str]]:
-    """The module's source, `body`'s argument names, and the names of its output arrays."""
+    """The module's source, `body`'s argument names (without its two flags), and its output arrays' names.
+
+    `body(..., wanted, final)` computes the loss only when `wanted` (else returns NaN) and writes the
+    gradients and auxiliary outputs only when `final`: inside `loop`, the steps between recorded
+    ones do neither (the loss-only lines and the copies out are a good part of a small step)."""
     program, plan = lowering.program, lowering.plan
-    lines = lowering.statements()
-    lines.append(f"return {lowering.text(program.loss)}")
+    main, tail = lowering.statements()
     outputs = [(f"out_{program.inputs[i].name}", g) for i, g in plan.handed]
     outputs += [(f"aux_{name}", v) for name, v in program.aux.items()]
     writes = [f"{out}[:] = {lowering.text(v)}" if len(v.shape) else f"{out}[0] = {lowering.text(v)}"
               for out, v in outputs]
-    body = lines[:-1] + writes + lines[-1:]
+    loss = lowering.text(program.loss)
+    body = main + ["if wanted or final:"] + [f"    {line}" for line in tail]
+    body += ["    if final:"] + [f"        {line}" for line in writes] + [f"    return {loss}", "return np.nan"]
     inputs = [v.name for v in program.inputs]
     args = inputs + [c.name for c in lowering.constants] + [out for out, _ in outputs]
     data = inputs[program.rec.n_params:]
     loop_args = [("feed_" + n if n in data else n) for n in args]
     loop = [f"m_{n} = feed_{n}.shape[0]" for n in data] + ["k = 0", "loss = np.nan", "for s in range(n):"]
     loop += [f"    {n} = feed_{n}[s % m_{n}]" for n in data]
-    loop += [f"    loss = body({', '.join(args)})", "    if (s + 1) % every == 0:", "        losses[k] = loss",
-             "        k += 1", "return loss"]
+    loop += ["    wanted = (s + 1) % every == 0", f"    loss = body({', '.join(args)}, wanted, s == n - 1)",
+             "    if wanted:", "        losses[k] = loss", "        k += 1", "return loss"]
     helpers = load(HELPERS)  # compiled once for every program
     text = (f"import math\nimport numpy as np\nimport numba\nfrom {helpers.__name__} import dot, matmul3, sigmoid\n\n"
-            + _njit("body", args, body) + _njit("loop", ["n", "every"] + loop_args + ["losses"], loop))
+            + _njit("body", args + ["wanted", "final"], body) + _njit("loop", ["n", "every"] + loop_args + ["losses"], loop))
     return text, args, [out for out, _ in outputs]
 
 
@@ -372,7 +380,7 @@ class FusedStep:
         fallback to the NumPy program at derive time, not an error at the first step."""
         import numba
         try:
-            self.module.body.compile(tuple(numba.typeof(a) for a in arrays))
+            self.module.body.compile(tuple(numba.typeof(a) for a in arrays) + (numba.boolean, numba.boolean))
         except numba.core.errors.NumbaError as error:
             first = str(error).strip().splitlines()[0]
             raise Unsupported(f"numba could not compile the step ({type(error).__name__}: {first})") from None
@@ -393,7 +401,7 @@ class FusedStep:
             t.grad = g
 
     def step(self) -> None:
-        self.last_loss[()] = self.module.body(*self._arrays(), *self.constants, *self.outputs)
+        self.last_loss[()] = self.module.body(*self._arrays(), *self.constants, *self.outputs, True, True)
         self._finish()
 
     def run(self, n_steps: int, record_every: int = 1,
