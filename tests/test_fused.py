@@ -125,6 +125,7 @@ def test_random_programs_lowered_compute_the_numpy_programs_values(program, seed
         arrays = {v.name: t._data for v, t in zip(prog.inputs, prog.rec.inputs)}
         arrays.update({c.name: np.asarray(c.array).reshape(c.array.shape or (1,)) for c in lowering.constants})
         outs = {f"out_{prog.inputs[i].name}": np.empty(prog.inputs[i].shape) for i, _ in plan.handed}
+        outs["_work"] = np.empty(lowering.work_size)
         for _ in range(3):
             numpy_step.function()
             loss = module.body.py_func(*[{**arrays, **outs}[a] for a in args], True, True)
