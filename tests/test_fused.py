@@ -230,3 +230,34 @@ def test_fit_runs_the_epochs_between_records_in_one_call_with_the_per_epoch_numb
     assert np.array_equal(sparse["epoch"], [10, 20, 30]) and np.array_equal(sparse["loss"], every["loss"])
     for p, q in zip(sparse_model.parameters(), every_model.parameters()):
         assert np.array_equal(p.data, q.data)
+
+
+def test_a_fused_step_keeps_the_numpy_programs_checks_settings_and_one_thread_at_a_time():
+    import threading
+    _, params, loss, sgd = doc000_step()
+    step = derive(loss, params, update=sgd, backend="numba")
+    assert step.backend == "numba"
+    step.function()
+    sgd.lr = 0.5  # a new rate after deriving: the compiled-in one would be used silently
+    with pytest.raises(derivation.DeriveError, match="assigned after the step"):
+        step.function()
+    with pytest.raises(derivation.DeriveError, match="assigned after the step"):
+        step.run(3)
+    step = derive(loss, params, update=sgd, backend="numba")
+    entered, release = threading.Event(), threading.Event()
+    original = step.fused.step
+
+    def slow_step():  # holds the step, as a long call in another thread would
+        entered.set()
+        release.wait(5)
+        original()
+    step.fused.step = slow_step
+    worker = threading.Thread(target=step.function)
+    worker.start()
+    entered.wait(5)
+    try:
+        with pytest.raises(derivation.DeriveError, match="already running in another thread"):
+            step.function()
+    finally:
+        release.set()
+        worker.join()
