@@ -441,6 +441,26 @@ def _random_points(given: list[Params], count: int, spread: float, rng: np.rando
     return points
 
 
+# Where an input sits on one of these kinks the loss has no derivative: autodiff's gradient there is a
+# convention (PyTorch's: relu'(0) = 0, a tie of maximum split 1/2 each), and a correct hand rule may use
+# another subgradient. Such a point says nothing about the rule, so it is left out of the comparison.
+_KINKS: dict[str, Callable[..., Any]] = {
+    "relu": lambda x: x == 0, "abs": lambda x: x == 0,
+    "maximum": lambda x, y: x == y, "minimum": lambda x, y: x == y,
+    "fmax": lambda x, y: x == y, "fmin": lambda x, y: x == y,
+    "clip": lambda x, lo=None, hi=None: ((x == lo) if lo is not None else False) | ((x == hi) if hi is not None else False),
+}
+
+
+def _kink(point: _Point) -> str | None:
+    """The first op of the point's graph with an input exactly on its kink (e.g. 'relu at 0'), or None."""
+    for node in point.nodes:
+        at = _KINKS.get(node.op_name or "")
+        if at is not None and np.any(at(*[p._data for p in node._parents or ()], **(node._params or {}))):
+            return f"{node.op_name} on its kink"
+    return None
+
+
 def _evaluate_all(loss_fn: Callable, manual_rule: Callable, given: list[Params], n_random: int, spread: float,
                   seed: int) -> tuple[list[_Point], set[str]]:
     evaluated, transposed = [], set()
@@ -451,7 +471,8 @@ def _evaluate_all(loss_fn: Callable, manual_rule: Callable, given: list[Params],
         point, flipped = _evaluate(loss_fn, manual_rule, p, label)
         evaluated.append(point)
         transposed |= flipped
-    return evaluated, transposed
+    smooth = [p for p in evaluated if _kink(p) is None]
+    return (smooth if smooth else evaluated), transposed  # (at kinks everywhere: compare what there is)
 
 
 # ---- matching a rule against candidates --------------------------------------------------------------

@@ -197,9 +197,6 @@ def _two_layer_rule(p, d):
     return {"W1": X.T.dot(dh), "b1": dh.sum(axis=0), "W2": h.T.dot(dscores), "b2": dscores.sum(axis=0)}
 
 
-@pytest.mark.xfail(strict=True, reason="at a given point on ReLU's kink (b1 = 0, the course's init, and a zero data row) "
-                                       "autodiff's maximum splits the tie (1/2) and the audit calls the textbook rule "
-                                       "(subgradient 0) 'other_gradient'; it should leave a non-differentiable point out")
 def test_the_audit_does_not_call_a_correct_relu_rule_wrong_at_a_kink():
     rng = np.random.default_rng(0)
     X = rng.normal(size=(6, 4))
