@@ -252,6 +252,16 @@ class _Exits:
             return
         reached = {id(t) for t in walk([o for o in outputs if isinstance(o, Tensor) and o.requires_grad])}
         for position, s in enumerate(stand_ins):
+            for t, how in self.reads:
+                if how != "detach" and any(u is s for u in walk([t])):
+                    # a value taken out of the graph, even where another path keeps it: the derivative
+                    # would miss that path's part, silently (as JAX, refuse any concrete value of a tracer)
+                    raise GraphError(
+                        f"{self.who}: f left the graph: it read the value of a tensor of shape {t.shape} computed "
+                        f"from input {position} (shape {s.shape}) through {_EXITS[how]}, so the derivative would "
+                        f"miss how the output depends on that value. Keep the computation in Tensor ops (am.* "
+                        f"functions, Tensor methods, np.* on Tensors); for a value that should pass no gradient, "
+                        f"say so with .detach()")
             if id(s) in reached:
                 continue
             for t, how in self.reads:
