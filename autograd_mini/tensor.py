@@ -27,6 +27,7 @@ from typing import Any, Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 
+from . import tensor_methods as _methods
 from .errors import AxisError, GraphError, IndexOutOfRangeError, ShapeError
 from .tensor_methods import (ArithmeticMixin, ElementwiseMixin, InPlaceMixin, MovementMixin, NumPyMixin, ProductMixin,
                              ReduceMixin)
@@ -366,17 +367,28 @@ class Tensor(ArithmeticMixin, InPlaceMixin, ElementwiseMixin, ReduceMixin, Movem
     def __ne__(self, other: Any) -> np.ndarray:  # type: ignore[override]
         return self._read("!=") != read_value(other, "!=")
 
-    def __lt__(self, other: Any) -> np.ndarray:
-        return self._read("<") < read_value(other, "<")
+    # ordering comparisons are ops giving a 0/1 mask Tensor without gradient (as torch's and JAX's),
+    # so `am.where(x > 0, ...)` is computed by a traced step at every call; Python reads the values
+    # only where it decides on them (`if (x > 0).any():`, `bool(...)`), and a tracer hears of that
+    def __lt__(self, other: Any) -> "Tensor":
+        return _methods._ops_numpy.less(self, other)
 
-    def __le__(self, other: Any) -> np.ndarray:
-        return self._read("<=") <= read_value(other, "<=")
+    def __le__(self, other: Any) -> "Tensor":
+        return _methods._ops_numpy.less_equal(self, other)
 
-    def __gt__(self, other: Any) -> np.ndarray:
-        return self._read(">") > read_value(other, ">")
+    def __gt__(self, other: Any) -> "Tensor":
+        return _methods._ops_numpy.greater(self, other)
 
-    def __ge__(self, other: Any) -> np.ndarray:
-        return self._read(">=") >= read_value(other, ">=")
+    def __ge__(self, other: Any) -> "Tensor":
+        return _methods._ops_numpy.greater_equal(self, other)
+
+    def any(self, axis: Any = None) -> Any:
+        """np.any of the values (a value read: Python decides on it)."""
+        return np.any(self._read("any"), axis=axis)
+
+    def all(self, axis: Any = None) -> Any:
+        """np.all of the values (a value read: Python decides on it)."""
+        return np.all(self._read("all"), axis=axis)
 
     # ---- reverse mode ----------------------------------------------------------------------
     def backward(self, gradient: Any = None, retain_graph: bool = False, create_graph: bool = False) -> None:
@@ -587,6 +599,16 @@ def constant(value: Any, dtype: Any = np.float64) -> Tensor:
         hook = _state.on_constant
         if hook is not None:
             hook(t, from_number)
+    return t
+
+
+def constant_positions(positions: Any) -> Tensor:
+    """Integer positions (an index array loss_fn holds) as a constant Tensor that stays integer."""
+    t = Tensor._from_op(np.asarray(positions), None, (), None)
+    if _recordings:
+        hook = _state.on_constant
+        if hook is not None:
+            hook(t, False)
     return t
 
 
