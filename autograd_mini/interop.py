@@ -57,7 +57,7 @@ _FUNCTIONS: dict[Any, Callable] = {
     np.clip: on.clip, np.einsum: on.einsum, np.dot: on.dot, np.tensordot: on.tensordot, np.outer: on.outer,
     np.broadcast_to: lambda x, shape: ops.broadcast_to(x, shape=tuple(np.atleast_1d(shape))),
     np.linalg.norm: on.norm, np.linalg.inv: on.inv, np.linalg.det: on.det, np.linalg.solve: on.solve,
-    np.sort: on.sort, np.inner: on.inner, np.hstack: on.hstack, np.vstack: on.vstack, np.triu: on.triu,
+    np.sort: on.sort, np.take_along_axis: on.take_along_axis, np.inner: on.inner, np.hstack: on.hstack, np.vstack: on.vstack, np.triu: on.triu,
     np.tril: on.tril, np.nansum: on.nansum, np.nan_to_num: on.nan_to_num, np.round: on.round, np.around: on.round,
     np.diag: on.diag, np.diagonal: on.diagonal, np.trace: on.matrix_trace, np.cumprod: on.cumprod, np.diff: on.diff,
     np.append: on.append, np.array_split: on.array_split, np.atleast_1d: on.atleast_1d,
