@@ -40,9 +40,12 @@ the optimizer's lr, momentum and frozen entries are still the objects compiled i
 refuses: derive again). Fixed at derive time: constants `loss_fn` creates itself, and arrays it
 captures from closures or globals (listed on `.constants`); shapes and dtypes (a step refuses,
 naming the tensor, when one changes); the layout of views of inputs (a reshape that has become a copy
-is refused). A value read while recording (`.item()`, `if t > 0`, a comparison, `am.sort`'s order,
-`argmax`, `where`'s condition, class labels) would be frozen: a `TraceWarning` says so (`fit` then
-trains eagerly), and random draws from `np.random` are refused. Gradients are set, not accumulated,
+is refused). Masks from ordering comparisons, `where`'s condition, sort orders, argmax/argmin
+positions (integer values of the program) with `take_along_axis` gathers, class labels of
+`cross_entropy` and clip bounds given as Tensors are ops, recomputed at every call. A value Python
+reads while recording (`.item()`, `if (t > 0).any()`, `t.numpy()`, `t == u`, a Tensor index) would be
+frozen: a `TraceWarning` says so (`fit` then trains eagerly), and random draws from `np.random` are
+refused. Gradients are set, not accumulated,
 as buffers the next step overwrites, so one derived step runs in one thread at a time (a second
 thread gets a DeriveError; derive one per thread to train in several). An in-place update ticks the
 engine's write clock for the parameters, as `w.data -= ...` does, so a graph recorded before the step
