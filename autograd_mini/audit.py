@@ -327,6 +327,13 @@ def _gradient(loss: Tensor, leaves: dict[str, Tensor], sign: float = 1.0) -> Par
             for name, t in leaves.items()}
 
 
+def _true_gradient(loss: Tensor, leaves: dict[str, Tensor], sign: float = 1.0) -> Params:
+    """_gradient through the nodes' own VJPs (no variant swapped in), which always apply."""
+    gradient = _gradient(loss, leaves, sign)
+    assert gradient is not None, "no variant is swapped in, so none can fail to apply"
+    return gradient
+
+
 def _swapped_gradient(point: _Point, overrides: Sequence[tuple[Tensor, Callable]]) -> Params | None:
     """The gradient with those VJPs at those nodes of the audit's own graph [(node, vjp), ...]
     (None if one does not apply); every node's true op is put back before returning."""
@@ -531,13 +538,14 @@ class _Trial:
 
 
 def _at_nodes(indices: Sequence[int], vjp: Callable) -> Callable[[_Point], list[tuple[Tensor, Callable]]]:
-    return lambda p: [(p.nodes[i], _with_shape_check(vjp, p.nodes[i]._op.vjp)) for i in indices]
+    return lambda p: [(p.nodes[i], _with_shape_check(vjp, _op_of(p.nodes[i]).vjp)) for i in indices]
 
 
 def _node_trials(nodes: list[Tensor]) -> list[_Trial]:
     """Each catalogued mistake at each node, and at every node of its kind at once (a loop over time steps
     repeats one mistake); and every statistic (a mean or sum of several entries) treated as a constant."""
-    trials, by_op = [], {}
+    trials: list[_Trial] = []
+    by_op: dict[str, list[int]] = {}
     for index, node in enumerate(nodes):
         by_op.setdefault(node.op_name, []).append(index)
         for v in VJP_VARIANTS.get(node.op_name, ()):
@@ -549,7 +557,8 @@ def _node_trials(nodes: list[Tensor]) -> list[_Trial]:
                 trials.append(_Trial(op, v.name, v.description, indices[0],
                                      f"every {op} node (all {len(indices)} of them)", _at_nodes(indices, v.vjp),
                                      len(indices)))
-    statistics = [i for i, t in enumerate(nodes) if t.op_name in ("mean", "sum") and 1 < t.size < t._parents[0].size]
+    statistics = [i for i, t in enumerate(nodes)
+                  if t.op_name in ("mean", "sum") and 1 < t.size < (t._parents or ())[0].size]
     if statistics:
         trials.append(_Trial("mean", "statistics_constant", "the batch statistics treated as constants in the "
                              "backward (the gradient through the mean and variance dropped, as in a batch-norm "
@@ -599,7 +608,8 @@ def _shifts(points: list[_Point]) -> list[int]:
     is shift-invariant there); a mistake after the shift would otherwise leak through the max."""
     nodes = points[0].nodes
     shifts = [i for i, t in enumerate(nodes) if t.op_name == "max" and any(
-        u.op_name == "sub" and u._parents[1] is t and u._parents[0] is t._parents[0] for u in nodes)]
+        u.op_name == "sub" and (u._parents or ())[1] is t and (u._parents or ())[0] is (t._parents or ())[0]
+        for u in nodes)]
     if not shifts:
         return []
     for p in points:
@@ -622,7 +632,7 @@ MAX_CHAIN = 6
 
 def _link_input(node: Tensor) -> Tensor | None:
     """The one input an element-wise node is a function of (the others are constants), if it has one."""
-    inputs = [p for p in node._parents if p.requires_grad]
+    inputs = [p for p in node._parents or () if p.requires_grad]
     if node.op_name in ELEMENTWISE and len(inputs) == 1 and inputs[0].shape == node.shape:
         return inputs[0]
     return None
@@ -633,7 +643,7 @@ def _chains(nodes: list[Tensor]) -> list[list[int]]:
     position = {id(t): i for i, t in enumerate(nodes)}
     users: dict[int, list[int]] = {}
     for i, t in enumerate(nodes):
-        for p in t._parents:
+        for p in t._parents or ():
             users.setdefault(id(p), []).append(i)
     linked = {i for i, t in enumerate(nodes) if _link_input(t) is not None}
     chains = []
@@ -651,7 +661,7 @@ def _chains(nodes: list[Tensor]) -> list[list[int]]:
 
 def _replay(run: list[Tensor], x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The element-wise function the run computes, and its derivative, at x (the engine differentiates it)."""
-    ops = [(t._op, t._params or {}, [None if p.requires_grad else p for p in t._parents]) for t in run]
+    ops = [(_op_of(t), t._params or {}, [None if p.requires_grad else p for p in t._parents or ()]) for t in run]
     start = Tensor(x, requires_grad=True)
     out = start
     for op, params, parents in ops:
@@ -662,6 +672,7 @@ def _replay(run: list[Tensor], x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def _recognised(run: list[Tensor]) -> str | None:
     z = _link_input(run[0])
+    assert z is not None, "a run starts at a node with one linked input (_chains)"
     probe = np.resize(np.linspace(-2.5, 2.5, 13), z.shape)
     with np.errstate(all="ignore"):
         values = _replay(run, probe)[0]
@@ -676,7 +687,7 @@ def _run_overrides(indices: list[int], last_vjp: Callable[[_Point], Callable]) -
 
     def overrides(p: _Point) -> list[tuple[Tensor, Callable]]:
         run = [p.nodes[i] for i in indices]
-        where = [[q.requires_grad for q in t._parents].index(True) for t in run]
+        where = [[q.requires_grad for q in t._parents or ()].index(True) for t in run]
         out = [(t, passing(k, lambda g: g)) for t, k in zip(run[:-1], where[:-1])]
         return out + [(run[-1], passing(where[-1], last_vjp(p)))]
     return overrides
@@ -686,7 +697,8 @@ def _elementwise_trials(nodes: list[Tensor]) -> list[_Trial]:
     """Mistakes in a hand-written element-wise function s = f(z) (a run of element-wise nodes): a
     recognised one (1/(1+exp(-z)) is a sigmoid) gets that op's catalogue; any one the derivative taken
     at the output f'(s) or dropped. Tried at each run and at every run of the same ops at once."""
-    trials, groups = [], {}
+    trials: list[_Trial] = []
+    groups: dict[tuple[str, str], list[tuple[list[int], str, Callable]]] = {}
     for chain in _chains(nodes):
         for a in range(len(chain)):
             for b in range(a + 2, min(a + MAX_CHAIN, len(chain)) + 1):
@@ -712,10 +724,12 @@ def _elementwise_trials(nodes: list[Tensor]) -> list[_Trial]:
 def _run_variants(indices: list[int], name: str | None) -> list[tuple[str, str, Callable]]:
     """(variant, description, point -> the last node's mistaken g -> g_z) for a run."""
     def z_and_s(p: _Point) -> tuple[np.ndarray, np.ndarray]:
-        return _link_input(p.nodes[indices[0]]).data, p.nodes[indices[-1]].data
+        z = _link_input(p.nodes[indices[0]])
+        assert z is not None, "a run starts at a node with one linked input (_chains)"
+        return z.data, p.nodes[indices[-1]].data
 
-    if name is not None:
-        return [(v.name, v.description, lambda p, v=v: (lambda g, z_s=z_and_s(p): v.vjp(g, z_s[1], z_s[0])[0]))
+    if name is not None:  # z_s, a default on purpose: read once per point, not once per g
+        return [(v.name, v.description, lambda p, v=v: (lambda g, z_s=z_and_s(p): v.vjp(g, z_s[1], z_s[0])[0]))  # noqa: B008
                 for v in VJP_VARIANTS.get(name, ())]
 
     def at_output(p: _Point) -> Callable:
@@ -843,8 +857,8 @@ def _converge(loss_fn: Callable, manual_rule: Callable, start: Params, step: Cal
 
 # ---- the audit ---------------------------------------------------------------------------------------
 
-def audit(loss_fn: Callable[[dict[str, Tensor]], Tensor], params: dict[str, Any],
-          manual_rule: Callable[[Params], dict[str, Any]], points: list[dict[str, Any]] | None = None, *,
+def audit(loss_fn: Callable[..., Tensor], params: dict[str, Any],
+          manual_rule: Callable[..., dict[str, Any]], points: list[dict[str, Any]] | None = None, *,
           n_random: int = 6, spread: float = 0.3, seed: int = 0, n_samples: int | None = None,
           learning_rate: float | None = None, steps: int = 1000,
           step: Callable[[Params, Params], Params] | None = None,
@@ -1040,8 +1054,8 @@ def _non_finite(name: str, evaluated: list[_Point], arrays: list[np.ndarray], wh
 
 def _loss_terms(node: Tensor, sign: float = 1.0) -> list[tuple[Tensor, float]]:
     """The additive terms of a scalar loss, each with its sign: down through add and sub nodes of scalars."""
-    if node.op_name in ("add", "sub") and all(p.size == 1 and p.requires_grad for p in node._parents):
-        first, second = node._parents
+    if node.op_name in ("add", "sub") and all(p.size == 1 and p.requires_grad for p in node._parents or ()):
+        first, second = node._parents or ()
         return _loss_terms(first, sign) + _loss_terms(second, -sign if node.op_name == "sub" else sign)
     return [(node, sign)]
 
@@ -1054,7 +1068,8 @@ def _term_label(term: Tensor, leaves: dict[str, Tensor]) -> str:
     data = any(t._op is None and not t.requires_grad and t.size > 1 for t in inside)
     if data:
         return "the data term"
-    squared = any(t.op_name in ("square", "pow", "power") or t.op_name == "mul" and t._parents[0] is t._parents[1]
+    squared = any(t.op_name in ("square", "pow", "power") or t.op_name == "mul"
+                  and (t._parents or ())[0] is (t._parents or ())[1]
                   for t in inside)
     return f"the L2 penalty term on {', '.join(names)}" if squared else f"the term in {', '.join(names)}"
 
@@ -1079,7 +1094,8 @@ def _explain_by_terms(evaluated: list[_Point], pending: dict[str, list[int]], fl
     per_point = [_loss_terms(p.loss) for p in evaluated]
     if len(per_point[0]) < 2 or any(len(t) != len(per_point[0]) for t in per_point):
         return
-    term_grads = [[_gradient(term, p.leaves, sign) for term, sign in terms] for p, terms in zip(evaluated, per_point)]
+    term_grads = [[_true_gradient(term, p.leaves, sign) for term, sign in terms]
+                  for p, terms in zip(evaluated, per_point)]
     for name, valid in list(pending.items()):
         used = [i for i in range(len(per_point[0])) if any(np.any(term_grads[k][i][name]) for k in valid)]
         if len(used) < 2 or not valid:
@@ -1103,7 +1119,7 @@ def _explain_by_terms(evaluated: list[_Point], pending: dict[str, list[int]], fl
                               for label, (_, c) in zip(labels, wrong))
         r.verdict = r.mistake
         r.factor = wrong[0][1]
-        r.evidence += (f"; rule = " + " + ".join(f"{_fmt(c)} x (term {i + 1}'s gradient)" for i, c in
+        r.evidence += ("; rule = " + " + ".join(f"{_fmt(c)} x (term {i + 1}'s gradient)" for i, c in
                                                  zip(used, coefficients)) + " at every point")
         del pending[name]
 
@@ -1210,7 +1226,8 @@ def _compare(name: str, grads: list[np.ndarray], rules: list[np.ndarray], valid:
                 f"best scale {scale:.6g} over {len(valid)} points" if valid else "the gradient is ~0 at every point")
     if transposed_shape:
         evidence = f"the rule's array has the transposed shape {grads[0].shape[::-1]}; " + evidence
-    result = ParamAudit(name, "", "", evidence, max(errors, default=float("nan")), cosines, scale, scales,
+    # kind "": no verdict yet (the caller decides, see the docstring)
+    result = ParamAudit(name, "", "", evidence, max(errors, default=float("nan")), cosines, scale, scales,  # type: ignore[arg-type]
                         zero_points=zero_points, transposed_shape=transposed_shape)
     if not valid:
         result.kind, result.verdict = "undetermined", "undetermined: the true gradient is ~0 at every point"

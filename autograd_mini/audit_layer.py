@@ -95,7 +95,7 @@ def _merged(reports: list[AuditReport]) -> AuditReport:
     """The first draw's report; a parameter whose kind differs in another draw takes that draw's
     (non-exact) verdict, and a note says so."""
     first, changed = reports[0], False
-    for name, p in list(first.params.items()):
+    for name in list(first.params):
         kinds = [r.params[name].kind for r in reports]
         if len(set(kinds)) > 1:
             worst = next(r.params[name] for r in reports if r.params[name].kind != "exact")
@@ -103,6 +103,6 @@ def _merged(reports: list[AuditReport]) -> AuditReport:
             first.notes.append(f"{name}: the verdicts differ between upstream gradients ({', '.join(kinds)})")
     first.notes.append(f"Upstream gradients: {len(reports)} random draws of dout, each audited.")
     if changed:
-        kinds = {p.kind for p in first.params.values()}
-        first.kind = kinds.pop() if len(kinds) == 1 else "mixed"
+        final_kinds = {p.kind for p in first.params.values()}
+        first.kind = final_kinds.pop() if len(final_kinds) == 1 else "mixed"
     return first

@@ -64,13 +64,15 @@ import sys
 import threading
 import warnings
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping, Sequence
 
 import numpy as np
 
 from . import ops
 from .errors import AutogradMiniError, ShapeError
 from .tensor import Op, Tensor, backprop, enable_grad, mark_written, recording, walk
+if TYPE_CHECKING:  # (fused imports this module)
+    from .fused import FusedStep
 _DATA = "_data"  # where a Tensor keeps its array (generated code reads it without the read hook)
 
 
@@ -109,7 +111,8 @@ def collected_value_reads() -> Iterator[list[str]]:
     """Within this block (this thread), the TraceWarnings of `derive` are not issued but collected in
     the list given (for a caller such as `fit` that decides what to do about them itself)."""
     previous = getattr(_collected, "reads", None)
-    _collected.reads = reads = []
+    reads: list[str] = []
+    _collected.reads = reads
     try:
         yield reads
     finally:
@@ -175,7 +178,7 @@ def _same_random_state(before: dict, after: dict) -> bool:
 def _note_untracked(made: dict) -> Callable[[Tensor], None]:
     """A data-only op result computed from loss_fn's own constants alone is one of them too."""
     def note(t: Tensor) -> None:
-        if all(id(p) in made for p in t._parents):
+        if all(id(p) in made for p in t._parents or ()):  # (a just-made node: its parents are there)
             made[id(t)] = t
     return note
 
@@ -247,7 +250,7 @@ class Value:
     params: dict = field(default_factory=dict)
     view: bool = False               # shares memory with an argument (transpose, reshape, broadcast_to)
     index: int = -1                  # an input's position
-    into: "Value | None" = None      # write the result into this input's array (the update)
+    into: Value | None = None        # write the result into this input's array (the update)
     name: str = ""
     nodes: list = field(default_factory=list)  # the graph nodes it stands for
     captured: bool = False           # a constant array loss_fn did not build from Python numbers
@@ -900,6 +903,11 @@ def _function(name: str, args: list[str], body: list[str]) -> str:
 class Derived:
     """A derived training step: `.function()` runs it; `.source`, `.equations` and `.names` explain it."""
 
+    # set by fused.attach as derive makes the step: the back end that runs it, and why not numba if not
+    backend: str
+    fallback_reason: str | None
+    fused: FusedStep | None
+
     def __init__(self, program: Program, plan: Plan) -> None:
         rec = program.rec
         self.params, self.data = rec.inputs[:rec.n_params], rec.inputs[rec.n_params:]
@@ -1005,9 +1013,10 @@ def derive(loss_fn: Callable[..., Any], params: Mapping[str, Tensor] | Sequence[
     derived = Derived(program, plan)
     from .fused import attach
     attach(derived, program, plan, backend)
-    if derived.fused is not None:
-        derived.function = derived.fused.step
-        derived._loss = lambda: derived.fused.last_loss
+    fused = derived.fused
+    if fused is not None:
+        derived.function = fused.step
+        derived._loss = lambda: fused.last_loss
     return derived
 
 

@@ -70,7 +70,7 @@ def gradients(outputs: Tensor | Sequence[Tensor], inputs: Tensor | Sequence[Tens
         if seed is None:
             if out.size != 1:
                 raise GraphError(f"grad: output has shape {out.shape}; pass grad_outputs for non-scalar outputs")
-            seed = np.ones_like(out.data)
+            seed = np.ones_like(unwrap(out))  # (library code: not a read by f)
         seed_array = as_float_array(unwrap(seed))
         if seed_array.shape != out.shape:
             raise ShapeError(f"grad: grad_outputs has shape {seed_array.shape} but the output has shape {out.shape}")
@@ -224,7 +224,8 @@ class _Exits:
     input (a constant output) still gets zeros, as JAX's and torch.func's."""
 
     def __init__(self, who: str) -> None:
-        self.who, self.reads = who, []
+        self.who = who
+        self.reads: list[tuple[Tensor, str]] = []
 
     @contextlib.contextmanager
     def watching(self) -> Iterator[None]:

@@ -40,7 +40,7 @@ from .tensor import Tensor, mark_written
 
 # NumPy ufuncs whose numba versions compute the same function (element-wise, float64)
 _UFUNCS = {"add", "subtract", "multiply", "divide", "true_divide", "negative", "square", "exp", "log", "tanh",
-           "sign", "absolute", "maximum", "minimum", "sqrt", "reciprocal", "sin", "cos", "log1p", "expm1"}
+           "sign", "absolute", "maximum", "minimum", "sqrt", "reciprocal", "sin", "cos", "log1p", "expm1", "power"}
 _INFIX = {"add": "+", "subtract": "-", "multiply": "*", "divide": "/", "true_divide": "/"}
 _SMALL_PRODUCT = 4096  # multiply-adds below which a product runs as loops rather than a BLAS call
 

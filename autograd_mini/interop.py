@@ -49,7 +49,7 @@ _MASK_UFUNCS = {np.greater: on.greater, np.greater_equal: on.greater_equal, np.l
 _FUNCTIONS: dict[Any, Callable] = {
     np.sum: ops.reduce_sum, np.mean: ops.reduce_mean, np.max: on.amax, np.amax: on.amax, np.min: on.amin,
     np.amin: on.amin, np.prod: on.prod, np.var: on.var, np.std: on.std, np.cumsum: on.cumsum,
-    np.reshape: lambda x, shape=None, newshape=None, order="C": on.reshape_in_order(
+    np.reshape: lambda x, shape=None, newshape=None, order="C": on._reshape_in_order(
         x, shape if shape is not None else newshape, order),
     np.transpose: lambda x, axes=None: ops.transpose(x, axes=None if axes is None else tuple(axes)),
     np.swapaxes: on.swapaxes, np.moveaxis: on.moveaxis, np.squeeze: on.squeeze, np.expand_dims: on.expand_dims,
@@ -69,8 +69,8 @@ _FUNCTIONS: dict[Any, Callable] = {
 # questions about values: the answer is the same array NumPy gives, no gradient to lose
 _VALUE_FUNCTIONS = {np.shape, np.ndim, np.size, np.allclose, np.isclose, np.array_equal, np.array_equiv,
                     np.argmax, np.argmin, np.argsort, np.nonzero, np.count_nonzero, np.all, np.any,
-                    np.array2string, np.array_repr, np.array_str, np.result_type, np.can_cast, np.iscomplexobj, np.isrealobj, np.isscalar,
-                    np.searchsorted, np.unique, np.nanargmax, np.nanargmin}
+                    np.array2string, np.array_repr, np.array_str, np.result_type, np.can_cast, np.iscomplexobj,
+                    np.isrealobj, np.isscalar, np.searchsorted, np.unique, np.nanargmax, np.nanargmin}
 
 
 # of those, the ones whose answer depends on the shape or dtype only (fixed in a compiled step anyway)

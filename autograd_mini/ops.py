@@ -34,7 +34,8 @@ _exp = _poly(np.exp, lambda a: exp(a))
 
 def _broadcast_array(a: Any, shape: tuple) -> np.ndarray:
     """np.broadcast_to, with a fast path for the common case, the scalar gradient of a full sum or
-    mean (np.broadcast_to's Python overhead dominates there): small, a filled array; large, a read-only zero-stride view."""
+    mean (np.broadcast_to's Python overhead dominates there): small, a filled array; large, a read-only
+    zero-stride view."""
     if isinstance(a, (np.ndarray, np.generic)) and a.ndim == 0:
         if math.prod(shape) <= 4096:
             out = np.empty(shape, a.dtype)

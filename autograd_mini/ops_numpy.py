@@ -169,10 +169,8 @@ def _taken_vjp(rule: str):
 fmax = Op("fmax", np.fmax, _taken_vjp(">= or y NaN"), _explain_broadcast)
 fmin = Op("fmin", np.fmin, _taken_vjp("<= or y NaN"), _explain_broadcast)
 _astype = _poly(lambda a, dtype: a.astype(dtype), lambda a, dtype: astype_op(a, dtype=dtype))
-astype_op = Op("astype", lambda x, dtype: x.astype(dtype), lambda g, ans, x, dtype: (_astype(g, x.dtype),))
+astype_op: Op = Op("astype", lambda x, dtype: x.astype(dtype), lambda g, ans, x, dtype: (_astype(g, x.dtype),))
 copy_op = Op("copy", np.copy, lambda g, ans, x: (g,))
-# sqrt with a zero gradient at 0 (torch's std_backward masks std == 0): std of a constant group
-_std_sqrt = Op("std_sqrt", np.sqrt, lambda g, ans, x: (_where(_is_zero(ans), 0, g / (2 * ans + _is_zero(ans))),))
 erf = _elementwise("erf", _erf, lambda g, ans, x: (g * (_TWO_OVER_SQRT_PI * _exp(-(x * x))),))
 elu_op = Op("elu", lambda x, alpha=1.0: np.where(x > 0, x, alpha * np.expm1(np.minimum(x, 0))),
             # at x == 0 the slope is alpha, a constant there, so the second derivative at 0 is 0 (torch's)
@@ -585,7 +583,11 @@ def var(x: Any, axis: Any = None, ddof: int = 0, keepdims: bool = False) -> Tens
 
 def std(x: Any, axis: Any = None, ddof: int = 0, keepdims: bool = False) -> Tensor:
     """sqrt(var); where it is 0 (all entries of a group equal, a group of one) its gradient is 0, as torch's."""
-    return _std_sqrt(var(x, axis=axis, ddof=ddof, keepdims=keepdims))
+    variance = var(x, axis=axis, ddof=ddof, keepdims=keepdims)
+    zero = compare(variance, 0.0, rule="<=")  # 1 where the variance is 0 (a mask: no gradient of its own)
+    # sqrt(v + zero) * (1 - zero): sqrt(v) itself where v > 0 (+0 and *1 are exact); 0 with slope 0 where
+    # v == 0, as torch's std_backward masks std == 0 (sqrt's own slope there is infinite: NaN after * 0)
+    return sqrt(variance + zero) * (1 - zero)
 
 
 def norm(x: Any, ord: Any = None, axis: Any = None, keepdims: bool = False) -> Tensor:  # noqa: A002
@@ -721,7 +723,7 @@ def expand_dims(x: Any, axis: Any) -> Tensor:
 unsqueeze = expand_dims
 
 
-def reshape_in_order(x: Any, shape: Any, order: str = "C") -> Tensor:
+def _reshape_in_order(x: Any, shape: Any, order: str = "C") -> Tensor:
     """np.reshape with NumPy's `order`: 'C' reads and writes the last axis fastest, 'F' the first (the
     reshape of the transpose, transposed back), 'A' is 'F' for values laid out Fortran-contiguously."""
     x = _as_tensor(x)
@@ -738,7 +740,7 @@ def reshape_in_order(x: Any, shape: Any, order: str = "C") -> Tensor:
 
 
 def ravel(x: Any, order: str = "C") -> Tensor:
-    return reshape_in_order(x, (-1,), order)
+    return _reshape_in_order(x, (-1,), order)
 
 
 flatten = ravel
@@ -851,7 +853,8 @@ def pad(x: Any, pad_width: Any, mode: str = "constant", constant_values: float =
     if mode == "constant":
         return pad_op(x, widths=widths, value=float(constant_values))
     if mode not in _PICKING_MODES and mode not in _STATISTICS and mode != "linear_ramp":
-        raise ValueError(f"pad: mode {mode!r} is not supported; use one of 'constant', {', '.join(map(repr, _PICKING_MODES))}, "
+        raise ValueError(f"pad: mode {mode!r} is not supported; use one of 'constant', "
+                         f"{', '.join(map(repr, _PICKING_MODES))}, "
                          f"{', '.join(map(repr, _STATISTICS))} or 'linear_ramp'")
     for axis, pair in enumerate(widths):
         if mode in _PICKING_MODES:
@@ -1276,7 +1279,7 @@ def _setitem(x: Tensor, index: Any, values: Any) -> None:
 # The public names (`am.<name>` through `from .ops_numpy import *`): every public function defined here
 # and every row whose variable is named after its op, so a new op is exported by being written.
 __all__ = [name for name, value in list(globals().items()) if not name.startswith("_") and name not in _IMPORTED and (
-    (isinstance(value, Op) and value.name == name) or (callable(value) and getattr(value, "__module__", None) == __name__
-                                                         and not isinstance(value, (type, Op))))]
+    (isinstance(value, Op) and value.name == name)
+    or (callable(value) and getattr(value, "__module__", None) == __name__ and not isinstance(value, (type, Op))))]
 
 use_table(__name__)  # Tensor's methods (tensor_methods.py) call this table's functions

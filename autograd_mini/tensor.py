@@ -120,7 +120,7 @@ def recording(on_constant: Callable[[Any, bool], None] | None = None,
         state.on_constant, state.on_value_read, state.on_untracked_op = previous
 
 
-def trace_parents(t: "Tensor", op: "Op", parents: tuple, params: dict | None) -> None:
+def trace_parents(t: Tensor, op: Op, parents: tuple, params: dict | None) -> None:
     """Keep the op and inputs of a result that requires no grad (a tracer's data-only op): walks with
     `grad_only=False` see how it was computed; backward still passes it by (it requires no grad)."""
     t._op, t._parents, t._params, t._stamp = op, parents, params if params is not None else {}, _writes
@@ -137,13 +137,13 @@ def read_value(x: Any, how: str) -> Any:
     return x._data
 
 
-def _read_hook(t: "Tensor", how: str) -> None:
+def _read_hook(t: Tensor, how: str) -> None:
     state = _state
     if state.on_value_read is not None and (t.requires_grad or state.on_untracked_op is not None):
         state.on_value_read(t, how)
 
 
-def mark_written(*tensors: "Tensor") -> None:
+def mark_written(*tensors: Tensor) -> None:
     """Count a write to each tensor's values: one tick of the write clock. The `.data` setter calls
     it; so does code that updates arrays in place without it (a compiled step's `w -= lr * d_w`), so
     that a graph recorded before refuses to backward through the old values."""
@@ -156,7 +156,7 @@ def mark_written(*tensors: "Tensor") -> None:
         t._version = version
 
 
-def _value_read(t: "Tensor", how: str) -> None:
+def _value_read(t: Tensor, how: str) -> None:
     _read_hook(t, how)
 
 
@@ -205,7 +205,8 @@ class Tensor(ArithmeticMixin, InPlaceMixin, ElementwiseMixin, ReduceMixin, Movem
             data = data._data
         self._data = as_float_array(data, copy=True)
         if self._data.dtype.kind == "f" and np.asarray(data).dtype == bool:
-            self._from_booleans = True  # its 0.0/1.0 values index as a mask (x[am.Tensor(mask)]), as torch's bool tensors
+            # its 0.0/1.0 values index as a mask (x[am.Tensor(mask)]), as torch's bool tensors
+            self._from_booleans = True
         self.grad: np.ndarray | None = None
         self.requires_grad = bool(requires_grad)
         self.name = name
@@ -217,7 +218,7 @@ class Tensor(ArithmeticMixin, InPlaceMixin, ElementwiseMixin, ReduceMixin, Movem
             _state.on_constant(self, False)  # made by the recorded function: a constant of it
 
     @staticmethod
-    def _from_op(data: np.ndarray, op: Op | None, parents: tuple, params: dict | None) -> "Tensor":
+    def _from_op(data: np.ndarray, op: Op | None, parents: tuple, params: dict | None) -> Tensor:
         """Fast constructor for op results: no copy, no conversion."""
         t = object.__new__(Tensor)
         t._data = data
@@ -260,7 +261,7 @@ class Tensor(ArithmeticMixin, InPlaceMixin, ElementwiseMixin, ReduceMixin, Movem
             raise TypeError("len() of a 0-d tensor (shape ()): it has no first axis")
         return len(self._data)
 
-    def __iter__(self) -> Iterator["Tensor"]:
+    def __iter__(self) -> Iterator[Tensor]:
         """The rows along the first axis, each a differentiable `self[i]` (so `a, b = x`, `sum(x)` work)."""
         if self._data.ndim == 0:
             raise TypeError("iteration over a 0-d tensor (shape ())")
@@ -319,7 +320,7 @@ class Tensor(ArithmeticMixin, InPlaceMixin, ElementwiseMixin, ReduceMixin, Movem
             return array.astype(dtype)
         return array.copy() if copy else array
 
-    def detach(self) -> "Tensor":
+    def detach(self) -> Tensor:
         """The same values, cut from the graph (shares memory, like PyTorch). While a tracer records,
         a stop-gradient op (`stop_gradient`), so that a replay computes it from the new values; while
         a function transform watches (am.grad), a value read that leaves the graph."""
@@ -332,7 +333,7 @@ class Tensor(ArithmeticMixin, InPlaceMixin, ElementwiseMixin, ReduceMixin, Movem
                 _value_read(self, "detach")
         return t
 
-    def requires_grad_(self, requires_grad: bool = True) -> "Tensor":
+    def requires_grad_(self, requires_grad: bool = True) -> Tensor:
         if self._op is not None and not requires_grad:
             raise GraphError(f"requires_grad_: cannot switch off gradients of a non-leaf tensor "
                              f"(made by '{self._op.name}'); use .detach() instead")
@@ -421,7 +422,7 @@ class Tensor(ArithmeticMixin, InPlaceMixin, ElementwiseMixin, ReduceMixin, Movem
                 raise ShapeError(f"backward: gradient has shape {seed.shape} but the output has shape {self.shape}")
         backprop([self], [seed], retain_graph=retain_graph or create_graph, accumulate_leaves=True)
 
-    def retain_graph_nodes(self) -> list["Tensor"]:
+    def retain_graph_nodes(self) -> list[Tensor]:
         """Every tensor of the recorded graph that requires grad, inputs before outputs."""
         return walk([self])
 
@@ -436,7 +437,7 @@ def _storing_into_container() -> bool:
     return frame.f_code.co_code[frame.f_lasti] == _STORE_SUBSCR
 
 
-def _conversion_refused(t: "Tensor", what: str) -> TypeError:
+def _conversion_refused(t: Tensor, what: str) -> TypeError:
     """The error for an implicit conversion that would drop t's graph, naming spellings that keep it."""
     return TypeError(
         f"Tensor of shape {t.shape} requires grad: {what} would drop its graph, so the gradient would be lost "
@@ -758,6 +759,7 @@ def _sweep(order: list, position: dict, pending: list, owned: set, wanted: set, 
 def _follow_rebased_inputs(t: Tensor) -> None:
     """Point t's inputs that were changed in place after t was recorded at the node each was then
     (see rebase): t's VJP needs the values it was computed from, and its gradient goes to that node."""
+    assert t._parents is not None, "called only for a node whose graph is not freed"
     stamp, parents, changed = t._stamp, list(t._parents), False
     for i, p in enumerate(parents):
         for version, before in getattr(p, "_rebases", ()):

@@ -68,14 +68,15 @@ class InPlaceMixin:
     it stands for, and the tensor then stands for that new node (ops_numpy's `_in_place`)."""
 
     __slots__ = ()
+    # (the ignores: `self` is a Tensor, the one class built on this mixin; the table's functions take Tensors)
 
-    def __setitem__(self, index: Any, values: Any) -> None: _ops_numpy._setitem(self, index, values)
-    def __iadd__(self, other: Any) -> Tensor: return _ops_numpy._in_place(self, lambda old: old + other, "x += ...")
-    def __isub__(self, other: Any) -> Tensor: return _ops_numpy._in_place(self, lambda old: old - other, "x -= ...")
-    def __imul__(self, other: Any) -> Tensor: return _ops_numpy._in_place(self, lambda old: old * other, "x *= ...")
+    def __setitem__(self, index: Any, values: Any) -> None: _ops_numpy._setitem(self, index, values)  # type: ignore[arg-type]
+    def __iadd__(self, other: Any) -> Tensor: return _ops_numpy._in_place(self, lambda old: old + other, "x += ...")  # type: ignore[arg-type]
+    def __isub__(self, other: Any) -> Tensor: return _ops_numpy._in_place(self, lambda old: old - other, "x -= ...")  # type: ignore[arg-type]
+    def __imul__(self, other: Any) -> Tensor: return _ops_numpy._in_place(self, lambda old: old * other, "x *= ...")  # type: ignore[arg-type]
     def __itruediv__(self, other: Any) -> Tensor:
-        return _ops_numpy._in_place(self, lambda old: old / other, "x /= ...")
-    def __ipow__(self, other: Any) -> Tensor: return _ops_numpy._in_place(self, lambda old: old ** other, "x **= ...")
+        return _ops_numpy._in_place(self, lambda old: old / other, "x /= ...")  # type: ignore[arg-type]
+    def __ipow__(self, other: Any) -> Tensor: return _ops_numpy._in_place(self, lambda old: old ** other, "x **= ...")  # type: ignore[arg-type]
 
 
 class ElementwiseMixin:

@@ -94,7 +94,8 @@ def compute_directions(model: Module, loss_fn: Callable, X: Any, y: Any, rule: R
         with no_grad():
             output = model(X)
             loss = loss_fn(output, y)
-        directions = dict(rule({name: p.data for name, p in params.items()}, np.asarray(unwrap(X)), np.asarray(unwrap(y))))
+        values = {name: p.data for name, p in params.items()}
+        directions = dict(rule(values, np.asarray(unwrap(X)), np.asarray(unwrap(y))))
         for name, p in params.items():
             p.grad = directions[name]
     return output.data, loss.data, directions
@@ -127,7 +128,8 @@ def fit(model: Module, loss_fn: Callable[[Tensor, Any], Tensor], optimizer: Any,
 
     def make_epoch() -> tuple[EpochFn, tuple | None]:
         """The epoch function, and the SGD settings it has compiled in (None when it reads them each step)."""
-        compiled = _compiled_epoch(model, loss_fn, optimizer, X, y, axis, label, backend) if rule is None and not eager else None
+        compiled = (_compiled_epoch(model, loss_fn, optimizer, X, y, axis, label, backend)
+                    if rule is None and not eager else None)
         if compiled is None:
             return _eager_epoch(model, loss_fn, optimizer, X, y, axis, rule), None
         return compiled, getattr(compiled, "fused_settings", None)

@@ -1,7 +1,7 @@
 """W1's training loop inside one compiled call: hand NumPy's 60,000-step loop against the fused
 back end's `Derived.run` and a hand-written numba loop, interleaved, medians; compile time apart.
 
-    OMP_NUM_THREADS=1 python -m autograd_mini.benchmarks.fused_loop [--steps 60000] [--repeats 5]
+    OMP_NUM_THREADS=1 python -m benchmarks.fused_loop [--steps 60000] [--repeats 5]
 """
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ import statistics
 import time
 from typing import Callable
 
-import numpy as np
 
 from .w1 import _am_w1, _hand_numba_kernel, _w1_hand, w1_problem
 

@@ -318,7 +318,7 @@ def run_end_to_end(workload: Workload, mode: str, log: Callable[[str], None]) ->
         return result
     times: dict[str, list[float]] = {name: [] for name in runs}
     outcomes: dict[str, Any] = {}
-    for r in range(1 if mode == "smoke" else 3):
+    for _ in range(1 if mode == "smoke" else 3):
         for name, run in runs.items():
             t0 = time.perf_counter()
             outcomes[name] = run()

@@ -63,7 +63,7 @@ def notebook(key: str) -> nbformat.NotebookNode:
             "Regenerate it with `bash scripts/make_notebooks.sh`."),
         _code("import autograd_mini as am\n"
               "from autograd_mini.app import notebook as nb\n"
-              f"from autograd_mini.models import {d['module']} as doc"),
+              f"from models import {d['module']} as doc"),
         _md("## The model, its training and the document's hand rule"),
         _code(f"nb.source_beside({sources})"),
     ]

@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 
 import autograd_mini as am
-from autograd_mini.app.reproduce import Printed
-from autograd_mini.app.report import ReproductionTable
+from autograd_mini.lab.reproduce import Printed
+from autograd_mini.lab.tables import ReproductionTable
 from autograd_mini.progress import Progress
 from autograd_mini.train import History
 
@@ -99,7 +99,7 @@ def test_a_reproduction_table_shows_printed_and_ours_with_marks_and_reasons_esca
 
 
 def test_a_run_result_displays_its_reproduction_table() -> None:
-    from autograd_mini.app.registry import RunResult
+    from autograd_mini.lab.registry import RunResult
     result = RunResult(lines=[], histories={}, summary=["all good"], printed=[Printed("x", "1.0", [1.0])],
                        one_column="one rule")
     page = Page(result._repr_html_())

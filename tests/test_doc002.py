@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from pages import page
+from pages import measured_kernel, page, skip_unless_kernel
 
 from autograd_mini.lab.reproduce import numbers
 from autograd_mini.losses import half_sse
@@ -194,6 +194,7 @@ def test_the_002_seed_table_and_claims_are_this_run(update_order_run):
     """docs/experiments.md's seed table is the main job's batched run (20 seeds, both rules, both data sets)."""
     text = page("experiments.md")
     runs = update_order_run.extras
+    skip_unless_kernel(measured_kernel(text, "<!-- 002 table"))  # which seeds reach 100 % hangs on last bits
     full = {name: {kind: int(np.sum(runs[name][kind] == 1)) for kind in ("accuracy", "updated_in_step_accuracy")}
             for name in ("linear", "xor")}
     assert (f"| back-propagation (our reconstruction of the report's rule) | **{full['linear']['accuracy']} of 20 "
@@ -206,7 +207,7 @@ def test_the_002_seed_table_and_claims_are_this_run(update_order_run):
     assert failed == {"accuracy": [52, 76], "updated_in_step_accuracy": [71]}
     assert "the rule's failures sit\nat 52 % or 76 %, the bug's at 71 %" in text
     lowest = min(float(np.min(runs["linear"][kind])) for kind in ("accuracy", "updated_in_step_accuracy"))
-    assert lowest == 0.96 and "ends at 96 % or better" in text
+    assert f"ends at {round(lowest * 100)} % or better" in text
     assert "are right on **99 of 100** points" in text and doc002.printed_accuracy("linear") == (99, 100)
     assert "the report's 100 %" not in text.lower() and "100 % on both" not in text
     assert "not re-checked" not in text and "seeds_002" not in text  # no seed figure from outside this run

@@ -21,7 +21,7 @@ import autograd_mini as am  # noqa: E402
 from autograd_mini import derivation, fused  # noqa: E402
 from autograd_mini.derivation import derive  # noqa: E402
 from autograd_mini.losses import half_sse  # noqa: E402
-from autograd_mini.models import doc002  # noqa: E402
+from models import doc002  # noqa: E402
 from autograd_mini.optim import SGD  # noqa: E402
 
 from test_derive import BINARY, LOSSES, UNARY, doc000_step, random_model  # noqa: E402
@@ -29,7 +29,7 @@ from test_derive import BINARY, LOSSES, UNARY, doc000_step, random_model  # noqa
 
 def assert_close(a, b, what=""):
     a, b = np.asarray(a), np.asarray(b)
-    scale = np.max(np.abs(a)) if a.size else 0.0
+    scale = np.max(np.abs(a[np.isfinite(a)]), initial=0.0)  # (NaN and inf must match exactly)
     assert a.shape == b.shape, what
     assert np.allclose(a, b, rtol=1e-12, atol=1e-12 * scale, equal_nan=True), f"{what}: {a!r} != {b!r}"
 
@@ -134,16 +134,20 @@ def test_random_programs_lowered_compute_the_numpy_programs_values(program, seed
         assert_close(outs[f"out_{q.name}"], p.grad, "gradients")
 
 
-@pytest.mark.parametrize("ops", [[("unary", 1, 0), ("binary", 3, 1), ("unary", 10, 2)],
-                                 [("unary", 4, 0), ("binary", 4, 0), ("unary", 11, 1), ("binary", 6, 0)]])
+@pytest.mark.parametrize("ops", [
+    [("unary", 1, 0), ("binary", 3, 1), ("unary", 10, 2)],
+    [("unary", 4, 0), ("binary", 4, 0), ("unary", 11, 1), ("binary", 5, 0), ("unary", 0, 2)]])
 def test_random_programs_compiled_equal_the_numpy_program(ops):
-    program = {"ops": ops, "loss": 2}
+    program = {"ops": ops, "loss": 1}
     params, loss_fn = random_model(program, 5)
     twin, twin_loss = random_model(program, 5)
     slow = derive(loss_fn, params, update=SGD(params, lr=0.01))
     fast = derive(twin_loss, twin, update=SGD(twin, lr=0.01), backend="numba")
     assert fast.backend == "numba", fast.fallback_reason
-    assert_close(fast.run(200, 10), slow.run(200, 10), "losses")
+    with np.errstate(all="ignore"):
+        losses = fast.run(20, 2)
+        assert_close(losses, slow.run(20, 2), "losses")
+    assert np.all(np.isfinite(losses))
     for p, q in zip(params, twin):
         assert_close(q.data, p.data, "params")
         assert_close(q.grad, p.grad, "gradients")

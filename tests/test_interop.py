@@ -73,7 +73,8 @@ def test_numpy_function_on_a_tensor_is_our_op(func, kwargs):
 
 def test_numpy_functions_of_several_tensors():
     a, b = am.Tensor(X, requires_grad=True), am.Tensor(Y, requires_grad=True)
-    for y, expected in ((np.concatenate([a, Y]), np.concatenate([X, Y])), (np.stack([X, b], axis=1), np.stack([X, Y], 1)),
+    for y, expected in ((np.concatenate([a, Y]), np.concatenate([X, Y])),
+                        (np.stack([X, b], axis=1), np.stack([X, Y], 1)),
                         (np.where(X > 0.5, a, b), np.where(X > 0.5, X, Y)), (np.einsum("ij,ij->i", a, b),
                                                                             np.einsum("ij,ij->i", X, Y)),
                         (np.dot(a, b.T), X @ Y.T), (np.tensordot(a, b, 2), np.tensordot(X, Y, 2)),

@@ -70,7 +70,8 @@ LEFT = {"float()": lambda x: am.Tensor(float(x.sum())), ".item()": lambda x: am.
         ".data": lambda x: am.Tensor(x.data).sum(), ".detach()": lambda x: x.detach().sum()}
 TRANSFORMS = {"grad": lambda f, x: am.grad(f)(x), "value_and_grad": lambda f, x: am.value_and_grad(f)(x),
               "jacobian": lambda f, x: am.jacobian(f)(x), "hessian": lambda f, x: am.hessian(f)(x),
-              "hvp": lambda f, x: am.hvp(f, x, np.ones_like(x)), "elementwise_grad": lambda f, x: am.elementwise_grad(f)(x),
+              "hvp": lambda f, x: am.hvp(f, x, np.ones_like(x)),
+              "elementwise_grad": lambda f, x: am.elementwise_grad(f)(x),
               "vjp": lambda f, x: am.vjp(f, x)[1](np.ones(())), "jvp": lambda f, x: am.jvp(f, (x,), (np.ones_like(x),))}
 
 
@@ -131,9 +132,10 @@ def test_reshape_and_ravel_follow_the_order(order):
     np.testing.assert_array_equal(np.reshape(am.Tensor(x), (4, -1), order=order).numpy(),
                                   np.reshape(x, (4, -1), order=order))
     np.testing.assert_array_equal(np.ravel(am.Tensor(x), order=order).numpy(), np.ravel(x, order=order))
-    am.gradcheck(lambda t: am.reshape_in_order(t, (6, 4), order=order), x)
+    am.gradcheck(lambda t: np.reshape(t, (6, 4), order=order), x)
+    am.gradcheck(lambda t: np.ravel(t, order=order), x)
     with pytest.raises(ValueError, match="order"):
-        am.reshape_in_order(am.Tensor(x), (24,), order="K")
+        np.reshape(am.Tensor(x), (24,), order="K")
 
 
 @needs_torch
@@ -167,13 +169,17 @@ def _axis_cases() -> dict:
             if name in ("concatenate", "stack"):
                 cases[name] = lambda x, axis, f=f: f([x, x], axis=axis)
             else:
-                cases[name] = lambda x, axis, f=f, kw=extra.get(name, {}): f(x, axis=axis, **kw)
+                kw = extra.get(name, {})
+                cases[name] = lambda x, axis, f=f, kw=kw: f(x, axis=axis, **kw)
     cases.update({"moveaxis source": lambda x, axis: am.moveaxis(x, axis, 0),
                   "moveaxis destination": lambda x, axis: am.moveaxis(x, 0, axis),
-                  "swapaxes": lambda x, axis: am.swapaxes(x, 0, axis), "log_softmax": lambda x, axis: am.log_softmax(x, axis=axis),
+                  "swapaxes": lambda x, axis: am.swapaxes(x, 0, axis),
+                  "log_softmax": lambda x, axis: am.log_softmax(x, axis=axis),
                   "transpose": lambda x, axis: x.transpose((0, axis)), "method sum": lambda x, axis: x.sum(axis=axis),
-                  "np.sort": lambda x, axis: np.sort(x, axis=axis), "np.split": lambda x, axis: np.split(x, 1, axis=axis),
-                  "np.repeat": lambda x, axis: np.repeat(x, 2, axis=axis), "np.moveaxis": lambda x, axis: np.moveaxis(x, axis, 0)})
+                  "np.sort": lambda x, axis: np.sort(x, axis=axis),
+                  "np.split": lambda x, axis: np.split(x, 1, axis=axis),
+                  "np.repeat": lambda x, axis: np.repeat(x, 2, axis=axis),
+                  "np.moveaxis": lambda x, axis: np.moveaxis(x, axis, 0)})
     return cases
 
 

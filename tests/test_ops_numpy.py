@@ -333,7 +333,6 @@ CASES = {
     "squeeze": _drawn(one(small()), lambda c: (lambda t: am.squeeze(t), c)),
     "expand_dims": _drawn(expand_case(), lambda c: (lambda t: am.expand_dims(t, c[1]), (c[0],))),
     "ravel": _drawn(one(small()), lambda c: (lambda t: t.flatten(), c)),
-    "reshape_in_order": _drawn(one(small()), lambda c: (lambda t: am.reshape_in_order(t, (-1,), order="F"), c)),
     "flip": _drawn(flip_case(), lambda c: (lambda t: am.flip(t, c[1]), (c[0],))),
     "roll": _drawn(roll_case(), lambda c: (lambda t: am.roll(t, c[1], c[2]), (c[0],))),
     "pad": _drawn(pad_case(), lambda c: (lambda t: am.pad(t, c[1], mode=c[2]), (c[0],))),
@@ -575,9 +574,7 @@ def test_float32_stays_float32(name):
               "fmax": lambda t: am.fmax(t, 0.5), "fmin": lambda t: am.fmin(t, 0.5), "nansum": am.nansum,
               "diagonal": am.diagonal, "diag": am.diag, "matrix_trace": am.matrix_trace, "cumprod": am.cumprod,
               "diff": am.diff, "append": lambda t: am.append(t, t), "array_split": lambda t: am.array_split(t, 2)[0],
-              "atleast_1d": am.atleast_1d, "atleast_2d": am.atleast_2d, "atleast_3d": am.atleast_3d,
-              "reshape_in_order": lambda t: am.reshape_in_order(t, (3, 2), order="F")}[name]
-
+              "atleast_1d": am.atleast_1d, "atleast_2d": am.atleast_2d, "atleast_3d": am.atleast_3d}[name]
     t = am.Tensor(x, requires_grad=True)
     y = f(t)
     y.backward(np.ones(y.shape, np.float32))

@@ -57,7 +57,8 @@ def measure(page: Path, folder: Path) -> list[dict]:
     done = chromium("--allow-file-access-from-files", "--window-size=1400,1000", "--virtual-time-budget=10000",
                     "--dump-dom", harness.as_uri(), user_data=folder / "profile")
     found = re.search(r'<pre id="result">(.*?)</pre>', done.stdout, re.S)
-    assert found and found.group(1) != "pending", f"no report from the harness: {done.stdout[-300:]}{done.stderr[-300:]}"
+    assert found and found.group(1) != "pending", (
+        f"no report from the harness: {done.stdout[-300:]}{done.stderr[-300:]}")
     return json.loads(html.unescape(found.group(1)))
 
 

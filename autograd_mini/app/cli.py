@@ -111,7 +111,8 @@ def _run_experiments(chosen: list, grad: str, args: argparse.Namespace, can_plot
         write_json(path, {"grad": grad, "experiments": reproduction}, indent=1)
         _say(f"wrote {path}")
         from .report import write_report_page
-        _say(f"wrote {write_report_page(args.out, sections, reproduction, grad)} (the report page: open it in a browser)")
+        page = write_report_page(args.out, sections, reproduction, grad)
+        _say(f"wrote {page} (the report page: open it in a browser)")
     _say(f"\nran {len(chosen)} experiment(s) in {time.perf_counter() - started:.1f} s "
          f"({time.process_time() - started_cpu:.1f} s CPU)")
     return 0

@@ -11,7 +11,7 @@ from typing import Any
 
 from ..display import box, code, escape
 from .experiments import select
-from .registry import Experiment, RunResult
+from ..lab.registry import Experiment, RunResult
 
 
 @dataclass
@@ -47,7 +47,7 @@ def marks(result: RunResult) -> None:
     """Print each printed line's mark (✓ reproduced, ✗ not, – cannot be), what it is, and the reason the
     experiment declares for it (shown even where the line reproduced on this machine: a "summation order"
     or "rounding tie" line can reproduce on one machine's BLAS and miss by the last bit on another's)."""
-    from .reproduce import tally
+    from ..lab.reproduce import tally
     for p in result.printed:
         print(f"{p.check().mark} {p.what}" + (f"  ({p.reason})" if p.reason else ""))
     counts = tally(result.printed)
@@ -71,6 +71,7 @@ def derived(e: Experiment) -> Any:
 def graph(e: Experiment) -> Any:
     """The graph of one training step (a graphviz Digraph: a notebook draws it as SVG)."""
     from ..pictures import draw_graph
+    assert e.graph is not None, f"{e.name} draws no graph (the notebooks ask only where e.graph is set)"
     loss, params = e.graph()
     loss.backward(retain_graph=True)
     return draw_graph(loss, params=params)

@@ -30,7 +30,7 @@ class RunResult:
                 f"numbers, {counts['reproduced']} reproduced to their printed digits)")
 
     def _repr_html_(self) -> str:  # a notebook shows the printed-vs-ours table
-        from .report import result_html
+        from .tables import result_html
         return result_html(self)
 
     def reproduction(self) -> dict:
