@@ -615,11 +615,11 @@ def clip(x: Any, a_min: Any = None, a_max: Any = None) -> Tensor:
     a Tensor requiring grad where that bound is the result (as torch.clamp)."""
     if a_min is None and a_max is None:
         raise ValueError("clip: give a_min or a_max (or both)")
-    if not any(isinstance(b, Tensor) for b in (a_min, a_max)):
-        return clip_op(x, lo=a_min, hi=a_max)
-    # Tensor bounds are inputs of ops (a traced step reads their new values at every call); one that
-    # requires grad gets the gradient where it is the result (torch.clamp's rule):
-    # max(x, lo) then min(., hi), x itself where lo <= x <= hi
+    if all(b is None or (not isinstance(b, Tensor) and np.ndim(b) == 0) for b in (a_min, a_max)):
+        return clip_op(x, lo=a_min, hi=a_max)  # number bounds: one NumPy call, its masks made from numbers
+    # Array and Tensor bounds are inputs of ops, so that a traced step compares with them at every call
+    # (a Tensor's new values, an array as a listed constant); a bound that requires grad gets the
+    # gradient where it is the result (torch.clamp's rule): max(x, lo) then min(., hi), x where lo <= x <= hi
     if a_min is not None:
         x = where_op(compare(x, a_min, rule="<"), a_min, x)
     if a_max is not None:

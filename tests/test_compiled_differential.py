@@ -188,7 +188,7 @@ def test_programs_of_traceable_ops_compile_rather_than_refuse(mode, spelling):
     not refused: the property above does not pass by refusing everything."""
     for blocks, terminal in ((["data_only", "tanh"], "sum_of_squares"), (["data_grad", "stop_gradient"], "mean"),
                              (["square", "data_only", "data_grad"], "sum_of_squares"),
-                             (["where_less", "sort"], "labels"), (["clip_tensor", "where_greater"], "argmax_take")):
+                             (["where_less", "sort"], "labels"), (["clip", "clip_tensor", "where_greater"], "argmax_take")):
         assert compare((blocks, terminal, spelling, 7), mode) == "same", (blocks, terminal)
 
 
