@@ -208,10 +208,10 @@ _take_along = _poly(lambda x, positions, axis: np.take_along_axis(x, positions, 
                     lambda x, positions, axis: take_along_op(x, positions, axis=axis))
 _add_along = _poly(_add_along_array, lambda g, positions, axis, shape: add_along_op(g, positions, axis=axis,
                                                                                        shape=shape))
-take_along_op = Op("take_along_axis", lambda x, positions, axis: np.take_along_axis(x, positions, axis),
-                   lambda g, ans, x, positions, axis: (_add_along(g, positions, axis, x.shape), None))
-add_along_op = Op("add_along_axis", _add_along_array,  # take_along_axis's adjoint
-                  lambda g, ans, x, positions, axis, shape: (_take_along(g, positions, axis), None))
+take_along_op: Op = Op("take_along_axis", lambda x, positions, axis: np.take_along_axis(x, positions, axis),
+                       lambda g, ans, x, positions, axis: (_add_along(g, positions, axis, x.shape), None))
+add_along_op: Op = Op("add_along_axis", _add_along_array,  # take_along_axis's adjoint
+                      lambda g, ans, x, positions, axis, shape: (_take_along(g, positions, axis), None))
 argsort_op = Op("argsort", lambda x, axis: np.argsort(x, axis=axis, kind="stable"), lambda g, ans, x, axis: (None,))
 argmax_op = Op("argmax", lambda x, axis=None, keepdims=False: np.argmax(x, axis=axis, keepdims=keepdims),
                lambda g, ans, x, axis=None, keepdims=False: (None,))

@@ -373,16 +373,16 @@ class Tensor(ArithmeticMixin, InPlaceMixin, ElementwiseMixin, ReduceMixin, Movem
     # ordering comparisons are ops giving a 0/1 mask Tensor without gradient (as torch's and JAX's
     # boolean arrays), so `am.where(x > 0, ...)` is computed by a traced step at every call; Python
     # reads the values only where it decides on them (`if (x > 0).any():`), and a tracer hears of that
-    def __lt__(self, other: Any) -> "Tensor":
+    def __lt__(self, other: Any) -> Tensor:
         return _methods._ops_numpy.less(self, other)
 
-    def __le__(self, other: Any) -> "Tensor":
+    def __le__(self, other: Any) -> Tensor:
         return _methods._ops_numpy.less_equal(self, other)
 
-    def __gt__(self, other: Any) -> "Tensor":
+    def __gt__(self, other: Any) -> Tensor:
         return _methods._ops_numpy.greater(self, other)
 
-    def __ge__(self, other: Any) -> "Tensor":
+    def __ge__(self, other: Any) -> Tensor:
         return _methods._ops_numpy.greater_equal(self, other)
 
     def any(self, axis: Any = None) -> Any:

@@ -20,7 +20,6 @@ from __future__ import annotations
 import sys
 from typing import TYPE_CHECKING, Any, TypeVar
 
-import numpy as np
 
 if TYPE_CHECKING:  # (not run: see the module docstring)
     from . import interop as _interop, ops as _ops, ops_numpy as _ops_numpy

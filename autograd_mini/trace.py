@@ -17,9 +17,9 @@ Constants `loss_fn` creates itself and arrays it captures (listed on `.constants
 trace time. Shapes and dtypes are fixed too: a call refuses, naming the tensor, when one changes.
 Masks (`x > 0`), `where`'s condition, sort orders, argmax positions, class labels and Tensor clip
 bounds are ops recomputed at every call. A value Python reads while tracing (`if (x > 0).any()`,
-`.item()`, `t.numpy()`, a Tensor index) raises a `TraceWarning`: the step would keep it. Gradients are *set*, not accumulated: after `step()`,
-`w.grad` is this step's gradient (a buffer the next call overwrites; copy it to keep it); one thread
-runs a step at a time. See docs/compiled-step.md.
+`.item()`, `t.numpy()`, a Tensor index) raises a `TraceWarning`: the step would keep it.
+Gradients are *set*, not accumulated: after `step()`, `w.grad` is this step's gradient (a buffer
+the next call overwrites; copy it to keep it); one thread runs a step at a time. See docs/compiled-step.md.
 """
 from __future__ import annotations
 

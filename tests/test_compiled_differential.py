@@ -47,7 +47,8 @@ BLOCKS = {
              lambda h, d, t: t.clamp(h, t.tensor(CLIP_LO), t.tensor(CLIP_HI))),
     "clip_tensor": (lambda h, d: am.clip(h, d["lo"], d["hi"]), lambda h, d: np.clip(h, d["lo"], d["hi"]),
                     lambda h, d, t: t.clamp(h, d["lo"], d["hi"])),
-    "where_greater": (lambda h, d: am.where(am.greater(h, d["lo"]), h, h * h), lambda h, d: np.where(am.greater(h, d["lo"]), h, h * h),
+    "where_greater": (lambda h, d: am.where(am.greater(h, d["lo"]), h, h * h),
+                      lambda h, d: np.where(np.greater(h, d["lo"]), h, h * h),
                       lambda h, d, t: t.where(h > d["lo"], h, h * h)),
 }
 _rows = np.arange(ROWS)
@@ -188,7 +189,8 @@ def test_programs_of_traceable_ops_compile_rather_than_refuse(mode, spelling):
     not refused: the property above does not pass by refusing everything."""
     for blocks, terminal in ((["data_only", "tanh"], "sum_of_squares"), (["data_grad", "stop_gradient"], "mean"),
                              (["square", "data_only", "data_grad"], "sum_of_squares"),
-                             (["where_less", "sort"], "labels"), (["clip", "clip_tensor", "where_greater"], "argmax_take")):
+                             (["where_less", "sort"], "labels"),
+                             (["clip", "clip_tensor", "where_greater"], "argmax_take")):
         assert compare((blocks, terminal, spelling, 7), mode) == "same", (blocks, terminal)
 
 
