@@ -23,8 +23,10 @@ How it works, in named steps:
 4. plan: every result gets a preallocated buffer (`out=`), reusing buffers whose values are dead
    (in place where NumPy allows); views of the inputs are remade only when an input array is
    replaced; values only the loss needs go to a separate `loss()` computed on demand.
-5. render the plan twice: `.equations` (plain NumPy expressions, executable, for reading) and
-   `.source` (the buffered form), and compile `.source` into `.function`.
+5. render the plan twice: `.equations` (plain NumPy expressions for reading, which run with only
+   `np` in scope: the few helpers NumPy lacks are defined in the text, constants printed or taken
+   as keyword arguments listed on `.equations_arguments`, shapes in comments) and `.source` (the
+   buffered form), and compile `.source` into `.function`.
 
 Numbers: the same NumPy calls on the same values in the same order as eager mode, so eager's
 numbers bit for bit (tests check it over many steps). Two stated exceptions: a combined power-of-two
@@ -351,8 +353,9 @@ def _params_key(params: dict) -> Any:
 
 
 def _power_of_two(value: Value) -> float | None:
-    """The factor of a constant that is one power of two everywhere (scaling by it is exact)."""
-    if value.kind != "const" or value.array.size == 0 or value.array.dtype.kind != "f":
+    """The factor of a constant (or a view of constants: the all-ones seed of a `.sum()` loss, broadcast)
+    that is one power of two everywhere (scaling by it is exact)."""
+    if not _fixed(value) or value.array.size == 0 or value.array.dtype.kind != "f":
         return None
     first = value.array.flat[0]
     if not np.isfinite(first) or first == 0 or not np.all(value.array == first):
@@ -361,7 +364,10 @@ def _power_of_two(value: Value) -> float | None:
 
 
 def _simplify(op: Op, args: tuple, result: Any) -> Value | None:
-    """`x * 1` -> x, `a * (b * x)` -> x when the powers of two a·b = 1; None when nothing applies."""
+    """`x * 1` -> x, `a * (b * x)` -> x when the powers of two a·b = 1, `x ** 1` -> x (IEEE pow(x, 1)
+    is x, NaN included: the gradient of `x ** 2` is `2 * x`); None when nothing applies."""
+    if (op is ops.power or op.forward is np.power) and len(args) == 2 and _power_of_two(args[1]) == 1:
+        return args[0] if _same_layout(args[0], result) else None
     if op is not ops.mul:
         return None
     for scale_at in (0, 1):
@@ -643,7 +649,7 @@ def place_buffers(program: Program, plan: Plan) -> None:
         pick = next((j for j, (until, old) in enumerate(free) if _reusable(v, old, until, at, storage)
                      and (id(v) not in tail or id(old) in tail)), None)
         if pick is None:
-            plan.buffers[id(v)] = np.empty(v.shape, dtype=v.dtype)
+            plan.buffers[id(v)] = np.empty_like(np.asarray(v.array))  # (its layout too: views of it stay views)
         else:
             old = free.pop(pick)[1]
             plan.buffers[id(v)] = plan.buffers[id(old)]
@@ -651,8 +657,12 @@ def place_buffers(program: Program, plan: Plan) -> None:
         free.append((last_read.get(id(v), at), v))
 
 
+def _strides(v: Value) -> tuple:
+    return np.asarray(v.array).strides
+
+
 def _reusable(v: Value, old: Value, until: float, at: int, storage: dict) -> bool:
-    if old.shape != v.shape or old.dtype != v.dtype or until > at:
+    if old.shape != v.shape or old.dtype != v.dtype or _strides(old) != _strides(v) or until > at:
         return False
     if until < at:
         return True
@@ -689,12 +699,182 @@ def _is_full_transpose(v: Value) -> bool:
     return v.op is ops.transpose and (axes is None or tuple(axes) == tuple(range(len(axes) - 1, -1, -1)))
 
 
+# -- the plain form's NumPy: each op as NumPy text (the same calls as its forward, so the same bits); a few,
+# too long for one expression, as short functions the text defines above `step`
+
+def _plain_literal(value: Any) -> str | None:
+    """Python text for a parameter value with only `np` in scope (index tuples, slices, dtypes), else None."""
+    if isinstance(value, (np.integer, np.floating, np.bool_)):
+        value = value.item()
+    if isinstance(value, (type(None), bool, int, str, type(Ellipsis))) or (isinstance(value, float) and np.isfinite(value)):
+        return repr(value)
+    if isinstance(value, slice):
+        return f"slice({_plain_literal(value.start)}, {_plain_literal(value.stop)}, {_plain_literal(value.step)})"
+    if isinstance(value, (np.dtype, type)) and np.dtype(value).kind in "biuf":
+        return f"np.{np.dtype(value).name}"
+    if isinstance(value, (tuple, list)):
+        parts = [_plain_literal(v) for v in value]
+        if None in parts:
+            return None
+        text = ", ".join(p for p in parts if p is not None) + ("," if isinstance(value, tuple) and len(value) == 1 else "")
+        return f"({text})" if isinstance(value, tuple) else f"[{text}]"
+    return None
+
+
+def _subscript(index: Any) -> str | None:
+    """An index as it is written between brackets (`1:, ::2`, `..., 0`), else None (an array: by name)."""
+    def item(i: Any) -> str | None:
+        if i is Ellipsis:
+            return "..."
+        if isinstance(i, slice):
+            ends = [_plain_literal(e) if e is not None else "" for e in (i.start, i.stop, i.step)]
+            return None if None in ends else ":".join(ends[:2]) + (f":{ends[2]}" if ends[2] else "")
+        return _plain_literal(i)
+    items = [item(i) for i in (index if isinstance(index, tuple) else (index,))]
+    if None in items:
+        return None
+    return ", ".join(t for t in items if t is not None) + ("," if isinstance(index, tuple) and len(index) == 1 else "")
+
+
+def _keywords(params: dict, names: tuple[str, ...], defaults: tuple) -> str:
+    """`, axis=(0,)` for the parameters that differ from the NumPy function's defaults."""
+    return "".join(f", {k}={params[k]}" for k, d in zip(names, defaults) if k in params and params[k] != repr(d))
+
+
+_COMPARISONS = {">": ">", ">=": ">=", "<": "<", "<=": "<="}
+
+
+def _compare_text(a: list[str], p: dict, dtype: str) -> str:
+    rule = p["rule"].strip("'\"")
+    if rule in _COMPARISONS:
+        return f"({a[0]} {_COMPARISONS[rule]} {a[1]}).astype({dtype})"
+    # (the arguments are expressions of arithmetic, which binds tighter than a comparison: no parentheses)
+    if rule == "share":  # x's share of maximum(x, y): 1 above, 1/2 at a tie, 0 below
+        return f"(({a[0]} >= {a[1]}) - 0.5 * ({a[0]} == {a[1]})).astype({dtype})"
+    symbol = rule.split(" ")[0]  # ">= or y NaN": x's part of fmax / fmin
+    return f"(({a[0]} {symbol} {a[1]}) | np.isnan({a[1]})).astype({dtype})"
+
+
+_REDUCE_KEYWORDS = (("axis", "keepdims"), (None, False))
+_PLAIN: dict[str, Callable[[list[str], dict, str], str]] = {
+    "pow": lambda a, p, t: f"np.power({a[0]}, {a[1] if len(a) > 1 else p['exponent']})",
+    "sum": lambda a, p, t: f"np.sum({a[0]}{_keywords(p, *_REDUCE_KEYWORDS)})",
+    "mean": lambda a, p, t: f"np.mean({a[0]}{_keywords(p, *_REDUCE_KEYWORDS)})",
+    "max": lambda a, p, t: f"np.max({a[0]}{_keywords(p, *_REDUCE_KEYWORDS)})",
+    "min": lambda a, p, t: f"np.min({a[0]}{_keywords(p, *_REDUCE_KEYWORDS)})",
+    "prod": lambda a, p, t: f"np.prod({a[0]}{_keywords(p, *_REDUCE_KEYWORDS)})",
+    "norm": lambda a, p, t: f"np.sqrt(np.sum({a[0]} * {a[0]}{_keywords(p, *_REDUCE_KEYWORDS)}))",
+    "cumsum": lambda a, p, t: f"np.cumsum({a[0]}{_keywords(p, ('axis',), (None,))})",
+    "broadcast_to": lambda a, p, t: f"np.broadcast_to({a[0]}, {p['shape']})",
+    "reshape": lambda a, p, t: f"np.reshape({a[0]}, {p['shape']})",
+    "transpose": lambda a, p, t: f"np.transpose({a[0]}{_keywords(p, ('axes',), (None,))})",
+    "getitem": lambda a, p, t: f"{a[0]}[{p['index']}]",
+    "scatter": lambda a, p, t: f"{'scatter' if ops._is_basic_index(p['index_value']) else 'scatter_add'}"
+                               f"({a[0]}, np.s_[{p['index']}], {p['shape']})",
+    "index_add": lambda a, p, t: f"index_add({a[0]}, {a[1]}, np.s_[{p['index']}])",
+    "index_set": lambda a, p, t: f"index_set({a[0]}, {a[1]}, np.s_[{p['index']}])",
+    "compare": _compare_text,
+    "relu": lambda a, p, t: f"np.maximum({a[0]}, 0)",
+    "softplus": lambda a, p, t: f"np.logaddexp(0.0, {a[0]})",
+    "einsum": lambda a, p, t: f"np.einsum({p['subscripts']}, {', '.join(a)})",
+    "astype": lambda a, p, t: f"{a[0]}.astype({p['dtype']})",
+    "copy": lambda a, p, t: f"np.copy({a[0]})",
+    "stop_gradient": lambda a, p, t: a[0],
+    "zero_where": lambda a, p, t: f"np.where({a[1]}, 0.0, {a[0]})",
+    "round": lambda a, p, t: f"np.round({a[0]}{_keywords(p, ('decimals',), (0,))})",
+    "clip": lambda a, p, t: f"np.clip({a[0]}, {p.get('lo', 'None')}, {p.get('hi', 'None')})",
+    "where": lambda a, p, t: f"np.where({', '.join(a)})",
+    "elu": lambda a, p, t: f"np.where({a[0]} > 0, {a[0]}, {p.get('alpha', '1.0')} * np.expm1(np.minimum({a[0]}, 0)))",
+    "leaky_relu": lambda a, p, t: f"np.where({a[0]} > 0, {a[0]}, {p.get('slope', '0.01')} * {a[0]})",
+    "flip": lambda a, p, t: f"np.flip({a[0]}{_keywords(p, ('axis',), (None,))})",
+    "roll": lambda a, p, t: f"np.roll({a[0]}, {p['shift']}{_keywords(p, ('axis',), (None,))})",
+    "pad": lambda a, p, t: f"np.pad({a[0]}, {p['widths']}, constant_values={p.get('value', '0.0')})",
+    "concatenate": lambda a, p, t: f"np.concatenate([{', '.join(a)}]{_keywords(p, ('axis',), (0,))})",
+    "stack": lambda a, p, t: f"np.stack([{', '.join(a)}]{_keywords(p, ('axis',), (0,))})",
+    "inv": lambda a, p, t: f"np.linalg.inv({a[0]})",
+    "det": lambda a, p, t: f"np.linalg.det({a[0]})",
+    "solve": lambda a, p, t: f"np.linalg.solve({a[0]}, {a[1]})",
+    "sigmoid": lambda a, p, t: f"sigmoid({a[0]})",
+    "erf": lambda a, p, t: f"erf({a[0]})",
+    "log_softmax": lambda a, p, t: f"log_softmax({a[0]}{_keywords(p, ('axis',), (-1,))})",
+    "logsumexp": lambda a, p, t: f"logsumexp({a[0]}{_keywords(p, *_REDUCE_KEYWORDS)})",
+}
+
+# the functions the text defines where it uses them: the op table's forwards, written with NumPy alone
+_DEFINED = {
+    "erf": '''def erf(x):  # math.erf entry by entry (NumPy has no erf)
+    import math
+    return np.asarray(np.frompyfunc(math.erf, 1, 1)(x), dtype=x.dtype)
+''',
+    "scatter": '''def scatter(g, index, shape):  # getitem's gradient: g placed at `index` in zeros
+    out = np.zeros(shape, dtype=g.dtype)
+    out[index] = g
+    return out
+''',
+    "scatter_add": '''def scatter_add(g, index, shape):  # the same for an index that may repeat: repeats add up
+    out = np.zeros(shape, dtype=g.dtype)
+    np.add.at(out, index, g)
+    return out
+''',
+    "index_add": '''def index_add(x, values, index):  # x with values added at index (repeated indices add up)
+    out = x.copy()
+    np.add.at(out, index, values)
+    return out
+''',
+    "index_set": '''def index_set(x, values, index):  # x with the entries at index set to values
+    out = x.copy()
+    out[index] = values
+    return out
+''',
+    "sigmoid": '''def sigmoid(x):  # 1 / (1 + e^-x): e^x where e^-x overflows (x < -709 in float64)
+    floor = -709.0 if x.dtype == np.float64 else -88.0
+    return np.where(x < floor, np.exp(np.minimum(x, 0)), 1 / (1 + np.exp(-np.maximum(x, floor))))
+''',
+    "log_softmax": '''def log_softmax(x, axis=-1):
+    shifted = x - np.max(x, axis=axis, keepdims=True)
+    return shifted - np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))
+''',
+    "logsumexp": '''def logsumexp(x, axis=None, keepdims=False):
+    top = np.max(x, axis=axis, keepdims=True)
+    top = np.where(np.isfinite(top), top, 0)  # all -inf (or inf) along an axis: do not subtract it
+    total = np.log(np.sum(np.exp(x - top), axis=axis, keepdims=True)) + top
+    return total if keepdims else total.reshape(np.sum(x, axis=axis).shape)
+''',
+}
+
+
+def _dtype_text(dtype: Any) -> str:
+    return f"np.{np.dtype(dtype).name}"
+
+
+def _array_text(array: np.ndarray) -> str | None:
+    """A small array as `np.array([...])` (exact: a float's repr reads back as the same float), else None."""
+    if array.size > 16 or array.dtype.kind not in "biuf" or (array.dtype.kind == "f" and not np.all(np.isfinite(array))):
+        return None
+    dtype = "" if array.dtype == np.float64 else f", dtype={_dtype_text(array.dtype)}"
+    return f"np.array({array.tolist()!r}{dtype})"
+
+
+def _others_make(result: Value, skip: int) -> bool:
+    """Do the other arguments alone give the result's shape and dtype? (A uniform constant there may
+    then be written as a Python number, which NumPy takes in the array's dtype.)"""
+    others = [a for i, a in enumerate(result.args) if i != skip]
+    try:
+        shape = np.broadcast_shapes(*[a.shape for a in others])
+    except ValueError:
+        return False
+    return bool(others) and shape == result.shape and np.result_type(*[a.dtype for a in others]) == result.dtype
+
+
 class Renderer:
     """Writes values as Python text; collects what the text refers to in `env`."""
 
     def __init__(self, program: Program, plan: Plan) -> None:
         self.program, self.plan = program, plan
         self.env: dict[str, Any] = {"np": np}
+        self.plain = False                      # writing the plain form (only `np` in scope), not the source
+        self.arguments: dict[str, Any] = {}     # what the plain form's step() takes by name (arrays, lr)
+        self.defined: dict[str, str] = {}       # the functions the plain form defines above step()
         uses: dict[int, int] = {}
         for v in plan.main + plan.tail:
             for a in v.args:
@@ -727,7 +907,51 @@ class Renderer:
     def name(self, v: Value) -> str:
         if v.kind == "const":
             self.env[v.name] = v.array
+            if self.plain:
+                self.arguments[v.name] = v.array
         return v.name
+
+    def constant_text(self, v: Value, dtype: Any, scalar_ok: bool) -> str | None:
+        """A constant as NumPy text: a number where it broadcasts to the same result, else a small array
+        written out, or None (passed by name): a large one, a learning rate (`lr`), and data `loss_fn`
+        captured (read like the documents' `X`, `y`; app/derived.py names them after the hand code's)."""
+        array = np.asarray(v.array)
+        if any(v is r for r in self.program.rates) or array.size == 0:
+            return None
+        uniform = array.dtype.kind in "biuf" and bool(np.all(np.isfinite(array))) and bool(np.all(array == array.flat[0]))
+        if uniform and scalar_ok and array.dtype == dtype and array.dtype.kind == "f":
+            return repr(float(array.flat[0]))
+        if v.captured and array.ndim > 0:
+            return None
+        if uniform and array.ndim > 0:
+            kind = "" if array.dtype == np.float64 else f", dtype={_dtype_text(array.dtype)}"
+            return f"np.full({array.shape!r}, {array.flat[0].item()!r}{kind})"
+        return _array_text(array)
+
+    def plain_call(self, v: Value, args: list[str]) -> str:
+        """An op as NumPy text (the table above), or, for an op it has none for, a call of its forward
+        passed to step() by name (listed with the arrays it takes)."""
+        params = {key: self.plain_param(v, key, value) for key, value in v.params.items()}
+        keywords = [f"{key}={text}" for key, text in params.items()]
+        if v.op.name in _PLAIN:
+            index = {"index_value": v.params["index"]} if "index" in v.params else {}  # (scatter: basic or not)
+            text = _PLAIN[v.op.name](args, {**params, **index}, _dtype_text(v.dtype))
+            called = text.split("(")[0]
+            if called in _DEFINED:
+                self.defined[called] = _DEFINED[called]
+            return text
+        if isinstance(v.op.forward, np.ufunc):
+            return f"np.{v.op.forward.__name__}({', '.join(args + keywords)})"
+        fn = function_name(v.op)
+        self.arguments[fn] = v.op.forward
+        return f"{fn}({', '.join(args + keywords)})"
+
+    def plain_param(self, v: Value, key: str, value: Any) -> str:
+        text = _subscript(value) if key == "index" else _plain_literal(value)
+        if text is None:
+            text = f"{v.name}_{key}"
+            self.arguments[text] = value
+        return text
 
     # -- the plain form: expressions, with single-use intermediate results written inline
     def inline(self, v: Value) -> bool:
@@ -739,8 +963,13 @@ class Renderer:
                  or any(id(t) in self.program.rec.forward for t in v.nodes))
         return not named and self.uses.get(id(v), 0) <= 1
 
-    def expression(self, v: Value, dtype: Any = None, precedence: int = 0, right: bool = False) -> str:
-        if (v.kind == "const" and v.array.ndim == 0 and v.dtype == dtype and np.isfinite(v.array)
+    def expression(self, v: Value, dtype: Any = None, precedence: int = 0, right: bool = False,
+                   scalar_ok: bool = False) -> str:
+        if self.plain and v.kind == "const":
+            text = self.constant_text(v, dtype, scalar_ok)
+            if text is not None:
+                return text
+        elif (v.kind == "const" and v.array.ndim == 0 and v.dtype == dtype and np.isfinite(v.array)
                 and not any(v is r for r in self.program.rates)):
             return repr(float(v.array))
         if not self.inline(v):
@@ -751,12 +980,17 @@ class Renderer:
         op, args = v.op, v.args
         if _is_full_transpose(v):
             return f"{self.expression(args[0], v.dtype, 4)}.T"
+        elementwise = (op.name in _INFIX and op is not ops.matmul or isinstance(op.forward, np.ufunc)
+                       or op in (ops.power, ops.compare))
+        scalar_ok = [elementwise and _others_make(v, i) for i in range(len(args))]
         if op.name in _INFIX and len(args) == 2:
             symbol, level = _INFIX[op.name]
-            text = (f"{self.expression(args[0], v.dtype, level)} {symbol} "
-                    f"{self.expression(args[1], v.dtype, level, right=True)}")
+            text = (f"{self.expression(args[0], v.dtype, level, scalar_ok=scalar_ok[0])} {symbol} "
+                    f"{self.expression(args[1], v.dtype, level, right=True, scalar_ok=scalar_ok[1])}")
         elif op is ops.neg:
             text, level = f"-{self.expression(args[0], v.dtype, 3)}", 3
+        elif self.plain:
+            return self.plain_call(v, [self.expression(a, v.dtype, scalar_ok=ok) for a, ok in zip(args, scalar_ok)])
         else:
             return self.call(v, [self.expression(a, v.dtype) for a in args])
         # Python groups equal operators from the left: a right operand of equal rank keeps its parentheses
@@ -765,7 +999,8 @@ class Renderer:
     def equation(self, v: Value) -> str:
         if v.into is not None:
             return f"{self.name(v.into)} -= {self.expression(v.args[1], v.dtype, 1, right=True)}"
-        return f"{v.name} = {self.formula(v)}"
+        line = f"{v.name} = {self.formula(v)}"
+        return f"{line}  # {v.shape!r} {v.dtype.name}" if self.plain else line  # (as a jaxpr shows them)
 
     # -- the buffered form: one NumPy call per line, results written into preallocated arrays
     def statement(self, v: Value) -> str:
@@ -805,16 +1040,28 @@ def _sections(program: Program, values: list[Value], render: Callable[[Value], s
 
 
 def render_equations(program: Program, plan: Plan, r: Renderer) -> str:
-    """Plain NumPy: `step(<inputs>)` returns the loss and the gradients (and updates in place)."""
-    inputs = ", ".join(v.name for v in program.inputs)
-    shown = [v for v in plan.main + plan.tail if v.kind == "op" and not r.inline(v)]
-    body = _sections(program, [v for v in shown if id(v) in {id(m) for m in plan.main}], r.equation)
-    tail = [v for v in shown if v not in plan.main]
-    if tail:
-        body += ["# loss"] + [r.equation(v) for v in tail]
-    grads = ", ".join(r.expression(g) for _, g in plan.handed)
-    body.append(f"return {r.expression(program.loss)}, [{grads}]")
-    return f"def step({inputs}):\n" + "".join(f"    {line}\n" for line in body)
+    """Plain NumPy that runs with only `np` in scope: `step(<inputs>, *, <named arrays>)` returns the loss
+    and the gradients (and updates in place); the few helpers it calls are defined above it. What it
+    takes by name (large constants, `lr`, an op's forward it has no NumPy text for) is in `r.arguments`."""
+    r.plain = True
+    try:
+        shown = [v for v in plan.main + plan.tail if v.kind == "op" and not r.inline(v)]
+        body = _sections(program, [v for v in shown if id(v) in {id(m) for m in plan.main}], r.equation)
+        tail = [v for v in shown if v not in plan.main]
+        if tail:
+            body += ["# loss"] + [r.equation(v) for v in tail]
+        grads = ", ".join(r.expression(g) for _, g in plan.handed)
+        body.append(f"return {r.expression(program.loss)}, [{grads}]")
+    finally:
+        r.plain = False
+    signature = [v.name for v in program.inputs]
+    if r.arguments:
+        signature.append("*")
+    for name, value in r.arguments.items():  # a number-valued one (lr) shows its value as the default
+        default = _plain_literal(value.item()) if isinstance(value, np.ndarray) and value.ndim == 0 else None
+        signature.append(name if default is None else f"{name}={default}")
+    preamble = "".join(f"{text}\n\n" for text in r.defined.values())
+    return preamble + f"def step({', '.join(signature)}):\n" + "".join(f"    {line}\n" for line in body)
 
 
 def render_source(program: Program, plan: Plan, r: Renderer) -> str:
@@ -854,7 +1101,11 @@ def render_source(program: Program, plan: Plan, r: Renderer) -> str:
     loss.append(f"return {r.name(program.loss)}")
     for v in program.values:  # views of buffers and constants: made once, here
         if plan.storage.get(id(v)) == "fixed_view":
-            r.env[v.name] = _evaluate(v, r.env)
+            r.env[v.name] = view = _evaluate(v, r.env)
+            if not all(np.may_share_memory(view, r.env[b.name]) for b in _bases_of_args(v) if b.kind == "op"):
+                raise DeriveError(f"derive: {v.name} ({v.op.name} of a result, shape {v.shape}) was a view when "
+                                  f"recorded but would be a copy of the step's buffer, which the step would not "
+                                  f"update; this step cannot be derived yet, train it eagerly")
     reuse = "".join(f"# {new} reuses the buffer of {old}\n" for new, old in plan.reuses)
     return (reuse + _function("rebind", [v.name for v in inputs], rebind) + _function("step", [], step)
             + _function("loss", [], loss))
@@ -925,9 +1176,12 @@ class Derived:
         exec(compile(self.source, "<autograd_mini.derivation>", "exec"), env)
         self.function: Callable[[], None] = env["step"]
         self._loss: Callable[[], Any] = env["loss"]
-        plain = dict(env)
+        self.equations_arguments: dict[str, Any] = dict(renderer.arguments)  # what `.equations`' step takes by name
+        plain: dict[str, Any] = {"np": np}  # the plain form runs with NumPy alone (tests check it)
         exec(compile(self.equations, "<autograd_mini.derivation equations>", "exec"), plain)
         self.equations_function: Callable[..., tuple] = plain["step"]
+        self.equations_function.__kwdefaults__ = {**(self.equations_function.__kwdefaults__ or {}),
+                                                  **self.equations_arguments}
         self.aux = {name: plan.buffers[id(v)] for name, v in program.aux.items()}
         self.shapes = [t.shape for t in rec.inputs]
         self.dtypes = [t.dtype for t in rec.inputs]

@@ -192,26 +192,31 @@ def test_the_simplified_equations_compute_eagers_values(program, seed):
 # ---- reading like the document ------------------------------------------------------------------------------
 
 DOC000_EQUATIONS = """\
-def step(synapse_0, synapse_1, layer_0, y):
+def sigmoid(x):  # 1 / (1 + e^-x): e^x where e^-x overflows (x < -709 in float64)
+    floor = -709.0 if x.dtype == np.float64 else -88.0
+    return np.where(x < floor, np.exp(np.minimum(x, 0)), 1 / (1 + np.exp(-np.maximum(x, floor))))
+
+
+def step(synapse_0, synapse_1, layer_0, y, *, lr=10.0):
     # forward
-    matmul_1 = layer_0 @ synapse_0
-    sigmoid_1 = sigmoid(matmul_1)
-    matmul_2 = sigmoid_1 @ synapse_1
-    sigmoid_2 = sigmoid(matmul_2)
-    sub_1 = sigmoid_2 - y
+    matmul_1 = layer_0 @ synapse_0  # (4, 4) float64
+    sigmoid_1 = sigmoid(matmul_1)  # (4, 4) float64
+    matmul_2 = sigmoid_1 @ synapse_1  # (4, 1) float64
+    sigmoid_2 = sigmoid(matmul_2)  # (4, 1) float64
+    sub_1 = sigmoid_2 - y  # (4, 1) float64
     # backward
-    d_matmul_2 = sub_1 * (sigmoid_2 * (1.0 - sigmoid_2))
-    d_synapse_1 = sigmoid_1.T @ d_matmul_2
-    d_sigmoid_1 = d_matmul_2 @ synapse_1.T
-    d_matmul_1 = d_sigmoid_1 * (sigmoid_1 * (1.0 - sigmoid_1))
-    d_synapse_0 = layer_0.T @ d_matmul_1
+    d_matmul_2 = sub_1 * (sigmoid_2 * (1.0 - sigmoid_2))  # (4, 1) float64
+    d_synapse_1 = sigmoid_1.T @ d_matmul_2  # (4, 1) float64
+    d_sigmoid_1 = d_matmul_2 @ synapse_1.T  # (4, 4) float64
+    d_matmul_1 = d_sigmoid_1 * (sigmoid_1 * (1.0 - sigmoid_1))  # (4, 4) float64
+    d_synapse_0 = layer_0.T @ d_matmul_1  # (3, 4) float64
     # update
     synapse_0 -= lr * d_synapse_0
     synapse_1 -= lr * d_synapse_1
     # loss
-    square_1 = np.square(sub_1)
-    total_1 = sum_(square_1)
-    loss_value = 0.5 * total_1
+    square_1 = np.square(sub_1)  # (4, 1) float64
+    total_1 = np.sum(square_1)  # () float64
+    loss_value = 0.5 * total_1  # () float64
     return loss_value, [d_synapse_0, d_synapse_1]
 """
 

@@ -13,7 +13,7 @@ import numpy as np
 from ..derivation import Derived, derive
 from ..tensor import Tensor
 
-LEFT, MARK = 62, 30  # widths of the derived column and of its marks
+LEFT, MARK = 86, 30  # widths of the derived column (its lines end with shape comments) and of its marks
 
 
 def derived_step(case: Any) -> Derived:
@@ -122,8 +122,13 @@ def derive_report(experiment: Any) -> list[str]:
 
 
 def _constants_by_hand_names(step: Derived, hand: dict[str, np.ndarray]) -> str:
-    """The equations with constants (data the loss made itself) named like the hand value equal to them."""
+    """The equations' step() (the helpers it defines above it named in one line), with constants (data
+    the loss made itself) named like the hand value equal to them."""
     text = step.equations
+    helpers = re.findall(r"^def (\w+)\(", text, re.M)[:-1]
+    text = text[text.index("def step("):]
+    if helpers:
+        text = f"# {', '.join(helpers)}: defined above step() in step.equations\n" + text
     for name, nodes in step.names.items():
         if name.startswith("const") and nodes and nodes[0]._op is None:
             twin = _match(nodes[0]._data, {k: v for k, v in hand.items() if not k.startswith("returned")})
