@@ -798,6 +798,12 @@ _PLAIN: dict[str, Callable[[list[str], dict, str], str]] = {
     "erf": lambda a, p, t: f"erf({a[0]})",
     "log_softmax": lambda a, p, t: f"log_softmax({a[0]}{_keywords(p, ('axis',), (-1,))})",
     "logsumexp": lambda a, p, t: f"logsumexp({a[0]}{_keywords(p, *_REDUCE_KEYWORDS)})",
+    "argsort": lambda a, p, t: f"np.argsort({a[0]}, axis={p['axis']}, kind='stable')",
+    "argmax": lambda a, p, t: f"np.argmax({a[0]}{_keywords(p, *_REDUCE_KEYWORDS)})",
+    "argmin": lambda a, p, t: f"np.argmin({a[0]}{_keywords(p, *_REDUCE_KEYWORDS)})",
+    "take_along_axis": lambda a, p, t: f"np.take_along_axis({a[0]}, {a[1]}, {p['axis']})",
+    "add_along_axis": lambda a, p, t: f"add_along_axis({a[0]}, {a[1]}, {p['axis']}, {p['shape']})",
+    "class_positions": lambda a, p, t: f"class_positions({a[0]}, {p['logits_shape']})",
 }
 
 # the functions the text defines where it uses them: the op table's forwards, written with NumPy alone
@@ -825,6 +831,17 @@ _DEFINED = {
     out = x.copy()
     out[index] = values
     return out
+''',
+    "add_along_axis": '''def add_along_axis(g, positions, axis, shape):  # take_along_axis's gradient: repeats add up
+    out = np.zeros(shape, dtype=g.dtype)
+    grid = np.indices(positions.shape, sparse=True)
+    np.add.at(out, tuple(positions if a == axis % positions.ndim else grid[a] for a in range(positions.ndim)), g)
+    return out
+''',
+    "class_positions": '''def class_positions(labels, logits_shape):  # class labels as positions (..., 1), checked
+    if not np.all((labels == np.round(labels)) & (labels >= 0) & (labels < logits_shape[-1])):
+        raise ValueError(f"cross_entropy: class labels must be whole numbers in [0, {logits_shape[-1]})")
+    return labels.astype(np.intp)[..., None]
 ''',
     "sigmoid": '''def sigmoid(x):  # 1 / (1 + e^-x): e^x where e^-x overflows (x < -709 in float64)
     floor = -709.0 if x.dtype == np.float64 else -88.0
