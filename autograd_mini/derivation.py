@@ -1186,8 +1186,9 @@ class Derived:
         self.names: dict[str, list[Tensor]] = {v.name: v.nodes for v in program.values if v.name and v.nodes}
         env = renderer.env
         env["refuse"] = self._refuse
-        env["busy"] = threading.Lock()
+        env["busy"] = self._busy = threading.Lock()
         self.update = program.update
+        self._settings = _update_settings(program.update) if program.update is not None else {}
         self.constants: dict[str, tuple] = {v.name: v.shape for v in program.values
                                             if v.kind == "const" and v.captured}
         exec(compile(self.source, "<autograd_mini.derivation>", "exec"), env)
@@ -1213,8 +1214,21 @@ class Derived:
         reads sample s % len. On the numba back end all steps run in one compiled call."""
         from .fused import run_numpy
         if self.fused is not None:
-            return self.fused.run(n_steps, record_every, feed)
+            return self.exclusive(self.fused.run, n_steps, record_every, feed)
         return run_numpy(self, n_steps, record_every, feed)
+
+    def exclusive(self, call: Callable[..., Any], *args: Any) -> Any:
+        """`call` (a fused step or run) under the NumPy program's own checks: the optimizer still has
+        the settings compiled in, and one thread at a time (the buffers and gradients are shared)."""
+        update = self.update.__dict__ if self._settings else {}
+        if any(update[key] is not value for key, value in self._settings.items()):
+            self._refuse(-1, None)
+        if not self._busy.acquire(False):
+            self._refuse(-2, None)
+        try:
+            return call(*args)
+        finally:
+            self._busy.release()
 
     def __call__(self) -> float:
         """One step (forward, backward, update if any); returns the loss as a float (`am.trace`'s replay)."""
@@ -1286,7 +1300,7 @@ def derive(loss_fn: Callable[..., Any], params: Mapping[str, Tensor] | Sequence[
     attach(derived, program, plan, backend)
     fused = derived.fused
     if fused is not None:
-        derived.function = fused.step
+        derived.function = lambda: derived.exclusive(fused.step)
         derived._loss = lambda: fused.last_loss
     return derived
 

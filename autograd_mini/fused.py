@@ -61,6 +61,29 @@ def sigmoid(x):
     return out
 
 
+@numba.njit(cache=True)
+def sigmoid1(v):
+    """sigmoid of one number (the op table's, as above)."""
+    return math.exp(v) if v < -709.0 else 1.0 / (1.0 + math.exp(-v))
+
+
+@numba.njit(cache=True)
+def dot_into(a, b, out):
+    """out[:] = a @ b for 2-D float64 arrays, with no array made when small (loops), np.dot when large."""
+    n, k = a.shape
+    m = b.shape[1]
+    if n * k * m > SMALL_PRODUCT:
+        out[:] = np.dot(np.ascontiguousarray(a), np.ascontiguousarray(b))
+        return
+    for i in range(n):
+        for j in range(m):
+            out[i, j] = 0.0
+        for p in range(k):
+            aip = a[i, p]
+            for j in range(m):
+                out[i, j] += aip * b[p, j]
+
+
 @numba.njit("float64[:, ::1](float64[:, :], float64[:, :])", cache=True)
 def dot(a, b):
     """a @ b for 2-D float64 arrays: loops when small (no BLAS call overhead), np.dot when large."""
@@ -125,6 +148,7 @@ class Lowering:
         for v in self.values:
             for a in v.args:
                 self.users.setdefault(id(a), []).append(v)
+        self.work_size = 0  # entries of `_work` the statements use (set by statements())
         self.constants: list[Any] = []  # array constants (and learning rates), passed as arguments
         self._lowered: dict[int, tuple[str, bool]] = {}
         self._check_types()
@@ -164,14 +188,73 @@ class Lowering:
             self._lowered[id(v)] = _lower(v, [self.text(a) for a in v.args])
         return self._lowered[id(v)]
 
-    def statements(self) -> list[str]:
-        lines = []
+    def statements(self) -> tuple[list[str], list[str]]:
+        """The step's lines: (forward, backward and update; the lines only the loss needs). An
+        element-wise value or a 2-D product is written into its own slice of `work` (allocated once
+        with the step), element by element: a small step then makes no array at all."""
+        main: list[str] = []
+        tail: list[str] = []
+        self.work_size = 0
         for v in self.values:
+            lines = tail if id(v) in self.in_tail else main
             if v.into is not None:
-                lines.append(f"{v.into.name} -= {self.text(v.args[1])}")
-            elif not self.inline(v):
+                lines += _loops(v.into.shape, lambda i: f"{self.at(v.into, i, v.into.shape)} -= "
+                                                        f"{self.scalar(v.args[1], i, v.into.shape)}")
+            elif self.inline(v):
+                continue
+            elif _scalar_form(v) is not None or _is_product(v):
+                lines += self.into_work(v)
+            else:
                 lines.append(f"{v.name} = {self.expression(v)[0]}")
-        return lines
+        return main, tail
+
+    def into_work(self, v: Any) -> list[str]:
+        """v's lines: a number (0-d), or its slice of `work` filled by loops or by a product."""
+        if len(v.shape) == 0:
+            return [f"{v.name} = {self.scalar(v, [], (), True)}"]
+        size = int(np.prod(v.shape))
+        lines = [f"{v.name} = _work[{self.work_size}:{self.work_size + size}].reshape({tuple(v.shape)!r})"]
+        self.work_size += size
+        if _is_product(v):
+            return lines + [f"dot_into({self.text(v.args[0])}, {self.text(v.args[1])}, {v.name})"]
+        return lines + _loops(v.shape, lambda i: f"{v.name}[{', '.join(i)}] = {self.scalar(v, i, v.shape, True)}")
+
+    def scalar(self, v: Any, index: list[str], shape: tuple, own: bool = False) -> str:
+        """v's entry at `index` (the loop indices over `shape`, which v broadcasts to): its element-wise
+        expression when it is computed here (`own`) or inlined, else a read of its array."""
+        mine = _broadcast_index(v.shape, index, shape)
+        if v.kind == "op" and (own or self.inline(v)) and _scalar_form(v) is not None:
+            return f"({_scalar_form(v)(v, [self.scalar(a, mine, v.shape) for a in v.args])})"
+        return self.at(v, mine, v.shape)
+
+    def at(self, v: Any, index: list[str], shape: tuple) -> str:
+        text = self.text(v)
+        return f"{text}[{', '.join(index)}]" if len(v.shape) else text
+
+
+def _loops(shape: tuple, line: Callable[[list[str]], str]) -> list[str]:
+    """Nested loops over `shape` around `line(indices)`."""
+    index = [f"_i{d}" for d in range(len(shape))]  # (no value's name starts with "_")
+    loops = [f"{'    ' * d}for {i} in range({n}):" for d, (i, n) in enumerate(zip(index, shape))]
+    return loops + ["    " * len(shape) + line(index)]
+
+
+def _broadcast_index(own: tuple, index: list[str], shape: tuple) -> list[str]:
+    """The index into an array of shape `own` that NumPy's broadcasting reads at `index` of `shape`."""
+    lead = len(shape) - len(own)
+    return [("0" if n == 1 and shape[lead + d] != 1 else index[lead + d]) for d, n in enumerate(own)]
+
+
+def _is_product(v: Any) -> bool:
+    return v.op.forward is np.matmul and len(v.shape) == 2 and all(len(a.shape) == 2 for a in v.args)
+
+
+def _scalar_form(v: Any) -> Callable[[Any, list], str] | None:
+    """How one entry of an element-wise value is computed from its arguments' entries, or None."""
+    forward = v.op.forward
+    if isinstance(forward, np.ufunc) and forward.__name__ in _UFUNCS:
+        return lambda v, a: _lower(v, a)[0]
+    return _SCALAR.get(v.op.name if v.op.name in _BY_NAME else id(v.op))
 
 
 def _arguments_first(values: list) -> list:
@@ -289,34 +372,51 @@ _LOWERINGS: dict[Any, Callable[[Any, list, list], tuple[str, bool]]] = {
 }
 
 
+_SCALAR: dict[Any, Callable[[Any, list], str]] = {
+    id(ops.power): lambda v, a: _power(v, a, [])[0],
+    id(ops.sigmoid): lambda v, a: f"sigmoid1({a[0]})",
+    id(ops.relu): lambda v, a: f"np.maximum({a[0]}, 0.0)",
+    id(ops.compare): lambda v, a: (f"1.0 if {a[0]} > {a[1]} else (0.5 if {a[0]} == {a[1]} else 0.0)"
+                                   if v.params["rule"] == "share" else f"1.0 if {a[0]} {v.params['rule']} {a[1]} else 0.0"),
+    id(ops.broadcast_to): lambda v, a: a[0],
+    "copy": lambda v, a: a[0],
+    "zero_where": lambda v, a: f"0.0 if {a[1]} else {a[0]}",
+}
+
+
 # ==== the generated module ===========================================================================
 
 def module_text(lowering: Lowering) -> tuple[str, list[str], list[str]]:
-    """The module's source, `body`'s argument names, and the names of its output arrays."""
+    """The module's source, `body`'s argument names (without its two flags), and its output arrays' names.
+
+    `body(..., wanted, final)` computes the loss only when `wanted` (else returns NaN) and writes the
+    gradients and auxiliary outputs only when `final`: inside `loop`, the steps between recorded
+    ones do neither (the loss-only lines and the copies out are a good part of a small step)."""
     program, plan = lowering.program, lowering.plan
-    lines = lowering.statements()
-    lines.append(f"return {lowering.text(program.loss)}")
+    main, tail = lowering.statements()
     outputs = [(f"out_{program.inputs[i].name}", g) for i, g in plan.handed]
     outputs += [(f"aux_{name}", v) for name, v in program.aux.items()]
     writes = [f"{out}[:] = {lowering.text(v)}" if len(v.shape) else f"{out}[0] = {lowering.text(v)}"
               for out, v in outputs]
-    body = lines[:-1] + writes + lines[-1:]
+    loss = lowering.text(program.loss)
+    body = main + ["if wanted or final:"] + [f"    {line}" for line in tail]
+    body += ["    if final:"] + [f"        {line}" for line in writes] + [f"    return {loss}", "return np.nan"]
     inputs = [v.name for v in program.inputs]
-    args = inputs + [c.name for c in lowering.constants] + [out for out, _ in outputs]
+    args = inputs + [c.name for c in lowering.constants] + [out for out, _ in outputs] + ["_work"]
     data = inputs[program.rec.n_params:]
-    loop_args = [("feed_" + n if n in data else n) for n in args]
+    loop_args = [("feed_" + n if n in data else n) for n in args]  # (work: the one of the FusedStep)
     loop = [f"m_{n} = feed_{n}.shape[0]" for n in data] + ["k = 0", "loss = np.nan", "for s in range(n):"]
     loop += [f"    {n} = feed_{n}[s % m_{n}]" for n in data]
-    loop += [f"    loss = body({', '.join(args)})", "    if (s + 1) % every == 0:", "        losses[k] = loss",
-             "        k += 1", "return loss"]
+    loop += ["    wanted = (s + 1) % every == 0", f"    loss = body({', '.join(args)}, wanted, s == n - 1)",
+             "    if wanted:", "        losses[k] = loss", "        k += 1", "return loss"]
     helpers = load(HELPERS)  # compiled once for every program
-    text = (f"import math\nimport numpy as np\nimport numba\nfrom {helpers.__name__} import dot, matmul3, sigmoid\n\n"
-            + _njit("body", args, body) + _njit("loop", ["n", "every"] + loop_args + ["losses"], loop))
+    text = (f"import math\nimport numpy as np\nimport numba\nfrom {helpers.__name__} import dot, dot_into, matmul3, sigmoid, sigmoid1\n\n"
+            + _njit("body", args + ["wanted", "final"], body) + _njit("loop", ["n", "every"] + loop_args + ["losses"], loop))
     return text, args, [out for out, _ in outputs]
 
 
 def _njit(name: str, args: list[str], body: list[str]) -> str:
-    return (f"\n@numba.njit(cache=True)\ndef {name}({', '.join(args)}):\n"
+    return (f"\n@numba.njit(cache=True, error_model='numpy')\ndef {name}({', '.join(args)}):\n"
             + "".join(f"    {line}\n" for line in body) + "\n")
 
 
@@ -359,6 +459,7 @@ class FusedStep:
         self.constants = [np.ascontiguousarray(c.array).reshape(c.array.shape or (1,)) for c in lowering.constants]
         arrays = [plan.buffers[id(g)] for _, g in plan.handed] + [derived.aux[name] for name in program.aux]
         self.outputs = [a if a.ndim else a.reshape(1) for a in arrays]  # (a 0-d output is written through a view)
+        self.outputs.append(np.empty(lowering.work_size))  # the values' buffers (`work`, after the outputs)
         self.handed = [(rec.inputs[i], plan.buffers[id(g)]) for i, g in plan.handed]
         self.updated = [rec.inputs[v.into.index] for v in plan.main if v.into is not None]
         self.refuse = derived._refuse
@@ -372,7 +473,7 @@ class FusedStep:
         fallback to the NumPy program at derive time, not an error at the first step."""
         import numba
         try:
-            self.module.body.compile(tuple(numba.typeof(a) for a in arrays))
+            self.module.body.compile(tuple(numba.typeof(a) for a in arrays) + (numba.boolean, numba.boolean))
         except numba.core.errors.NumbaError as error:
             first = str(error).strip().splitlines()[0]
             raise Unsupported(f"numba could not compile the step ({type(error).__name__}: {first})") from None
@@ -393,7 +494,7 @@ class FusedStep:
             t.grad = g
 
     def step(self) -> None:
-        self.last_loss[()] = self.module.body(*self._arrays(), *self.constants, *self.outputs)
+        self.last_loss[()] = self.module.body(*self._arrays(), *self.constants, *self.outputs, True, True)
         self._finish()
 
     def run(self, n_steps: int, record_every: int = 1,

@@ -7,7 +7,7 @@ import threading
 import time
 import warnings
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator, Mapping
+from typing import Any, Callable, Iterable, Iterator, Mapping
 
 import numpy as np
 
@@ -105,18 +105,20 @@ def fit(model: Module, loss_fn: Callable[[Tensor, Any], Tensor], optimizer: Any,
         epochs: int, per_sample: bool = False, sample_axis: int = 0, rule: Rule | None = None,
         record: Callable[[StepInfo], Mapping[str, Any] | None] | None = None, record_every: int = 1,
         progress_every: int | None = None, quiet: bool = False, label: str = "", eager: bool | None = None,
-        sample_losses: bool = True, backend: str = "numpy") -> History:
+        sample_losses: bool = True, backend: str = "numpy", record_epochs: Iterable[int] | None = None) -> History:
     """Train for `epochs` passes. Full batch: one update per epoch. `per_sample`: one update per
     row of X, in order (the epoch's loss is the mean of the per-sample losses seen before each
     update); `sample_axis=1` for data stacked per member of a batched model, (members, samples, ...).
-    Every `record_every` epochs, `record(info)` returns the values to keep. `sample_losses=False`:
+    Every `record_every` epochs (epochs 0, k, 2k, ...), or after each epoch of `record_epochs`
+    (0-based) when given, `record(info)` returns the values to keep. `sample_losses=False`:
     a per-sample epoch keeps no per-update losses for `info.loss` (None; progress lines still have
     it), for records that evaluate the model themselves and would pay for a loss per update.
 
     Autodiff runs through the compiled step (`am.derive`: the same numbers as eager, bit for bit)
     unless `eager=True` (default: `eager_by_default`, False); a hand `rule` runs eagerly. `backend`:
     the derived step's (am.derive): "numba" or "auto" run it as machine code (1e-12 relative to the
-    NumPy program; a per-sample epoch with plain SGD runs as one compiled call)."""
+    NumPy program; a per-sample epoch with plain SGD runs as one compiled call, and so do all the
+    epochs up to the next one recorded or printed)."""
     history = History(label=label)
     if eager is None:
         eager = getattr(_defaults, "eager", False)
@@ -139,11 +141,14 @@ def fit(model: Module, loss_fn: Callable[[Tensor, Any], Tensor], optimizer: Any,
     progress = Progress(label or "fit", epochs) if progress_every else None
     if progress is not None and progress.mode == "off":  # no terminal, no notebook: no loss to compute for it
         progress_every = 0
-    start = time.perf_counter()
-    for epoch in range(epochs):
-        recording = record is not None and epoch % record_every == 0
-        printing = bool(progress_every) and (epoch + 1) % progress_every == 0
-        output, loss, directions = epoch_fn((recording and sample_losses) or printing)
+    recorded = set(range(0, epochs, record_every) if record_epochs is None else record_epochs) if record is not None else set()
+    printed = set(range(progress_every - 1, epochs, progress_every)) if progress_every else set()
+    stops = sorted(e for e in recorded | printed | {epochs - 1} if 0 <= e < epochs)
+    start, epoch = time.perf_counter(), -1
+    for stop in stops:  # the epochs between two that are recorded or printed run as one call where they can
+        count, epoch = stop - epoch, stop
+        recording, printing = epoch in recorded, epoch in printed
+        output, loss, directions = _epochs(epoch_fn, count, (recording and sample_losses) or printing)
         if recording:
             values = record(StepInfo(epoch, output, loss, directions(), model))  # type: ignore[misc]
             if values:
@@ -158,6 +163,17 @@ def fit(model: Module, loss_fn: Callable[[Tensor, Any], Tensor], optimizer: Any,
 
 
 EpochFn = Callable[[bool], tuple[Any, Any, Callable[[], dict]]]
+
+
+def _epochs(epoch_fn: EpochFn, count: int, wanted: bool) -> tuple[Any, Any, Callable[[], dict]]:
+    """`count` epochs, the last one's results (its loss computed if `wanted`): in one call when the
+    epoch function runs many (`epoch_fn.many`, the fused per-sample epoch), else one call each."""
+    many = getattr(epoch_fn, "many", None)
+    if many is not None:
+        return many(count, wanted)
+    for _ in range(count - 1):
+        epoch_fn(False)
+    return epoch_fn(wanted)
 
 
 def _eager_epoch(model: Module, loss_fn: Callable, optimizer: Any, X: Any, y: Any, sample_axis: int | None,
@@ -216,9 +232,18 @@ def _compiled_epoch(model: Module, loss_fn: Callable, optimizer: Any, X: Any, y:
     if sample_axis is not None and fused and step.fused is not None:
         feed = {x_in: np.stack([xi for xi, _ in rows]), y_in: np.stack([yi for _, yi in rows])}
 
-        def epoch(wanted: bool) -> tuple[Any, Any, Callable[[], dict]]:
-            losses = step.run(len(rows), 1 if wanted else len(rows), feed)  # the epoch in one compiled call
+        def epochs(count: int, wanted: bool) -> tuple[Any, Any, Callable[[], dict]]:
+            """`count` epochs in one compiled call (two when the last one's per-sample losses are wanted)."""
+            n = len(rows)
+            before = count - 1 if wanted else count
+            if before:
+                step.run(before * n, before * n, feed)
+            losses = step.run(n, 1, feed) if wanted else None
             return output, (np.mean(losses) if wanted else None), directions
+
+        def epoch(wanted: bool) -> tuple[Any, Any, Callable[[], dict]]:
+            return epochs(1, wanted)
+        epoch.many = epochs  # type: ignore[attr-defined]
     elif sample_axis is not None:
         def epoch(wanted: bool) -> tuple[Any, Any, Callable[[], dict]]:
             losses: list[Any] | None = [] if wanted else None

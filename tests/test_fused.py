@@ -125,9 +125,10 @@ def test_random_programs_lowered_compute_the_numpy_programs_values(program, seed
         arrays = {v.name: t._data for v, t in zip(prog.inputs, prog.rec.inputs)}
         arrays.update({c.name: np.asarray(c.array).reshape(c.array.shape or (1,)) for c in lowering.constants})
         outs = {f"out_{prog.inputs[i].name}": np.empty(prog.inputs[i].shape) for i, _ in plan.handed}
+        outs["_work"] = np.empty(lowering.work_size)
         for _ in range(3):
             numpy_step.function()
-            loss = module.body.py_func(*[{**arrays, **outs}[a] for a in args])
+            loss = module.body.py_func(*[{**arrays, **outs}[a] for a in args], True, True)
             assert_close(loss, numpy_step.loss(), "loss")
     for p, q in zip(params, twin):
         assert_close(q.data, p.data, "updated params")
@@ -205,3 +206,58 @@ def test_the_cache_serves_a_second_process_and_a_changed_program_is_a_new_entry(
     assert again_file == first_file and again_hits >= 1  # loaded from the cache, not compiled
     _, changed_file, changed_hits = cached_run(tmp_path, reduce="mean")
     assert changed_file != first_file and changed_hits == 0
+
+
+def test_fit_runs_the_epochs_between_records_in_one_call_with_the_per_epoch_numbers():
+    """`record_epochs` tells fit which epochs matter; the fused per-sample epochs between them run as
+    one compiled call, whose weights and recorded losses are those of one call per epoch, bit for bit
+    (the same steps; only the loss-only lines and copies out are skipped between records)."""
+    def trained(**record):
+        rng = np.random.RandomState(4)
+        X, y = doc002.dataset("linear", rng)
+        model = doc002.LabNet(rng)
+        history = doc002.fit(model, half_sse, SGD(model.parameters(), lr=doc002.LEARNING_RATE), X, y, epochs=30,
+                             per_sample=True, record=doc002._printed_loss(X, y, 10), quiet=True, backend="numba",
+                             **record)
+        return history, model
+    calls = []
+    many = doc002.fit.__globals__["_epochs"]
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setitem(doc002.fit.__globals__, "_epochs", lambda fn, count, wanted: calls.append(count) or many(fn, count, wanted))
+        sparse, sparse_model = trained(record_epochs=range(9, 30, 10))
+    every, every_model = trained()  # record called after every epoch: one call per epoch
+    assert calls == [10, 10, 10] and sparse.backend == "numba"
+    assert np.array_equal(sparse["epoch"], [10, 20, 30]) and np.array_equal(sparse["loss"], every["loss"])
+    for p, q in zip(sparse_model.parameters(), every_model.parameters()):
+        assert np.array_equal(p.data, q.data)
+
+
+def test_a_fused_step_keeps_the_numpy_programs_checks_settings_and_one_thread_at_a_time():
+    import threading
+    _, params, loss, sgd = doc000_step()
+    step = derive(loss, params, update=sgd, backend="numba")
+    assert step.backend == "numba"
+    step.function()
+    sgd.lr = 0.5  # a new rate after deriving: the compiled-in one would be used silently
+    with pytest.raises(derivation.DeriveError, match="assigned after the step"):
+        step.function()
+    with pytest.raises(derivation.DeriveError, match="assigned after the step"):
+        step.run(3)
+    step = derive(loss, params, update=sgd, backend="numba")
+    entered, release = threading.Event(), threading.Event()
+    original = step.fused.step
+
+    def slow_step():  # holds the step, as a long call in another thread would
+        entered.set()
+        release.wait(5)
+        original()
+    step.fused.step = slow_step
+    worker = threading.Thread(target=step.function)
+    worker.start()
+    entered.wait(5)
+    try:
+        with pytest.raises(derivation.DeriveError, match="already running in another thread"):
+            step.function()
+    finally:
+        release.set()
+        worker.join()
