@@ -42,9 +42,12 @@ the optimizer's lr, momentum and frozen entries are still the objects compiled i
 refuses: derive again). Fixed at derive time: constants `loss_fn` creates itself, and arrays it
 captures from closures or globals (listed on `.constants`); shapes and dtypes (a step refuses,
 naming the tensor, when one changes); the layout of views of inputs (a reshape that has become a copy
-is refused). A value read while recording (`.item()`, `if t > 0`, a comparison, `am.sort`'s order,
-`argmax`, `where`'s condition, class labels) would be frozen: a `TraceWarning` says so (`fit` then
-trains eagerly), and random draws from `np.random` are refused. Gradients are set, not accumulated,
+is refused). Masks from ordering comparisons, `where`'s condition, sort orders, argmax/argmin
+positions (integer values of the program) with `take_along_axis` gathers, class labels of
+`cross_entropy` and clip bounds given as Tensors are ops, recomputed at every call. A value Python
+reads while recording (`.item()`, `if (t > 0).any()`, `t.numpy()`, `t == u`, a Tensor index) would be
+frozen: a `TraceWarning` says so (`fit` then trains eagerly), and random draws from `np.random` are
+refused. Gradients are set, not accumulated,
 as buffers the next step overwrites, so one derived step runs in one thread at a time (a second
 thread gets a DeriveError; derive one per thread to train in several). An in-place update ticks the
 engine's write clock for the parameters, as `w.data -= ...` does, so a graph recorded before the step
@@ -804,6 +807,12 @@ _PLAIN: dict[str, Callable[[list[str], dict, str], str]] = {
     "erf": lambda a, p, t: f"erf({a[0]})",
     "log_softmax": lambda a, p, t: f"log_softmax({a[0]}{_keywords(p, ('axis',), (-1,))})",
     "logsumexp": lambda a, p, t: f"logsumexp({a[0]}{_keywords(p, *_REDUCE_KEYWORDS)})",
+    "argsort": lambda a, p, t: f"np.argsort({a[0]}, axis={p['axis']}, kind='stable')",
+    "argmax": lambda a, p, t: f"np.argmax({a[0]}{_keywords(p, *_REDUCE_KEYWORDS)})",
+    "argmin": lambda a, p, t: f"np.argmin({a[0]}{_keywords(p, *_REDUCE_KEYWORDS)})",
+    "take_along_axis": lambda a, p, t: f"np.take_along_axis({a[0]}, {a[1]}, {p['axis']})",
+    "add_along_axis": lambda a, p, t: f"add_along_axis({a[0]}, {a[1]}, {p['axis']}, {p['shape']})",
+    "class_positions": lambda a, p, t: f"class_positions({a[0]}, {p['logits_shape']})",
 }
 
 # the functions the text defines where it uses them: the op table's forwards, written with NumPy alone
@@ -831,6 +840,17 @@ _DEFINED = {
     out = x.copy()
     out[index] = values
     return out
+''',
+    "add_along_axis": '''def add_along_axis(g, positions, axis, shape):  # take_along_axis's gradient: repeats add up
+    out = np.zeros(shape, dtype=g.dtype)
+    grid = np.indices(positions.shape, sparse=True)
+    np.add.at(out, tuple(positions if a == axis % positions.ndim else grid[a] for a in range(positions.ndim)), g)
+    return out
+''',
+    "class_positions": '''def class_positions(labels, logits_shape):  # class labels as positions (..., 1), checked
+    if not np.all((labels == np.round(labels)) & (labels >= 0) & (labels < logits_shape[-1])):
+        raise ValueError(f"cross_entropy: class labels must be whole numbers in [0, {logits_shape[-1]})")
+    return labels.astype(np.intp)[..., None]
 ''',
     "sigmoid": '''def sigmoid(x):  # 1 / (1 + e^-x): e^x where e^-x overflows (x < -709 in float64)
     floor = -709.0 if x.dtype == np.float64 else -88.0

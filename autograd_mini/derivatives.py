@@ -245,7 +245,8 @@ class _Exits:
         for out in outputs:
             if out is None:
                 raise GraphError(f"{self.who}: f returned None (a missing return?); it must return a Tensor")
-            if isinstance(out, (bool, np.bool_)) or np.asarray(unwrap(out)).dtype == bool:
+            if (isinstance(out, (bool, np.bool_)) or np.asarray(unwrap(out)).dtype == bool
+                    or getattr(out, "_from_booleans", False)):
                 raise GraphError(f"{self.who}: f returned a boolean (a comparison?), which has no derivative; "
                                  f"return a Tensor of numbers")
         if not self.reads:
@@ -387,7 +388,8 @@ def elementwise_grad(f: Callable[..., Any], argnums: Argnums = 0) -> Callable[..
     product with ones)."""
     def summed(*args: Any, **kwargs: Any) -> Any:
         out = f(*args, **kwargs)
-        return out.sum() if isinstance(out, Tensor) else out  # (None, a bool: grad names what is wrong)
+        # (None, a bool or a mask: grad names what is wrong)
+        return out.sum() if isinstance(out, Tensor) and not getattr(out, "_from_booleans", False) else out
     return _named(grad(summed, argnums), "elementwise_grad", f)
 
 

@@ -40,9 +40,11 @@ _REDUCE_UFUNCS = {u: _ufunc_reduce(op) for u, op in
 _ACCUMULATE_UFUNCS = {np.add: lambda x, axis=0: on.cumsum(x, axis=axis)}
 _BY_METHOD = {"__call__": _UFUNCS, "reduce": _REDUCE_UFUNCS, "accumulate": _ACCUMULATE_UFUNCS}
 # ufuncs whose result carries no derivative (booleans): run on the values
-_VALUE_UFUNCS = {np.isfinite, np.isnan, np.isinf, np.signbit, np.greater, np.greater_equal, np.less,
-                 np.less_equal, np.equal, np.not_equal, np.logical_and, np.logical_or, np.logical_not,
-                 np.logical_xor}
+_VALUE_UFUNCS = {np.isfinite, np.isnan, np.isinf, np.signbit, np.equal, np.not_equal, np.logical_and,
+                 np.logical_or, np.logical_not, np.logical_xor}
+# ordering comparisons: mask Tensors made by ops (no gradient), as `t > 0`: a traced step computes them
+_MASK_UFUNCS = {np.greater: on.greater, np.greater_equal: on.greater_equal, np.less: on.less,
+                np.less_equal: on.less_equal}
 
 _FUNCTIONS: dict[Any, Callable] = {
     np.sum: ops.reduce_sum, np.mean: ops.reduce_mean, np.max: on.amax, np.amax: on.amax, np.min: on.amin,
@@ -57,7 +59,8 @@ _FUNCTIONS: dict[Any, Callable] = {
     np.clip: on.clip, np.einsum: on.einsum, np.dot: on.dot, np.tensordot: on.tensordot, np.outer: on.outer,
     np.broadcast_to: lambda x, shape: ops.broadcast_to(x, shape=tuple(np.atleast_1d(shape))),
     np.linalg.norm: on.norm, np.linalg.inv: on.inv, np.linalg.det: on.det, np.linalg.solve: on.solve,
-    np.sort: on.sort, np.inner: on.inner, np.hstack: on.hstack, np.vstack: on.vstack, np.triu: on.triu,
+    np.sort: on.sort, np.take_along_axis: on.take_along_axis,
+    np.inner: on.inner, np.hstack: on.hstack, np.vstack: on.vstack, np.triu: on.triu,
     np.tril: on.tril, np.nansum: on.nansum, np.nan_to_num: on.nan_to_num, np.round: on.round, np.around: on.round,
     np.diag: on.diag, np.diagonal: on.diagonal, np.trace: on.matrix_trace, np.cumprod: on.cumprod, np.diff: on.diff,
     np.append: on.append, np.array_split: on.array_split, np.atleast_1d: on.atleast_1d,
@@ -147,6 +150,8 @@ def array_ufunc(self: Any, ufunc: Any, method: str, *inputs: Any, **kwargs: Any)
     if ufunc in _VALUE_UFUNCS and method == "__call__":
         _note_read(name, inputs)
         return getattr(ufunc, method)(*_values(inputs), **kwargs)
+    if ufunc in _MASK_UFUNCS and method == "__call__" and not kwargs:
+        return _MASK_UFUNCS[ufunc](*inputs)
     target = _BY_METHOD.get(method, {}).get(ufunc)
     if target is None:
         what = f"np.{name}" if method == "__call__" else f"np.{name}.{method}"

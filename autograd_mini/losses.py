@@ -12,7 +12,8 @@ import numpy as np
 
 from .errors import ShapeError
 from .ops import log_softmax, softplus
-from .tensor import Tensor, constant, read_value
+from .ops_numpy import take_along_op
+from .tensor import Op, Tensor, constant, no_grad, read_value
 
 
 def _as_tensor(name: str, role: str, x: Any, dtype: Any = np.float64) -> Tensor:
@@ -87,6 +88,13 @@ def cross_entropy(logits: Tensor, target: Any, reduction: str = "mean") -> Tenso
         raise ShapeError("cross_entropy: logits have shape (); expected (..., C) with the classes on the last axis")
     if isinstance(target, Tensor) and target.shape == logits.shape:  # probabilities, maybe learned
         probabilities = target
+    elif isinstance(target, Tensor):  # class indices fed per batch: checked and picked by ops at every step
+        if target.shape != logits.shape[:-1]:
+            _checked_classes(logits.shape, np.asarray(target._data))  # refuses, naming the shapes
+        with no_grad():
+            positions = class_positions(target, logits_shape=logits.shape)
+        picked = take_along_op(log_softmax(logits, axis=-1), positions, axis=logits.ndim - 1)
+        return _reduce("cross_entropy", -picked.sum(axis=-1), reduction)
     else:
         indices = np.asarray(read_value(target, "cross_entropy"))
         if indices.shape == logits.shape and indices.dtype.kind in "biuf":
@@ -99,7 +107,25 @@ def cross_entropy(logits: Tensor, target: Any, reduction: str = "mean") -> Tenso
 def _one_hot(logits: Tensor, indices: np.ndarray) -> np.ndarray:
     """Class indices as one-hot rows of the logits' dtype, refused unless they are whole numbers
     in [0, C) of shape logits.shape[:-1] (floats like 2.0 are accepted: a Tensor holds floats)."""
-    shape, classes = logits.shape, logits.shape[-1]
+    _checked_classes(logits.shape, indices)
+    one_hot = np.zeros(logits.shape, dtype=logits.dtype)
+    np.put_along_axis(one_hot, indices.astype(np.intp)[..., None], 1.0, axis=-1)
+    return one_hot
+
+
+def _class_positions(labels: np.ndarray, logits_shape: tuple) -> np.ndarray:
+    """Class labels (whole numbers in [0, C)) as integer positions of shape (..., 1), checked at every call."""
+    _checked_classes(logits_shape, labels)
+    return labels.astype(np.intp)[..., None]
+
+
+# the labels' positions: an op (no gradient), so a traced step checks and uses each new batch of labels
+class_positions = Op("class_positions", _class_positions, lambda g, ans, labels, logits_shape: (None,))
+
+
+def _checked_classes(shape: tuple, indices: np.ndarray) -> None:
+    """Refuse class indices that are not whole numbers in [0, C) of shape `shape[:-1]` (the logits' shape)."""
+    classes = shape[-1]
     expected = (f"expected class indices of shape {shape[:-1]} (whole numbers in [0, {classes})) or "
                 f"probabilities of shape {shape}")
     if indices.shape != shape[:-1]:
@@ -116,6 +142,3 @@ def _one_hot(logits: Tensor, indices: np.ndarray) -> np.ndarray:
             where = tuple(int(i) for i in np.argwhere(bad)[0])
             raise ValueError(f"cross_entropy: class index {indices[where]} at target position {where} {what} "
                              f"(logits {shape}); {expected}")
-    one_hot = np.zeros(shape, dtype=logits.dtype)
-    np.put_along_axis(one_hot, indices.astype(np.intp)[..., None], 1.0, axis=-1)
-    return one_hot

@@ -195,6 +195,35 @@ where_op = Op("where", lambda condition, x, y: np.where(condition, x, y),
               lambda g, ans, condition, x, y: (None, _where(condition, g, 0), _where(condition, 0, g)))
 
 
+# Positions as values of the program: orders and indices are integer arrays computed by ops (no
+# gradient), and gathers take them as inputs, so a traced step recomputes them at every call.
+def _along(positions: np.ndarray, axis: int) -> tuple:
+    """The full fancy index that np.take_along_axis(_, positions, axis) reads."""
+    grid = np.indices(positions.shape, sparse=True)
+    return tuple(positions if a == axis % positions.ndim else grid[a] for a in range(positions.ndim))
+
+
+def _add_along_array(g: np.ndarray, positions: np.ndarray, axis: int, shape: tuple) -> np.ndarray:
+    out = np.zeros(shape, dtype=g.dtype)
+    np.add.at(out, _along(positions, axis), g)  # repeated positions add up
+    return out
+
+
+_take_along = _poly(lambda x, positions, axis: np.take_along_axis(x, positions, axis),
+                    lambda x, positions, axis: take_along_op(x, positions, axis=axis))
+_add_along = _poly(_add_along_array, lambda g, positions, axis, shape: add_along_op(g, positions, axis=axis,
+                                                                                       shape=shape))
+take_along_op: Op = Op("take_along_axis", lambda x, positions, axis: np.take_along_axis(x, positions, axis),
+                       lambda g, ans, x, positions, axis: (_add_along(g, positions, axis, x.shape), None))
+add_along_op: Op = Op("add_along_axis", _add_along_array,  # take_along_axis's adjoint
+                      lambda g, ans, x, positions, axis, shape: (_take_along(g, positions, axis), None))
+argsort_op = Op("argsort", lambda x, axis: np.argsort(x, axis=axis, kind="stable"), lambda g, ans, x, axis: (None,))
+argmax_op = Op("argmax", lambda x, axis=None, keepdims=False: np.argmax(x, axis=axis, keepdims=keepdims),
+               lambda g, ans, x, axis=None, keepdims=False: (None,))
+argmin_op = Op("argmin", lambda x, axis=None, keepdims=False: np.argmin(x, axis=axis, keepdims=keepdims),
+               lambda g, ans, x, axis=None, keepdims=False: (None,))
+
+
 def _power_vjp_base(g, ans, x, y):
     # y x^(y-1); at x == y == 0 the exponent becomes 0 (not -1), so the gradient of 0^0 is 0 * 1, not
     # 0 * inf (torch's choice); only there, so that d/dy of this gradient stays right elsewhere
@@ -495,13 +524,46 @@ def logaddexp(x: Any, y: Any) -> Tensor:
     return logaddexp_op(x, y)
 
 
-def argmax(x: Any, axis: int | None = None, keepdims: bool = False) -> np.ndarray:
-    """Positions, not values: a NumPy integer array (no gradient)."""
-    return np.argmax(read_value(x, "argmax"), axis=axis, keepdims=keepdims)
+def _positions(op: Op, x: Any, **params: Any) -> Tensor:
+    """An integer Tensor computed by `op` from x, requiring no grad (positions have none): an op of the
+    program while a step is traced, so it is recomputed from the new values at every call."""
+    with _tensor.no_grad():
+        return op(_as_tensor(x), **params)
 
 
-def argmin(x: Any, axis: int | None = None, keepdims: bool = False) -> np.ndarray:
-    return np.argmin(read_value(x, "argmin"), axis=axis, keepdims=keepdims)
+def argmax(x: Any, axis: int | None = None, keepdims: bool = False) -> Tensor:
+    """Positions, not values: a Tensor of integers (no gradient); gather with them by
+    `take_along_axis(x, positions, axis)` (keepdims=True gives the shape it wants)."""
+    return _positions(argmax_op, x, axis=checked_axis(axis, np.ndim(unwrap(x)), "argmax") if axis is not None
+                      else None, keepdims=keepdims)
+
+
+def argmin(x: Any, axis: int | None = None, keepdims: bool = False) -> Tensor:
+    return _positions(argmin_op, x, axis=checked_axis(axis, np.ndim(unwrap(x)), "argmin") if axis is not None
+                      else None, keepdims=keepdims)
+
+
+def argsort(x: Any, axis: int = -1) -> Tensor:
+    """The stable order along axis, as a Tensor of integers (no gradient)."""
+    x = _as_tensor(x)
+    return _positions(argsort_op, x, axis=checked_axis(axis, x.ndim, "argsort"))
+
+
+def take_along_axis(x: Any, positions: Any, axis: int) -> Tensor:
+    """np.take_along_axis: x's entries at integer `positions` (a Tensor from argmax/argsort, or an
+    integer array) along axis; the gradient adds back to where each entry came from."""
+    x = _as_tensor(x)
+    axis = checked_axis(axis, x.ndim, "take_along_axis")
+    kind = np.asarray(unwrap(positions)).dtype.kind
+    if kind not in "iu":
+        raise TypeError(f"take_along_axis: positions must be integers (from am.argmax, am.argsort or an int "
+                        f"array), got dtype {np.asarray(unwrap(positions)).dtype}")
+    if np.ndim(unwrap(positions)) != x.ndim:
+        raise ShapeError(f"take_along_axis: positions of shape {np.shape(unwrap(positions))} into x of shape "
+                         f"{x.shape}: they need as many axes as x (argmax with keepdims=True gives that)")
+    if not isinstance(positions, Tensor):
+        positions = _tensor.constant_positions(positions)
+    return take_along_op(x, positions, axis=axis)
 
 
 def cumsum(x: Any, axis: int | None = None) -> Tensor:
@@ -558,10 +620,11 @@ def clip(x: Any, a_min: Any = None, a_max: Any = None) -> Tensor:
     a Tensor requiring grad where that bound is the result (as torch.clamp)."""
     if a_min is None and a_max is None:
         raise ValueError("clip: give a_min or a_max (or both)")
-    if not any(isinstance(b, Tensor) and b.requires_grad for b in (a_min, a_max)):
-        return clip_op(x, lo=read_value(a_min, "clip"), hi=read_value(a_max, "clip"))
-    # a bound that requires grad gets the gradient where it is the result (torch.clamp's rule):
-    # max(x, lo) then min(., hi), x itself where lo <= x <= hi
+    if all(b is None or (not isinstance(b, Tensor) and np.ndim(b) == 0) for b in (a_min, a_max)):
+        return clip_op(x, lo=a_min, hi=a_max)  # number bounds: one NumPy call, its masks made from numbers
+    # Array and Tensor bounds are inputs of ops, so that a traced step compares with them at every call
+    # (a Tensor's new values, an array as a listed constant); a bound that requires grad gets the
+    # gradient where it is the result (torch.clamp's rule): max(x, lo) then min(., hi), x where lo <= x <= hi
     if a_min is not None:
         x = where_op(compare(x, a_min, rule="<"), a_min, x)
     if a_max is not None:
@@ -570,8 +633,37 @@ def clip(x: Any, a_min: Any = None, a_max: Any = None) -> Tensor:
 
 
 def where(condition: Any, x: Any, y: Any) -> Tensor:
-    """x where condition holds, else y (condition: booleans, no gradient; x and y differentiable)."""
-    return where_op(np.asarray(read_value(condition, "where")).astype(bool), x, y)
+    """x where condition holds (is nonzero), else y (condition: no gradient; x and y differentiable).
+    A Tensor condition (am.greater(x, 0), x > 0) is an input of the op, so a traced step computes the
+    mask anew at every call."""
+    if isinstance(condition, Tensor):
+        return where_op(condition, x, y)
+    return where_op(np.asarray(condition).astype(bool), x, y)
+
+
+def _compared(x: Any, y: Any, rule: str) -> Tensor:
+    """A 0/1 mask Tensor (no gradient; it indexes as a mask, as torch's bool tensors): a `compare`
+    op, so a traced step computes it from the new values at every call."""
+    with _tensor.no_grad():
+        mask = compare(x, y, rule=rule)
+    mask._from_booleans = True
+    return mask
+
+
+def greater(x: Any, y: Any) -> Tensor:
+    return _compared(x, y, ">")
+
+
+def greater_equal(x: Any, y: Any) -> Tensor:
+    return _compared(x, y, ">=")
+
+
+def less(x: Any, y: Any) -> Tensor:
+    return _compared(x, y, "<")
+
+
+def less_equal(x: Any, y: Any) -> Tensor:
+    return _compared(x, y, "<=")
 
 
 def pow(x: Any, exponent: Any) -> Tensor:  # noqa: A001 (NumPy's name)
@@ -875,9 +967,7 @@ def sort(x: Any, axis: int | None = -1, kind: str | None = None) -> Tensor:
     if axis is None:  # NumPy's: sort the flattened array
         x, axis = ravel(x), 0
     axis = checked_axis(axis, x.ndim, "sort")
-    order = np.argsort(read_value(x, "sort"), axis=axis, kind="stable")
-    grid = np.indices(order.shape, sparse=True)
-    return _index_tensor(x, tuple(order if a == axis else grid[a] for a in range(x.ndim)))
+    return take_along_op(x, _positions(argsort_op, x, axis=axis), axis=axis)
 
 
 def inner(x: Any, y: Any) -> Tensor:

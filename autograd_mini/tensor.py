@@ -28,6 +28,7 @@ from typing import Any, Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 
+from . import tensor_methods as _methods
 from .errors import AxisError, GraphError, IndexOutOfRangeError, ShapeError
 from .tensor_methods import (ArithmeticMixin, ElementwiseMixin, InPlaceMixin, MovementMixin, NumPyMixin, ProductMixin,
                              ReduceMixin)
@@ -314,6 +315,8 @@ class Tensor(ArithmeticMixin, InPlaceMixin, ElementwiseMixin, ReduceMixin, Movem
         if self.requires_grad:
             raise _conversion_refused(self, "converting it to a NumPy array")
         array = np.asarray(self._data)
+        if getattr(self, "_from_booleans", False):  # a mask (x > 0, am.Tensor(bool_array)) converts as booleans
+            array = array != 0
         if dtype is not None and np.dtype(dtype) != array.dtype:
             if copy is False:
                 raise ValueError(f"Tensor.__array__: dtype {np.dtype(dtype)} needs a copy of the {array.dtype} "
@@ -364,24 +367,35 @@ class Tensor(ArithmeticMixin, InPlaceMixin, ElementwiseMixin, ReduceMixin, Movem
     # graph walk's sets and dicts keyed by tensors cost no Python call
     __hash__ = object.__hash__
 
-    # comparisons give plain boolean arrays: they have no useful derivative
+    # == and != give plain boolean arrays (a value read): tensors are graph nodes, hashed by identity
     def __eq__(self, other: Any) -> np.ndarray:  # type: ignore[override]
         return self._read("==") == read_value(other, "==")
 
     def __ne__(self, other: Any) -> np.ndarray:  # type: ignore[override]
         return self._read("!=") != read_value(other, "!=")
 
-    def __lt__(self, other: Any) -> np.ndarray:
-        return self._read("<") < read_value(other, "<")
+    # ordering comparisons are ops giving a 0/1 mask Tensor without gradient (as torch's and JAX's
+    # boolean arrays), so `am.where(x > 0, ...)` is computed by a traced step at every call; Python
+    # reads the values only where it decides on them (`if (x > 0).any():`), and a tracer hears of that
+    def __lt__(self, other: Any) -> Tensor:
+        return _methods._ops_numpy.less(self, other)
 
-    def __le__(self, other: Any) -> np.ndarray:
-        return self._read("<=") <= read_value(other, "<=")
+    def __le__(self, other: Any) -> Tensor:
+        return _methods._ops_numpy.less_equal(self, other)
 
-    def __gt__(self, other: Any) -> np.ndarray:
-        return self._read(">") > read_value(other, ">")
+    def __gt__(self, other: Any) -> Tensor:
+        return _methods._ops_numpy.greater(self, other)
 
-    def __ge__(self, other: Any) -> np.ndarray:
-        return self._read(">=") >= read_value(other, ">=")
+    def __ge__(self, other: Any) -> Tensor:
+        return _methods._ops_numpy.greater_equal(self, other)
+
+    def any(self, axis: Any = None) -> Any:
+        """np.any of the values (a value read: Python decides on it)."""
+        return np.any(self._read("any"), axis=axis)
+
+    def all(self, axis: Any = None) -> Any:
+        """np.all of the values (a value read: Python decides on it)."""
+        return np.all(self._read("all"), axis=axis)
 
     # ---- reverse mode ----------------------------------------------------------------------
     def backward(self, gradient: Any = None, retain_graph: bool = False, create_graph: bool = False) -> None:
@@ -626,6 +640,16 @@ def constant(value: Any, dtype: Any = np.float64) -> Tensor:
         hook = _state.on_constant
         if hook is not None:
             hook(t, from_number)
+    return t
+
+
+def constant_positions(positions: Any) -> Tensor:
+    """Integer positions (an index array loss_fn holds) as a constant Tensor that stays integer."""
+    t = Tensor._from_op(np.asarray(positions), None, (), None)
+    if _recordings:
+        hook = _state.on_constant
+        if hook is not None:
+            hook(t, False)
     return t
 
 

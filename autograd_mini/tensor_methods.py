@@ -20,7 +20,6 @@ from __future__ import annotations
 import sys
 from typing import TYPE_CHECKING, Any, TypeVar
 
-import numpy as np
 
 if TYPE_CHECKING:  # (not run: see the module docstring)
     from . import interop as _interop, ops as _ops, ops_numpy as _ops_numpy
@@ -150,9 +149,9 @@ class ReduceMixin:
     def nansum(self, axis: Any = None, keepdims: bool = False) -> Tensor: return _ops_numpy.nansum(self, axis, keepdims)
     def trace(self, offset: int = 0, axis1: int = 0, axis2: int = 1) -> Tensor:
         return _ops_numpy.matrix_trace(self, offset, axis1, axis2)  # the matrix trace (am.trace traces a step)
-    def argmax(self, axis: int | None = None, keepdims: bool = False) -> np.ndarray:
+    def argmax(self, axis: int | None = None, keepdims: bool = False) -> Tensor:
         return _ops_numpy.argmax(self, axis, keepdims)
-    def argmin(self, axis: int | None = None, keepdims: bool = False) -> np.ndarray:
+    def argmin(self, axis: int | None = None, keepdims: bool = False) -> Tensor:
         return _ops_numpy.argmin(self, axis, keepdims)
     def log_softmax(self, axis: int = -1) -> Tensor: return _ops.log_softmax(self, axis=axis)
     def softmax(self, axis: int = -1) -> Tensor: return _ops.softmax(self, axis)

@@ -15,10 +15,11 @@ What is read anew at every call: each parameter's array, and the array of every 
 or a data tensor that requires grad): assign `x.data = next_batch` to feed new data.
 Constants `loss_fn` creates itself and arrays it captures (listed on `.constants`) are fixed at
 trace time. Shapes and dtypes are fixed too: a call refuses, naming the tensor, when one changes.
-A value read while tracing (a comparison, `am.sort`'s order, `argmax`, `where`'s condition) raises a
-`TraceWarning`: the step would keep it. Gradients are *set*, not accumulated: after `step()`,
-`w.grad` is this step's gradient (a buffer the next call overwrites; copy it to keep it); one thread
-runs a step at a time. See docs/compiled-step.md.
+Masks (`x > 0`), `where`'s condition, sort orders, argmax positions, class labels and Tensor clip
+bounds are ops recomputed at every call. A value Python reads while tracing (`if (x > 0).any()`,
+`.item()`, `t.numpy()`, a Tensor index) raises a `TraceWarning`: the step would keep it.
+Gradients are *set*, not accumulated: after `step()`, `w.grad` is this step's gradient (a buffer
+the next call overwrites; copy it to keep it); one thread runs a step at a time. See docs/compiled-step.md.
 """
 from __future__ import annotations
 

@@ -1,7 +1,8 @@
 """The differential test of issue 18: random loss functions over the op table, spelled with `am.*`
 and with plain `np.*` on Tensors, including data-only subexpressions, data that requires grad but is
-not a parameter, stop-gradients, masks from comparisons, `where`, sorts, clips with array bounds,
-class-index labels with cross-entropy and argmax gathers. Fed NEW data at every step, the compiled
+not a parameter, stop-gradients, masks from comparisons, `where`, sorts, clips with array and Tensor
+bounds, class-index labels with cross-entropy and argmax gathers (by Tensor index: refused; by
+`take_along_axis`: compiled). Fed NEW data at every step, the compiled
 step (`am.trace`; `am.derive` with SGD fused, SGD with momentum, Adam; `fit`) equals eager bit for
 bit over several steps, or the library refuses (DeriveError, or a TraceWarning: a value read while
 recording), or `fit` says it trains eagerly, with eager's numbers. Eager equals PyTorch."""
@@ -38,10 +39,17 @@ BLOCKS = {
              lambda h, d, t: h * (d["X"][:, :OUT] > 0)),
     "where": (lambda h, d: am.where(h > 0, h, 0.1 * h), lambda h, d: np.where(h > 0, h, 0.1 * h),
               lambda h, d, t: t.where(h > 0, h, 0.1 * h)),
+    "where_less": (lambda h, d: am.where(am.less(h, 0), 0.1 * h, h), lambda h, d: np.where(am.less(h, 0), 0.1 * h, h),
+                   lambda h, d, t: t.where(h < 0, 0.1 * h, h)),
     "sort": (lambda h, d: am.sort(h, axis=0), lambda h, d: np.sort(h, axis=0),
              lambda h, d, t: t.sort(h, dim=0, stable=True).values),
     "clip": (lambda h, d: am.clip(h, CLIP_LO, CLIP_HI), lambda h, d: np.clip(h, CLIP_LO, CLIP_HI),
              lambda h, d, t: t.clamp(h, t.tensor(CLIP_LO), t.tensor(CLIP_HI))),
+    "clip_tensor": (lambda h, d: am.clip(h, d["lo"], d["hi"]), lambda h, d: np.clip(h, d["lo"], d["hi"]),
+                    lambda h, d, t: t.clamp(h, d["lo"], d["hi"])),
+    "where_greater": (lambda h, d: am.where(am.greater(h, d["lo"]), h, h * h),
+                      lambda h, d: np.where(np.greater(h, d["lo"]), h, h * h),
+                      lambda h, d, t: t.where(h > d["lo"], h, h * h)),
 }
 _rows = np.arange(ROWS)
 TERMINALS = {
@@ -52,6 +60,9 @@ TERMINALS = {
     "argmax_gather": (lambda h, d: h[_rows, am.argmax(h, axis=1)].sum(),
                       lambda h, d: np.sum(h[_rows, np.argmax(h, axis=1)]),
                       lambda h, d, t: h[t.arange(ROWS), h.argmax(1)].sum()),
+    "argmax_take": (lambda h, d: am.take_along_axis(h, am.argmax(h, axis=1, keepdims=True), 1).sum(),
+                    lambda h, d: np.sum(np.take_along_axis(h, h.argmax(axis=1, keepdims=True), axis=1)),
+                    lambda h, d, t: t.take_along_dim(h, h.argmax(1, keepdim=True), 1).sum()),
 }
 
 
@@ -60,11 +71,14 @@ def new_data(data: dict, rng: np.random.Generator) -> None:
     data["X"].data = rng.normal(size=(ROWS, IN))
     data["D"].data = rng.normal(size=(ROWS, OUT))
     data["labels"].data = rng.integers(0, OUT, size=ROWS).astype(float)
+    data["lo"].data = rng.uniform(-1.0, 0.0, size=(ROWS, OUT))
+    data["hi"].data = rng.uniform(0.0, 1.0, size=(ROWS, OUT))
 
 
 def make_data(rng: np.random.Generator) -> dict:
     data = {"X": am.Tensor(np.zeros((ROWS, IN)), name="X"), "D": am.Tensor(np.zeros((ROWS, OUT)), requires_grad=True),
-            "labels": am.Tensor(np.zeros(ROWS), name="labels")}
+            "labels": am.Tensor(np.zeros(ROWS), name="labels"), "lo": am.Tensor(np.zeros((ROWS, OUT)), name="lo"),
+            "hi": am.Tensor(np.zeros((ROWS, OUT)), name="hi")}
     new_data(data, rng)
     return data
 
@@ -170,10 +184,14 @@ def test_the_compiled_step_is_eager_bit_for_bit_or_refuses(program, mode):
 @pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize("spelling", [0, 1, 2])
 def test_programs_of_traceable_ops_compile_rather_than_refuse(mode, spelling):
-    """What the tracer replays (data-only ops, data that requires grad, stop-gradients) is compiled,
+    """What the tracer replays (data-only ops, data that requires grad, stop-gradients, masks from
+    comparisons, where, sorts, clips with Tensor bounds, class labels, argmax gathers) is compiled,
     not refused: the property above does not pass by refusing everything."""
-    for blocks in (["data_only", "tanh"], ["data_grad", "stop_gradient"], ["square", "data_only", "data_grad"]):
-        assert compare((blocks, "sum_of_squares", spelling, 7), mode) == "same", blocks
+    for blocks, terminal in ((["data_only", "tanh"], "sum_of_squares"), (["data_grad", "stop_gradient"], "mean"),
+                             (["square", "data_only", "data_grad"], "sum_of_squares"),
+                             (["where_less", "sort"], "labels"),
+                             (["clip", "clip_tensor", "where_greater"], "argmax_take")):
+        assert compare((blocks, terminal, spelling, 7), mode) == "same", (blocks, terminal)
 
 
 class Net(Module):

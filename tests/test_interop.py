@@ -88,9 +88,9 @@ def test_value_questions_run_on_the_values():
     assert np.shape(t) == (3, 4) and np.ndim(t) == 2 and np.size(t) == 12
     assert np.allclose(t, X) and np.array_equal(t, X) and np.isclose(t, X).all()
     assert np.argmax(t) == np.argmax(X) and np.all(np.isfinite(t)) and not np.any(np.isnan(t))
-    assert type(t > 0.5) is np.ndarray
+    assert type(t > 0.5) is am.Tensor and not (t > 0.5).requires_grad  # a mask made by an op (no gradient)
     assert type(np.zeros_like(t)) is am.Tensor and not np.zeros_like(t).requires_grad  # a buffer to fill in place
-    np.testing.assert_array_equal(np.greater(X, t), X > X)
+    np.testing.assert_array_equal(np.asarray(np.greater(X, t)), X > X)
 
 
 @pytest.mark.parametrize("call, words", [

@@ -161,7 +161,8 @@ def _axis_cases() -> dict:
     """Every public function that takes `axis`, with what else it needs (found by signature: a new one
     joins this test by itself; one that needs more arguments must be given them here)."""
     extra = {"repeat": dict(repeats=2), "split": dict(indices_or_sections=1), "roll": dict(shift=1),
-             "append": dict(values=0.0), "array_split": dict(indices_or_sections=1)}
+             "append": dict(values=0.0), "array_split": dict(indices_or_sections=1),
+             "take_along_axis": dict(positions=np.zeros((1, 1), dtype=int))}
     cases = {}
     for name in sorted(dir(am)):
         f = getattr(am, name)

@@ -243,6 +243,18 @@ def sort_case(draw):
 
 
 @st.composite
+def take_along_case(draw):
+    """x, integer positions along an axis (repeats allowed: the gradient adds them up), the axis."""
+    shape = draw(shapes(min_dims=1, max_side=SIDE))
+    x = draw(hnp.arrays(np.float64, shape, elements=MODERATE))
+    axis = draw(st.integers(-x.ndim, x.ndim - 1))
+    taken = list(shape)
+    taken[axis] = draw(st.integers(1, SIDE))
+    positions = draw(hnp.arrays(np.intp, tuple(taken), elements=st.integers(0, shape[axis] - 1)))
+    return x, positions, axis
+
+
+@st.composite
 def inner_case(draw):
     n = draw(st.integers(1, 3))
     left = tuple(draw(st.lists(st.integers(1, 2), max_size=2)))
@@ -343,6 +355,7 @@ CASES = {
     "det": _drawn(square_matrices(), lambda c: (am.linalg.det, c)),
     "solve": _drawn(square_matrices(count=2), lambda c: (am.solve, c)),
     "sort": _drawn(sort_case(), lambda c: (lambda t: am.sort(t, axis=c[1]), (c[0],))),
+    "take_along_axis": _drawn(take_along_case(), lambda c: (lambda t: am.take_along_axis(t, c[1], c[2]), (c[0],))),
     "vstack": _drawn(stack_pair(), lambda c: (lambda a, b: am.vstack([a, b]), c)),
     "hstack": _drawn(stack_pair(), lambda c: (lambda a, b: am.hstack([a.T, b.T]), c)),
     "triu": _drawn(one(small(min_dims=2)), lambda c: (lambda t: am.triu(t, 1), c)),
@@ -555,6 +568,7 @@ def test_float32_stays_float32(name):
               "swapaxes": lambda t: am.swapaxes(t, 0, 1), "index_update": lambda t: t.at[0].set(1.0),
               "index_add": lambda t: t.at[0].add(1.0), "index_add_repeated": lambda t: t.at[[0, 0]].add(t[1]),
               "logaddexp": lambda t: am.logaddexp(t, 0.5), "sort": am.sort, "triu": am.triu, "tril": am.tril,
+              "take_along_axis": lambda t: am.take_along_axis(t, np.array([[2, 0, 2], [1, 1, 0]]), 1),
               "mod": lambda t: t % 0.3, "mod_divisor": lambda t: 1.0 % t, "fmod": lambda t: am.fmod(t, 0.3),
               "arctan2": lambda t: am.arctan2(t, t[0]), "hypot": lambda t: am.hypot(t, 1.0),
               "fmax": lambda t: am.fmax(t, 0.5), "fmin": lambda t: am.fmin(t, 0.5), "nansum": am.nansum,
@@ -569,7 +583,9 @@ def test_float32_stays_float32(name):
 
 # the name a public function is tested under, where it differs; argmax/argmin have no gradient to check
 _TESTED_AS = {"amax": "max", "amin": "min", "pow": "power", "sign_of": "sign", "flatten": "ravel",
-              "unsqueeze": "expand_dims", "argmax": None, "argmin": None,
+              "unsqueeze": "expand_dims", "argmax": None, "argmin": None, "argsort": None,
+              # masks: no gradient (tests/test_tensor.py, tests/test_compiled_truth.py)
+              **dict.fromkeys(["greater", "greater_equal", "less", "less_equal"]),
               # creation functions make constants (no gradient to check): tests/test_numpy_idioms.py
               **dict.fromkeys(["zeros", "ones", "full", "eye", "arange", "zeros_like", "ones_like", "full_like",
                                "empty_like"])}

@@ -278,14 +278,21 @@ def test_ndarray_on_the_left_of_matmul_gives_a_tensor_and_its_gradient():
     np.testing.assert_array_equal(x.grad, a.T @ np.ones((2, 1)))
 
 
-def test_comparisons_return_plain_boolean_arrays():
+def test_equality_gives_boolean_arrays_and_ordering_gives_mask_tensors():
+    """== and != are value questions (plain boolean arrays; tensors hash by identity); <, <=, >, >=
+    are ops giving a 0/1 mask Tensor without gradient (as torch's boolean tensors), which converts
+    to a boolean array and indexes as a mask."""
     x = am.Tensor([1.0, 2.0, 3.0], requires_grad=True)
     other = np.array([2.0, 2.0, 2.0])
-    for result in (x == 2.0, x != 2.0, x < 2.0, x <= 2.0, x > 2.0, x >= 2.0, x == am.Tensor(other),
-                   x < other, other < x, other == x):
+    for result in (x == 2.0, x != 2.0, x == am.Tensor(other), other == x):
         assert type(result) is np.ndarray and result.dtype == np.bool_
-    np.testing.assert_array_equal(x < other, [True, False, False])
-    np.testing.assert_array_equal(other < x, [False, False, True])
+    for result, expected in ((x < 2.0, [1, 0, 0]), (x <= 2.0, [1, 1, 0]), (x > 2.0, [0, 0, 1]), (x >= 2.0, [0, 1, 1]),
+                             (x < other, [1, 0, 0]), (other < x, [0, 0, 1]), (np.less_equal(other, x), [0, 1, 1])):
+        assert type(result) is am.Tensor and not result.requires_grad
+        assert result.dtype == x.dtype and np.array_equal(result.data, expected)
+        assert np.asarray(result).dtype == np.bool_ and np.array_equal(np.asarray(result), np.array(expected) == 1)
+        assert np.array_equal(other[result], other[np.array(expected) == 1])
+    assert (x > 2.0).any() and not (x > 3.0).any() and (x > 0.0).all()
     assert len({x, x, am.Tensor(x.detach())}) == 2  # hashed by identity: graph nodes, not values
 
 
