@@ -9,11 +9,11 @@
 from . import autograd, losses, nn, optim
 from .errors import AutogradMiniError, GradcheckError, GraphError, ShapeError
 from .gradcheck import GradcheckResult, gradcheck, gradgradcheck
-from .ops import (abs_op as abs, broadcast_to, concatenate, div, exp, log, log_softmax, matmul,  # noqa: F401
+from .ops import (abs_op as abs, concatenate, div, exp, log, matmul,  # noqa: F401
                   maximum, minimum, mul, neg, reduce_mean as mean, reduce_sum as sum, relu, sigmoid,
-                  softmax, softplus, square, stack, sub, tanh, transpose, add)
+                  softmax, softplus, square, stack, sub, tanh, add)
 from .ops import _reshape as reshape  # noqa: F401
-from .ops import (_broadcast_to_public as broadcast_to, _log_softmax_public as log_softmax,  # noqa: F401,F811
+from .ops import (_broadcast_to_public as broadcast_to, _log_softmax_public as log_softmax,  # noqa: F401
                   _transpose_public as transpose)
 from .ops_numpy import *  # noqa: F401,F403 (every op of the continued table: its __all__ is built from the rows)
 from .ops_numpy import amax as max, amin as min, pow as power, sign_of as sign  # noqa: F401 (NumPy's names)

@@ -448,7 +448,8 @@ _KINKS: dict[str, Callable[..., Any]] = {
     "relu": lambda x: x == 0, "abs": lambda x: x == 0,
     "maximum": lambda x, y: x == y, "minimum": lambda x, y: x == y,
     "fmax": lambda x, y: x == y, "fmin": lambda x, y: x == y,
-    "clip": lambda x, lo=None, hi=None: ((x == lo) if lo is not None else False) | ((x == hi) if hi is not None else False),
+    "clip": lambda x, lo=None, hi=None: (np.equal(x, lo) if lo is not None else False)
+    | (np.equal(x, hi) if hi is not None else False),
 }
 
 

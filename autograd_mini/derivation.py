@@ -715,7 +715,8 @@ def _plain_literal(value: Any) -> str | None:
     """Python text for a parameter value with only `np` in scope (index tuples, slices, dtypes), else None."""
     if isinstance(value, (np.integer, np.floating, np.bool_)):
         value = value.item()
-    if isinstance(value, (type(None), bool, int, str, type(Ellipsis))) or (isinstance(value, float) and np.isfinite(value)):
+    if isinstance(value, (type(None), bool, int, str, type(Ellipsis))) or (
+            isinstance(value, float) and np.isfinite(value)):
         return repr(value)
     if isinstance(value, slice):
         return f"slice({_plain_literal(value.start)}, {_plain_literal(value.stop)}, {_plain_literal(value.step)})"
@@ -725,7 +726,8 @@ def _plain_literal(value: Any) -> str | None:
         parts = [_plain_literal(v) for v in value]
         if None in parts:
             return None
-        text = ", ".join(p for p in parts if p is not None) + ("," if isinstance(value, tuple) and len(value) == 1 else "")
+        text = ", ".join(p for p in parts if p is not None)
+        text += "," if isinstance(value, tuple) and len(value) == 1 else ""
         return f"({text})" if isinstance(value, tuple) else f"[{text}]"
     return None
 
@@ -737,7 +739,9 @@ def _subscript(index: Any) -> str | None:
             return "..."
         if isinstance(i, slice):
             ends = [_plain_literal(e) if e is not None else "" for e in (i.start, i.stop, i.step)]
-            return None if None in ends else ":".join(ends[:2]) + (f":{ends[2]}" if ends[2] else "")
+            if None in ends:
+                return None
+            return ":".join(str(e) for e in ends[:2]) + (f":{ends[2]}" if ends[2] else "")
         return _plain_literal(i)
     items = [item(i) for i in (index if isinstance(index, tuple) else (index,))]
     if None in items:
@@ -875,7 +879,8 @@ def _dtype_text(dtype: Any) -> str:
 
 def _array_text(array: np.ndarray) -> str | None:
     """A small array as `np.array([...])` (exact: a float's repr reads back as the same float), else None."""
-    if array.size > 16 or array.dtype.kind not in "biuf" or (array.dtype.kind == "f" and not np.all(np.isfinite(array))):
+    if array.size > 16 or array.dtype.kind not in "biuf" or (
+            array.dtype.kind == "f" and not np.all(np.isfinite(array))):
         return None
     dtype = "" if array.dtype == np.float64 else f", dtype={_dtype_text(array.dtype)}"
     return f"np.array({array.tolist()!r}{dtype})"
@@ -944,7 +949,8 @@ class Renderer:
         array = np.asarray(v.array)
         if any(v is r for r in self.program.rates) or array.size == 0:
             return None
-        uniform = array.dtype.kind in "biuf" and bool(np.all(np.isfinite(array))) and bool(np.all(array == array.flat[0]))
+        uniform = (array.dtype.kind in "biuf" and bool(np.all(np.isfinite(array)))
+                   and bool(np.all(array == array.flat[0])))
         if uniform and scalar_ok and array.dtype == dtype and array.dtype.kind == "f":
             return repr(float(array.flat[0]))
         if v.captured and array.ndim > 0:
@@ -1283,10 +1289,10 @@ class Derived:
             raise ShapeError(f"derive: {label} had shape {self.shapes[index]} when the step was derived but has "
                              f"shape {shape} now; a derived step runs fixed shapes: derive again for the new shapes")
         if layout_changed:
-            raise DeriveError(f"derive: {label} had memory layout {self.layouts[index]!r} when the step was derived but "
-                              f"has {layout(array)!r} now (strides {array.strides}); eager mode's results, and so the "
-                              f"order its sums add in, follow the layout: assign an array of the original layout "
-                              f"(np.ascontiguousarray or np.asfortranarray), or derive again")
+            raise DeriveError(f"derive: {label} had memory layout {self.layouts[index]!r} when the step was "
+                              f"derived but has {layout(array)!r} now (strides {array.strides}); eager mode's "
+                              f"results, and so the order its sums add in, follow the layout: assign an array of "
+                              f"the original layout (np.ascontiguousarray or np.asfortranarray), or derive again")
         raise ShapeError(f"derive: {label} had dtype {self.dtypes[index]} when the step was derived but has dtype "
                          f"{dtype} now; derive again for it ({tensor.shape})")
 

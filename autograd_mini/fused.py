@@ -198,8 +198,11 @@ class Lowering:
         for v in self.values:
             lines = tail if id(v) in self.in_tail else main
             if v.into is not None:
-                lines += _loops(v.into.shape, lambda i: f"{self.at(v.into, i, v.into.shape)} -= "
-                                                        f"{self.scalar(v.args[1], i, v.into.shape)}")
+                into, by = v.into, v.args[1]
+
+                def subtract(i: Any, into: Any = into, by: Any = by) -> str:
+                    return f"{self.at(into, i, into.shape)} -= {self.scalar(by, i, into.shape)}"
+                lines += _loops(v.into.shape, subtract)
             elif self.inline(v):
                 continue
             elif _scalar_form(v) is not None or _is_product(v):
@@ -223,8 +226,9 @@ class Lowering:
         """v's entry at `index` (the loop indices over `shape`, which v broadcasts to): its element-wise
         expression when it is computed here (`own`) or inlined, else a read of its array."""
         mine = _broadcast_index(v.shape, index, shape)
-        if v.kind == "op" and (own or self.inline(v)) and _scalar_form(v) is not None:
-            return f"({_scalar_form(v)(v, [self.scalar(a, mine, v.shape) for a in v.args])})"
+        form = _scalar_form(v) if v.kind == "op" and (own or self.inline(v)) else None
+        if form is not None:
+            return f"({form(v, [self.scalar(a, mine, v.shape) for a in v.args])})"
         return self.at(v, mine, v.shape)
 
     def at(self, v: Any, index: list[str], shape: tuple) -> str:
@@ -377,7 +381,8 @@ _SCALAR: dict[Any, Callable[[Any, list], str]] = {
     id(ops.sigmoid): lambda v, a: f"sigmoid1({a[0]})",
     id(ops.relu): lambda v, a: f"np.maximum({a[0]}, 0.0)",
     id(ops.compare): lambda v, a: (f"1.0 if {a[0]} > {a[1]} else (0.5 if {a[0]} == {a[1]} else 0.0)"
-                                   if v.params["rule"] == "share" else f"1.0 if {a[0]} {v.params['rule']} {a[1]} else 0.0"),
+                                   if v.params["rule"] == "share"
+                                   else f"1.0 if {a[0]} {v.params['rule']} {a[1]} else 0.0"),
     id(ops.broadcast_to): lambda v, a: a[0],
     "copy": lambda v, a: a[0],
     "zero_where": lambda v, a: f"0.0 if {a[1]} else {a[0]}",
@@ -410,8 +415,10 @@ def module_text(lowering: Lowering) -> tuple[str, list[str], list[str]]:
     loop += ["    wanted = (s + 1) % every == 0", f"    loss = body({', '.join(args)}, wanted, s == n - 1)",
              "    if wanted:", "        losses[k] = loss", "        k += 1", "return loss"]
     helpers = load(HELPERS)  # compiled once for every program
-    text = (f"import math\nimport numpy as np\nimport numba\nfrom {helpers.__name__} import dot, dot_into, matmul3, sigmoid, sigmoid1\n\n"
-            + _njit("body", args + ["wanted", "final"], body) + _njit("loop", ["n", "every"] + loop_args + ["losses"], loop))
+    imports = f"from {helpers.__name__} import dot, dot_into, matmul3, sigmoid, sigmoid1"
+    text = (f"import math\nimport numpy as np\nimport numba\n{imports}\n\n"
+            + _njit("body", args + ["wanted", "final"], body)
+            + _njit("loop", ["n", "every"] + loop_args + ["losses"], loop))
     return text, args, [out for out, _ in outputs]
 
 

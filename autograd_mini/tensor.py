@@ -577,7 +577,9 @@ def _refresh_views(base: Tensor) -> None:
         if view is None or view is base:
             continue
         writes_through = getattr(view, "_view", None)  # x[0]'s link to x, for writes into the view
-        rebase(view, lambda _old, op=op, params=params: op(base, **params), "a view of a tensor changed in place")
+        def remade(_old: Tensor, op: Any = op, params: Any = params) -> Tensor:
+            return op(base, **params)
+        rebase(view, remade, "a view of a tensor changed in place")
         if writes_through is not None:
             view._view = (writes_through[0], writes_through[1], _writes)
         base._views.append((ref, op, params))

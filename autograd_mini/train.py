@@ -141,7 +141,8 @@ def fit(model: Module, loss_fn: Callable[[Tensor, Any], Tensor], optimizer: Any,
     progress = Progress(label or "fit", epochs) if progress_every else None
     if progress is not None and progress.mode == "off":  # no terminal, no notebook: no loss to compute for it
         progress_every = 0
-    recorded = set(range(0, epochs, record_every) if record_epochs is None else record_epochs) if record is not None else set()
+    every = range(0, epochs, record_every) if record_epochs is None else record_epochs
+    recorded = set(every) if record is not None else set()
     printed = set(range(progress_every - 1, epochs, progress_every)) if progress_every else set()
     stops = sorted(e for e in recorded | printed | {epochs - 1} if 0 <= e < epochs)
     start, epoch = time.perf_counter(), -1
@@ -239,7 +240,7 @@ def _compiled_epoch(model: Module, loss_fn: Callable, optimizer: Any, X: Any, y:
             if before:
                 step.run(before * n, before * n, feed)
             losses = step.run(n, 1, feed) if wanted else None
-            return output, (np.mean(losses) if wanted else None), directions
+            return output, (np.mean(losses) if wanted and losses is not None else None), directions
 
         def epoch(wanted: bool) -> tuple[Any, Any, Callable[[], dict]]:
             return epochs(1, wanted)

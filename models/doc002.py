@@ -180,7 +180,8 @@ def train(name: str, seed: int, epochs: int, grad: str = "autodiff", bias: bool 
     model = LabNet(rng, bias=bias)  # data first, then weights, from the one seeded stream
     history = fit(model, half_sse, SGD(model.parameters(), lr=LEARNING_RATE), X, y, epochs=epochs, per_sample=True,
                   rule=document_rule if grad == "document" else None, record=_printed_loss(X, y, every),
-                  record_epochs=range(every - 1, epochs, every), sample_losses=False, quiet=quiet, label=f"002 {name}, seed {seed}", backend=backend)
+                  record_epochs=range(every - 1, epochs, every), sample_losses=False, quiet=quiet,
+                  label=f"002 {name}, seed {seed}", backend=backend)
     return model, history, X, y
 
 

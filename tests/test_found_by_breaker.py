@@ -53,7 +53,8 @@ def test_nan_masks_are_not_fixed_at_recording(spelling):
     the compiled step kept the first batch's mask (the loss NaN or the gradient wrong on the next)."""
     W, X, D = _linear_data(np.random.default_rng(0))
     fn = {"am.nansum": lambda h: am.nansum(h), "np.nansum": lambda h: np.nansum(h),
-          "am.nan_to_num": lambda h: am.nan_to_num(h).sum(), "np.nan_to_num": lambda h: np.nan_to_num(h).sum()}[spelling]
+          "am.nan_to_num": lambda h: am.nan_to_num(h).sum(),
+          "np.nan_to_num": lambda h: np.nan_to_num(h).sum()}[spelling]
 
     def feed(rng):
         X.data = rng.normal(size=X.shape)
@@ -136,7 +137,8 @@ def test_arctan2_at_the_origin_has_pytorchs_gradient():
     assert np.array_equal(y.grad, [0.0, 1.0, 0.0]) and np.array_equal(x.grad, [0.0, 0.0, -1.0])
 
 
-@pytest.mark.xfail(strict=True, reason="det's eager VJP (SVD adjugate) and its recorded VJP (cofactors) round differently")
+@pytest.mark.xfail(strict=True,
+                   reason="det's eager VJP (SVD adjugate) and its recorded VJP (cofactors) round differently")
 def test_det_compiled_gradient_equals_eagers_bits():
     """det's VJP is adj(A)^T: eager computes adj from an SVD, the recorded (create_graph) gradient from
     cofactors, so the compiled step's gradient differs from eager's in the last bits."""

@@ -223,7 +223,8 @@ def test_fit_runs_the_epochs_between_records_in_one_call_with_the_per_epoch_numb
     calls = []
     many = doc002.fit.__globals__["_epochs"]
     with pytest.MonkeyPatch.context() as patch:
-        patch.setitem(doc002.fit.__globals__, "_epochs", lambda fn, count, wanted: calls.append(count) or many(fn, count, wanted))
+        patch.setitem(doc002.fit.__globals__, "_epochs",
+                      lambda fn, count, wanted: calls.append(count) or many(fn, count, wanted))
         sparse, sparse_model = trained(record_epochs=range(9, 30, 10))
     every, every_model = trained()  # record called after every epoch: one call per epoch
     assert calls == [10, 10, 10] and sparse.backend == "numba"
