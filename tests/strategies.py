@@ -2,7 +2,7 @@
 overflow, small shapes (<= 3 axes, <= 4 per axis), broadcastable pairs and per-op cases.
 
 Every strategy takes `max_side`, so the second-order tests draw smaller shapes from the same ones.
-How many examples a property draws is `examples(n)`: n under the thorough "ci" profile, fewer under
+How many examples a property draws is `examples(n)`: n under the "thorough" profile, fewer under
 the quick "dev" one (tests/conftest.py loads the profile that HYPOTHESIS_PROFILE names).
 """
 from __future__ import annotations
@@ -16,13 +16,13 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 
 PROFILE = os.environ.get("HYPOTHESIS_PROFILE", "dev")
-if PROFILE not in ("dev", "ci"):
-    raise ValueError(f"HYPOTHESIS_PROFILE={PROFILE!r}: expected 'dev' (quick) or 'ci' (thorough)")
+if PROFILE not in ("dev", "thorough"):
+    raise ValueError(f"HYPOTHESIS_PROFILE={PROFILE!r}: expected 'dev' (quick, the default) or 'thorough'")
 
 
 def examples(n: int) -> int:
-    """A property's example count: all n under "ci"; a fifth (at least 5) under "dev"."""
-    return n if PROFILE == "ci" else max(5, n // 5)
+    """A property's example count: all n under "thorough"; a fifth (at least 5) under "dev"."""
+    return n if PROFILE == "thorough" else max(5, n // 5)
 
 
 PROPERTY = settings(max_examples=examples(200), deadline=None, suppress_health_check=[HealthCheck.too_slow])
