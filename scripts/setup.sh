@@ -3,24 +3,20 @@
 set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$repo"
-if ! command -v dot >/dev/null 2>&1; then
+# apt_program PROGRAM PACKAGE WHAT-FOR WITHOUT-IT: installs a Debian package when its program is missing
+# (as root), else says the command to run; nothing here fails the setup, the tests skip saying why
+apt_program() {
+  command -v "$1" >/dev/null 2>&1 && return 0
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-    echo "setup: installing the graphviz 'dot' program (apt-get install graphviz)"
-    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq graphviz >/dev/null) \
-      || echo "setup: apt-get could not install graphviz; pictures will be written as .dot sources only"
+    echo "setup: installing '$1' for $3 (apt-get install $2)"
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$2" >/dev/null) \
+      || echo "setup: apt-get could not install $2; $4"
   else
-    echo "setup: the graphviz 'dot' program is missing; install it with: sudo apt-get install graphviz"
+    echo "setup: '$1' is missing ($4); install it with: sudo apt-get install $2"
   fi
-fi
-if ! command -v chromium >/dev/null 2>&1; then  # the report page's browser test (tests/test_report_page.py)
-  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-    echo "setup: installing Chromium for the report page's browser test (apt-get install chromium)"
-    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
-      || echo "setup: apt-get could not install chromium; the browser test will be skipped"
-  else
-    echo "setup: chromium is missing (the browser test will be skipped); install it with: sudo apt-get install chromium"
-  fi
-fi
+}
+apt_program dot graphviz "graph pictures" "pictures will be written as .dot sources only"
+apt_program chromium chromium "the report page's browser test" "the browser test will be skipped"
 if [ ! -x .venv/bin/python ]; then
   python3 -m venv .venv
 fi
