@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The test suite, set up from scratch on a fresh machine.
-EXTRAS="test,plots,fused" source "$(dirname "$0")/setup.sh"
+EXTRAS="test,plots,fused,lint" source "$(dirname "$0")/setup.sh"
 # PyTorch for the float64 cross-checks, only where its CPU wheel is already on this machine (in pip's
 # find-links folder): PyPI's default build brings gigabytes of CUDA libraries. Without it those tests
 # skip, saying why.
