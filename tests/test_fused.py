@@ -24,7 +24,7 @@ from autograd_mini.losses import half_sse  # noqa: E402
 from models import doc002  # noqa: E402
 from autograd_mini.optim import SGD  # noqa: E402
 
-from test_derive import BINARY, LOSSES, UNARY, doc000_step, random_model  # noqa: E402
+from test_derive import doc000_step, programs, random_model  # noqa: E402
 
 
 def assert_close(a, b, what=""):
@@ -101,15 +101,10 @@ def lowered(loss_fn, params, update):
 
 
 NO_LOWERING = {"softplus", "log_softmax"}
-random_programs = st.fixed_dictionaries({
-    "ops": st.lists(st.one_of(st.tuples(st.just("unary"), st.integers(0, len(UNARY) - 1), st.integers(0, 5)),
-                              st.tuples(st.just("binary"), st.integers(0, len(BINARY) - 1), st.integers(0, 5))),
-                    min_size=1, max_size=6),
-    "loss": st.integers(0, len(LOSSES) - 1)})
 
 
 @settings(max_examples=30, deadline=None)
-@given(random_programs, st.integers(0, 1000))
+@given(programs, st.integers(0, 1000))
 def test_random_programs_lowered_compute_the_numpy_programs_values(program, seed):
     params, loss_fn = random_model(program, seed)
     twin, twin_loss = random_model(program, seed)
