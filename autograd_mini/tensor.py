@@ -131,11 +131,7 @@ def read_value(x: Any, how: str) -> Any:
     """The array behind a Tensor for library code that uses the *values* (sort orders, argmax
     positions, masks, class labels), telling an open recording that a value decides the result;
     x itself when it is not a Tensor."""
-    if not isinstance(x, Tensor):
-        return x
-    if _recordings:
-        _read_hook(x, how)
-    return x._data
+    return x._read(how) if isinstance(x, Tensor) else x
 
 
 def _read_hook(t: Tensor, how: str) -> None:
@@ -155,10 +151,6 @@ def mark_written(*tensors: Tensor) -> None:
     _lock.release()
     for t in tensors:
         t._version = version
-
-
-def _value_read(t: Tensor, how: str) -> None:
-    _read_hook(t, how)
 
 
 def as_float_array(data: Any, copy: bool = False) -> np.ndarray:
@@ -334,7 +326,7 @@ class Tensor(ArithmeticMixin, InPlaceMixin, ElementwiseMixin, ReduceMixin, Movem
                 trace_parents(t, _STOP_GRADIENT, (self,), None)
                 _state.on_untracked_op(t)
             elif self.requires_grad:
-                _value_read(self, "detach")
+                _read_hook(self, "detach")
         return t
 
     def requires_grad_(self, requires_grad: bool = True) -> Tensor:

@@ -240,7 +240,7 @@ def _compiled_epoch(model: Module, loss_fn: Callable, optimizer: Any, X: Any, y:
             if before:
                 step.run(before * n, before * n, feed)
             losses = step.run(n, 1, feed) if wanted else None
-            return output, (np.mean(losses) if wanted and losses is not None else None), directions
+            return output, (None if losses is None else np.mean(losses)), directions
 
         def epoch(wanted: bool) -> tuple[Any, Any, Callable[[], dict]]:
             return epochs(1, wanted)
