@@ -28,7 +28,6 @@ from typing import Any, Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 
-from . import tensor_methods as _methods
 from .errors import AxisError, GraphError, IndexOutOfRangeError, ShapeError
 from .tensor_methods import (ArithmeticMixin, ElementwiseMixin, InPlaceMixin, MovementMixin, NumPyMixin, ProductMixin,
                              ReduceMixin)
@@ -366,20 +365,7 @@ class Tensor(ArithmeticMixin, InPlaceMixin, ElementwiseMixin, ReduceMixin, Movem
     def __ne__(self, other: Any) -> np.ndarray:  # type: ignore[override]
         return self._read("!=") != read_value(other, "!=")
 
-    # ordering comparisons are ops giving a 0/1 mask Tensor without gradient (as torch's and JAX's
-    # boolean arrays), so `am.where(x > 0, ...)` is computed by a traced step at every call; Python
-    # reads the values only where it decides on them (`if (x > 0).any():`), and a tracer hears of that
-    def __lt__(self, other: Any) -> Tensor:
-        return _methods._ops_numpy.less(self, other)
-
-    def __le__(self, other: Any) -> Tensor:
-        return _methods._ops_numpy.less_equal(self, other)
-
-    def __gt__(self, other: Any) -> Tensor:
-        return _methods._ops_numpy.greater(self, other)
-
-    def __ge__(self, other: Any) -> Tensor:
-        return _methods._ops_numpy.greater_equal(self, other)
+    # the ordering comparisons (<, <=, >, >=) are ops giving 0/1 masks: ArithmeticMixin in tensor_methods.py
 
     def any(self, axis: Any = None) -> Any:
         """np.any of the values (a value read: Python decides on it)."""

@@ -60,6 +60,14 @@ class ArithmeticMixin:
     def __mod__(self, other: Any) -> Tensor: return _ops_numpy.mod(self, other)
     def __rmod__(self, other: Any) -> Tensor: return _ops_numpy.mod(other, self)
     def __pos__(self: _Self) -> _Self: return self
+    # ordering comparisons are ops giving a 0/1 mask Tensor without gradient (as torch's and JAX's
+    # boolean arrays), so `am.where(x > 0, ...)` is computed by a traced step at every call; Python
+    # reads the values only where it decides on them (`if (x > 0).any():`), and a tracer hears of that.
+    # (== and != stay on Tensor: they compare values, since tensors are hashed by identity.)
+    def __lt__(self, other: Any) -> Tensor: return _ops_numpy.less(self, other)
+    def __le__(self, other: Any) -> Tensor: return _ops_numpy.less_equal(self, other)
+    def __gt__(self, other: Any) -> Tensor: return _ops_numpy.greater(self, other)
+    def __ge__(self, other: Any) -> Tensor: return _ops_numpy.greater_equal(self, other)
 
 
 class InPlaceMixin:
