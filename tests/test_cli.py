@@ -296,3 +296,13 @@ def test_run_audit_prints_the_audit_table_from_the_runs_own_audits(tmp_path, mon
     assert len(made) == 2
     assert [a["experiment"] for a in strict_json(tmp_path / "audit.json")["audits"]] == ["003.ols", "003.sigmoid"]
     audits._audit_named.cache_clear()
+
+
+def test_output_files_have_the_umasks_mode_not_a_temporary_files():
+    """A file written through a temporary name gets the mode of any file the program writes (0o666 less
+    the umask), not mkstemp's owner-only 0o600. (Run in a child process: the umask is process-wide.)"""
+    script = ("import os, sys, tempfile; os.umask(0o022); from pathlib import Path; "
+              "from autograd_mini.lab import output; d = Path(tempfile.mkdtemp()); "
+              "p = output.write_text(d / 'h.json', '{}') or d / 'h.json'; print(oct(os.stat(p).st_mode & 0o777))")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "0o644"

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import secrets
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
@@ -35,8 +36,10 @@ def ensure_writable_folder(folder: str | Path) -> Path:
 def atomic_path(path: str | Path) -> Iterator[Path]:
     """A temporary path in `path`'s folder to write to; renamed to `path` when the block succeeds."""
     path = Path(path)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=path.suffix)
-    os.close(handle)
+    temporary = str(path.parent / f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}{path.suffix}")
+    # created with mode 0o666 so the umask decides, as for any file a program writes (mkstemp's 0o600
+    # would leave every output file readable by its owner alone)
+    os.close(os.open(temporary, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666))
     try:
         yield Path(temporary)
         os.replace(temporary, path)
