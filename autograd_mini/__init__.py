@@ -19,7 +19,7 @@ from .ops_numpy import *  # noqa: F401,F403 (every op of the continued table: it
 from .ops_numpy import amax as max, amin as min, pow as power, sign_of as sign  # noqa: F401 (NumPy's names)
 from . import linalg  # noqa: F401,E402 (am.linalg.inv, det, solve, norm: NumPy's spelling)
 from . import interop  # noqa: F401,E402 (np.exp(t), np.sum(t), ndarray + t: our ops)
-from .tensor import Op, Tensor, enable_grad, is_grad_enabled, no_grad, scope
+from .tensor import Op, Tensor, enable_grad, is_grad_enabled, no_grad, scope, substituted_vjps
 
 __version__ = "0.1.0"  # the one place the version is written (pyproject.toml reads it)
 from .derivatives import (checkpoint, elementwise_grad, grad, hessian, hvp, jacobian, jvp,  # noqa: E402,F401
@@ -35,7 +35,7 @@ from . import ops_numpy  # noqa: E402 (its __all__ lists the continued table's o
 __all__ = [
     "__version__",
     # the engine and its modes
-    "Tensor", "Op", "no_grad", "enable_grad", "is_grad_enabled", "scope",
+    "Tensor", "Op", "no_grad", "enable_grad", "is_grad_enabled", "scope", "substituted_vjps",
     "AutogradMiniError", "GradcheckError", "GraphError", "ShapeError",
     # ops of the first table (NumPy's names) and, below, every op of the continued one
     "abs", "add", "broadcast_to", "concatenate", "div", "exp", "log", "log_softmax", "matmul", "maximum", "mean",

@@ -47,7 +47,7 @@ import numpy as np
 
 from .audit_variants import VJP_VARIANTS, Variant
 from .errors import ShapeError
-from .tensor import Op, Tensor, backprop, no_grad, unwrap, walk
+from .tensor import Op, Tensor, backprop, no_grad, substituted_vjps, unwrap, walk
 
 Params = dict[str, np.ndarray]
 
@@ -337,20 +337,14 @@ def _true_gradient(loss: Tensor, leaves: dict[str, Tensor], sign: float = 1.0) -
 def _swapped_gradient(point: _Point, overrides: Sequence[tuple[Tensor, Callable]]) -> Params | None:
     """The gradient with those VJPs at those nodes of the audit's own graph [(node, vjp), ...]
     (None if one does not apply); every node's true op is put back before returning."""
-    originals = [(node, node._op) for node, _ in overrides]
-    for node, vjp in overrides:
-        node._op = Op(_op_of(node).name, _op_of(node).forward, vjp)
-    try:
+    with substituted_vjps(overrides):
         return _gradient(point.loss, point.leaves)
-    finally:
-        for node, original in originals:
-            node._op = original
 
 
 def _op_of(node: Tensor) -> Op:
     """The op that made `node` (the audit swaps VJPs only at nodes of its graph that ops made)."""
-    assert node._op is not None, f"audit: {node!r} is a leaf, not an op's result"
-    return node._op
+    assert node.op is not None, f"audit: {node!r} is a leaf, not an op's result"
+    return node.op
 
 
 def _variant_gradient(point: _Point, index: int, variant: Variant) -> Params | None:

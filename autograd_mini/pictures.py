@@ -84,8 +84,8 @@ def draw_graph(tensor: Tensor, *, rankdir: str = "TB", show_values: bool = True,
         raise ValueError(f"draw_graph: max_nodes must be at least 8, got {max_nodes}")
     if not isinstance(tensor, Tensor):
         raise TypeError(f"draw_graph: expected a Tensor, got {type(tensor).__name__}")
-    if tensor._op is not None and tensor._parents is None:
-        raise GraphError(f"draw_graph: the graph of this tensor (made by '{tensor._op.name}') was freed by "
+    if tensor.graph_freed:
+        raise GraphError(f"draw_graph: the graph of this tensor (made by '{tensor.op_name}') was freed by "
                          f"backward(); call backward(retain_graph=True) to keep it for drawing, or draw before")
     graph = _Graph(tensor, _param_names(params))
     grads = _op_grads(graph) if show_grads else {}
@@ -133,20 +133,20 @@ class _Graph:
         order = walk([root], grad_only=False)
         index = {id(t): i for i, t in enumerate(order)}
         self.tensors = order
-        self.parents = [[index[id(p)] for p in (t._parents or ())] for t in order]
+        self.parents = [[index[id(p)] for p in t.parents] for t in order]
         self.names = {i: names.get(id(t)) or t.name for i, t in enumerate(order)}
-        self.is_op = [t._op is not None for t in order]
+        self.is_op = [t.op is not None for t in order]
         self.edge_child = np.array([i for i, ps in enumerate(self.parents) for _ in ps], dtype=np.int64)
         self.edge_parent = np.array([p for ps in self.parents for p in ps], dtype=np.int64)
         self.has_scalar_constants = any(self.is_scalar_constant(i) for i in range(len(order)))
 
     def kind(self, i: int) -> str:
         t = self.tensors[i]
-        return "op" if t._op is not None else "param" if t.requires_grad else "const"
+        return "op" if t.op is not None else "param" if t.requires_grad else "const"
 
     def is_scalar_constant(self, i: int) -> bool:
         t = self.tensors[i]
-        return t._op is None and not t.requires_grad and t.data.size == 1 and not self.names[i]
+        return t.op is None and not t.requires_grad and t.data.size == 1 and not self.names[i]
 
 
 def _param_names(params: Any) -> dict[int, str]:
@@ -162,9 +162,9 @@ def _op_grads(graph: _Graph) -> dict[int, np.ndarray]:
     """d root / d node at every op node, by one retained-graph pass (what am.autograd.grad does, without
     copying), once backward has been run; leaves' .grad stay as they are."""
     root = graph.tensors[-1]
-    ops = [t for t in graph.tensors if t._op is not None]
-    backward_ran = any(t.grad is not None for t in graph.tensors if t._op is None and t.requires_grad)
-    freed = any(t._op is not None and t._parents is None for t in graph.tensors)
+    ops = [t for t in graph.tensors if t.op is not None]
+    backward_ran = any(t.grad is not None for t in graph.tensors if t.op is None and t.requires_grad)
+    freed = any(t.graph_freed for t in graph.tensors)
     if not ops or not backward_ran or freed or root.data.size != 1:
         return {}
     captured = backprop([root], [np.ones_like(root.data)], retain_graph=True, accumulate_leaves=False, capture=ops)
@@ -198,7 +198,7 @@ def _audit_marks(audit: Any, graph: _Graph) -> dict[int, str]:
     reports = getattr(audit, "params", None)
     if not isinstance(reports, Mapping):
         return {}
-    ops = [t for t in graph.tensors if t._op is not None]
+    ops = [t for t in graph.tensors if t.op is not None]
     drawn = {id(t) for t in ops}
     found: dict[tuple[int, str], list[str]] = defaultdict(list)
     for name, report in reports.items():
@@ -313,11 +313,11 @@ def _by_scope(units: _Units, depth: int) -> None:
 def _auto_depth(units: _Units, max_nodes: int) -> int | None:
     """The deepest scope level whose grouping fits in max_nodes (else 1), or None without scopes."""
     graph = units.graph
-    scopes = [t.scope for t in graph.tensors if t._op is not None and t.scope is not None]
+    scopes = [t.scope for t in graph.tensors if t.op is not None and t.scope is not None]
     if not scopes:
         return None
     others = sum(1 for i, t in enumerate(graph.tensors)
-                 if (t._op is None and not graph.is_scalar_constant(i)) or (t._op is not None and t.scope is None))
+                 if (t.op is None and not graph.is_scalar_constant(i)) or (t.op is not None and t.scope is None))
     for depth in range(max(s.count(".") + 1 for s in scopes), 0, -1):
         if others + len({".".join(s.split(".")[:depth]) for s in scopes}) <= max_nodes:
             return depth
@@ -462,7 +462,7 @@ def _short(value: Any) -> str:
 
 
 def _op_title(t: Tensor) -> str:
-    extras = [f"{k}={_short(v)}" for k, v in (t._params or {}).items() if v is not None and v is not False]
+    extras = [f"{k}={_short(v)}" for k, v in t.op_params.items() if v is not None and v is not False]
     return f"{t.op_name}({', '.join(extras)})" if extras else t.op_name
 
 
@@ -508,7 +508,7 @@ class _Drawing:
     # that dot keeps each op's inputs in argument order)
     def _path(self, inside: list[int]) -> tuple:
         graph, units = self.graph, self.units
-        ops = [i for i in inside if graph.tensors[i]._op is not None]
+        ops = [i for i in inside if graph.tensors[i].op is not None]
         if len(ops) == 1:
             scope = graph.tensors[ops[0]].scope
             return tuple(scope.split(".")) if scope else ()
@@ -531,7 +531,7 @@ class _Drawing:
         graph = self.graph
         root = len(graph.tensors) - 1
         is_op = self.units.is_op(inside)
-        ops = [i for i in inside if graph.tensors[i]._op is not None]
+        ops = [i for i in inside if graph.tensors[i].op is not None]
         if len(inside) == 1 and graph.is_scalar_constant(unit):
             return dict(name=f"n{unit}", label=_values(graph.tensors[unit].data), **STYLE["scalar"])
         if not is_op:
@@ -583,7 +583,7 @@ class _Drawing:
         name = self.graph.names[i]
         rows = [f"{name} = {_op_title(t)}" if name else _op_title(t)]
         lines = [(_shape(t.data), MUTED)]
-        if t._parents is None:
+        if t.graph_freed:
             lines.append(("graph freed by backward() below here", MUTED))
         if self.show_values:
             lines.append((_values(t.data), MUTED))

@@ -24,7 +24,8 @@ import sys
 import threading
 import warnings
 import weakref
-from typing import Any, Callable, Iterable, Iterator, Sequence
+from types import MappingProxyType
+from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
 
@@ -251,6 +252,28 @@ class Tensor(ArithmeticMixin, InPlaceMixin, ElementwiseMixin, ReduceMixin, Movem
     op_name = property(lambda self: None if self._op is None else self._op.name)
     is_leaf = property(lambda self: self._op is None)
 
+    # ---- the graph node, read-only: what pictures, the audit and the derivation read ----------
+    @property
+    def op(self) -> Op | None:
+        """The Op that made this tensor; None for leaves and constants."""
+        return self._op
+
+    @property
+    def parents(self) -> tuple[Tensor, ...]:
+        """The op's inputs, in its argument order (empty for leaves, constants and a freed graph:
+        see `graph_freed`)."""
+        return self._parents or ()
+
+    @property
+    def op_params(self) -> Mapping[str, Any]:
+        """The op's keyword parameters (axis, shape, ...), read-only."""
+        return MappingProxyType(self._params or {})
+
+    @property
+    def graph_freed(self) -> bool:
+        """True once backward released this op's inputs (run it with retain_graph=True to keep them)."""
+        return self._op is not None and self._parents is None
+
     def __len__(self) -> int:
         if self._data.ndim == 0:
             raise TypeError("len() of a 0-d tensor (shape ()): it has no first axis")
@@ -457,8 +480,8 @@ class Op:
     `explain(*arrays, **params)` is asked, only after forward fails, for a sentence naming the rule broken.
     A `vjp` written as `per_input(vjp_x, vjp_y, ...)` lets the engine compute only the gradients of
     inputs that need one (no gradient for the data in `x @ w`).
-    To run a different VJP at one node of a graph you recorded yourself (the audit, trace), set that
-    node's `_op` to `Op(name, forward, other_vjp)`: backward takes every VJP from the node's op.
+    To run a different VJP at one node of a graph you recorded yourself (the audit, trace), use
+    `substituted_vjps`: backward takes every VJP from the node's op.
     """
 
     __slots__ = ("name", "forward", "vjp", "explain", "vjp_parts", "__weakref__")
@@ -527,6 +550,27 @@ class Op:
 
 
 _new_tensor = object.__new__
+
+
+@contextlib.contextmanager
+def substituted_vjps(pairs: Iterable[tuple[Tensor, Callable[..., tuple]]]) -> Iterator[None]:
+    """Within the block, backward through each pair's node runs that VJP in place of its op's own
+    (the audit's question "what if this node's rule were the hand one?"); every node's op is put
+    back on leaving, also on an error. The nodes must be op results of a graph you recorded yourself:
+    other threads see the substitution too."""
+    pairs = list(pairs)
+    originals = []
+    for node, _ in pairs:
+        if node._op is None:
+            raise GraphError(f"substituted_vjps: {node!r} is a leaf or a constant, not an op's result")
+        originals.append((node, node._op))
+    try:
+        for node, vjp in pairs:
+            node._op = Op(node._op.name, node._op.forward, vjp)  # type: ignore[union-attr]
+        yield
+    finally:
+        for node, original in originals:
+            node._op = original
 
 
 def _note_view(base: Tensor, view: Tensor, op: Op, params: dict) -> None:
