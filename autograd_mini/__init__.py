@@ -22,7 +22,7 @@ from . import interop  # noqa: F401,E402 (np.exp(t), np.sum(t), ndarray + t: our
 from .tensor import Op, Tensor, enable_grad, is_grad_enabled, no_grad, scope, substituted_vjps
 
 __version__ = "0.1.0"  # the one place the version is written (pyproject.toml reads it)
-from .derivatives import (checkpoint, elementwise_grad, grad, hessian, hvp, jacobian, jvp,  # noqa: E402,F401
+from .transforms import (checkpoint, elementwise_grad, grad, hessian, hvp, jacobian, jvp,  # noqa: E402,F401
                           value_and_grad, vjp)
 from .pictures import draw_graph, render_graph  # noqa: E402,F401
 from .audit import audit, AuditReport  # noqa: E402

@@ -1,4 +1,4 @@
-"""`am.autograd.grad(outputs, inputs, ...)`, torch's spelling; the code is `derivatives.gradients`."""
-from .derivatives import gradients as grad
+"""`am.autograd.grad(outputs, inputs, ...)`, torch's spelling; the code is `transforms.gradients`."""
+from .transforms import gradients as grad
 
 __all__ = ["grad"]

@@ -175,7 +175,7 @@ def gradgradcheck(f: Callable[..., Tensor], *inputs: Any, eps: float = 1e-6, ato
 
 def _second_order(f: Callable[..., Tensor], points: list[np.ndarray], eps: float, atol: float, rtol: float,
                   seed: int) -> GradcheckResult:
-    from .derivatives import gradients as grad
+    from .transforms import gradients as grad
 
     rng = np.random.default_rng(seed)
     with no_grad():

@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 from strategies import numeric_jacobian
 
 import autograd_mini as am
-from autograd_mini import derivatives
+from autograd_mini import transforms
 
 rng = np.random.default_rng(0)
 
@@ -213,12 +213,12 @@ def test_hvp_with_several_arguments_gives_block_rows():
 
 def test_hvp_never_forms_the_hessian(monkeypatch):
     calls = []
-    original = derivatives.gradients
+    original = transforms.gradients
 
     def counting(*args, **kwargs):
         calls.append(1)
         return original(*args, **kwargs)
-    monkeypatch.setattr(derivatives, "gradients", counting)
+    monkeypatch.setattr(transforms, "gradients", counting)
     n = 500  # a Hessian would take n reverse passes; hvp takes two
     a = rng.standard_normal(n)
     out = am.hvp(lambda x: (x * x * a).sum() + x.tanh().sum(), rng.standard_normal(n), np.ones(n))
@@ -348,8 +348,8 @@ def test_grad_of_non_scalar_function_is_refused_with_a_pointer_to_jacobian():
 
 
 def test_top_level_names():
-    assert am.grad is derivatives.grad
-    assert am.autograd.grad is derivatives.gradients  # torch's spelling stays reachable
+    assert am.grad is transforms.grad
+    assert am.autograd.grad is transforms.gradients  # torch's spelling stays reachable
 
 
 # ---- Tensor.backward(create_graph=True) and engine regressions --------------------------------------
