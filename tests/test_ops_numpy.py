@@ -1,4 +1,5 @@
-"""The ops of ops_numpy.py, first and second derivatives against float64 central differences.
+"""The ops of autograd_mini/ops/ beyond the first table (tests/test_ops.py), first and second derivatives
+against float64 central differences.
 
 Each CASE draws inputs (random shapes, broadcast pairs, axes, edge values) and names the function
 under test; `test_gradient` runs am.gradcheck on it, `test_second_derivative` am.gradgradcheck on
@@ -582,19 +583,23 @@ def test_float32_stays_float32(name):
 
 
 # the name a public function is tested under, where it differs; argmax/argmin have no gradient to check
-_TESTED_AS = {"amax": "max", "amin": "min", "pow": "power", "sign_of": "sign", "flatten": "ravel",
+_TESTED_AS = {"amax": "max", "amin": "min", "pow": "power", "flatten": "ravel",
               "unsqueeze": "expand_dims", "argmax": None, "argmin": None, "argsort": None,
               # masks: no gradient (tests/test_tensor.py, tests/test_compiled_truth.py)
               **dict.fromkeys(["greater", "greater_equal", "less", "less_equal"]),
               # creation functions make constants (no gradient to check): tests/test_numpy_idioms.py
               **dict.fromkeys(["zeros", "ones", "full", "eye", "arange", "zeros_like", "ones_like", "full_like",
-                               "empty_like"])}
+                               "empty_like"]),
+              # property tests of their own in tests/test_ops.py (BINARY, UNARY, and one test each)
+              **dict.fromkeys(["add", "sub", "mul", "div", "maximum", "minimum", "neg", "square", "exp", "log", "tanh",
+                               "sigmoid", "softplus", "relu", "abs", "matmul", "sum", "mean", "reshape", "transpose",
+                               "broadcast_to", "concatenate", "stack", "log_softmax", "softmax"])}
 
 
 def test_every_op_of_the_table_has_a_gradient_case():
-    """A new row or public function of ops_numpy.py is exported as soon as it is written (its __all__
-    is built from the rows), so it must not be able to skip these property tests either."""
-    from autograd_mini import ops_numpy
-    missing = [name for name in ops_numpy.__all__ if _TESTED_AS.get(name, name) is not None
+    """A new row or public function of ops/ is exported as soon as it is registered (am.__all__ is
+    read from the registry), so it must not be able to skip these property tests either."""
+    from autograd_mini import ops
+    missing = [name for name in ops.__all__ if _TESTED_AS.get(name, name) is not None
                and _TESTED_AS.get(name, name) not in CASES]
     assert not missing, f"ops without a gradcheck/gradgradcheck case in CASES: {missing}"

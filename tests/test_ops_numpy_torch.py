@@ -1,4 +1,5 @@
-"""The ops of ops_numpy.py against PyTorch in float64: values and gradients agree to 1e-10.
+"""The ops of autograd_mini/ops/ beyond the first table against PyTorch in float64: values and gradients
+agree to 1e-10.
 
 Each case is one function written twice, with am and with torch, on the same random inputs (a few
 shapes each, broadcasting where the op has two inputs); the gradient is of ⟨f(x), v⟩ for a random v.
