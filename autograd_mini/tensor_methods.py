@@ -130,6 +130,7 @@ class ElementwiseMixin:
     def elu(self, alpha: float = 1.0) -> Tensor: return _ops.elu(self, alpha)
     def leaky_relu(self, negative_slope: float = 0.01) -> Tensor: return _ops.leaky_relu(self, negative_slope)
     def logsigmoid(self) -> Tensor: return _ops.logsigmoid(self)
+    def logaddexp2(self, other: Any) -> Tensor: return _ops.logaddexp2(self, other)
 
 
 class ReduceMixin:

@@ -319,6 +319,7 @@ CASES = {
     "power": _drawn(power_case(), lambda c: ((lambda x, y: x ** y) if c[1] == "both" else
                                              (lambda x: am.power(x, c[0][1])), c[0] if c[1] == "both" else c[0][:1])),
     "logaddexp": _drawn(broadcast_pair(WIDE, WIDE, max_side=SIDE), lambda c: (am.logaddexp, c)),
+    "logaddexp2": _drawn(broadcast_pair(WIDE, WIDE, max_side=SIDE), lambda c: (am.logaddexp2, c)),
     "max": _drawn(unique_reduction(), lambda c: (lambda t: am.max(t, axis=c[1], keepdims=c[2]), (c[0],))),
     "min": _drawn(unique_reduction(), lambda c: (lambda t: t.min(axis=c[1], keepdims=c[2]), (c[0],))),
     "prod": _drawn(reduction(st.one_of(st.just(0.0), floats(-2, 2))),
@@ -408,8 +409,8 @@ def _draw(data, name):
 # the NumPy-surface rows (mostly steps, casts, shape and index composites of rows checked above) draw
 # fewer examples each, so that the whole suite stays within its time
 SURFACE = {"log10", "arccosh", "arctanh", "floor", "ceil", "trunc", "round", "mod", "mod_divisor", "fmod", "arctan2",
-           "hypot", "fmax", "fmin", "astype", "copy", "nansum", "nan_to_num", "diagonal", "diag", "matrix_trace",
-           "cumprod", "diff", "append", "array_split", "atleast_1d", "atleast_2d", "atleast_3d"}
+           "hypot", "fmax", "fmin", "logaddexp2", "astype", "copy", "nansum", "nan_to_num", "diagonal", "diag",
+           "matrix_trace", "cumprod", "diff", "append", "array_split", "atleast_1d", "atleast_2d", "atleast_3d"}
 CORE = [name for name in CASES if name not in SURFACE]
 
 
@@ -568,7 +569,8 @@ def test_float32_stays_float32(name):
               "split": lambda t: am.split(t, 3, axis=1)[0], "moveaxis": lambda t: am.moveaxis(t, 0, 1),
               "swapaxes": lambda t: am.swapaxes(t, 0, 1), "index_update": lambda t: t.at[0].set(1.0),
               "index_add": lambda t: t.at[0].add(1.0), "index_add_repeated": lambda t: t.at[[0, 0]].add(t[1]),
-              "logaddexp": lambda t: am.logaddexp(t, 0.5), "sort": am.sort, "triu": am.triu, "tril": am.tril,
+              "logaddexp": lambda t: am.logaddexp(t, 0.5), "logaddexp2": lambda t: t.logaddexp2(0.5),
+              "sort": am.sort, "triu": am.triu, "tril": am.tril,
               "take_along_axis": lambda t: am.take_along_axis(t, np.array([[2, 0, 2], [1, 1, 0]]), 1),
               "mod": lambda t: t % 0.3, "mod_divisor": lambda t: 1.0 % t, "fmod": lambda t: am.fmod(t, 0.3),
               "arctan2": lambda t: am.arctan2(t, t[0]), "hypot": lambda t: am.hypot(t, 1.0),

@@ -29,7 +29,7 @@ METHODS = ["__add__", "__radd__", "__sub__", "__rsub__", "__mul__", "__rmul__", 
            "argmax", "argmin", "cumsum", "var", "std", "logsumexp", "norm", "clip", "pow", "log_softmax",
            "softmax", "reshape", "transpose", "swapaxes", "broadcast_to", "T", "squeeze", "expand_dims",
            "unsqueeze", "flatten", "ravel", "flip", "roll", "repeat", "sort", "at", "gelu", "elu", "leaky_relu",
-           "logsigmoid", "sign"]
+           "logsigmoid", "sign", "logaddexp2"]
 # the element-wise rows of one input (registered with elementwise=True): each is a method of the same name
 UNARY_ROWS = list(ops._registry.ELEMENTWISE)
 

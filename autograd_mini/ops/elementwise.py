@@ -251,6 +251,11 @@ def logaddexp(x: Any, y: Any) -> Tensor:
     """log(e^x + e^y), NumPy's values (exact at ±inf, where a shift by the larger would give inf - inf)."""
     return logaddexp_op(x, y)
 register(logaddexp, np.logaddexp)
+# d/dx log2(2^x + 2^y) = 2^x / (2^x + 2^y) = sigmoid((x - y) ln 2): logaddexp's rule in base 2
+logaddexp2 = Op("logaddexp2", np.logaddexp2,
+                lambda g, ans, x, y: (g * sigmoid_of((x - y) * _LN2), g * sigmoid_of((y - x) * _LN2)),
+                _explain_broadcast)
+register(logaddexp2, np.logaddexp2)
 
 
 def clip(x: Any, a_min: Any = None, a_max: Any = None) -> Tensor:
