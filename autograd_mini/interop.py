@@ -20,15 +20,15 @@ from .tensor import Tensor, read_value, unwrap
 from .tensor_methods import use_table
 
 
-# what each NumPy function runs on Tensors: read from the registry (each op registers its own, in ops/)
+# what each NumPy function runs on Tensors: the registry's tables (each op registers its own, in ops/)
 _UFUNCS = _registry.UFUNCS
-_BY_METHOD = _registry.UFUNC_METHODS
+_BY_METHOD = _registry.UFUNC_METHODS  # np.add(t, u), np.add.reduce(t), np.add.accumulate(t)
+_FUNCTIONS = _registry.FUNCTIONS
+# ordering comparisons: mask Tensors made by ops (no gradient), as `t > 0`: a traced step computes them
+_MASK_UFUNCS = _registry.MASK_UFUNCS
 # ufuncs whose result carries no derivative (booleans): run on the values
 _VALUE_UFUNCS = {np.isfinite, np.isnan, np.isinf, np.signbit, np.equal, np.not_equal, np.logical_and,
                  np.logical_or, np.logical_not, np.logical_xor}
-# ordering comparisons: mask Tensors made by ops (no gradient), as `t > 0`: a traced step computes them
-_MASK_UFUNCS = _registry.MASK_UFUNCS
-_FUNCTIONS = _registry.FUNCTIONS
 # questions about values: the answer is the same array NumPy gives, no gradient to lose
 _VALUE_FUNCTIONS = {np.shape, np.ndim, np.size, np.allclose, np.isclose, np.array_equal, np.array_equiv,
                     np.argmax, np.argmin, np.argsort, np.nonzero, np.count_nonzero, np.all, np.any,
