@@ -9,15 +9,19 @@
 from . import autograd, losses, nn, optim
 from .errors import AutogradMiniError, GradcheckError, GraphError, ShapeError
 from .gradcheck import GradcheckResult, gradcheck, gradgradcheck
-from .ops import (abs_op as abs, concatenate, div, exp, log, matmul,  # noqa: F401
-                  maximum, minimum, mul, neg, reduce_mean as mean, reduce_sum as sum, relu, sigmoid,
-                  softmax, softplus, square, stack, sub, tanh, add)
-from .ops import _reshape as reshape  # noqa: F401
-from .ops import (_broadcast_to_public as broadcast_to, _log_softmax_public as log_softmax,  # noqa: F401
-                  _transpose_public as transpose)
-from .ops_numpy import *  # noqa: F401,F403 (every op of the continued table: its __all__ is built from the rows)
-from .ops_numpy import amax as max, amin as min, pow as power, sign_of as sign  # noqa: F401 (NumPy's names)
-from . import linalg  # noqa: F401,E402 (am.linalg.inv, det, solve, norm: NumPy's spelling)
+from typing import TYPE_CHECKING as _TYPE_CHECKING
+
+from . import ops
+from .ops import *  # noqa: F401,F403 (every op registered in ops/: ops.__all__ is read from the registry)
+from . import linalg  # noqa: F401 (am.linalg.inv, det, solve, norm: NumPy's spelling)
+if _TYPE_CHECKING:  # type checkers read the names where they are written (ops.__all__ is built at import)
+    from .ops.compare import *  # noqa: F403
+    from .ops.creation import *  # noqa: F403
+    from .ops.elementwise import *  # noqa: F403
+    from .ops.linalg import *  # noqa: F403
+    from .ops.products import *  # noqa: F403
+    from .ops.reductions import *  # noqa: F403
+    from .ops.shape import *  # noqa: F403
 from . import interop  # noqa: F401,E402 (np.exp(t), np.sum(t), ndarray + t: our ops)
 from .tensor import Op, Tensor, enable_grad, is_grad_enabled, no_grad, scope, substituted_vjps
 
@@ -30,18 +34,13 @@ from .audit_layer import audit_layer  # noqa: E402,F401
 from .derivation import derive  # noqa: E402,F401
 from .trace import TraceWarning, trace  # noqa: E402,F401
 
-from . import ops_numpy  # noqa: E402 (its __all__ lists the continued table's ops)
-
 __all__ = [
     "__version__",
     # the engine and its modes
     "Tensor", "Op", "no_grad", "enable_grad", "is_grad_enabled", "scope", "substituted_vjps",
     "AutogradMiniError", "GradcheckError", "GraphError", "ShapeError",
-    # ops of the first table (NumPy's names) and, below, every op of the continued one
-    "abs", "add", "broadcast_to", "concatenate", "div", "exp", "log", "log_softmax", "matmul", "maximum", "mean",
-    "minimum", "mul", "neg", "relu", "reshape", "sigmoid", "softmax", "softplus", "square", "stack", "sub", "sum",
-    "tanh", "transpose", "max", "min", "power", "sign",
-    *(name for name in ops_numpy.__all__ if name not in ("max", "min", "power", "sign")),
+    # every op, as registered in ops/ (NumPy's names)
+    *ops.__all__,
     # derivatives, checks, compiled steps and pictures
     "grad", "value_and_grad", "elementwise_grad", "jacobian", "hessian", "hvp", "jvp", "vjp", "checkpoint",
     "GradcheckResult", "gradcheck", "gradgradcheck", "audit", "AuditReport", "derive", "trace", "TraceWarning",

@@ -1,6 +1,6 @@
 """The catalogue of hand-derivation mistakes the gradient audit tries (audit.py uses it).
 
-Each entry is a wrong VJP written exactly like the op's own row in the op table (ops.py), so the
+Each entry is a wrong VJP written exactly like the op's own row in the op table (ops/), so the
 audit can put it in place of one node's VJP and see whether autodiff then reproduces a hand rule.
 Data, not cases: a variant names a mistake people make when deriving by hand, whatever the network.
 A VJP here takes NumPy arrays (an ordinary backward) or Tensors, like the op table's.
@@ -11,7 +11,9 @@ from typing import Any, Callable, NamedTuple
 
 import numpy as np
 
-from .ops import _matmul_vjp, _mean_vjp, _sum_vjp, sigmoid_of, tanh
+from .ops import sigmoid_of, tanh
+from .ops.products import _matmul_vjp
+from .ops.reductions import _mean_vjp, _sum_vjp
 from .tensor import Tensor
 
 

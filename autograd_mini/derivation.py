@@ -366,7 +366,7 @@ def _power_of_two(value: Value) -> float | None:
 def _simplify(op: Op, args: tuple, result: Any) -> Value | None:
     """`x * 1` -> x, `a * (b * x)` -> x when the powers of two a·b = 1, `x ** 1` -> x (IEEE pow(x, 1)
     is x, NaN included: the gradient of `x ** 2` is `2 * x`); None when nothing applies."""
-    if (op is ops.power or op.forward is np.power) and len(args) == 2 and _power_of_two(args[1]) == 1:
+    if (op is ops.pow_op or op.forward is np.power) and len(args) == 2 and _power_of_two(args[1]) == 1:
         return args[0] if _same_layout(args[0], result) else None
     if op is not ops.mul:
         return None
@@ -705,7 +705,7 @@ def _literal(value: Any) -> str | None:
 
 def _is_full_transpose(v: Value) -> bool:
     axes = v.params.get("axes")
-    return v.op is ops.transpose and (axes is None or tuple(axes) == tuple(range(len(axes) - 1, -1, -1)))
+    return v.op is ops.transpose_op and (axes is None or tuple(axes) == tuple(range(len(axes) - 1, -1, -1)))
 
 
 # -- the plain form's NumPy: each op as NumPy text (the same calls as its forward, so the same bits); a few,
@@ -1013,7 +1013,7 @@ class Renderer:
         if _is_full_transpose(v):
             return f"{self.expression(args[0], v.dtype, 4)}.T"
         elementwise = (op.name in _INFIX and op is not ops.matmul or isinstance(op.forward, np.ufunc)
-                       or op in (ops.power, ops.compare))
+                       or op in (ops.pow_op, ops.compare))
         scalar_ok = [elementwise and _others_make(v, i) for i in range(len(args))]
         if op.name in _INFIX and len(args) == 2:
             symbol, level = _INFIX[op.name]

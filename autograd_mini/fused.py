@@ -360,7 +360,7 @@ def _copy(v: Any, a: list, shapes: list) -> tuple[str, bool]:
 
 _BY_NAME = {"copy", "zero_where"}  # derivation's own ops (made there): found by name, as they are private
 _LOWERINGS: dict[Any, Callable[[Any, list, list], tuple[str, bool]]] = {
-    id(ops.power): _power,
+    id(ops.pow_op): _power,
     id(ops.sigmoid): lambda v, a, s: ((f"sigmoid({a[0]})" if len(v.shape) else
                                        f"(math.exp({a[0]}) if {a[0]} < -709.0 else 1.0 / (1.0 + math.exp(-{a[0]})))"),
                                       False),
@@ -368,22 +368,22 @@ _LOWERINGS: dict[Any, Callable[[Any, list, list], tuple[str, bool]]] = {
     id(ops.compare): _compare,
     id(ops.sum_op): _sum,
     id(ops.mean_op): _mean,
-    id(ops.broadcast_to): _broadcast,
-    id(ops.reshape): lambda v, a, s: (f"np.ascontiguousarray({a[0]}).reshape({tuple(v.params['shape'])!r})", False),
-    id(ops.transpose): _transpose,
+    id(ops.broadcast_to_op): _broadcast,
+    id(ops.reshape_op): lambda v, a, s: (f"np.ascontiguousarray({a[0]}).reshape({tuple(v.params['shape'])!r})", False),
+    id(ops.transpose_op): _transpose,
     "copy": _copy,
     "zero_where": lambda v, a, s: (f"np.where({a[1]}, 0.0, {a[0]})", True),
 }
 
 
 _SCALAR: dict[Any, Callable[[Any, list], str]] = {
-    id(ops.power): lambda v, a: _power(v, a, [])[0],
+    id(ops.pow_op): lambda v, a: _power(v, a, [])[0],
     id(ops.sigmoid): lambda v, a: f"sigmoid1({a[0]})",
     id(ops.relu): lambda v, a: f"np.maximum({a[0]}, 0.0)",
     id(ops.compare): lambda v, a: (f"1.0 if {a[0]} > {a[1]} else (0.5 if {a[0]} == {a[1]} else 0.0)"
                                    if v.params["rule"] == "share"
                                    else f"1.0 if {a[0]} {v.params['rule']} {a[1]} else 0.0"),
-    id(ops.broadcast_to): lambda v, a: a[0],
+    id(ops.broadcast_to_op): lambda v, a: a[0],
     "copy": lambda v, a: a[0],
     "zero_where": lambda v, a: f"0.0 if {a[1]} else {a[0]}",
 }

@@ -15,58 +15,20 @@ from typing import Any, Callable
 
 import numpy as np
 
-from . import ops, ops_numpy as on
+from .ops import _registry
 from .tensor import Tensor, read_value, unwrap
 from .tensor_methods import use_table
 
 
-_UFUNCS: dict[Any, Callable] = {
-    np.add: ops.add, np.subtract: ops.sub, np.multiply: ops.mul, np.true_divide: ops.div, np.negative: ops.neg,
-    np.positive: lambda x: x, np.power: on.pow, np.float_power: on.pow, np.square: ops.square, np.exp: ops.exp,
-    np.log: ops.log, np.tanh: ops.tanh, np.absolute: ops.abs_op, np.maximum: ops.maximum, np.minimum: ops.minimum,
-    np.matmul: ops.matmul, np.sign: ops.sign, np.logaddexp: on.logaddexp, np.mod: on.mod, np.fmod: on.fmod,
-    np.arctan2: on.arctan2, np.hypot: on.hypot, np.fmax: on.fmax, np.fmin: on.fmin, np.rint: on.round,
-    **{getattr(np, op.name): op for op in on._UNARY if hasattr(np, op.name)},
-}
-
-
-def _ufunc_reduce(op: Callable) -> Callable:
-    """`np.<ufunc>.reduce(t)`: NumPy's defaults, axis 0 (not the whole array, as np.sum's)."""
-    return lambda x, axis=0, keepdims=False: op(x, axis=axis, keepdims=keepdims)
-
-
-_REDUCE_UFUNCS = {u: _ufunc_reduce(op) for u, op in
-                  ((np.add, ops.reduce_sum), (np.maximum, on.amax), (np.minimum, on.amin), (np.multiply, on.prod))}
-_ACCUMULATE_UFUNCS = {np.add: lambda x, axis=0: on.cumsum(x, axis=axis)}
-_BY_METHOD = {"__call__": _UFUNCS, "reduce": _REDUCE_UFUNCS, "accumulate": _ACCUMULATE_UFUNCS}
+# what each NumPy function runs on Tensors: the registry's tables (each op registers its own, in ops/)
+_UFUNCS = _registry.UFUNCS
+_BY_METHOD = _registry.UFUNC_METHODS  # np.add(t, u), np.add.reduce(t), np.add.accumulate(t)
+_FUNCTIONS = _registry.FUNCTIONS
+# ordering comparisons: mask Tensors made by ops (no gradient), as `t > 0`: a traced step computes them
+_MASK_UFUNCS = _registry.MASK_UFUNCS
 # ufuncs whose result carries no derivative (booleans): run on the values
 _VALUE_UFUNCS = {np.isfinite, np.isnan, np.isinf, np.signbit, np.equal, np.not_equal, np.logical_and,
                  np.logical_or, np.logical_not, np.logical_xor}
-# ordering comparisons: mask Tensors made by ops (no gradient), as `t > 0`: a traced step computes them
-_MASK_UFUNCS = {np.greater: on.greater, np.greater_equal: on.greater_equal, np.less: on.less,
-                np.less_equal: on.less_equal}
-
-_FUNCTIONS: dict[Any, Callable] = {
-    np.sum: ops.reduce_sum, np.mean: ops.reduce_mean, np.max: on.amax, np.amax: on.amax, np.min: on.amin,
-    np.amin: on.amin, np.prod: on.prod, np.var: on.var, np.std: on.std, np.cumsum: on.cumsum,
-    np.reshape: lambda x, shape=None, newshape=None, order="C": on._reshape_in_order(
-        x, shape if shape is not None else newshape, order),
-    np.transpose: lambda x, axes=None: ops.transpose(x, axes=None if axes is None else tuple(axes)),
-    np.swapaxes: on.swapaxes, np.moveaxis: on.moveaxis, np.squeeze: on.squeeze, np.expand_dims: on.expand_dims,
-    np.ravel: on.ravel, np.flip: on.flip, np.repeat: on.repeat, np.tile: on.tile, np.pad: on.pad,
-    np.split: on.split, np.roll: on.roll, np.concatenate: ops.concatenate, np.stack: ops.stack,
-    np.where: lambda condition, *xy: on.where(condition, *xy) if xy else np.where(_values(condition)),
-    np.clip: on.clip, np.einsum: on.einsum, np.dot: on.dot, np.tensordot: on.tensordot, np.outer: on.outer,
-    np.broadcast_to: lambda x, shape: ops.broadcast_to(x, shape=tuple(np.atleast_1d(shape))),
-    np.linalg.norm: on.norm, np.linalg.inv: on.inv, np.linalg.det: on.det, np.linalg.solve: on.solve,
-    np.sort: on.sort, np.take_along_axis: on.take_along_axis,
-    np.inner: on.inner, np.hstack: on.hstack, np.vstack: on.vstack, np.triu: on.triu,
-    np.tril: on.tril, np.nansum: on.nansum, np.nan_to_num: on.nan_to_num, np.round: on.round, np.around: on.round,
-    np.diag: on.diag, np.diagonal: on.diagonal, np.trace: on.matrix_trace, np.cumprod: on.cumprod, np.diff: on.diff,
-    np.append: on.append, np.array_split: on.array_split, np.atleast_1d: on.atleast_1d,
-    np.atleast_2d: on.atleast_2d, np.atleast_3d: on.atleast_3d, np.copy: on.copy, np.zeros_like: on.zeros_like,
-    np.ones_like: on.ones_like, np.empty_like: on.empty_like, np.full_like: on.full_like,
-}
 # questions about values: the answer is the same array NumPy gives, no gradient to lose
 _VALUE_FUNCTIONS = {np.shape, np.ndim, np.size, np.allclose, np.isclose, np.array_equal, np.array_equiv,
                     np.argmax, np.argmin, np.argsort, np.nonzero, np.count_nonzero, np.all, np.any,

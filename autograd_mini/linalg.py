@@ -1,4 +1,9 @@
-"""`am.linalg`: NumPy's spelling of the linear-algebra ops (rows of ops_numpy.py)."""
-from .ops_numpy import det, inv, norm, solve
+"""`am.linalg`: NumPy's spelling of the linear-algebra ops, those registered with `linalg=True` in ops/."""
+from typing import TYPE_CHECKING as _TYPE_CHECKING
 
-__all__ = ["det", "inv", "norm", "solve"]
+from .ops._registry import LINALG as _LINALG
+
+globals().update(_LINALG)
+__all__ = list(_LINALG)
+if _TYPE_CHECKING:  # type checkers read the names where they are written
+    from .ops.linalg import *  # noqa: F403

@@ -11,8 +11,7 @@ from typing import Any
 import numpy as np
 
 from .errors import ShapeError
-from .ops import log_softmax, softplus
-from .ops_numpy import take_along_op
+from .ops import log_softmax, softplus, take_along_op
 from .tensor import Op, Tensor, constant, no_grad, read_value
 
 

@@ -2,7 +2,7 @@
 
 Nothing here knows any op by name. An op is an `Op(name, forward, vjp)`: `forward` maps NumPy
 arrays to a NumPy array, `vjp(g, ans, *inputs, **params)` returns one gradient per input.
-The op table lives in `ops.py`.
+The op table lives in `ops/` (one module per kind of op).
 
 A VJP is written once and runs in two modes: on plain arrays (ordinary backward, fast) and on
 Tensors (`create_graph=True`), where the same arithmetic records a differentiable graph of the

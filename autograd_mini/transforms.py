@@ -33,7 +33,7 @@ from typing import Any, Callable, Iterator, Sequence
 import numpy as np
 
 from .errors import GraphError, ShapeError
-from .ops import reshape, stack
+from .ops import reshape_op, stack
 from . import tensor as _engine
 from .tensor import (Op, Tensor, as_float_array, backprop, enable_grad, is_grad_enabled, no_grad, recording,
                      unwrap, walk)
@@ -165,7 +165,7 @@ def _argnum_list(argnums: Argnums, nargs: int) -> list[int]:
 def _stand_in(x: Any, linked: bool) -> Tensor:
     """A tensor to differentiate with respect to: linked to `x`'s graph, or a fresh leaf."""
     if linked and isinstance(x, Tensor) and x.requires_grad:
-        return reshape(x, shape=x.shape)
+        return reshape_op(x, shape=x.shape)
     return Tensor(unwrap(x), requires_grad=True)
 
 

@@ -95,7 +95,7 @@ def _cos_of(x):
     return cos(x) if isinstance(x, am.Tensor) else np.cos(x)
 
 
-# Written like the rows of ops.py: the VJP calls an Op when it meets Tensors, so it is differentiable.
+# Written like the rows of autograd_mini/ops/: the VJP calls an Op when it meets Tensors, so it is differentiable.
 sin = am.Op("sin", np.sin, lambda g, ans, x: (g * _cos_of(x),))
 cos = am.Op("cos", np.cos, lambda g, ans, x: (-g * _sin_of(x),))
 # The same first derivative computed on plain arrays only: right values, but no graph for the second.

@@ -1,4 +1,5 @@
-"""The ops of ops_numpy.py, first and second derivatives against float64 central differences.
+"""The ops of autograd_mini/ops/ beyond the first table (tests/test_ops.py), first and second derivatives
+against float64 central differences.
 
 Each CASE draws inputs (random shapes, broadcast pairs, axes, edge values) and names the function
 under test; `test_gradient` runs am.gradcheck on it, `test_second_derivative` am.gradgradcheck on
@@ -318,6 +319,7 @@ CASES = {
     "power": _drawn(power_case(), lambda c: ((lambda x, y: x ** y) if c[1] == "both" else
                                              (lambda x: am.power(x, c[0][1])), c[0] if c[1] == "both" else c[0][:1])),
     "logaddexp": _drawn(broadcast_pair(WIDE, WIDE, max_side=SIDE), lambda c: (am.logaddexp, c)),
+    "logaddexp2": _drawn(broadcast_pair(WIDE, WIDE, max_side=SIDE), lambda c: (am.logaddexp2, c)),
     "max": _drawn(unique_reduction(), lambda c: (lambda t: am.max(t, axis=c[1], keepdims=c[2]), (c[0],))),
     "min": _drawn(unique_reduction(), lambda c: (lambda t: t.min(axis=c[1], keepdims=c[2]), (c[0],))),
     "prod": _drawn(reduction(st.one_of(st.just(0.0), floats(-2, 2))),
@@ -407,8 +409,8 @@ def _draw(data, name):
 # the NumPy-surface rows (mostly steps, casts, shape and index composites of rows checked above) draw
 # fewer examples each, so that the whole suite stays within its time
 SURFACE = {"log10", "arccosh", "arctanh", "floor", "ceil", "trunc", "round", "mod", "mod_divisor", "fmod", "arctan2",
-           "hypot", "fmax", "fmin", "astype", "copy", "nansum", "nan_to_num", "diagonal", "diag", "matrix_trace",
-           "cumprod", "diff", "append", "array_split", "atleast_1d", "atleast_2d", "atleast_3d"}
+           "hypot", "fmax", "fmin", "logaddexp2", "astype", "copy", "nansum", "nan_to_num", "diagonal", "diag",
+           "matrix_trace", "cumprod", "diff", "append", "array_split", "atleast_1d", "atleast_2d", "atleast_3d"}
 CORE = [name for name in CASES if name not in SURFACE]
 
 
@@ -567,7 +569,8 @@ def test_float32_stays_float32(name):
               "split": lambda t: am.split(t, 3, axis=1)[0], "moveaxis": lambda t: am.moveaxis(t, 0, 1),
               "swapaxes": lambda t: am.swapaxes(t, 0, 1), "index_update": lambda t: t.at[0].set(1.0),
               "index_add": lambda t: t.at[0].add(1.0), "index_add_repeated": lambda t: t.at[[0, 0]].add(t[1]),
-              "logaddexp": lambda t: am.logaddexp(t, 0.5), "sort": am.sort, "triu": am.triu, "tril": am.tril,
+              "logaddexp": lambda t: am.logaddexp(t, 0.5), "logaddexp2": lambda t: t.logaddexp2(0.5),
+              "sort": am.sort, "triu": am.triu, "tril": am.tril,
               "take_along_axis": lambda t: am.take_along_axis(t, np.array([[2, 0, 2], [1, 1, 0]]), 1),
               "mod": lambda t: t % 0.3, "mod_divisor": lambda t: 1.0 % t, "fmod": lambda t: am.fmod(t, 0.3),
               "arctan2": lambda t: am.arctan2(t, t[0]), "hypot": lambda t: am.hypot(t, 1.0),
@@ -582,19 +585,23 @@ def test_float32_stays_float32(name):
 
 
 # the name a public function is tested under, where it differs; argmax/argmin have no gradient to check
-_TESTED_AS = {"amax": "max", "amin": "min", "pow": "power", "sign_of": "sign", "flatten": "ravel",
+_TESTED_AS = {"amax": "max", "amin": "min", "pow": "power", "flatten": "ravel",
               "unsqueeze": "expand_dims", "argmax": None, "argmin": None, "argsort": None,
               # masks: no gradient (tests/test_tensor.py, tests/test_compiled_truth.py)
               **dict.fromkeys(["greater", "greater_equal", "less", "less_equal"]),
               # creation functions make constants (no gradient to check): tests/test_numpy_idioms.py
               **dict.fromkeys(["zeros", "ones", "full", "eye", "arange", "zeros_like", "ones_like", "full_like",
-                               "empty_like"])}
+                               "empty_like"]),
+              # property tests of their own in tests/test_ops.py (BINARY, UNARY, and one test each)
+              **dict.fromkeys(["add", "sub", "mul", "div", "maximum", "minimum", "neg", "square", "exp", "log", "tanh",
+                               "sigmoid", "softplus", "relu", "abs", "matmul", "sum", "mean", "reshape", "transpose",
+                               "broadcast_to", "concatenate", "stack", "log_softmax", "softmax"])}
 
 
 def test_every_op_of_the_table_has_a_gradient_case():
-    """A new row or public function of ops_numpy.py is exported as soon as it is written (its __all__
-    is built from the rows), so it must not be able to skip these property tests either."""
-    from autograd_mini import ops_numpy
-    missing = [name for name in ops_numpy.__all__ if _TESTED_AS.get(name, name) is not None
+    """A new row or public function of ops/ is exported as soon as it is registered (am.__all__ is
+    read from the registry), so it must not be able to skip these property tests either."""
+    from autograd_mini import ops
+    missing = [name for name in ops.__all__ if _TESTED_AS.get(name, name) is not None
                and _TESTED_AS.get(name, name) not in CASES]
     assert not missing, f"ops without a gradcheck/gradgradcheck case in CASES: {missing}"

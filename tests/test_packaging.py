@@ -46,6 +46,14 @@ def test_the_printed_blocks_are_package_data_beside_the_models() -> None:
     assert list((ROOT / "models" / "printed").glob("*.txt"))
 
 
+def test_every_package_folder_is_listed_for_installing() -> None:
+    """A package folder missing from pyproject.toml works from the checkout and is absent once installed."""
+    listed = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
+    folders = {".".join(init.parent.relative_to(ROOT).parts) for top in ("autograd_mini", "models", "benchmarks")
+               for init in (ROOT / top).rglob("__init__.py")}
+    assert folders <= listed, sorted(folders - listed)
+
+
 def test_the_version_is_written_once() -> None:
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())
     assert "version" not in project["project"] and "version" in project["project"]["dynamic"]
