@@ -74,10 +74,57 @@ KIND_MEANINGS: dict[str, str] = {  # a parameter's verdict, machine-readable (pi
     "undetermined": "the true gradient is ~0 at every point",
 }  # an AuditReport's `kind` is one of these, or "mixed"
 
-MATCH_TOL = 1e-9      # relative error under which a rule "is" a candidate (float64 rounding is ~1e-15)
+MATCH_TOL = 1e-9      # relative error under which a float64 rule "is" a candidate (its rounding is ~1e-15)
+MATCH_EPS = 1000      # a program in a coarser precision (float32) matches within this many of its eps...
+MATCH_COARSEST = 1e-2  # ...but never more loosely than this (float16's eps is 1e-3)
+FLOOR_TOL = 1e-12     # rounding where a rule's terms cancel (p - y), relative to the rule's largest norm...
+FLOOR_EPS = 100       # ...in a coarser precision, this many of its eps
 ZERO_GRAD = 1e-8      # a gradient this small relative to the parameter's largest is "~0": nothing to compare
 ZERO_GRAD_ABS = 1e-12  # ...and so is one this small outright: at an exact fit, what is left is rounding noise
 SYMMETRY_TOL = 1e-6   # Jacobian asymmetry below this is finite-difference noise (about 1e-9 here)
+FACTOR_TOL = 1e-6     # a constant within this of N, 2, 1/2, 1, ... (relative) is named as that one
+
+
+@dataclass(frozen=True)
+class Tolerance:
+    """How closely a rule must reproduce a candidate, from the precision the user's program computes in:
+    the coarsest float dtype among its parameters, its data and the arrays its rule returns. A float32
+    program's rule carries float32 rounding (~1e-7 relative, more where terms cancel), so judging it by
+    float64's 1e-9 would call a correct rule wrong; float64 programs keep the float64 bounds."""
+    eps: float = float(np.finfo(np.float64).eps)
+
+    @property
+    def coarse(self) -> bool:
+        return self.eps > np.finfo(np.float64).eps
+
+    @property
+    def relative(self) -> float:
+        return min(MATCH_EPS * self.eps, MATCH_COARSEST) if self.coarse else MATCH_TOL
+
+    @property
+    def floor(self) -> float:
+        return FLOOR_EPS * self.eps if self.coarse else FLOOR_TOL
+
+    @property
+    def factor(self) -> float:
+        return max(FACTOR_TOL, self.relative)
+
+    @property
+    def symmetry(self) -> float:  # finite differences of a coarse rule are noisier by (eps / eps64)^(2/3)
+        return max(SYMMETRY_TOL, 100 * self.eps ** (2 / 3)) if self.coarse else SYMMETRY_TOL
+
+    @property
+    def step(self) -> float:  # the finite-difference step balancing truncation (h^2) and rounding (eps/h)
+        return self.eps ** (1 / 3) if self.coarse else 1e-5
+
+    def describe(self) -> str:
+        return f"a rule computed at eps {self.eps:.3g} is matched within {self.relative:.3g} (relative)"
+
+
+def _precision(arrays: Sequence[Any]) -> Tolerance:
+    """The tolerance for the coarsest float dtype among these arrays (float64 if there is none coarser)."""
+    eps = [float(np.finfo(a.dtype).eps) for a in arrays if isinstance(a, np.ndarray) and a.dtype.kind == "f"]
+    return Tolerance(max(eps, default=float(np.finfo(np.float64).eps)))
 
 # What a constant factor between rule and gradient usually means, keyed by (power of 2, power of N)
 # in |c| = 2^a * N^b. Entries with N come first: when the loss averages, mean vs sum is the likelier story.
@@ -478,36 +525,37 @@ def _evaluate_all(loss_fn: Callable, manual_rule: Callable, given: list[Params],
 
 # ---- matching a rule against candidates --------------------------------------------------------------
 
-def _fit_factor(rules: list[np.ndarray], candidates: list[np.ndarray], floor: float) -> float | None:
-    """The one constant c with rule = c * candidate at every point (to MATCH_TOL), or None."""
+def _fit_factor(rules: list[np.ndarray], candidates: list[np.ndarray], floor: float,
+                tol: Tolerance) -> float | None:
+    """The one constant c with rule = c * candidate at every point (to the tolerance), or None."""
     den = sum(float(np.vdot(v, v)) for v in candidates)
     c = sum(float(np.vdot(v, r)) for r, v in zip(rules, candidates)) / den if den > 0 else 0.0
     if c == 0 or not math.isfinite(c):
         return None
     for r, v in zip(rules, candidates):
-        allowed = MATCH_TOL * (np.linalg.norm(r) + abs(c) * np.linalg.norm(v)) + floor
+        allowed = tol.relative * (np.linalg.norm(r) + abs(c) * np.linalg.norm(v)) + floor
         if not np.linalg.norm(r - c * v) <= allowed:  # `not <=` so that NaN fails too
             return None
-    return math.copysign(1.0, c) if math.isclose(abs(c), 1, rel_tol=1e-6) else c  # 1 - 1e-12 is 1
+    return math.copysign(1.0, c) if math.isclose(abs(c), 1, rel_tol=tol.factor) else c  # 1 - 1e-12 is 1
 
 
-def factor_meanings(c: float, sizes: list[int]) -> list[str]:
+def factor_meanings(c: float, sizes: list[int], rel_tol: float = FACTOR_TOL) -> list[str]:
     """What |c| usually means, e.g. ['N/2 with N = 4: the rule is the gradient of 1/2*SSE ...']."""
     found = []
     for (a, b), (name, meaning) in FACTOR_MEANINGS.items():
         for n in (sizes if b else [1]):
-            if math.isclose(abs(c), 2.0 ** a * float(n) ** b, rel_tol=1e-6):
+            if math.isclose(abs(c), 2.0 ** a * float(n) ** b, rel_tol=rel_tol):
                 found.append(f"{name}{f' with N = {n}' if b else ''}: {meaning}")
     return found
 
 
-def factor_mistake(c: float, sizes: list[int]) -> str | None:
+def factor_mistake(c: float, sizes: list[int], rel_tol: float = FACTOR_TOL) -> str | None:
     """|c| as a mistake in a few words, e.g. 'the 1/N was dropped (N = 6)' (None if it names nothing)."""
-    if math.isclose(abs(c), 1, rel_tol=1e-6):
+    if math.isclose(abs(c), 1, rel_tol=rel_tol):
         return None
     for (a, b), words in FACTOR_MISTAKES.items():
         for n in (sizes if b else [1]):
-            if math.isclose(abs(c), 2.0 ** a * float(n) ** b, rel_tol=1e-6):
+            if math.isclose(abs(c), 2.0 ** a * float(n) ** b, rel_tol=rel_tol):
                 return words + (f" (N = {n})" if b else "")
     return None
 
@@ -591,8 +639,8 @@ def _node_trials(nodes: list[Tensor]) -> list[_Trial]:
     return trials
 
 
-def _search_variants(points: list[_Point], pending: dict[str, list[int]], floors: dict[str, float]
-                     ) -> dict[str, list[VariantMatch]]:
+def _search_variants(points: list[_Point], pending: dict[str, list[int]], floors: dict[str, float],
+                     tol: Tolerance) -> dict[str, list[VariantMatch]]:
     """Every tried mistake whose gradient, times one constant, reproduces a pending rule."""
     found: dict[str, list[VariantMatch]] = {name: [] for name in pending}
     if any([t.op_name for t in p.nodes] != [t.op_name for t in points[0].nodes] for p in points):
@@ -612,7 +660,7 @@ def _search_variants(points: list[_Point], pending: dict[str, list[int]], floors
             for name, valid in pending.items():
                 changed = any(not np.array_equal(grads[k][name], points[k].grad[name]) for k in valid)
                 c = _fit_factor([points[k].rule[name] for k in valid], [grads[k][name] for k in valid],
-                                floors[name]) if changed else None
+                                floors[name], tol) if changed else None
                 if c is not None:
                     found[name].append(VariantMatch(trial.op, trial.variant, trial.description, trial.node_index,
                                                     trial.label, c, points[0].nodes[trial.node_index],
@@ -766,7 +814,7 @@ def _run_variants(indices: list[int], name: str | None) -> list[tuple[str, str, 
 # ---- a step, not a gradient: back-propagating through weights already updated in the same step -----
 
 def _search_updated_in_step(points: list[_Point], pending: dict[str, list[int]], floors: dict[str, float],
-                            step: Callable[[Params, Params], Params]) -> dict[str, list[str]]:
+                            step: Callable[[Params, Params], Params], tol: Tolerance) -> dict[str, list[str]]:
     """Rules that are the gradient except that back-propagation reads weights already updated in this
     step: updating the output layer first, as back-propagation meets the weights, then going through
     it. Returns, per rule so explained, the weights it reads updated."""
@@ -792,7 +840,7 @@ def _search_updated_in_step(points: list[_Point], pending: dict[str, list[int]],
     found = {}
     for name, valid in pending.items():
         if name in order[1:] and _fit_factor([points[k].rule[name] for k in valid],
-                                             [stale[k][name] for k in valid], floors[name]) == 1:
+                                             [stale[k][name] for k in valid], floors[name], tol) == 1:
             found[name] = order[:order.index(name)]
     return found
 
@@ -807,8 +855,9 @@ def _reading_updated(node: Tensor, updated: dict[int, np.ndarray]) -> Callable:
 
 
 def _explain_by_update_order(evaluated: list[_Point], pending: dict[str, list[int]], floors: dict[str, float],
-                             results: dict[str, ParamAudit], step: Callable[[Params, Params], Params]) -> None:
-    for name, before in _search_updated_in_step(evaluated, pending, floors, step).items():
+                             results: dict[str, ParamAudit], step: Callable[[Params, Params], Params],
+                             tol: Tolerance) -> None:
+    for name, before in _search_updated_in_step(evaluated, pending, floors, step, tol).items():
         r = results[name]
         r.kind, r.updated_before = "updated_in_step", before
         r.verdict = f"uses weights already updated in this step ({', '.join(before)})"
@@ -831,12 +880,12 @@ def _unflatten(vector: np.ndarray, like: Params) -> Params:
     return out
 
 
-def _jacobian(manual_rule: Callable, params: Params) -> np.ndarray:
+def _jacobian(manual_rule: Callable, params: Params, tol: Tolerance) -> np.ndarray:
     """d rule / d theta by central differences, on the flattened parameters."""
     theta = _flatten(params)
     jac = np.empty((theta.size, theta.size))
     for j in range(theta.size):
-        h = 1e-5 * (1 + abs(theta[j]))  # truncation ~h^2 and rounding ~1e-16/h both stay near 1e-10
+        h = tol.step * (1 + abs(theta[j]))  # truncation ~h^2 and rounding ~eps/h both stay near eps^(2/3)
         moved = theta.copy()
         moved[j] += h
         plus = _flatten(_rule_at(manual_rule, _unflatten(moved, params))[0])
@@ -905,26 +954,31 @@ def audit(loss_fn: Callable[..., Tensor], params: dict[str, Any],
     """
     loss_fn, manual_rule, data_sizes = _with_data(loss_fn, manual_rule, data)
     given = _given_points(params, points)
+    manual_rule, results_seen = _in_given_dtypes(manual_rule, params)
     evaluated, transposed = _evaluate_all(loss_fn, manual_rule, given, n_random, spread, seed)
+    tol = _precision([np.asarray(unwrap(v)) for v in [*params.values(), *(data or {}).values()]
+                      if isinstance(v, (np.ndarray, Tensor))] + results_seen)
     sizes = _sizes(evaluated, n_samples, data_sizes)
     dropped = _dropped_from_graph(loss_fn, evaluated[0], seed)
-    results, pending, floors = _first_verdicts(evaluated, transposed, sizes, dropped)
+    results, pending, floors = _first_verdicts(evaluated, transposed, sizes, dropped, tol)
     if pending:
-        _explain_by_terms(evaluated, pending, floors, results, sizes)
+        _explain_by_terms(evaluated, pending, floors, results, sizes, tol)
     if pending:
-        _explain_by_variants(evaluated, pending, floors, results, sizes)
+        _explain_by_variants(evaluated, pending, floors, results, sizes, tol)
     step = step or ((lambda theta, d: {n: theta[n] - learning_rate * d[n] for n in theta})
                     if learning_rate is not None else None)
     if pending and step is not None:
-        _explain_by_update_order(evaluated, pending, floors, results, step)
-    asymmetry = _explain_by_symmetry(manual_rule, evaluated, pending, results) if pending else None
+        _explain_by_update_order(evaluated, pending, floors, results, step, tol)
+    asymmetry = _explain_by_symmetry(manual_rule, evaluated, pending, results, tol) if pending else None
     descent, descent_cosines = _descent(evaluated, results)
     convergence = _converge(loss_fn, manual_rule, given[0], step, steps) if step is not None else None
     kinds = {r.kind for r in results.values()}
     factors = {round(r.factor, 9) for r in results.values() if r.factor is not None}
     kind = kinds.pop() if len(kinds) == 1 and len(factors) <= 1 else "mixed"
+    notes = _notes(results) + ([f"Precision: the program computes in a coarser float dtype than float64, so "
+                                 f"{tol.describe()}."] if tol.coarse else [])
     return AuditReport(results, kind, _summary(kind, results), len(given), n_random, asymmetry,
-                       descent, descent_cosines, convergence, _notes(results))
+                       descent, descent_cosines, convergence, notes)
 
 
 def _with_data(loss_fn: Callable, manual_rule: Callable, data: Mapping[str, Any] | None
@@ -1018,6 +1072,24 @@ def _where_values_taken(loss_fn: Callable, params: Params, name: str) -> str | N
     return getattr(leaves[name], "taken_at", None)
 
 
+def _in_given_dtypes(manual_rule: Callable, params: Mapping[str, Any]) -> tuple[Callable, list[np.ndarray]]:
+    """The rule given each parameter in the float dtype it was given in (a float32 program runs as
+    written, in float32; the loss and its true gradient are computed in float64 from the same values),
+    and a list that collects one array of each dtype the rule returns: the precision it computes in."""
+    dtypes = {name: a.dtype if a.dtype.kind == "f" else np.dtype(np.float64)
+              for name, a in ((name, np.asarray(unwrap(v))) for name, v in params.items())}
+    seen: list[np.ndarray] = []
+
+    def rule(values: Params) -> Any:
+        out = manual_rule({name: v.astype(dtypes.get(name, v.dtype)) for name, v in values.items()})
+        if isinstance(out, Mapping):
+            kinds = {a.dtype for a in seen}
+            seen.extend(np.zeros(0, v.dtype) for v in out.values() if isinstance(getattr(v, "dtype", None), np.dtype)
+                        and v.dtype.kind == "f" and v.dtype not in kinds)
+        return out
+    return rule, seen
+
+
 def _given_points(params: dict[str, Any], points: list[dict[str, Any]] | None) -> list[Params]:
     """The given points as float64 arrays, refused unless each has the same names and real, finite values."""
     given = []
@@ -1036,8 +1108,8 @@ def _given_points(params: dict[str, Any], points: list[dict[str, Any]] | None) -
     return given
 
 
-def _first_verdicts(evaluated: list[_Point], transposed: set[str], sizes: list[int], dropped: dict[str, ParamAudit]
-                    ) -> tuple[dict[str, ParamAudit], dict[str, list[int]], dict[str, float]]:
+def _first_verdicts(evaluated: list[_Point], transposed: set[str], sizes: list[int], dropped: dict[str, ParamAudit],
+                    tol: Tolerance) -> tuple[dict[str, ParamAudit], dict[str, list[int]], dict[str, float]]:
     """Per parameter: non-finite, or c times the gradient (or its transpose); the rest are pending,
     with the points to compare at and the rounding floor of the rule."""
     results: dict[str, ParamAudit] = {}
@@ -1054,8 +1126,8 @@ def _first_verdicts(evaluated: list[_Point], transposed: set[str], sizes: list[i
             continue
         largest = max(np.linalg.norm(g) for g in grads)
         valid = [k for k, g in enumerate(grads) if np.linalg.norm(g) > max(ZERO_GRAD * largest, ZERO_GRAD_ABS)]
-        floors[name] = 1e-12 * max(np.linalg.norm(r) for r in rules)  # rounding in rules that cancel, e.g. p - y
-        results[name] = _compare(name, grads, rules, valid, floors[name], name in transposed, sizes)
+        floors[name] = tol.floor * max(np.linalg.norm(r) for r in rules)  # rounding in rules that cancel, e.g. p - y
+        results[name] = _compare(name, grads, rules, valid, floors[name], name in transposed, sizes, tol)
         if results[name].kind == "":
             pending[name] = valid
     return results, pending, floors
@@ -1096,21 +1168,21 @@ def _term_label(term: Tensor, leaves: dict[str, Tensor]) -> str:
     return f"the L2 penalty term on {', '.join(names)}" if squared else f"the term in {', '.join(names)}"
 
 
-def _how_scaled(c: float, sizes: list[int], label: str) -> str:
+def _how_scaled(c: float, sizes: list[int], label: str, tol: Tolerance) -> str:
     if c == 0:
         return "missing"
     if c == -1:
         return "sign-flipped" + (" (the weight decay's sign)" if "penalty" in label else "")
-    if math.isclose(c, 0.5, rel_tol=1e-6):
+    if math.isclose(c, 0.5, rel_tol=tol.factor):
         return "missing its factor 2"
-    if math.isclose(c, 2, rel_tol=1e-6):
+    if math.isclose(c, 2, rel_tol=tol.factor):
         return "doubled (a factor 2 too many)"
-    named = factor_mistake(c, sizes)
+    named = factor_mistake(c, sizes, tol.factor)
     return f"scaled by {_fmt(c)}" + (f": {named}" if named else "")
 
 
 def _explain_by_terms(evaluated: list[_Point], pending: dict[str, list[int]], floors: dict[str, float],
-                      results: dict[str, ParamAudit], sizes: list[int]) -> None:
+                      results: dict[str, ParamAudit], sizes: list[int], tol: Tolerance) -> None:
     """A loss that is a sum of terms (data + L2): a rule that is sum_i c_i * (term i's gradient) at every
     point, with some c_i != 1, names the term whose gradient is scaled, missing or sign-flipped."""
     per_point = [_loss_terms(p.loss) for p in evaluated]
@@ -1125,10 +1197,11 @@ def _explain_by_terms(evaluated: list[_Point], pending: dict[str, list[int]], fl
         design = np.stack([np.concatenate([term_grads[k][i][name].ravel() for k in valid]) for i in used], axis=1)
         target = np.concatenate([evaluated[k].rule[name].ravel() for k in valid])
         coefficients = np.linalg.lstsq(design, target, rcond=None)[0]
-        coefficients = [0.0 if abs(c) < 1e-6 else float(np.round(c)) if math.isclose(c, np.round(c), rel_tol=1e-6)
+        coefficients = [0.0 if abs(c) < tol.factor else float(np.round(c))
+                        if math.isclose(c, np.round(c), rel_tol=tol.factor)
                         else float(c) for c in coefficients]
         fitted = design @ np.array(coefficients)
-        if not np.linalg.norm(target - fitted) <= MATCH_TOL * np.linalg.norm(target) + floors[name] * len(valid):
+        if not np.linalg.norm(target - fitted) <= tol.relative * np.linalg.norm(target) + floors[name] * len(valid):
             continue
         wrong = [(i, c) for i, c in zip(used, coefficients) if c != 1]
         if not wrong or len(wrong) == len(used):  # all scaled alike is a factor, found before
@@ -1137,7 +1210,7 @@ def _explain_by_terms(evaluated: list[_Point], pending: dict[str, list[int]], fl
         count = len(per_point[0])
         labels = [f"term {i + 1} of {count}, {_term_label(per_point[0][i][0], evaluated[0].leaves)}," for i, _ in wrong]
         r.kind = "wrong_term"
-        r.mistake = "; ".join(f"the gradient of {label} is {_how_scaled(c, sizes, label)}"
+        r.mistake = "; ".join(f"the gradient of {label} is {_how_scaled(c, sizes, label, tol)}"
                               for label, (_, c) in zip(labels, wrong))
         r.verdict = r.mistake
         r.factor = wrong[0][1]
@@ -1147,21 +1220,21 @@ def _explain_by_terms(evaluated: list[_Point], pending: dict[str, list[int]], fl
 
 
 def _explain_by_variants(evaluated: list[_Point], pending: dict[str, list[int]], floors: dict[str, float],
-                         results: dict[str, ParamAudit], sizes: list[int]) -> None:
-    for name, matches in _search_variants(evaluated, pending, floors).items():
+                         results: dict[str, ParamAudit], sizes: list[int], tol: Tolerance) -> None:
+    for name, matches in _search_variants(evaluated, pending, floors, tol).items():
         if matches:
             # the simplest story first: no extra factor, then the earliest node
             matches.sort(key=lambda m: (m.factor != 1, m.sites, m.node_index))
-            _set_variant(results[name], matches, sizes)
+            _set_variant(results[name], matches, sizes, tol)
             del pending[name]
 
 
 def _explain_by_symmetry(manual_rule: Callable, evaluated: list[_Point], pending: dict[str, list[int]],
-                         results: dict[str, ParamAudit]) -> float | None:
+                         results: dict[str, ParamAudit], tol: Tolerance) -> float | None:
     """Verdicts for the rules still unexplained, from the symmetry of their Jacobian (a gradient
     field's is symmetric); returns the asymmetry of the whole rule over its finite blocks."""
     names = list(evaluated[0].params)
-    jacobians = [_jacobian(manual_rule, p.params) for p in evaluated]
+    jacobians = [_jacobian(manual_rule, p.params, tol) for p in evaluated]
     offsets = np.cumsum([0] + [evaluated[0].params[n].size for n in names])
     blocks = {name: slice(offsets[i], offsets[i + 1]) for i, name in enumerate(names)}
     for name in pending:
@@ -1171,10 +1244,10 @@ def _explain_by_symmetry(manual_rule: Callable, evaluated: list[_Point], pending
                                         "'s finite-difference Jacobian (the rule within 1e-5 of the point)")
             continue
         r.asymmetry = max(_asymmetry(j[block, block]) for j in jacobians)
-        r.kind = "not_a_gradient" if r.asymmetry > SYMMETRY_TOL else "other_gradient"
+        r.kind = "not_a_gradient" if r.asymmetry > tol.symmetry else "other_gradient"
         r.verdict = ("not a gradient of any function" if r.kind == "not_a_gradient"
                      else "the gradient of another function, not of this loss")
-        r.first_difference = _first_difference(name, evaluated, pending[name])
+        r.first_difference = _first_difference(name, evaluated, pending[name], tol)
         if r.first_difference:
             r.verdict += f"; {r.first_difference}"
         r.evidence += f"; Jacobian asymmetry {r.asymmetry:.3g}"
@@ -1183,13 +1256,13 @@ def _explain_by_symmetry(manual_rule: Callable, evaluated: list[_Point], pending
     return max(_asymmetry(j[np.ix_(finite, finite)]) for j in jacobians) if finite else None
 
 
-def _first_difference(name: str, evaluated: list[_Point], valid: list[int]) -> str | None:
+def _first_difference(name: str, evaluated: list[_Point], valid: list[int], tol: Tolerance) -> str | None:
     """Where the rule and the gradient first differ, at the first point compared, and by how much."""
     if not valid:
         return None
     p = evaluated[valid[0]]
     rule, grad = p.rule[name], p.grad[name]
-    off = np.abs(rule - grad) > 1e-6 * max(np.abs(grad).max(), np.abs(rule).max())
+    off = np.abs(rule - grad) > max(1e-6, tol.relative) * max(np.abs(grad).max(), np.abs(rule).max())
     if not off.any():
         return None
     entry = tuple(int(i) for i in np.argwhere(off)[0])
@@ -1229,7 +1302,7 @@ def _notes(results: dict[str, ParamAudit]) -> list[str]:
 
 
 def _compare(name: str, grads: list[np.ndarray], rules: list[np.ndarray], valid: list[int], floor: float,
-             transposed_shape: bool, sizes: list[int]) -> ParamAudit:
+             transposed_shape: bool, sizes: list[int], tol: Tolerance) -> ParamAudit:
     """Statistics, and the verdict if the rule is c times the gradient or its transpose ("" if neither)."""
     cosines: list[float | None] = [None] * len(grads)
     scales: list[float | None] = [None] * len(grads)
@@ -1255,16 +1328,16 @@ def _compare(name: str, grads: list[np.ndarray], rules: list[np.ndarray], valid:
         result.kind, result.verdict = "undetermined", "undetermined: the true gradient is ~0 at every point"
         return result
 
-    c = _fit_factor([rules[k] for k in valid], [grads[k] for k in valid], floor)
+    c = _fit_factor([rules[k] for k in valid], [grads[k] for k in valid], floor, tol)
     square = grads[0].ndim == 2 and grads[0].shape[0] == grads[0].shape[1]
     if c is None and square and not all(np.allclose(grads[k], grads[k].T) for k in valid):
-        c = _fit_factor([rules[k] for k in valid], [grads[k].T for k in valid], floor)
+        c = _fit_factor([rules[k] for k in valid], [grads[k].T for k in valid], floor, tol)
         transposed_shape = c is not None
     if c is None:
         return result
     result.factor = c
-    result.meaning = "; or ".join(factor_meanings(c, sizes)) or None
-    result.mistake = factor_mistake(c, sizes)
+    result.meaning = "; or ".join(factor_meanings(c, sizes, tol.factor)) or None
+    result.mistake = factor_mistake(c, sizes, tol.factor)
     if transposed_shape:
         result.mistake = "the gradient is transposed" + (f", and {result.mistake}" if result.mistake else "")
         result.kind = "transposed"
@@ -1275,7 +1348,7 @@ def _compare(name: str, grads: list[np.ndarray], rules: list[np.ndarray], valid:
         result.kind = "sign_flipped"
         result.verdict = "sign flipped" + ("" if c == -1 else f", times {_fmt(-c)}")
         flipped = "the error written as y - p instead of p - y, or the update added instead of subtracted"
-        result.meaning = flipped if c == -1 else "; ".join([flipped, *factor_meanings(c, sizes)])
+        result.meaning = flipped if c == -1 else "; ".join([flipped, *factor_meanings(c, sizes, tol.factor)])
         result.mistake = "the sign is flipped" + (f", and {result.mistake}" if result.mistake else "")
     else:
         named = result.meaning.split(":")[0] if result.meaning else _fmt(c)  # e.g. "N/2 with N = 4"
@@ -1284,14 +1357,16 @@ def _compare(name: str, grads: list[np.ndarray], rules: list[np.ndarray], valid:
     return result
 
 
-def _set_variant(result: ParamAudit, matches: list[VariantMatch], sizes: list[int]) -> None:
+def _set_variant(result: ParamAudit, matches: list[VariantMatch], sizes: list[int], tol: Tolerance) -> None:
     best = matches[0]
     result.kind, result.variant, result.alternatives = "wrong_derivative", best, matches[1:]
     result.factor = best.factor
-    result.meaning = ("; or ".join(factor_meanings(best.factor, sizes)) or None) if best.factor != 1 else None
+    meanings = factor_meanings(best.factor, sizes, tol.factor) if best.factor != 1 else []
+    result.meaning = "; or ".join(meanings) or None
     result.verdict = f"{best.label.split(' (')[0]}: {best.description.split(':')[0]}"
     result.mistake = f"{best.description}, {_at(best.label)}" + (
-        f"; and {factor_mistake(best.factor, sizes) or f'scaled by {_fmt(best.factor)}'}" if best.factor != 1 else "")
+        f"; and {factor_mistake(best.factor, sizes, tol.factor) or f'scaled by {_fmt(best.factor)}'}"
+        if best.factor != 1 else "")
     if best.factor != 1:
         result.verdict += f", times {_fmt(best.factor)}"
     result.evidence += (f"; autodiff with '{best.variant}' at {best.label} reproduces the rule"

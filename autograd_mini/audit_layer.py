@@ -53,10 +53,12 @@ def audit_layer(forward: Callable[..., tuple[Any, Any]], backward: Callable[[np.
                 raise TypeError(f"audit_layer: forward must return (out, cache), got {type(result).__name__}")
             return result
 
-        out_shape = np.shape(call({name: arrays[i] for i, name in zip(wanted, labels)})[0])
+        out = np.asarray(call({name: arrays[i] for i, name in zip(wanted, labels)})[0])
+        dtype = out.dtype if out.dtype.kind == "f" else np.dtype(np.float64)  # a float32 layer gets float32 douts
         rng = np.random.default_rng(seed)
         reports = [_one_draw(call, backward, labels, {name: arrays[i] for i, name in zip(wanted, labels)},
-                             rng.standard_normal(out_shape), n_random, spread, seed + k) for k in range(draws)]
+                             rng.standard_normal(out.shape).astype(dtype), n_random, spread, seed + k)
+                   for k in range(draws)]
     finally:
         np.random.set_state(state)
     return _merged(reports)

@@ -570,3 +570,24 @@ def test_a_malformed_rule_is_a_clear_error_naming_the_parameter(rule, error, wor
 def test_a_rule_may_return_tensors():
     report = am.audit(sse_loss, W_LIN, lambda p: {"W": am.Tensor(sse_rule(p)["W"])})
     assert report.kinds == {"W": "exact"}
+
+
+# ---- precision: a rule is judged at the precision of the program it comes from -------------------
+
+def _linear_rule_in(dtype):
+    def rule(p):  # the same correct rule, computed in `dtype` from the parameter as given
+        X = X_LIN.astype(dtype)
+        return {"W": 2 * X.T @ (X @ p["W"] - Y_LIN.astype(dtype))}
+    return rule
+
+
+def test_a_float32_rule_is_judged_at_float32_precision_and_float64_keeps_its_bound():
+    w32 = {"W": W_LIN["W"].astype(np.float32)}
+    report = am.audit(sse_loss, w32, _linear_rule_in(np.float32))
+    assert report.kind == "exact", report.explain()  # float64's 1e-9 called this correct rule "not a gradient"
+    assert any("coarser float dtype" in note for note in report.notes)
+    assert am.audit(sse_loss, w32, lambda p: {"W": 2 * _linear_rule_in(np.float32)(p)["W"]}).params["W"].mistake \
+        == "a factor 2 too many (e.g. the loss's 1/2 left out)"  # a factor is still named in float32
+    off_by_1e_6 = lambda p: {"W": _linear_rule_in(np.float64)(p)["W"] * (1 + 1e-6 * rng.normal(size=(3, 2)))}  # noqa: E731
+    assert am.audit(sse_loss, W_LIN, off_by_1e_6).kind != "exact"  # float64: 1e-6 is a real difference
+    assert audit_module.Tolerance(float(np.finfo(np.float32).eps)).relative < 1e-3

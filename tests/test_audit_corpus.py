@@ -80,21 +80,32 @@ EXPECTED: dict[str, dict[str, tuple[str, str | None]]] = {
 FAST = {"n_random": 2}  # the corpus is about verdicts: fewer random points keep the suite quick
 
 
-def run(case: str, mistake: str | None) -> am.AuditReport:
+def _as(dtype, value):
+    return value.astype(dtype) if isinstance(value, np.ndarray) and value.dtype.kind == "f" else value
+
+
+def run(case: str, mistake: str | None, dtype=np.float64) -> am.AuditReport:
+    """The case's audit, with every float array of the program in `dtype`: the parameters, the data and
+    the rule's own arithmetic (a float32 program is judged at float32's precision)."""
     if case in LOSS_CASES:
         loss, rule, params, data = LOSS_CASES[case]
-        return am.audit(loss, params, lambda p, d: rule(p, d, mistake), data=data, **FAST)
+        return am.audit(loss, {k: _as(dtype, v) for k, v in params.items()},
+                        lambda p, d: rule({k: _as(dtype, v) for k, v in p.items()},
+                                          {k: _as(dtype, v) for k, v in d.items()}, mistake),
+                        data={k: _as(dtype, v) for k, v in data.items()}, **FAST)
     forward, backward, inputs = LAYER_CASES[case]
-    return am.audit_layer(forward, lambda dout, cache: backward(dout, cache, mistake), inputs, draws=2, **FAST)
+    return am.audit_layer(forward, lambda dout, cache: backward(_as(dtype, dout), cache, mistake),
+                          [_as(dtype, v) for v in inputs], draws=2, **FAST)
 
 
 def test_every_case_is_listed():
     assert set(EXPECTED) == set(LOSS_CASES) | set(LAYER_CASES)
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("case", sorted(EXPECTED))
-def test_the_correct_rule_is_exact(case):
-    report = run(case, None)
+def test_the_correct_rule_is_exact(case, dtype):  # float32: judged by float64's rounding, all were false alarms
+    report = run(case, None, dtype)
     assert report.kind == "exact", report.explain()
     assert all(m is None for m in report.mistakes.values())
 
@@ -102,14 +113,15 @@ def test_the_correct_rule_is_exact(case):
 MISTAKES = [(case, mistake) for case in sorted(EXPECTED) for mistake in EXPECTED[case]]
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("case,mistake", MISTAKES)
-def test_the_mistake_is_caught_and_named(case, mistake):
+def test_the_mistake_is_caught_and_named(case, mistake, dtype):
     kind, words = EXPECTED[case][mistake]
     if kind == SHAPE:
         with pytest.raises(ShapeError, match=words.replace("(", r"\(").replace(")", r"\)")):
-            run(case, mistake)
+            run(case, mistake, dtype)
         return
-    report = run(case, mistake)
+    report = run(case, mistake, dtype)
     assert report.kind != "exact"
     assert kind in report.kinds.values(), report.explain()
     if words is not None:
