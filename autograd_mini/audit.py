@@ -488,15 +488,31 @@ def _random_points(given: list[Params], count: int, spread: float, rng: np.rando
     return points
 
 
+def _tied(x: np.ndarray, axis: Any = None, keepdims: bool = False, **_: Any) -> Any:
+    """Where a max or min reduction has more than one winner in a slice (its extremum is a tie)."""
+    top, bottom = np.max(x, axis=axis, keepdims=True), np.min(x, axis=axis, keepdims=True)
+    return (np.sum(x == top, axis=axis) > 1) | (np.sum(x == bottom, axis=axis) > 1)
+
+
+def _on_integer(x: np.ndarray, *_: Any, **__: Any) -> Any:
+    return np.equal(x, np.round(x))
+
+
 # Where an input sits on one of these kinks the loss has no derivative: autodiff's gradient there is a
-# convention (PyTorch's: relu'(0) = 0, a tie of maximum split 1/2 each), and a correct hand rule may use
-# another subgradient. Such a point says nothing about the rule, so it is left out of the comparison.
+# convention (PyTorch's: relu'(0) = 0, a tie of maximum split 1/2 each, a tied max reduction split
+# equally), and a correct hand rule may use another subgradient (max pooling's `window == max` gives
+# every tied entry all of it). Such a point says nothing about the rule: it is left out of the comparison.
 _KINKS: dict[str, Callable[..., Any]] = {
     "relu": lambda x: x == 0, "abs": lambda x: x == 0,
+    "leaky_relu": lambda x, slope=0.01: x == 0, "elu": lambda x, alpha=1.0: x == 0,
     "maximum": lambda x, y: x == y, "minimum": lambda x, y: x == y,
     "fmax": lambda x, y: x == y, "fmin": lambda x, y: x == y,
     "clip": lambda x, lo=None, hi=None: (np.equal(x, lo) if lo is not None else False)
     | (np.equal(x, hi) if hi is not None else False),
+    "max": _tied, "min": _tied,
+    "floor": _on_integer, "ceil": _on_integer, "trunc": _on_integer,  # steps: the value jumps there
+    "round": lambda x, decimals=0: _on_integer(x * 10.0 ** decimals - 0.5),
+    "mod": lambda x, y: _on_integer(x / y), "fmod": lambda x, y: _on_integer(x / y),
 }
 
 
@@ -504,13 +520,49 @@ def _kink(point: _Point) -> str | None:
     """The first op of the point's graph with an input exactly on its kink (e.g. 'relu at 0'), or None."""
     for node in point.nodes:
         at = _KINKS.get(node.op_name or "")
-        if at is not None and np.any(at(*[p._data for p in node._parents or ()], **(node._params or {}))):
-            return f"{node.op_name} on its kink"
+        with np.errstate(all="ignore"):
+            if at is not None and np.any(at(*[p._data for p in node._parents or ()], **(node._params or {}))):
+                return f"{node.op_name} on its kink"
     return None
 
 
+def _decisions(loss: Tensor) -> list[Any]:
+    """The discrete choices a forward made: its ops in order, and every boolean or integer array it
+    computed with (a mask such as `h < 0` in `h[h < 0] = 0`, a where-condition, an index) or 0/1-valued
+    constant (`(h > 0) * 1.0`)."""
+    found: list[Any] = []
+    for t in walk([loss], grad_only=False):
+        found.append(t.op_name)
+        values = [t._data] if t._op is None and not t.requires_grad else []
+        for v in (t._params or {}).values():
+            values.extend(v if isinstance(v, tuple) else [v])
+        found.extend(v for v in values if isinstance(v, np.ndarray) and (
+            v.dtype.kind in "biu" or v.dtype.kind == "f" and v.size and np.all((v == 0) | (v == 1))))
+    return found
+
+
+def _on_a_boundary(loss_fn: Callable, point: _Point, seed: int) -> bool:
+    """Whether a nudge of the parameters (1e-8 of their size, either way) changes a discrete choice of
+    the forward: an input exactly on the boundary of a mask or a condition (`h[h < 0] = 0` with h == 0),
+    where the loss has no derivative and autodiff's gradient is one of several."""
+    rng = np.random.default_rng(seed)
+    before = _decisions(point.loss)
+    for sign in (1.0, -1.0):
+        nudged = {name: v + sign * 1e-8 * (1 + float(np.sqrt(np.mean(v * v)))) * rng.standard_normal(v.shape)
+                  for name, v in point.params.items()}
+        with np.errstate(all="ignore"):
+            after = _decisions(_build(loss_fn, nudged)[0])
+        if len(after) != len(before) or any(
+                not (np.array_equal(a, b) if isinstance(a, np.ndarray) or isinstance(b, np.ndarray) else a == b)
+                for a, b in zip(before, after)):
+            return True
+    return False
+
+
 def _evaluate_all(loss_fn: Callable, manual_rule: Callable, given: list[Params], n_random: int, spread: float,
-                  seed: int) -> tuple[list[_Point], set[str]]:
+                  seed: int) -> tuple[list[_Point], set[str], list[str]]:
+    """The points compared, the names whose rule came back transposed, and a note on the points left out
+    because an input sits on a kink or a boundary there."""
     evaluated, transposed = [], set()
     randoms = _random_points(given, n_random, spread, np.random.default_rng(seed))
     labels = [f"given point {k}" for k in range(len(given))] + [
@@ -519,8 +571,17 @@ def _evaluate_all(loss_fn: Callable, manual_rule: Callable, given: list[Params],
         point, flipped = _evaluate(loss_fn, manual_rule, p, label)
         evaluated.append(point)
         transposed |= flipped
-    smooth = [p for p in evaluated if _kink(p) is None]
-    return (smooth if smooth else evaluated), transposed  # (at kinks everywhere: compare what there is)
+    kinks = {p.label: _kink(p) or ("a mask or condition on its boundary" if _on_a_boundary(loss_fn, p, seed + k)
+                                   else None) for k, p in enumerate(evaluated)}
+    smooth = [p for p in evaluated if kinks[p.label] is None]
+    left_out = [f"{label} ({why})" for label, why in kinks.items() if why is not None]
+    if not left_out:
+        return evaluated, transposed, []
+    if not smooth:  # at kinks everywhere: compare what there is, and say so
+        return evaluated, transposed, [f"Every point has an input on a kink ({'; '.join(left_out)}), where the loss "
+                                       f"has no derivative and autodiff's is one convention: compared all the same."]
+    return smooth, transposed, [f"Left out of the comparison, an input on a kink, where the loss has no derivative "
+                                f"and a correct rule may take another subgradient: {'; '.join(left_out)}."]
 
 
 # ---- matching a rule against candidates --------------------------------------------------------------
@@ -955,7 +1016,7 @@ def audit(loss_fn: Callable[..., Tensor], params: dict[str, Any],
     loss_fn, manual_rule, data_sizes = _with_data(loss_fn, manual_rule, data)
     given = _given_points(params, points)
     manual_rule, results_seen = _in_given_dtypes(manual_rule, params)
-    evaluated, transposed = _evaluate_all(loss_fn, manual_rule, given, n_random, spread, seed)
+    evaluated, transposed, kink_notes = _evaluate_all(loss_fn, manual_rule, given, n_random, spread, seed)
     tol = _precision([np.asarray(unwrap(v)) for v in [*params.values(), *(data or {}).values()]
                       if isinstance(v, (np.ndarray, Tensor))] + results_seen)
     sizes = _sizes(evaluated, n_samples, data_sizes)
@@ -975,8 +1036,8 @@ def audit(loss_fn: Callable[..., Tensor], params: dict[str, Any],
     kinds = {r.kind for r in results.values()}
     factors = {round(r.factor, 9) for r in results.values() if r.factor is not None}
     kind = kinds.pop() if len(kinds) == 1 and len(factors) <= 1 else "mixed"
-    notes = _notes(results) + ([f"Precision: the program computes in a coarser float dtype than float64, so "
-                                 f"{tol.describe()}."] if tol.coarse else [])
+    precision = [f"Precision: the program computes in a coarser float dtype than float64, so {tol.describe()}."]
+    notes = kink_notes + _notes(results) + (precision if tol.coarse else [])
     return AuditReport(results, kind, _summary(kind, results), len(given), n_random, asymmetry,
                        descent, descent_cosines, convergence, notes)
 
