@@ -99,6 +99,10 @@ VJP_VARIANTS: dict[str, list[Variant]] = {
     ],
     "add": [Variant("bias_wrong_axis", "the bias gradient summed over the wrong axis (axis 1, the units, "
                     "instead of axis 0, the samples)", _bias_summed_over_axis_1)],
+    "getitem": [Variant("picked_dropped", "the gradient through the picked entries left out (e.g. the true "
+                        "class's score s[y]: in a softmax loss -s[y] + log(sum(exp(s))) the -1 at the true class "
+                        "left out, in an SVM loss the true class's column not subtracted)",
+                        lambda g, ans, x, index: (np.zeros(np.shape(x)),))],
     "sum": [Variant("1/N_added", "divided by N as if the sum were a mean", _mean_vjp)],
     "log_softmax": [Variant("normaliser_dropped", "the normaliser's derivative dropped (the softmax term "
                             "of p - y left out, log-softmax differentiated as z - const)",

@@ -424,7 +424,7 @@ def test_every_variant_is_a_real_change_shaped_like_its_op(op_name):
     x = np.random.default_rng(1).uniform(0.2, 0.9, (3, 3))
     special = {"matmul": ((x, x.T + 1), {}), "pow": ((x,), {"exponent": 3.0}), "relu": ((x - 0.5,), {}),
                "div": ((x, x.T + 1), {}), "mul": ((x, x.T + 1), {}), "add": ((x, x[0] + 1), {}),
-               "maximum": ((x - 0.5, np.zeros_like(x)), {})}
+               "maximum": ((x - 0.5, np.zeros_like(x)), {}), "getitem": ((x,), {"index": (np.arange(3), [0, 2, 1])})}
     inputs, params = special.get(op_name, ((x,), {}))
     op = OPS[op_name]
     ans = op.forward(*inputs, **params)
