@@ -320,3 +320,45 @@ def test_a_tanh_net_rule_is_exact_or_its_dropped_1_over_n_named_with_n_from_the_
         assert report.kind == "exact", report.explain()
     else:
         assert set(report.mistakes.values()) == {f"the 1/N was dropped (N = {n})"}, report.explain()
+
+
+# ---- kinks: a point where an input sits on one says nothing, and is left out (never a false alarm) --
+
+def test_max_pooling_over_relu_zeros_ties_and_the_tied_points_are_left_out():
+    forward, backward, inputs = LAYER_CASES["naive max pooling"]
+    x = np.maximum(0, np.random.default_rng(0).normal(size=(2, 2, 4, 4)))  # windows of tied zeros
+    # the course's backward gives every tied entry all of it; autodiff splits it: both are subgradients
+    report = am.audit_layer(forward, lambda dout, cache: backward(dout, cache), [x, inputs[1]], draws=2, **FAST)
+    assert report.kind == "exact", report.explain()  # it was "graph_dropped": the tie fooled the graph check
+    assert any("given point 0 (max on its kink)" in note for note in report.notes)
+
+
+def test_a_masked_write_on_its_boundary_is_left_out():
+    X = TWO_LAYER_DATA["X"].copy()
+    X[0] = 0  # with b1 = 0 the first sample's hidden units are exactly 0: h[h < 0] = 0 sits on its boundary
+    params = {**TWO_LAYER_PARAMS, "b1": np.zeros_like(TWO_LAYER_PARAMS["b1"])}
+
+    def loss(p, d):
+        h = d["X"].dot(p["W1"]) + p["b1"]
+        h[h < 0] = 0
+        scores = h.dot(p["W2"]) + p["b2"]
+        probs = np.exp(scores) / np.sum(np.exp(scores), axis=1, keepdims=True)
+        y = d["y"]
+        return -np.sum(np.log(probs[np.arange(len(y)), y])) / len(y) + 0.05 * (np.sum(p["W1"] * p["W1"])
+                                                                               + np.sum(p["W2"] * p["W2"]))
+
+    def rule(p, d):  # dh[hidden < 0] = 0 passes the error back at 0, another subgradient than relu'(0) = 0
+        X, y = d["X"], d["y"]
+        hidden = X.dot(p["W1"]) + p["b1"]
+        h = np.maximum(0, hidden)
+        probs = np.exp(h.dot(p["W2"]) + p["b2"])
+        probs /= probs.sum(axis=1, keepdims=True)
+        probs[np.arange(len(y)), y] -= 1
+        dscores = probs / len(y)
+        dh = dscores.dot(p["W2"].T)
+        dh[hidden < 0] = 0
+        return {"W1": X.T.dot(dh) + 0.1 * p["W1"], "b1": dh.sum(axis=0), "W2": h.T.dot(dscores) + 0.1 * p["W2"],
+                "b2": dscores.sum(axis=0)}
+    report = am.audit(loss, params, rule, data={"X": X, "y": TWO_LAYER_DATA["y"]}, **FAST)
+    assert report.kind == "exact", report.explain()  # b1 was "graph_dropped"
+    assert any("a mask or condition on its boundary" in note for note in report.notes)
