@@ -1242,6 +1242,17 @@ def _how_scaled(c: float, sizes: list[int], label: str, tol: Tolerance) -> str:
     return f"scaled by {_fmt(c)}" + (f": {named}" if named else "")
 
 
+def _numbers(indices: list[int]) -> str:
+    """Term numbers, 1-based, runs shortened: [0, 1, 2, 5] -> '1-3, 6'."""
+    runs: list[list[int]] = []
+    for i in indices:
+        if runs and i == runs[-1][-1] + 1:
+            runs[-1].append(i)
+        else:
+            runs.append([i])
+    return ", ".join(f"{run[0] + 1}-{run[-1] + 1}" if len(run) > 1 else f"{run[0] + 1}" for run in runs)
+
+
 def _explain_by_terms(evaluated: list[_Point], pending: dict[str, list[int]], floors: dict[str, float],
                       results: dict[str, ParamAudit], sizes: list[int], tol: Tolerance) -> None:
     """A loss that is a sum of terms (data + L2): a rule that is sum_i c_i * (term i's gradient) at every
@@ -1269,10 +1280,14 @@ def _explain_by_terms(evaluated: list[_Point], pending: dict[str, list[int]], fl
             continue
         r = results[name]
         count = len(per_point[0])
-        labels = [f"term {i + 1} of {count}, {_term_label(per_point[0][i][0], evaluated[0].leaves)}," for i, _ in wrong]
+        alike: dict[tuple[str, float], list[int]] = {}  # the same mistake in every term of a loop: said once
+        for i, c in wrong:
+            alike.setdefault((_term_label(per_point[0][i][0], evaluated[0].leaves), c), []).append(i)
         r.kind = "wrong_term"
-        r.mistake = "; ".join(f"the gradient of {label} is {_how_scaled(c, sizes, label, tol)}"
-                              for label, (_, c) in zip(labels, wrong))
+        r.mistake = "; ".join(
+            f"the gradient of term {terms[0] + 1} of {count}, {label}, is {_how_scaled(c, sizes, label, tol)}"
+            if len(terms) == 1 else f"the gradients of terms {_numbers(terms)} of {count} (one per sample or step), "
+            f"{label} each, are {_how_scaled(c, sizes, label, tol)}" for (label, c), terms in alike.items())
         r.verdict = r.mistake
         r.factor = wrong[0][1]
         r.evidence += ("; rule = " + " + ".join(f"{_fmt(c)} x (term {i + 1}'s gradient)" for i, c in

@@ -362,3 +362,20 @@ def test_a_masked_write_on_its_boundary_is_left_out():
     report = am.audit(loss, params, rule, data={"X": X, "y": TWO_LAYER_DATA["y"]}, **FAST)
     assert report.kind == "exact", report.explain()  # b1 was "graph_dropped"
     assert any("a mask or condition on its boundary" in note for note in report.notes)
+
+
+def test_the_same_mistake_in_every_term_of_a_loop_is_said_once():
+    from corpus.heldout import REGSM, SOFTMAX_DATA, SOFTMAX_PARAMS, SOFTMAX_POINTS, softmax_naive_rule
+
+    def loss(p, d):  # the 1/N inside the loop: one term per sample, then the L2 term
+        X, y, W = d["X"], d["y"], p["W"]
+        loss = 0.0
+        for i in range(X.shape[0]):
+            scores = X[i].dot(W)
+            scores -= np.max(scores)
+            loss += (-scores[y[i]] + np.log(np.sum(np.exp(scores)))) / X.shape[0]
+        return loss + REGSM * np.sum(W * W)
+    report = am.audit(loss, SOFTMAX_PARAMS, lambda p, d: softmax_naive_rule(p, d, "dW not divided by num_train"),
+                      SOFTMAX_POINTS, data=SOFTMAX_DATA, **FAST)
+    assert report.params["W"].mistake == ("the gradients of terms 1-6 of 7 (one per sample or step), the data term "
+                                          "each, are scaled by 6: the 1/N was dropped (N = 6)")
