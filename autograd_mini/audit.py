@@ -1017,10 +1017,10 @@ def audit(loss_fn: Callable[..., Tensor], params: dict[str, Any],
     given = _given_points(params, points)
     manual_rule, results_seen = _in_given_dtypes(manual_rule, params)
     evaluated, transposed, kink_notes = _evaluate_all(loss_fn, manual_rule, given, n_random, spread, seed)
-    tol = _precision([np.asarray(unwrap(v)) for v in [*params.values(), *(data or {}).values()]
-                      if isinstance(v, (np.ndarray, Tensor))] + results_seen)
+    tol = _precision([np.asarray(unwrap(v)) for v in [*params.values(), *(data or {}).values(), evaluated[0].loss]
+                      if isinstance(v, (np.ndarray, Tensor))] + results_seen)  # (a forward may compute in float32)
     sizes = _sizes(evaluated, n_samples, data_sizes)
-    dropped = _dropped_from_graph(loss_fn, evaluated[0], seed)
+    dropped = _dropped_from_graph(loss_fn, evaluated[0], seed, tol)
     results, pending, floors = _first_verdicts(evaluated, transposed, sizes, dropped, tol)
     if pending:
         _explain_by_terms(evaluated, pending, floors, results, sizes, tol)
@@ -1061,10 +1061,11 @@ def _with_data(loss_fn: Callable, manual_rule: Callable, data: Mapping[str, Any]
     return (lambda params: loss_fn(params, constants)), rule_with_data, list(dict.fromkeys(sizes))
 
 
-def _dropped_from_graph(loss_fn: Callable, point: _Point, seed: int) -> dict[str, ParamAudit]:
+def _dropped_from_graph(loss_fn: Callable, point: _Point, seed: int, tol: Tolerance) -> dict[str, ParamAudit]:
     """The parameters whose effect on the loss the recorded graph does not carry: the autodiff slope
     along a random direction against finite differences of the loss, at two step sizes (a kink of a
-    relu or max can fool one, not both). Such a gradient is not the truth, so it judges no rule."""
+    relu or max can fool one, not both). Such a gradient is not the truth, so it judges no rule. A
+    forward computing in float32 gets steps and bounds for float32's rounding."""
     def loss_at(params: Params) -> float:
         with no_grad(), np.errstate(all="ignore"):
             return float(np.asarray(unwrap(loss_fn({n: Tensor(v) for n, v in params.items()}))).reshape(-1)[0])
@@ -1075,17 +1076,21 @@ def _dropped_from_graph(loss_fn: Callable, point: _Point, seed: int) -> dict[str
         raise ValueError(f"audit: the loss is {loss!r} and then {again!r} at the same point: the forward is "
                          f"random (e.g. a dropout mask drawn inside it); draw it once and pass it in as data")
     reached = {id(t) for t in walk([point.loss])}
+    if tol.coarse:  # float32's rounding: larger steps, looser bounds
+        steps, relative, rounding = (tol.step, 10 * tol.step), 1e-3, tol.floor
+    else:
+        steps, relative, rounding = (1e-6, 1e-4), 1e-4, 1e-12
     rng = np.random.default_rng(seed + 1)
     dropped = {}
     for name, value in point.params.items():
         direction = rng.standard_normal(value.shape)
         slope = float(np.vdot(point.grad[name], direction))
         rates = []
-        for h in (1e-6, 1e-4):
+        for h in steps:
             step = h * (1 + float(np.sqrt(np.mean(value * value))))
             rate = (loss_at({**point.params, name: value + step * direction})
                     - loss_at({**point.params, name: value - step * direction})) / (2 * step)
-            if abs(rate - slope) <= 1e-4 * (abs(rate) + abs(slope)) + 1e-12 * (abs(loss) + 1) / step:
+            if abs(rate - slope) <= relative * (abs(rate) + abs(slope)) + rounding * (abs(loss) + 1) / step:
                 break
             rates.append(rate)
         else:

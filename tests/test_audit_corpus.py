@@ -379,3 +379,21 @@ def test_the_same_mistake_in_every_term_of_a_loop_is_said_once():
                       SOFTMAX_POINTS, data=SOFTMAX_DATA, **FAST)
     assert report.params["W"].mistake == ("the gradients of terms 1-6 of 7 (one per sample or step), the data term "
                                           "each, are scaled by 6: the 1/N was dropped (N = 6)")
+
+
+def test_a_layer_that_computes_in_float32_is_judged_not_called_dropped():
+    def forward(x, w):  # the forward casts: its loss, and so its finite differences, carry float32 rounding
+        return x.astype(np.float32).dot(w.astype(np.float32)), (x, w)
+
+    def forward_reading_w(x, w):  # w's values taken explicitly: the graph through w is cut
+        return x.astype(np.float32).dot(am.Tensor(np.asarray(w.numpy() if isinstance(w, am.Tensor) else w,
+                                                             dtype=np.float32))), (x, w)
+
+    def backward(dout, cache):
+        x, w = cache
+        return dout.dot(w.T), x.T.dot(dout)
+    rng = np.random.default_rng(4)
+    inputs = [rng.normal(size=(4, 3)).astype(np.float32), rng.normal(size=(3, 2)).astype(np.float32)]
+    assert am.audit_layer(forward, backward, inputs, **FAST).kind == "exact"  # was "graph_dropped" for both
+    report = am.audit_layer(forward_reading_w, backward, inputs, **FAST)
+    assert report.kinds == {"x": "exact", "w": "graph_dropped"}
