@@ -1031,6 +1031,7 @@ def audit(loss_fn: Callable[..., Tensor], params: dict[str, Any],
     if pending and step is not None:
         _explain_by_update_order(evaluated, pending, floors, results, step, tol)
     asymmetry = _explain_by_symmetry(manual_rule, evaluated, pending, results, tol) if pending else None
+    _name_factors_by_hyperparameters(results, data, tol)
     descent, descent_cosines = _descent(evaluated, results)
     convergence = _converge(loss_fn, manual_rule, given[0], step, steps) if step is not None else None
     kinds = {r.kind for r in results.values()}
@@ -1059,6 +1060,38 @@ def _with_data(loss_fn: Callable, manual_rule: Callable, data: Mapping[str, Any]
     def rule_with_data(params: Params) -> Any:  # copies: the rule may not edit the data between points
         return manual_rule(params, {name: v.copy() if isinstance(v, np.ndarray) else v for name, v in arrays.items()})
     return (lambda params: loss_fn(params, constants)), rule_with_data, list(dict.fromkeys(sizes))
+
+
+def _hyperparameters(data: Mapping[str, Any] | None) -> dict[str, float]:
+    """The scalars among the data and one level into its dicts, by name ('reg', "dropout_param['p']"):
+    the constants a factor between rule and gradient may be (a dropout's keep probability, a reg)."""
+    found: dict[str, float] = {}
+    for name, value in (data or {}).items():
+        inner = value.items() if isinstance(value, Mapping) else [(None, value)]
+        for key, v in inner:
+            if isinstance(v, (float, np.floating)) and math.isfinite(v) and v not in (0.0, 1.0):
+                found[name if key is None else f"{name}[{key!r}]"] = float(v)
+    return found
+
+
+def _name_factors_by_hyperparameters(results: dict[str, ParamAudit], data: Mapping[str, Any] | None,
+                                     tol: Tolerance) -> None:
+    """A factor not named by N or 2 that is a hyperparameter p of the data, or 1/p, is named as that."""
+    constants = _hyperparameters(data)
+    for r in results.values():
+        unnamed = r.mistake in (None, "the sign is flipped")
+        if r.kind not in ("factor", "sign_flipped") or r.factor is None or not unnamed:
+            continue
+        for name, v in constants.items():
+            if math.isclose(abs(r.factor), v, rel_tol=tol.factor):
+                named = f"scaled by {name} = {_fmt(v)}: a factor {name} too many, or a division by it left out"
+            elif math.isclose(abs(r.factor), 1 / v, rel_tol=tol.factor):
+                named = (f"scaled by 1/{name} = {_fmt(1 / v)}: a division by {name} too many, or a factor {name} "
+                         f"left out")
+            else:
+                continue
+            r.mistake = named if r.kind == "factor" else f"the sign is flipped, and {named}"
+            break
 
 
 def _dropped_from_graph(loss_fn: Callable, point: _Point, seed: int, tol: Tolerance) -> dict[str, ParamAudit]:
