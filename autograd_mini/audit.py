@@ -688,6 +688,17 @@ def _node_trials(nodes: list[Tensor]) -> list[_Trial]:
                 trials.append(_Trial(op, v.name, v.description, indices[0],
                                      f"every {op} node (all {len(indices)} of them)", _at_nodes(indices, v.vjp),
                                      len(indices)))
+    by_weight: dict[tuple[str, str], list[int]] = {}  # a loop over time steps uses the same weights at every step
+    for index, node in enumerate(nodes):
+        for parent in node._parents or ():
+            if parent._op is None and parent.requires_grad and parent.name:
+                by_weight.setdefault((node.op_name, parent.name), []).append(index)
+    for (op, weight), indices in by_weight.items():
+        if 1 < len(indices) < len(by_op[op]):
+            for v in VJP_VARIANTS.get(op, ()):
+                trials.append(_Trial(op, v.name, v.description, indices[0],
+                                     f"every {op} node with {weight} (all {len(indices)} of them)",
+                                     _at_nodes(indices, v.vjp), len(indices)))
     statistics = [i for i, t in enumerate(nodes)
                   if t.op_name in ("mean", "sum") and 1 < t.size < (t._parents or ())[0].size]
     if statistics:
