@@ -1265,7 +1265,8 @@ def _loss_terms(node: Tensor, sign: float = 1.0) -> list[tuple[Tensor, float]]:
 
 
 def _term_label(term: Tensor, leaves: dict[str, Tensor]) -> str:
-    """'the data term' or 'the L2 term on W' (a term of the parameters alone, squared somewhere)."""
+    """'the data term', or for a term of the parameters alone 'the L2 penalty term on W' (squared
+    somewhere) or 'the L1 penalty term on W' (an abs somewhere)."""
     inside = walk([term], grad_only=False)
     ids = {id(t) for t in inside}
     names = [name for name, leaf in leaves.items() if id(leaf) in ids]
@@ -1275,7 +1276,10 @@ def _term_label(term: Tensor, leaves: dict[str, Tensor]) -> str:
     squared = any(t.op_name in ("square", "pow", "power") or t.op_name == "mul"
                   and (t._parents or ())[0] is (t._parents or ())[1]
                   for t in inside)
-    return f"the L2 penalty term on {', '.join(names)}" if squared else f"the term in {', '.join(names)}"
+    if squared:
+        return f"the L2 penalty term on {', '.join(names)}"
+    absolute = any(t.op_name == "abs" for t in inside)
+    return f"the L1 penalty term on {', '.join(names)}" if absolute else f"the term in {', '.join(names)}"
 
 
 def _how_scaled(c: float, sizes: list[int], label: str, tol: Tolerance) -> str:

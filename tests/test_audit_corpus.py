@@ -402,3 +402,18 @@ def test_a_layer_that_computes_in_float32_is_judged_not_called_dropped():
     assert am.audit_layer(forward, backward, inputs, **FAST).kind == "exact"  # was "graph_dropped" for both
     report = am.audit_layer(forward_reading_w, backward, inputs, **FAST)
     assert report.kinds == {"x": "exact", "w": "graph_dropped"}
+
+
+def test_an_l1_term_written_with_the_builtin_abs_records():
+    X, Y = TWO_LAYER_DATA["X"], np.random.default_rng(6).normal(size=(5, 2))
+
+    def loss(p, d):
+        return np.mean((d["X"].dot(p["W"]) - d["Y"]) ** 2) + 0.1 * abs(p["W"]).sum()  # abs(t): Tensor.__abs__
+
+    def rule(p, d):
+        return {"W": 2 * d["X"].T.dot(d["X"].dot(p["W"]) - d["Y"]) / d["Y"].size + 0.1 * np.sign(p["W"])}
+    params = {"W": np.random.default_rng(7).normal(size=(4, 2))}
+    assert am.audit(loss, params, rule, data={"X": X, "Y": Y}, **FAST).kind == "exact"
+    assert am.audit(loss, params, lambda p, d: {"W": rule(p, d)["W"] - 0.2 * np.sign(p["W"])}, data={"X": X, "Y": Y},
+                    **FAST).params["W"].mistake == ("the gradient of term 2 of 2, the L1 penalty term on W, is "
+                                                 "sign-flipped (the weight decay's sign)")
