@@ -701,14 +701,22 @@ def _node_trials(nodes: list[Tensor]) -> list[_Trial]:
                                      _at_nodes(indices, v.vjp), len(indices)))
     statistics = [i for i, t in enumerate(nodes)
                   if t.op_name in ("mean", "sum") and 1 < t.size < (t._parents or ())[0].size]
-    if statistics:
-        trials.append(_Trial("mean", "statistics_constant", "the batch statistics treated as constants in the "
-                             "backward (the gradient through the mean and variance dropped, as in a batch-norm "
-                             "backward that differentiates only x_hat = (x - mu) / sigma's numerator)",
-                             statistics[0], f"every mean or sum over a batch ({len(statistics)} of them)",
-                             _at_nodes(statistics, lambda g, ans, *inputs, **params:
-                                       tuple(np.zeros(np.shape(x)) for x in inputs)), len(statistics)))
+    over_batch = [i for i in statistics if _over_axis_0(nodes[i])]  # in a network: not a softmax's sum over classes
+    for group, where in ((statistics, "a batch"), (over_batch, "the batch axis 0")):
+        if group and (group is statistics or len(over_batch) < len(statistics)):
+            trials.append(_Trial("mean", "statistics_constant", "the batch statistics treated as constants in the "
+                                 "backward (the gradient through the mean and variance dropped, as in a batch-norm "
+                                 "backward that differentiates only x_hat = (x - mu) / sigma's numerator)",
+                                 group[0], f"every mean or sum over {where} ({len(group)} of them)",
+                                 _at_nodes(group, _no_gradient), len(group)))
     return trials
+
+
+def _over_axis_0(node: Tensor) -> bool:
+    """Whether a reduction node sums or averages over axis 0 (the batch, in a network's activations)."""
+    axis, ndim = (node._params or {}).get("axis"), (node._parents or ())[0].ndim
+    axes = range(ndim) if axis is None else axis if isinstance(axis, (tuple, list)) else (axis,)
+    return any(a % max(ndim, 1) == 0 for a in axes)
 
 
 def _search_variants(points: list[_Point], pending: dict[str, list[int]], floors: dict[str, float],

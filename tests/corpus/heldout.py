@@ -2,7 +2,8 @@
 textbook and blog code, kept as such code writes them -- loops over samples and time steps, in-place
 updates (`scores -= scores.max(...)`, `h *= mask`, `dscores[range(N), y] -= 1`, `dW += reg * W`), a
 dropout mask drawn from np.random once and passed in, zero-initialised biases (inputs on ReLU's kink),
-float32 data, a hand-written sigmoid. Same form as losses.py: `loss(p, d)`, `rule(p, d, mistake)`.
+float32 data, a hand-written sigmoid, a batch-norm inside a network. Same form as losses.py:
+`loss(p, d)`, `rule(p, d, mistake)`.
 """
 from __future__ import annotations
 
@@ -175,10 +176,57 @@ def logistic_rule(p, d, mistake=None):
     return {"w": dw, "b": db}
 
 
+# ---- a network with a batch-norm layer between affine and ReLU (training mode) -------------------
+
+NB, DB, HB, CB = 6, 3, 4, 3
+BN_NET_DATA = {"X": rng.normal(size=(NB, DB)), "y": rng.integers(0, CB, NB)}
+BN_NET_PARAMS = {"W1": rng.normal(size=(DB, HB)), "gamma": np.ones(HB), "beta": np.zeros(HB),
+                 "W2": rng.normal(size=(HB, CB)), "b2": np.zeros(CB)}
+
+
+def bn_net_loss(p, d):
+    X, y = d["X"], d["y"]
+    a = X.dot(p["W1"])
+    mu = a.mean(axis=0)
+    var = a.var(axis=0)
+    a_hat = (a - mu) / np.sqrt(var + 1e-5)
+    h = np.maximum(0, p["gamma"] * a_hat + p["beta"])
+    scores = h.dot(p["W2"]) + p["b2"]
+    scores -= scores.max(axis=1, keepdims=True)
+    probs = np.exp(scores) / np.exp(scores).sum(axis=1, keepdims=True)
+    return -np.log(probs[np.arange(X.shape[0]), y]).mean()
+
+
+def bn_net_rule(p, d, mistake=None):
+    X, y = d["X"], d["y"]
+    N = X.shape[0]
+    a = X.dot(p["W1"])
+    std = np.sqrt(a.var(axis=0) + 1e-5)
+    a_hat = (a - a.mean(axis=0)) / std
+    z = p["gamma"] * a_hat + p["beta"]
+    h = np.maximum(0, z)
+    scores = h.dot(p["W2"]) + p["b2"]
+    probs = np.exp(scores - scores.max(axis=1, keepdims=True))
+    probs /= probs.sum(axis=1, keepdims=True)
+    dscores = probs.copy()
+    dscores[np.arange(N), y] -= 1
+    dscores /= N
+    dz = dscores.dot(p["W2"].T) * (z > 0)
+    da_hat = dz * p["gamma"]
+    if mistake == "batch statistics treated as constants":
+        da = da_hat / std
+    else:
+        da = (N * da_hat - da_hat.sum(axis=0) - a_hat * (da_hat * a_hat).sum(axis=0)) / (N * std)
+    dgamma = dz.sum(axis=0) if mistake == "dgamma without a_hat" else (dz * a_hat).sum(axis=0)
+    return {"W1": X.T.dot(da), "gamma": dgamma, "beta": dz.sum(axis=0), "W2": h.T.dot(dscores),
+            "b2": dscores.sum(axis=0)}
+
+
 HELDOUT_CASES = {  # name: (loss, rule, params, data, more points)
     "char-level RNN": (char_rnn_loss, char_rnn_rule, CHAR_RNN_PARAMS, CHAR_RNN_DATA, []),
     "softmax, naive loops, float32": (softmax_naive_loss, softmax_naive_rule, SOFTMAX_PARAMS, SOFTMAX_DATA,
                                       SOFTMAX_POINTS),
     "two-layer net with dropout": (dropout_net_loss, dropout_net_rule, DROPOUT_NET_PARAMS, DROPOUT_NET_DATA, []),
     "logistic regression, float32": (logistic_loss, logistic_rule, LOGISTIC_PARAMS, LOGISTIC_DATA, []),
+    "network with batch-norm": (bn_net_loss, bn_net_rule, BN_NET_PARAMS, BN_NET_DATA, []),
 }
