@@ -83,6 +83,8 @@ ZERO_GRAD = 1e-8      # a gradient this small relative to the parameter's larges
 ZERO_GRAD_ABS = 1e-12  # ...and so is one this small outright: at an exact fit, what is left is rounding noise
 SYMMETRY_TOL = 1e-6   # Jacobian asymmetry below this is finite-difference noise (about 1e-9 here)
 FACTOR_TOL = 1e-6     # a constant within this of N, 2, 1/2, 1, ... (relative) is named as that one
+MEASURED_ROUNDING = 1e-10  # a rule whose second differences at 1e-8 exceed this computes coarser than float64...
+MEASURED_COARSEST = 1e-5   # ...up to this; beyond it they are not rounding (a kink, a random rule): not used
 
 
 @dataclass(frozen=True)
@@ -1038,6 +1040,9 @@ def audit(loss_fn: Callable[..., Tensor], params: dict[str, Any],
     evaluated, transposed, kink_notes = _evaluate_all(loss_fn, manual_rule, given, n_random, spread, seed)
     tol = _precision([np.asarray(unwrap(v)) for v in [*params.values(), *(data or {}).values(), evaluated[0].loss]
                       if isinstance(v, (np.ndarray, Tensor))] + results_seen)  # (a forward may compute in float32)
+    rounding = _measured_rounding(manual_rule, evaluated[:3], seed)
+    measured = max(tol.eps, MEASURED_ROUNDING) < rounding <= MEASURED_COARSEST  # coarser than its dtypes show
+    tol = Tolerance(rounding) if measured else tol
     sizes = _sizes(evaluated, n_samples, data_sizes)
     dropped = _dropped_from_graph(loss_fn, evaluated[0], seed, tol)
     results, pending, floors = _first_verdicts(evaluated, transposed, sizes, dropped, tol)
@@ -1056,7 +1061,9 @@ def audit(loss_fn: Callable[..., Tensor], params: dict[str, Any],
     kinds = {r.kind for r in results.values()}
     factors = {round(r.factor, 9) for r in results.values() if r.factor is not None}
     kind = kinds.pop() if len(kinds) == 1 and len(factors) <= 1 else "mixed"
-    precision = [f"Precision: the program computes in a coarser float dtype than float64, so {tol.describe()}."]
+    precision = [f"Precision: the rule's arithmetic rounds at {rounding:.2g} (measured: coarser than the float64 it "
+                 f"returns, e.g. a float32 buffer inside it), so {tol.describe()}." if measured else
+                 f"Precision: the program computes in a coarser float dtype than float64, so {tol.describe()}."]
     notes = kink_notes + _notes(results) + (precision if tol.coarse else [])
     return AuditReport(results, kind, _summary(kind, results), len(given), n_random, asymmetry,
                        descent, descent_cosines, convergence, notes)
@@ -1188,6 +1195,28 @@ def _where_values_taken(loss_fn: Callable, params: Params, name: str) -> str | N
     with np.errstate(all="ignore"):
         loss_fn(leaves)
     return getattr(leaves[name], "taken_at", None)
+
+
+def _measured_rounding(manual_rule: Callable, points: list[_Point], seed: int) -> float:
+    """The rule's own rounding, measured where no dtype shows it (a float32 buffer inside a rule that
+    returns float64): the second difference r(p + d) + r(p - d) - 2 r(p) along a random d of 1e-8 of the
+    parameters' size is ~1e-16 of r for float64 arithmetic and ~eps for coarser. The smallest over the
+    points, so that a kink crossed at one point does not count; 0 for a rule that is not finite there or
+    gives another value at the same point (random: its differences are not rounding)."""
+    rng = np.random.default_rng(seed + 2)
+    found = []
+    for p in points:
+        d = {n: 1e-8 * (1 + float(np.sqrt(np.mean(v * v)))) * rng.standard_normal(v.shape) for n, v in p.params.items()}
+        with np.errstate(all="ignore"):
+            again = _rule_at(manual_rule, p.params)[0]
+            plus = _rule_at(manual_rule, {n: v + d[n] for n, v in p.params.items()})[0]
+            minus = _rule_at(manual_rule, {n: v - d[n] for n, v in p.params.items()})[0]
+            if any(not np.array_equal(again[n], r) or not np.all(np.isfinite(r)) for n, r in p.rule.items()):
+                return 0.0
+            found.append(max((float(np.linalg.norm(plus[n] + minus[n] - 2 * r) / np.linalg.norm(r))
+                              for n, r in p.rule.items() if np.linalg.norm(r) > 0), default=0.0))
+    rounding = min(found, default=0.0)
+    return rounding if math.isfinite(rounding) else 0.0
 
 
 def _in_given_dtypes(manual_rule: Callable, params: Mapping[str, Any]) -> tuple[Callable, list[np.ndarray]]:

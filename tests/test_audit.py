@@ -589,6 +589,22 @@ def test_a_float32_rule_is_judged_at_float32_precision_and_float64_keeps_its_bou
     assert any("coarser float dtype" in note for note in report.notes)
     assert am.audit(sse_loss, w32, lambda p: {"W": 2 * _linear_rule_in(np.float32)(p)["W"]}).params["W"].mistake \
         == "a factor 2 too many (e.g. the loss's 1/2 left out)"  # a factor is still named in float32
-    off_by_1e_6 = lambda p: {"W": _linear_rule_in(np.float64)(p)["W"] * (1 + 1e-6 * rng.normal(size=(3, 2)))}  # noqa: E731
+    pattern = 1e-6 * rng.normal(size=(3, 2))
+    off_by_1e_6 = lambda p: {"W": _linear_rule_in(np.float64)(p)["W"] * (1 + pattern)}  # noqa: E731
     assert am.audit(sse_loss, W_LIN, off_by_1e_6).kind != "exact"  # float64: 1e-6 is a real difference
     assert audit_module.Tolerance(float(np.finfo(np.float32).eps)).relative < 1e-3
+
+
+def test_a_rule_rounding_in_float32_inside_is_judged_at_the_rounding_measured():
+    def rule(p):  # returns float64, but its sum goes through a float32 buffer: no dtype shows it
+        buffer = np.zeros((3, 2), dtype=np.float32)
+        buffer += 2 * X_LIN.T @ (X_LIN @ p["W"] - Y_LIN)
+        return {"W": buffer + 0 * p["W"]}
+    report = am.audit(sse_loss, W_LIN, rule)
+    assert report.kind == "exact", report.explain()  # it was "not a gradient" at float64's 1e-9
+    assert any("rounds at" in note and "measured" in note for note in report.notes)
+    assert am.audit(sse_loss, W_LIN, lambda p: {"W": 0.5 * rule(p)["W"]}).params["W"].mistake.startswith(
+        "a factor 1/2")
+    noisy = np.random.default_rng(9)  # a random rule's differences are not rounding: float64's bound stays
+    assert am.audit(sse_loss, W_LIN, lambda p: {"W": rule(p)["W"] * (1 + 1e-6 * noisy.normal(size=(3, 2)))}
+                    ).kind != "exact"
