@@ -454,6 +454,8 @@ def _rule_at(manual_rule: Callable, params: Params) -> tuple[Params, set[str]]:
     directions, transposed = {}, set()
     for name, value in params.items():
         r = _direction(name, out[name], value.shape)
+        if r.shape != value.shape and r.size == value.size and np.squeeze(r).shape == np.squeeze(value).shape:
+            r = r.reshape(value.shape)  # (1, K) for a bias of shape (K,), keepdims=True: the same numbers in order
         if r.shape != value.shape:
             if r.ndim == 2 and r.shape == value.shape[::-1]:  # compare it as a transpose; the verdict says so
                 r = r.T

@@ -422,3 +422,16 @@ def test_an_l1_term_written_with_the_builtin_abs_records():
     assert am.audit(loss, params, lambda p, d: {"W": rule(p, d)["W"] - 0.2 * np.sign(p["W"])}, data={"X": X, "Y": Y},
                     **FAST).params["W"].mistake == ("the gradient of term 2 of 2, the L1 penalty term on W, is "
                                                  "sign-flipped (the weight decay's sign)")
+
+
+def test_a_bias_gradient_kept_as_one_row_is_the_same_numbers_not_a_shape_mistake():
+    X = TWO_LAYER_DATA["X"]
+
+    def loss(p, d):
+        return 0.5 * np.sum((d["X"].dot(p["W"]) + p["b"]) ** 2)
+
+    def rule(p, d):  # db of shape (1, 2) for b of shape (2,): np.sum(..., axis=0, keepdims=True)
+        out = d["X"].dot(p["W"]) + p["b"]
+        return {"W": d["X"].T.dot(out), "b": np.sum(out, axis=0, keepdims=True)}
+    params = {"W": np.ones((4, 2)), "b": np.zeros(2)}
+    assert am.audit(loss, params, rule, data={"X": X}, **FAST).kind == "exact"  # was refused: "N = 1 not summed"
