@@ -1046,7 +1046,7 @@ def audit(loss_fn: Callable[..., Tensor], params: dict[str, Any],
     measured = max(tol.eps, MEASURED_ROUNDING) < rounding <= MEASURED_COARSEST  # coarser than its dtypes show
     tol = Tolerance(rounding) if measured else tol
     sizes = _sizes(evaluated, n_samples, data_sizes)
-    dropped = _dropped_from_graph(loss_fn, evaluated[0], seed, tol)
+    dropped = _dropped_from_graph(loss_fn, evaluated[0], seed)
     results, pending, floors = _first_verdicts(evaluated, transposed, sizes, dropped, tol)
     if pending:
         _explain_by_terms(evaluated, pending, floors, results, sizes, tol)
@@ -1122,7 +1122,7 @@ def _name_factors_by_hyperparameters(results: dict[str, ParamAudit], data: Mappi
             break
 
 
-def _dropped_from_graph(loss_fn: Callable, point: _Point, seed: int, tol: Tolerance) -> dict[str, ParamAudit]:
+def _dropped_from_graph(loss_fn: Callable, point: _Point, seed: int) -> dict[str, ParamAudit]:
     """The parameters whose effect on the loss the recorded graph does not carry: the autodiff slope
     along a random direction against finite differences of the loss, at two step sizes (a kink of a
     relu or max can fool one, not both). Such a gradient is not the truth, so it judges no rule. A
@@ -1137,8 +1137,10 @@ def _dropped_from_graph(loss_fn: Callable, point: _Point, seed: int, tol: Tolera
         raise ValueError(f"audit: the loss is {loss!r} and then {again!r} at the same point: the forward is "
                          f"random (e.g. a dropout mask drawn inside it); draw it once and pass it in as data")
     reached = {id(t) for t in walk([point.loss])}
-    if tol.coarse:  # float32's rounding: larger steps, looser bounds
-        steps, relative, rounding = (tol.step, 10 * tol.step), 1e-3, tol.floor
+    forward = _precision([np.asarray(point.loss.data)])  # the loss's own precision (the rule's does not enter here)
+    steps: tuple[float, ...]
+    if forward.coarse:  # a forward computing in float32: larger steps, looser bounds (a kink may fool two)
+        steps, relative, rounding = (forward.step / 10, forward.step, 10 * forward.step), 1e-3, forward.floor
     else:
         steps, relative, rounding = (1e-6, 1e-4), 1e-4, 1e-12
     rng = np.random.default_rng(seed + 1)
