@@ -85,6 +85,7 @@ SYMMETRY_TOL = 1e-6   # Jacobian asymmetry below this is finite-difference noise
 FACTOR_TOL = 1e-6     # a constant within this of N, 2, 1/2, 1, ... (relative) is named as that one
 MEASURED_ROUNDING = 1e-10  # a rule whose second differences at 1e-8 exceed this computes coarser than float64...
 MEASURED_COARSEST = 1e-5   # ...up to this; beyond it they are not rounding (a kink, a random rule): not used
+ROUNDING_MARGIN = 100      # a coarse rule may differ from a candidate by this many times autodiff's own coarse error
 
 
 @dataclass(frozen=True)
@@ -592,16 +593,18 @@ def _evaluate_all(loss_fn: Callable, manual_rule: Callable, given: list[Params],
 
 def _fit_factor(rules: list[np.ndarray], candidates: list[np.ndarray], floor: float,
                 tol: Tolerance) -> float | None:
-    """The one constant c with rule = c * candidate at every point (to the tolerance), or None."""
+    """The one constant c with rule = c * candidate at every point (to the tolerance), or None; 1 (or -1)
+    whenever that fits too, so that rounding never turns an exact rule into a factor 0.9996."""
     den = sum(float(np.vdot(v, v)) for v in candidates)
     c = sum(float(np.vdot(v, r)) for r, v in zip(rules, candidates)) / den if den > 0 else 0.0
     if c == 0 or not math.isfinite(c):
         return None
-    for r, v in zip(rules, candidates):
-        allowed = tol.relative * (np.linalg.norm(r) + abs(c) * np.linalg.norm(v)) + floor
-        if not np.linalg.norm(r - c * v) <= allowed:  # `not <=` so that NaN fails too
-            return None
-    return math.copysign(1.0, c) if math.isclose(abs(c), 1, rel_tol=tol.factor) else c  # 1 - 1e-12 is 1
+
+    def fits(c: float) -> bool:
+        return all(np.linalg.norm(r - c * v) <= tol.relative * (np.linalg.norm(r) + abs(c) * np.linalg.norm(v))
+                   + floor for r, v in zip(rules, candidates))  # `<=` inside all(): NaN fails too
+    unit = math.copysign(1.0, c)
+    return unit if fits(unit) else c if fits(c) else None
 
 
 def factor_meanings(c: float, sizes: list[int], rel_tol: float = FACTOR_TOL) -> list[str]:
@@ -1047,7 +1050,8 @@ def audit(loss_fn: Callable[..., Tensor], params: dict[str, Any],
     tol = Tolerance(rounding) if measured else tol
     sizes = _sizes(evaluated, n_samples, data_sizes)
     dropped = _dropped_from_graph(loss_fn, evaluated[0], seed)
-    results, pending, floors = _first_verdicts(evaluated, transposed, sizes, dropped, tol)
+    coarse_error = _coarse_gradient_error(loss_fn, evaluated, tol)
+    results, pending, floors = _first_verdicts(evaluated, transposed, sizes, dropped, tol, coarse_error)
     if pending:
         _explain_by_terms(evaluated, pending, floors, results, sizes, tol)
     if pending:
@@ -1063,8 +1067,8 @@ def audit(loss_fn: Callable[..., Tensor], params: dict[str, Any],
     kinds = {r.kind for r in results.values()}
     factors = {round(r.factor, 9) for r in results.values() if r.factor is not None}
     kind = kinds.pop() if len(kinds) == 1 and len(factors) <= 1 else "mixed"
-    precision = [f"Precision: the rule's arithmetic rounds at {rounding:.2g} (measured: coarser than the float64 it "
-                 f"returns, e.g. a float32 buffer inside it), so {tol.describe()}." if measured else
+    precision = [f"Precision: the rule's arithmetic rounds at {rounding:.2g} (measured: coarser than the float64 "
+                 f"it returns, e.g. a float32 buffer inside it), so {tol.describe()}." if measured else
                  f"Precision: the program computes in a coarser float dtype than float64, so {tol.describe()}."]
     notes = kink_notes + _notes(results) + (precision if tol.coarse else [])
     return AuditReport(results, kind, _summary(kind, results), len(given), n_random, asymmetry,
@@ -1223,6 +1227,26 @@ def _measured_rounding(manual_rule: Callable, points: list[_Point], seed: int) -
     return rounding if math.isfinite(rounding) else 0.0
 
 
+def _coarse_gradient_error(loss_fn: Callable, points: list[_Point], tol: Tolerance) -> dict[str, float]:
+    """For a program in a coarser precision: per parameter, the largest distance over the points between
+    autodiff's gradient computed in that precision and in float64. It is the rounding at the magnitudes
+    the gradient is computed with (1 - h*h of a saturated tanh is off by float32's eps, not by eps times
+    its value), which a correct rule in that precision carries as well."""
+    if not tol.coarse:
+        return {}
+    dtype = np.float16 if tol.eps >= np.finfo(np.float16).eps else np.float32
+    error: dict[str, float] = {}
+    for p in points:
+        with np.errstate(all="ignore"):
+            loss, leaves = _build(loss_fn, {n: v.astype(dtype) for n, v in p.params.items()})
+            coarse = _true_gradient(loss, leaves)
+        for n, g in coarse.items():
+            gap = float(np.linalg.norm(g.astype(np.float64) - p.grad[n]))
+            if math.isfinite(gap):
+                error[n] = max(error.get(n, 0.0), gap)
+    return error
+
+
 def _in_given_dtypes(manual_rule: Callable, params: Mapping[str, Any]) -> tuple[Callable, list[np.ndarray]]:
     """The rule given each parameter in the float dtype it was given in (a float32 program runs as
     written, in float32; the loss and its true gradient are computed in float64 from the same values),
@@ -1260,7 +1284,8 @@ def _given_points(params: dict[str, Any], points: list[dict[str, Any]] | None) -
 
 
 def _first_verdicts(evaluated: list[_Point], transposed: set[str], sizes: list[int], dropped: dict[str, ParamAudit],
-                    tol: Tolerance) -> tuple[dict[str, ParamAudit], dict[str, list[int]], dict[str, float]]:
+                    tol: Tolerance, coarse_error: dict[str, float]
+                    ) -> tuple[dict[str, ParamAudit], dict[str, list[int]], dict[str, float]]:
     """Per parameter: non-finite, or c times the gradient (or its transpose); the rest are pending,
     with the points to compare at and the rounding floor of the rule."""
     results: dict[str, ParamAudit] = {}
@@ -1277,7 +1302,8 @@ def _first_verdicts(evaluated: list[_Point], transposed: set[str], sizes: list[i
             continue
         largest = max(np.linalg.norm(g) for g in grads)
         valid = [k for k, g in enumerate(grads) if np.linalg.norm(g) > max(ZERO_GRAD * largest, ZERO_GRAD_ABS)]
-        floors[name] = tol.floor * max(np.linalg.norm(r) for r in rules)  # rounding in rules that cancel, e.g. p - y
+        floors[name] = max(tol.floor * max(np.linalg.norm(r) for r in rules),  # rounding where terms cancel (p - y)
+                           ROUNDING_MARGIN * coarse_error.get(name, 0.0))  # and at the magnitudes computed with
         results[name] = _compare(name, grads, rules, valid, floors[name], name in transposed, sizes, tol)
         if results[name].kind == "":
             pending[name] = valid

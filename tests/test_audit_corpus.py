@@ -472,3 +472,14 @@ def test_a_float32_relu_net_whose_loss_is_float64_is_not_called_dropped(seed, sc
     # steps (float32's 5e-3 and 5e-2 crossed ReLU kinks, and the check called b1 or W1 "graph_dropped")
     loss, rule, params, data = _relu_net(seed, np.float32, scale)
     assert am.audit(loss, params, rule, data=data, n_random=3, seed=seed).kind == "exact"
+
+
+@pytest.mark.parametrize("seed", [3, 4, 6, 7, 9, 10])
+def test_a_saturating_float32_rnn_is_judged_at_the_rounding_its_gradient_carries(seed):
+    # weights of size 5: tanh saturates, and 1 - h*h in float32 is off by float32's eps, not by eps times
+    # its value; h0's gradient went through it and was called a factor 0.9996 or "not a gradient"
+    forward, backward, inputs = LAYER_CASES["RNN over time steps"]
+    rng = np.random.default_rng(seed)
+    report = am.audit_layer(forward, backward, [(5 * rng.normal(size=v.shape)).astype(np.float32) for v in inputs],
+                            draws=2, n_random=2)
+    assert report.kind == "exact", report.explain()
