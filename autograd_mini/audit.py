@@ -348,11 +348,16 @@ def _first_non_finite(array: np.ndarray) -> tuple | None:
     return tuple(int(i) for i in bad[0]) if len(bad) else None
 
 
-def _require_finite(what: str, values: Params, where: str, hint: str = "") -> None:
+class _NotFiniteThere(ValueError):
+    """The loss or its autodiff gradient is not finite at a point (a random point is then left out)."""
+
+
+def _require_finite(what: str, values: Params, where: str, hint: str = "",
+                    error: type[ValueError] = ValueError) -> None:
     for name, value in values.items():
         entry = _first_non_finite(value)
         if entry is not None:
-            raise ValueError(f"audit: {what} '{name}' is {value[entry]} at entry {entry} at {where}; "
+            raise error(f"audit: {what} '{name}' is {value[entry]} at entry {entry} at {where}; "
                              f"nothing non-finite can be compared{hint}")
 
 
@@ -474,10 +479,11 @@ def _evaluate(loss_fn: Callable, manual_rule: Callable, params: Params, label: s
     loss, leaves = _build(loss_fn, params)
     hint = "; the loss is not differentiable there, or overflows (try other points)"
     if not np.all(np.isfinite(loss.data)):
-        raise ValueError(f"audit: the loss is {loss.data.item()} at {label}; nothing non-finite can be compared{hint}")
+        raise _NotFiniteThere(f"audit: the loss is {loss.data.item()} at {label}; nothing non-finite can be "
+                              f"compared{hint}")
     grad = _gradient(loss, leaves)
     assert grad is not None  # (None only where a VJP was swapped, and none is here)
-    _require_finite("the autodiff gradient of", grad, label, hint)
+    _require_finite("the autodiff gradient of", grad, label, hint, _NotFiniteThere)
     rule, transposed = _rule_at(manual_rule, params)
     nodes = [t for t in walk([loss]) if t._op is not None]
     return _Point(params, loss, leaves, grad, rule, nodes, label), transposed
@@ -566,27 +572,38 @@ def _on_a_boundary(loss_fn: Callable, point: _Point, seed: int) -> bool:
 
 def _evaluate_all(loss_fn: Callable, manual_rule: Callable, given: list[Params], n_random: int, spread: float,
                   seed: int) -> tuple[list[_Point], set[str], list[str]]:
-    """The points compared, the names whose rule came back transposed, and a note on the points left out
-    because an input sits on a kink or a boundary there."""
-    evaluated, transposed = [], set()
+    """The points compared, the names whose rule came back transposed, and notes on the points left out:
+    random ones where the loss overflows (a given one is an error), and any where an input sits on a kink
+    or a boundary."""
+    evaluated, transposed, overflowed = [], set(), []
     randoms = _random_points(given, n_random, spread, np.random.default_rng(seed))
     labels = [f"given point {k}" for k in range(len(given))] + [
         f"random point {len(given) + i} (near given point {i % len(given)})" for i in range(len(randoms))]
-    for p, label in zip(given + randoms, labels):
-        point, flipped = _evaluate(loss_fn, manual_rule, p, label)
+    for k, (p, label) in enumerate(zip(given + randoms, labels)):
+        try:
+            point, flipped = _evaluate(loss_fn, manual_rule, p, label)
+        except _NotFiniteThere:
+            if k < len(given):
+                raise
+            overflowed.append(label)
+            continue
         evaluated.append(point)
         transposed |= flipped
+    notes = [f"Left out, the loss or its gradient not finite there (it overflows): {'; '.join(overflowed)}."
+             ] if overflowed else []
     kinks = {p.label: _kink(p) or ("a mask or condition on its boundary" if _on_a_boundary(loss_fn, p, seed + k)
                                    else None) for k, p in enumerate(evaluated)}
     smooth = [p for p in evaluated if kinks[p.label] is None]
     left_out = [f"{label} ({why})" for label, why in kinks.items() if why is not None]
     if not left_out:
-        return evaluated, transposed, []
+        return evaluated, transposed, notes
     if not smooth:  # at kinks everywhere: compare what there is, and say so
-        return evaluated, transposed, [f"Every point has an input on a kink ({'; '.join(left_out)}), where the loss "
-                                       f"has no derivative and autodiff's is one convention: compared all the same."]
-    return smooth, transposed, [f"Left out of the comparison, an input on a kink, where the loss has no derivative "
-                                f"and a correct rule may take another subgradient: {'; '.join(left_out)}."]
+        return evaluated, transposed, notes + [
+            f"Every point has an input on a kink ({'; '.join(left_out)}), where the loss has no derivative and "
+            f"autodiff's is one convention: compared all the same."]
+    return smooth, transposed, notes + [
+        f"Left out of the comparison, an input on a kink, where the loss has no derivative and a correct rule may "
+        f"take another subgradient: {'; '.join(left_out)}."]
 
 
 # ---- matching a rule against candidates --------------------------------------------------------------

@@ -483,3 +483,10 @@ def test_a_saturating_float32_rnn_is_judged_at_the_rounding_its_gradient_carries
     report = am.audit_layer(forward, backward, [(5 * rng.normal(size=v.shape)).astype(np.float32) for v in inputs],
                             draws=2, n_random=2)
     assert report.kind == "exact", report.explain()
+
+
+def test_a_random_point_where_the_loss_overflows_is_left_out_with_a_note():
+    loss, rule, params, data = _relu_net(58, np.float64, 30.0)  # the softmax's log underflows nearby, not here
+    report = am.audit(loss, params, rule, data=data, n_random=3, seed=58)
+    assert report.kind == "exact", report.explain()  # the whole audit was refused
+    assert any("not finite there (it overflows): random point 1" in note for note in report.notes)
