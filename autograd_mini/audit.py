@@ -621,7 +621,11 @@ def _fit_factor(rules: list[np.ndarray], candidates: list[np.ndarray], floor: fl
         return all(np.linalg.norm(r - c * v) <= tol.relative * (np.linalg.norm(r) + abs(c) * np.linalg.norm(v))
                    + floor for r, v in zip(rules, candidates))  # `<=` inside all(): NaN fails too
     unit = math.copysign(1.0, c)
-    return unit if fits(unit) else c if fits(c) else None
+    if fits(unit):
+        return unit
+    if not fits(c):
+        return None
+    return unit if math.isclose(abs(c), 1, rel_tol=tol.factor) else c  # 1 - 1e-12 is 1
 
 
 def factor_meanings(c: float, sizes: list[int], rel_tol: float = FACTOR_TOL) -> list[str]:
