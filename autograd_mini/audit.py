@@ -11,7 +11,8 @@ i.e. what its author believes dL/dtheta is. A document that writes `W += lr * d`
 
 Both are evaluated at several points (the given ones, e.g. the initial weights and points along a
 training run, plus random points near them). Per parameter the audit tries, in this order, to
-reproduce the rule exactly (relative error ~1e-9) at every point with one constant c:
+reproduce the rule exactly at every point with one constant c (relative error ~1e-9 for a float64
+program; a float32 one is judged at its own precision, see Tolerance):
   1. c times the autodiff gradient: c = 1 exact, c = -1 sign flipped, else a constant factor, named
      when it is 2, 1/2, N, 1/N, N/2, ... (the 1/2 of 1/2*SSE, mean vs sum);
   2. c times its transpose (a square matrix whose shape matched by accident, or a transposed array);
@@ -25,7 +26,9 @@ reproduce the rule exactly (relative error ~1e-9) at every point with one consta
      Jacobian, so an asymmetric one proves the rule is the gradient of nothing, and a symmetric one
      means it is the gradient of some other function.
 Points where the true gradient is ~0 (zero error: any rule with a factor vanishes there too) prove
-nothing either way; they are flagged and left out of the comparison. Whatever the verdict, the report
+nothing either way; they are flagged and left out of the comparison, and so are points where an input
+sits on a kink (relu at 0, a tie of a max, a mask `h < 0` with h == 0), where a correct rule may take
+another subgradient than autodiff's. Whatever the verdict, the report
 says whether the rule still goes downhill, and, given a learning rate, where iterating it ends
 compared with gradient descent.
 
@@ -358,7 +361,7 @@ def _require_finite(what: str, values: Params, where: str, hint: str = "",
         entry = _first_non_finite(value)
         if entry is not None:
             raise error(f"audit: {what} '{name}' is {value[entry]} at entry {entry} at {where}; "
-                             f"nothing non-finite can be compared{hint}")
+                        f"nothing non-finite can be compared{hint}")
 
 
 def _build(loss_fn: Callable, params: Params) -> tuple[Tensor, dict[str, Tensor]]:
