@@ -1108,8 +1108,8 @@ def _with_data(loss_fn: Callable, manual_rule: Callable, data: Mapping[str, Any]
     if not isinstance(data, Mapping):
         raise TypeError(f"audit: data must be a dict name -> value (X, y, masks, ...), got {type(data).__name__}")
     arrays = {name: np.asarray(unwrap(v)) if isinstance(v, (np.ndarray, Tensor)) else v for name, v in data.items()}
-    constants = {name: Tensor(v) if isinstance(v, np.ndarray) and v.dtype.kind == "f" else v
-                 for name, v in arrays.items()}
+    constants = {name: (Tensor(v) if v.dtype.kind == "f" else v.view(_WholeData) if v.dtype.kind in "biu" else v)
+                 if isinstance(v, np.ndarray) else v for name, v in arrays.items()}
     shapes = [v.shape for v in arrays.values() if isinstance(v, np.ndarray) and v.ndim]
     sizes = [shape[0] for shape in shapes] + [n for shape in shapes for n in shape[1:]]
 
@@ -1148,6 +1148,17 @@ def _name_factors_by_hyperparameters(results: dict[str, ParamAudit], data: Mappi
                 continue
             r.mistake = named if r.kind == "factor" else f"the sign is flipped, and {named}"
             break
+
+
+class _WholeData(np.ndarray):
+    """An integer or boolean array of the data, as the loss sees it: an ndarray, so that it indexes as
+    labels do, whose `.dot` of a Tensor is the Tensor's matmul (ndarray.dot is the one product NumPy does
+    not hand to the Tensor): `X.dot(W)` with X an integer table (an XOR truth table) records."""
+
+    def dot(self, other: Any, out: Any = None) -> Any:
+        if isinstance(other, Tensor) and out is None:
+            return Tensor(np.asarray(self, dtype=np.float64)).dot(other)
+        return np.asarray(self).dot(other, out)
 
 
 def _dropped_from_graph(loss_fn: Callable, point: _Point, seed: int) -> dict[str, ParamAudit]:

@@ -108,6 +108,10 @@ EXPECTED: dict[str, dict[str, tuple[str, str | None]]] = {
                                                   "the backward"),
         "dgamma without a_hat": ("wrong_derivative", "a factor left out of a product's derivative"),
     },
+    "XOR net, integer data": {  # X.dot(W) with X an integer array records: the audit hands it in as data
+        "deriv of the pre-activation": ("wrong_derivative", "z(1-z) instead of s(1-s), at the hand-written sigmoid"),
+        "the update's sign kept": ("sign_flipped", "the sign is flipped"),
+    },
 }
 FAST = {"n_random": 2}  # the corpus is about verdicts: fewer random points keep the suite quick
 
@@ -168,7 +172,7 @@ def test_the_mistake_is_caught_and_named(case, mistake, dtype):
 def test_tally():
     """The corpus's figures (they are printed with -s): correct rules, mistakes, mistakes named."""
     named = sum(words is not None for case in EXPECTED.values() for _, words in case.values())
-    assert (len(EXPECTED), len(MISTAKES), named) == (16, 45, 43)
+    assert (len(EXPECTED), len(MISTAKES), named) == (17, 47, 45)
     print(f"correct rules: {len(EXPECTED)}; injected mistakes: {len(MISTAKES)}, caught by the tests above: "
           f"{len(MISTAKES)}, named: {named}")
 

@@ -2,8 +2,8 @@
 textbook and blog code, kept as such code writes them -- loops over samples and time steps, in-place
 updates (`scores -= scores.max(...)`, `h *= mask`, `dscores[range(N), y] -= 1`, `dW += reg * W`), a
 dropout mask drawn from np.random once and passed in, zero-initialised biases (inputs on ReLU's kink),
-float32 data, a hand-written sigmoid, a batch-norm inside a network. Same form as losses.py:
-`loss(p, d)`, `rule(p, d, mistake)`.
+float32 data, integer data (`X.dot(W)` with X an integer table), a hand-written sigmoid, a batch-norm
+inside a network. Same form as losses.py: `loss(p, d)`, `rule(p, d, mistake)`.
 """
 from __future__ import annotations
 
@@ -222,6 +222,35 @@ def bn_net_rule(p, d, mistake=None):
             "b2": dscores.sum(axis=0)}
 
 
+# ---- the XOR net of a well-known blog: integer data, X.dot(W), nonlin(x, deriv=True) -----------------
+
+XOR_DATA = {"X": np.array([[0, 0, 1], [0, 1, 1], [1, 0, 1], [1, 1, 1]]), "y": np.array([[0], [1], [1], [0]])}
+XOR_PARAMS = {"syn0": 2 * rng.random((3, 4)) - 1, "syn1": 2 * rng.random((4, 1)) - 1}
+
+
+def nonlin(x, deriv=False):
+    if deriv:
+        return x * (1 - x)
+    return 1 / (1 + np.exp(-x))
+
+
+def xor_loss(p, d):
+    l1 = nonlin(d["X"].dot(p["syn0"]))
+    l2 = nonlin(l1.dot(p["syn1"]))
+    return 0.5 * np.sum((d["y"] - l2) ** 2)
+
+
+def xor_rule(p, d, mistake=None):  # the blog adds l1.T.dot(l2_delta): the direction subtracted is its negative
+    l0 = d["X"]
+    z1 = l0.dot(p["syn0"])
+    l1 = nonlin(z1)
+    l2 = nonlin(l1.dot(p["syn1"]))
+    l2_delta = (d["y"] - l2) * nonlin(l2, deriv=True)
+    l1_delta = l2_delta.dot(p["syn1"].T) * nonlin(z1 if mistake == "deriv of the pre-activation" else l1, deriv=True)
+    sign = 1.0 if mistake == "the update's sign kept" else -1.0
+    return {"syn0": sign * l0.T.dot(l1_delta), "syn1": sign * l1.T.dot(l2_delta)}
+
+
 HELDOUT_CASES = {  # name: (loss, rule, params, data, more points)
     "char-level RNN": (char_rnn_loss, char_rnn_rule, CHAR_RNN_PARAMS, CHAR_RNN_DATA, []),
     "softmax, naive loops, float32": (softmax_naive_loss, softmax_naive_rule, SOFTMAX_PARAMS, SOFTMAX_DATA,
@@ -229,4 +258,5 @@ HELDOUT_CASES = {  # name: (loss, rule, params, data, more points)
     "two-layer net with dropout": (dropout_net_loss, dropout_net_rule, DROPOUT_NET_PARAMS, DROPOUT_NET_DATA, []),
     "logistic regression, float32": (logistic_loss, logistic_rule, LOGISTIC_PARAMS, LOGISTIC_DATA, []),
     "network with batch-norm": (bn_net_loss, bn_net_rule, BN_NET_PARAMS, BN_NET_DATA, []),
+    "XOR net, integer data": (xor_loss, xor_rule, XOR_PARAMS, XOR_DATA, []),
 }
