@@ -1,7 +1,8 @@
 """The audit on our corpus of course- and textbook-style NumPy code (tests/corpus, written by us).
 
-Every correct rule must be judged exact; every injected mistake must be caught (some parameter not
-exact), and where EXPECTED gives words, named: some parameter's `mistake` contains them. A mistake
+Every correct rule must be judged exact, as written and with the whole program in float32; every
+injected mistake must be caught (some parameter not exact), and where EXPECTED gives words, named: some
+parameter's `mistake` contains them. `python tests/corpus/measure.py` prints the figures as a table. A mistake
 that gives the rule the wrong shape is refused with a ShapeError that names it. The tally at the
 bottom counts what is named, so a change that loses a name shows there.
 """
