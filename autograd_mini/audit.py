@@ -50,6 +50,7 @@ import numpy as np
 
 from .audit_variants import VJP_VARIANTS, Variant
 from .errors import ShapeError
+from .ops import _scatter_array
 from .tensor import Op, Tensor, backprop, no_grad, unwrap, walk
 
 Params = dict[str, np.ndarray]
@@ -730,6 +731,7 @@ def _node_trials(nodes: list[Tensor]) -> list[_Trial]:
                 trials.append(_Trial(op, v.name, v.description, indices[0],
                                      f"every {op} node with {weight} (all {len(indices)} of them)",
                                      _at_nodes(indices, v.vjp), len(indices)))
+    trials += _overwritten_window_trials(nodes)
     statistics = [i for i, t in enumerate(nodes)
                   if t.op_name in ("mean", "sum") and 1 < t.size < (t._parents or ())[0].size]
     over_batch = [i for i in statistics if _over_axis_0(nodes[i])]  # in a network: not a softmax's sum over classes
@@ -740,6 +742,41 @@ def _node_trials(nodes: list[Tensor]) -> list[_Trial]:
                                  "backward that differentiates only x_hat = (x - mu) / sigma's numerator)",
                                  group[0], f"every mean or sum over {where} ({len(group)} of them)",
                                  _at_nodes(group, _no_gradient), len(group)))
+    return trials
+
+
+def _overwritten_window_trials(nodes: list[Tensor]) -> list[_Trial]:
+    """Windows read from one array (a convolution's x_pad[:, :, i:i+HH, j:j+WW] at every position) whose
+    gradients are written back with `dx[window] = ...` instead of `+=`: where windows overlap, the last
+    one in the loop wins. Each window's VJP keeps only the entries no later window covers."""
+    readers: dict[int, list[int]] = {}
+    for index, node in enumerate(nodes):
+        if node.op_name == "getitem":
+            readers.setdefault(id((node._parents or ())[0]), []).append(index)
+    trials = []
+    for indices in readers.values():
+        if len(indices) < 2:
+            continue
+
+        def overrides(p: _Point, indices: list[int] = indices) -> list[tuple[Tensor, Callable]]:
+            windows = [p.nodes[i] for i in indices]
+            covered_later = np.zeros((windows[0]._parents or ())[0].shape, dtype=bool)
+            pairs = []
+            for node in reversed(windows):
+                keep = ~covered_later
+                pairs.append((node, lambda g, ans, x, index, keep=keep: (_scatter_array(np.asarray(g), index,
+                                                                                        np.shape(x)) * keep,)))
+                covered_later = covered_later.copy()
+                try:
+                    covered_later[(node._params or {})["index"]] = True
+                except (IndexError, ValueError, TypeError):  # an index a mask cannot take: not this mistake
+                    return []
+            return pairs
+        trials.append(_Trial("getitem", "windows_overwritten", "the gradients of overlapping windows written back "
+                             "with dx[window] = ... instead of +=: where windows overlap, only the last one's is kept "
+                             "(a convolution's dx overwritten instead of accumulated)", indices[0],
+                             f"every window read from the same array ({len(indices)} of them)", overrides,
+                             len(indices)))
     return trials
 
 
