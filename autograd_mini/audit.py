@@ -1145,14 +1145,25 @@ def _with_data(loss_fn: Callable, manual_rule: Callable, data: Mapping[str, Any]
     if not isinstance(data, Mapping):
         raise TypeError(f"audit: data must be a dict name -> value (X, y, masks, ...), got {type(data).__name__}")
     arrays = {name: np.asarray(unwrap(v)) if isinstance(v, (np.ndarray, Tensor)) else v for name, v in data.items()}
-    constants = {name: (Tensor(v) if v.dtype.kind == "f" else v.view(_WholeData) if v.dtype.kind in "biu" else v)
-                 if isinstance(v, np.ndarray) else v for name, v in arrays.items()}
     shapes = [v.shape for v in arrays.values() if isinstance(v, np.ndarray) and v.ndim]
     sizes = [shape[0] for shape in shapes] + [n for shape in shapes for n in shape[1:]]
 
     def rule_with_data(params: Params) -> Any:  # copies: the rule may not edit the data between points
         return manual_rule(params, {name: v.copy() if isinstance(v, np.ndarray) else v for name, v in arrays.items()})
-    return (lambda params: loss_fn(params, constants)), rule_with_data, list(dict.fromkeys(sizes))
+
+    def loss_with_data(params: dict[str, Tensor]) -> Any:  # fresh constants: a forward may change its data in place
+        return loss_fn(params, {name: _constant(v) for name, v in arrays.items()})
+    return loss_with_data, rule_with_data, list(dict.fromkeys(sizes))
+
+
+def _constant(value: Any) -> Any:
+    """A value of the data as the loss gets it: a float array as a constant Tensor, an integer or boolean
+    one as a _WholeData copy, anything else as given."""
+    if not isinstance(value, np.ndarray):
+        return value
+    if value.dtype.kind == "f":
+        return Tensor(value.copy())
+    return value.copy().view(_WholeData) if value.dtype.kind in "biu" else value
 
 
 def _hyperparameters(data: Mapping[str, Any] | None) -> dict[str, float]:

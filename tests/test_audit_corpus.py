@@ -496,3 +496,23 @@ def test_a_random_point_where_the_loss_overflows_is_left_out_with_a_note():
     report = am.audit(loss, params, rule, data=data, n_random=3, seed=58)
     assert report.kind == "exact", report.explain()  # the whole audit was refused
     assert any("not finite there (it overflows): random point 1" in note for note in report.notes)
+
+
+def test_a_forward_that_changes_its_data_in_place_gets_fresh_data_at_every_call():
+    X, Y = TWO_LAYER_DATA["X"].copy(), np.random.default_rng(8).normal(size=(5, 1))
+    y = np.array([1, 0, 2, 1, 2])
+    X_before, y_before = X.copy(), y.copy()
+
+    def loss(p, d):
+        Xs = d["X"]
+        Xs *= 2.0  # scaling the data in place, inside the forward
+        labels = d["y"]
+        labels -= 1  # and shifting integer labels in place
+        return 0.5 * np.sum((Xs.dot(p["W"]) - d["Y"]) ** 2) + 0 * labels.sum()
+
+    def rule(p, d):
+        Xs = 2.0 * d["X"]
+        return {"W": Xs.T.dot(Xs.dot(p["W"]) - d["Y"])}
+    report = am.audit(loss, {"W": np.ones((4, 1))}, rule, data={"X": X, "Y": Y, "y": y}, **FAST)
+    assert report.kind == "exact"  # the shared data drifted between calls: "the forward is random"
+    assert np.array_equal(X, X_before) and np.array_equal(y, y_before)  # the caller's arrays untouched
