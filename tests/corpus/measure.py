@@ -102,6 +102,9 @@ def mistake_caught_and_named(case: str, mistake: str, dtype) -> tuple[bool, bool
         report = run(case, mistake, dtype)
     except ShapeError as error:
         return kind == SHAPE, kind == SHAPE and words is not None and words in str(error)
+    except Exception as error:  # refused (e.g. the forward did not run): neither caught nor named
+        print(f"  {case} / {mistake} ({_name(dtype)}): refused: {type(error).__name__}: {str(error)[:80]}")
+        return False, False
     caught = report.kind != "exact"
     named = caught and any(m and words and words in m for m in report.mistakes.values())
     if not caught or (words and not named):
