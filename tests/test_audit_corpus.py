@@ -516,3 +516,15 @@ def test_a_forward_that_changes_its_data_in_place_gets_fresh_data_at_every_call(
     report = am.audit(loss, {"W": np.ones((4, 1))}, rule, data={"X": X, "Y": Y, "y": y}, **FAST)
     assert report.kind == "exact"  # the shared data drifted between calls: "the forward is random"
     assert np.array_equal(X, X_before) and np.array_equal(y, y_before)  # the caller's arrays untouched
+
+
+@settings(max_examples=10, deadline=None)
+@given(seed=st.integers(0, 2 ** 16), dtype=st.sampled_from([np.float64, np.float32]),
+       scale=st.sampled_from([0.1, 1.0, 5.0]), zero_row=st.booleans())
+def test_a_correct_relu_net_rule_is_never_called_wrong(seed, dtype, scale, zero_row):
+    # any sizes, precision and weight scale, zero biases, and a zero data row (inputs on ReLU's kink)
+    loss, rule, params, data = _relu_net(seed, dtype, scale)
+    if zero_row:
+        data["X"][0] = 0
+    report = am.audit(loss, params, rule, data=data, n_random=3, seed=seed)
+    assert set(report.kinds.values()) <= {"exact", "undetermined"}, report.explain()  # (dead units: no gradient)
