@@ -11,7 +11,8 @@ i.e. what its author believes dL/dtheta is. A document that writes `W += lr * d`
 
 Both are evaluated at several points (the given ones, e.g. the initial weights and points along a
 training run, plus random points near them). Per parameter the audit tries, in this order, to
-reproduce the rule exactly (relative error ~1e-9) at every point with one constant c:
+reproduce the rule exactly at every point with one constant c (relative error ~1e-9 for a float64
+program; a float32 one is judged at its own precision, see Tolerance):
   1. c times the autodiff gradient: c = 1 exact, c = -1 sign flipped, else a constant factor, named
      when it is 2, 1/2, N, 1/N, N/2, ... (the 1/2 of 1/2*SSE, mean vs sum);
   2. c times its transpose (a square matrix whose shape matched by accident, or a transposed array);
@@ -25,7 +26,9 @@ reproduce the rule exactly (relative error ~1e-9) at every point with one consta
      Jacobian, so an asymmetric one proves the rule is the gradient of nothing, and a symmetric one
      means it is the gradient of some other function.
 Points where the true gradient is ~0 (zero error: any rule with a factor vanishes there too) prove
-nothing either way; they are flagged and left out of the comparison. Whatever the verdict, the report
+nothing either way; they are flagged and left out of the comparison, and so are points where an input
+sits on a kink (relu at 0, a tie of a max, a mask `h < 0` with h == 0), where a correct rule may take
+another subgradient than autodiff's. Whatever the verdict, the report
 says whether the rule still goes downhill, and, given a learning rate, where iterating it ends
 compared with gradient descent.
 
@@ -47,6 +50,7 @@ import numpy as np
 
 from .audit_variants import VJP_VARIANTS, Variant
 from .errors import ShapeError
+from .ops.shape import _scatter_array
 from .tensor import Op, Tensor, backprop, no_grad, substituted_vjps, unwrap, walk
 
 Params = dict[str, np.ndarray]
@@ -74,10 +78,60 @@ KIND_MEANINGS: dict[str, str] = {  # a parameter's verdict, machine-readable (pi
     "undetermined": "the true gradient is ~0 at every point",
 }  # an AuditReport's `kind` is one of these, or "mixed"
 
-MATCH_TOL = 1e-9      # relative error under which a rule "is" a candidate (float64 rounding is ~1e-15)
+MATCH_TOL = 1e-9      # relative error under which a float64 rule "is" a candidate (its rounding is ~1e-15)
+MATCH_EPS = 1000      # a program in a coarser precision (float32) matches within this many of its eps...
+MATCH_COARSEST = 1e-2  # ...but never more loosely than this (float16's eps is 1e-3)
+FLOOR_TOL = 1e-12     # rounding where a rule's terms cancel (p - y), relative to the rule's largest norm...
+FLOOR_EPS = 100       # ...in a coarser precision, this many of its eps
 ZERO_GRAD = 1e-8      # a gradient this small relative to the parameter's largest is "~0": nothing to compare
 ZERO_GRAD_ABS = 1e-12  # ...and so is one this small outright: at an exact fit, what is left is rounding noise
 SYMMETRY_TOL = 1e-6   # Jacobian asymmetry below this is finite-difference noise (about 1e-9 here)
+FACTOR_TOL = 1e-6     # a constant within this of N, 2, 1/2, 1, ... (relative) is named as that one
+MEASURED_ROUNDING = 1e-10  # a rule whose second differences at 1e-8 exceed this computes coarser than float64...
+MEASURED_COARSEST = 1e-5   # ...up to this; beyond it they are not rounding (a kink, a random rule): not used
+ROUNDING_MARGIN = 100      # a coarse rule may differ from a candidate by this many times autodiff's own coarse error
+
+
+@dataclass(frozen=True)
+class Tolerance:
+    """How closely a rule must reproduce a candidate, from the precision the user's program computes in:
+    the coarsest float dtype among its parameters, its data and the arrays its rule returns. A float32
+    program's rule carries float32 rounding (~1e-7 relative, more where terms cancel), so judging it by
+    float64's 1e-9 would call a correct rule wrong; float64 programs keep the float64 bounds."""
+    eps: float = float(np.finfo(np.float64).eps)
+
+    @property
+    def coarse(self) -> bool:
+        return self.eps > np.finfo(np.float64).eps
+
+    @property
+    def relative(self) -> float:
+        return min(MATCH_EPS * self.eps, MATCH_COARSEST) if self.coarse else MATCH_TOL
+
+    @property
+    def floor(self) -> float:
+        return FLOOR_EPS * self.eps if self.coarse else FLOOR_TOL
+
+    @property
+    def factor(self) -> float:
+        return max(FACTOR_TOL, self.relative)
+
+    @property
+    def symmetry(self) -> float:  # finite differences of a coarse rule are noisier by (eps / eps64)^(2/3)
+        return max(SYMMETRY_TOL, 100 * self.eps ** (2 / 3)) if self.coarse else SYMMETRY_TOL
+
+    @property
+    def step(self) -> float:  # the finite-difference step balancing truncation (h^2) and rounding (eps/h)
+        return self.eps ** (1 / 3) if self.coarse else 1e-5
+
+    def describe(self) -> str:
+        return f"a rule computed at eps {self.eps:.3g} is matched within {self.relative:.3g} (relative)"
+
+
+def _precision(arrays: Sequence[Any]) -> Tolerance:
+    """The tolerance for the coarsest float dtype among these arrays (float64 if there is none coarser)."""
+    eps = [float(np.finfo(a.dtype).eps) for a in arrays if isinstance(a, np.ndarray) and a.dtype.kind == "f"]
+    return Tolerance(max(eps, default=float(np.finfo(np.float64).eps)))
 
 # What a constant factor between rule and gradient usually means, keyed by (power of 2, power of N)
 # in |c| = 2^a * N^b. Entries with N come first: when the loss averages, mean vs sum is the likelier story.
@@ -298,12 +352,17 @@ def _first_non_finite(array: np.ndarray) -> tuple | None:
     return tuple(int(i) for i in bad[0]) if len(bad) else None
 
 
-def _require_finite(what: str, values: Params, where: str, hint: str = "") -> None:
+class _NotFiniteThere(ValueError):
+    """The loss or its autodiff gradient is not finite at a point (a random point is then left out)."""
+
+
+def _require_finite(what: str, values: Params, where: str, hint: str = "",
+                    error: type[ValueError] = ValueError) -> None:
     for name, value in values.items():
         entry = _first_non_finite(value)
         if entry is not None:
-            raise ValueError(f"audit: {what} '{name}' is {value[entry]} at entry {entry} at {where}; "
-                             f"nothing non-finite can be compared{hint}")
+            raise error(f"audit: {what} '{name}' is {value[entry]} at entry {entry} at {where}; "
+                        f"nothing non-finite can be compared{hint}")
 
 
 def _build(loss_fn: Callable, params: Params) -> tuple[Tensor, dict[str, Tensor]]:
@@ -399,6 +458,8 @@ def _rule_at(manual_rule: Callable, params: Params) -> tuple[Params, set[str]]:
     directions, transposed = {}, set()
     for name, value in params.items():
         r = _direction(name, out[name], value.shape)
+        if r.shape != value.shape and r.size == value.size and np.squeeze(r).shape == np.squeeze(value).shape:
+            r = r.reshape(value.shape)  # (1, K) for a bias of shape (K,), keepdims=True: the same numbers in order
         if r.shape != value.shape:
             if r.ndim == 2 and r.shape == value.shape[::-1]:  # compare it as a transpose; the verdict says so
                 r = r.T
@@ -416,10 +477,11 @@ def _evaluate(loss_fn: Callable, manual_rule: Callable, params: Params, label: s
     loss, leaves = _build(loss_fn, params)
     hint = "; the loss is not differentiable there, or overflows (try other points)"
     if not np.all(np.isfinite(loss.data)):
-        raise ValueError(f"audit: the loss is {loss.data.item()} at {label}; nothing non-finite can be compared{hint}")
+        raise _NotFiniteThere(f"audit: the loss is {loss.data.item()} at {label}; nothing non-finite can be "
+                              f"compared{hint}")
     grad = _gradient(loss, leaves)
     assert grad is not None  # (None only where a VJP was swapped, and none is here)
-    _require_finite("the autodiff gradient of", grad, label, hint)
+    _require_finite("the autodiff gradient of", grad, label, hint, _NotFiniteThere)
     rule, transposed = _rule_at(manual_rule, params)
     nodes = [t for t in walk([loss]) if t._op is not None]
     return _Point(params, loss, leaves, grad, rule, nodes, label), transposed
@@ -435,15 +497,31 @@ def _random_points(given: list[Params], count: int, spread: float, rng: np.rando
     return points
 
 
+def _tied(x: np.ndarray, axis: Any = None, keepdims: bool = False, **_: Any) -> Any:
+    """Where a max or min reduction has more than one winner in a slice (its extremum is a tie)."""
+    top, bottom = np.max(x, axis=axis, keepdims=True), np.min(x, axis=axis, keepdims=True)
+    return (np.sum(x == top, axis=axis) > 1) | (np.sum(x == bottom, axis=axis) > 1)
+
+
+def _on_integer(x: np.ndarray, *_: Any, **__: Any) -> Any:
+    return np.equal(x, np.round(x))
+
+
 # Where an input sits on one of these kinks the loss has no derivative: autodiff's gradient there is a
-# convention (PyTorch's: relu'(0) = 0, a tie of maximum split 1/2 each), and a correct hand rule may use
-# another subgradient. Such a point says nothing about the rule, so it is left out of the comparison.
+# convention (PyTorch's: relu'(0) = 0, a tie of maximum split 1/2 each, a tied max reduction split
+# equally), and a correct hand rule may use another subgradient (max pooling's `window == max` gives
+# every tied entry all of it). Such a point says nothing about the rule: it is left out of the comparison.
 _KINKS: dict[str, Callable[..., Any]] = {
     "relu": lambda x: x == 0, "abs": lambda x: x == 0,
+    "leaky_relu": lambda x, slope=0.01: x == 0, "elu": lambda x, alpha=1.0: x == 0,
     "maximum": lambda x, y: x == y, "minimum": lambda x, y: x == y,
     "fmax": lambda x, y: x == y, "fmin": lambda x, y: x == y,
     "clip": lambda x, lo=None, hi=None: (np.equal(x, lo) if lo is not None else False)
     | (np.equal(x, hi) if hi is not None else False),
+    "max": _tied, "min": _tied,
+    "floor": _on_integer, "ceil": _on_integer, "trunc": _on_integer,  # steps: the value jumps there
+    "round": lambda x, decimals=0: _on_integer(x * 10.0 ** decimals - 0.5),
+    "mod": lambda x, y: _on_integer(x / y), "fmod": lambda x, y: _on_integer(x / y),
 }
 
 
@@ -451,57 +529,120 @@ def _kink(point: _Point) -> str | None:
     """The first op of the point's graph with an input exactly on its kink (e.g. 'relu at 0'), or None."""
     for node in point.nodes:
         at = _KINKS.get(node.op_name or "")
-        if at is not None and np.any(at(*[p._data for p in node._parents or ()], **(node._params or {}))):
-            return f"{node.op_name} on its kink"
+        with np.errstate(all="ignore"):
+            if at is not None and np.any(at(*[p._data for p in node._parents or ()], **(node._params or {}))):
+                return f"{node.op_name} on its kink"
     return None
 
 
+def _decisions(loss: Tensor) -> list[Any]:
+    """The discrete choices a forward made: its ops in order, and every boolean or integer array it
+    computed with (a mask such as `h < 0` in `h[h < 0] = 0`, a where-condition, an index) or 0/1-valued
+    constant (`(h > 0) * 1.0`)."""
+    found: list[Any] = []
+    for t in walk([loss], grad_only=False):
+        found.append(t.op_name)
+        values = [t._data] if t._op is None and not t.requires_grad else []
+        for v in (t._params or {}).values():
+            values.extend(v if isinstance(v, tuple) else [v])
+        found.extend(v for v in values if isinstance(v, np.ndarray) and (
+            v.dtype.kind in "biu" or v.dtype.kind == "f" and v.size and np.all((v == 0) | (v == 1))))
+    return found
+
+
+def _on_a_boundary(loss_fn: Callable, point: _Point, seed: int) -> bool:
+    """Whether a nudge of the parameters (1e-8 of their size, either way) changes a discrete choice of
+    the forward: an input exactly on the boundary of a mask or a condition (`h[h < 0] = 0` with h == 0),
+    where the loss has no derivative and autodiff's gradient is one of several."""
+    rng = np.random.default_rng(seed)
+    before = _decisions(point.loss)
+    for sign in (1.0, -1.0):
+        nudged = {name: v + sign * 1e-8 * (1 + float(np.sqrt(np.mean(v * v)))) * rng.standard_normal(v.shape)
+                  for name, v in point.params.items()}
+        with np.errstate(all="ignore"):
+            after = _decisions(_build(loss_fn, nudged)[0])
+        if len(after) != len(before) or any(
+                not (np.array_equal(a, b) if isinstance(a, np.ndarray) or isinstance(b, np.ndarray) else a == b)
+                for a, b in zip(before, after)):
+            return True
+    return False
+
+
 def _evaluate_all(loss_fn: Callable, manual_rule: Callable, given: list[Params], n_random: int, spread: float,
-                  seed: int) -> tuple[list[_Point], set[str]]:
-    evaluated, transposed = [], set()
+                  seed: int) -> tuple[list[_Point], set[str], list[str]]:
+    """The points compared, the names whose rule came back transposed, and notes on the points left out:
+    random ones where the loss overflows (a given one is an error), and any where an input sits on a kink
+    or a boundary."""
+    evaluated, transposed, overflowed = [], set(), []
     randoms = _random_points(given, n_random, spread, np.random.default_rng(seed))
     labels = [f"given point {k}" for k in range(len(given))] + [
         f"random point {len(given) + i} (near given point {i % len(given)})" for i in range(len(randoms))]
-    for p, label in zip(given + randoms, labels):
-        point, flipped = _evaluate(loss_fn, manual_rule, p, label)
+    for k, (p, label) in enumerate(zip(given + randoms, labels)):
+        try:
+            point, flipped = _evaluate(loss_fn, manual_rule, p, label)
+        except _NotFiniteThere:
+            if k < len(given):
+                raise
+            overflowed.append(label)
+            continue
         evaluated.append(point)
         transposed |= flipped
-    smooth = [p for p in evaluated if _kink(p) is None]
-    return (smooth if smooth else evaluated), transposed  # (at kinks everywhere: compare what there is)
+    notes = [f"Left out, the loss or its gradient not finite there (it overflows): {'; '.join(overflowed)}."
+             ] if overflowed else []
+    kinks = {p.label: _kink(p) or ("a mask or condition on its boundary" if _on_a_boundary(loss_fn, p, seed + k)
+                                   else None) for k, p in enumerate(evaluated)}
+    smooth = [p for p in evaluated if kinks[p.label] is None]
+    left_out = [f"{label} ({why})" for label, why in kinks.items() if why is not None]
+    if not left_out:
+        return evaluated, transposed, notes
+    if not smooth:  # at kinks everywhere: compare what there is, and say so
+        return evaluated, transposed, notes + [
+            f"Every point has an input on a kink ({'; '.join(left_out)}), where the loss has no derivative and "
+            f"autodiff's is one convention: compared all the same."]
+    return smooth, transposed, notes + [
+        f"Left out of the comparison, an input on a kink, where the loss has no derivative and a correct rule may "
+        f"take another subgradient: {'; '.join(left_out)}."]
 
 
 # ---- matching a rule against candidates --------------------------------------------------------------
 
-def _fit_factor(rules: list[np.ndarray], candidates: list[np.ndarray], floor: float) -> float | None:
-    """The one constant c with rule = c * candidate at every point (to MATCH_TOL), or None."""
+def _fit_factor(rules: list[np.ndarray], candidates: list[np.ndarray], floor: float,
+                tol: Tolerance) -> float | None:
+    """The one constant c with rule = c * candidate at every point (to the tolerance), or None; 1 (or -1)
+    whenever that fits too, so that rounding never turns an exact rule into a factor 0.9996."""
     den = sum(float(np.vdot(v, v)) for v in candidates)
     c = sum(float(np.vdot(v, r)) for r, v in zip(rules, candidates)) / den if den > 0 else 0.0
     if c == 0 or not math.isfinite(c):
         return None
-    for r, v in zip(rules, candidates):
-        allowed = MATCH_TOL * (np.linalg.norm(r) + abs(c) * np.linalg.norm(v)) + floor
-        if not np.linalg.norm(r - c * v) <= allowed:  # `not <=` so that NaN fails too
-            return None
-    return math.copysign(1.0, c) if math.isclose(abs(c), 1, rel_tol=1e-6) else c  # 1 - 1e-12 is 1
+
+    def fits(c: float) -> bool:
+        return all(np.linalg.norm(r - c * v) <= tol.relative * (np.linalg.norm(r) + abs(c) * np.linalg.norm(v))
+                   + floor for r, v in zip(rules, candidates))  # `<=` inside all(): NaN fails too
+    unit = math.copysign(1.0, c)
+    if fits(unit):
+        return unit
+    if not fits(c):
+        return None
+    return unit if math.isclose(abs(c), 1, rel_tol=tol.factor) else c  # 1 - 1e-12 is 1
 
 
-def factor_meanings(c: float, sizes: list[int]) -> list[str]:
+def factor_meanings(c: float, sizes: list[int], rel_tol: float = FACTOR_TOL) -> list[str]:
     """What |c| usually means, e.g. ['N/2 with N = 4: the rule is the gradient of 1/2*SSE ...']."""
     found = []
     for (a, b), (name, meaning) in FACTOR_MEANINGS.items():
         for n in (sizes if b else [1]):
-            if math.isclose(abs(c), 2.0 ** a * float(n) ** b, rel_tol=1e-6):
+            if math.isclose(abs(c), 2.0 ** a * float(n) ** b, rel_tol=rel_tol):
                 found.append(f"{name}{f' with N = {n}' if b else ''}: {meaning}")
     return found
 
 
-def factor_mistake(c: float, sizes: list[int]) -> str | None:
+def factor_mistake(c: float, sizes: list[int], rel_tol: float = FACTOR_TOL) -> str | None:
     """|c| as a mistake in a few words, e.g. 'the 1/N was dropped (N = 6)' (None if it names nothing)."""
-    if math.isclose(abs(c), 1, rel_tol=1e-6):
+    if math.isclose(abs(c), 1, rel_tol=rel_tol):
         return None
     for (a, b), words in FACTOR_MISTAKES.items():
         for n in (sizes if b else [1]):
-            if math.isclose(abs(c), 2.0 ** a * float(n) ** b, rel_tol=1e-6):
+            if math.isclose(abs(c), 2.0 ** a * float(n) ** b, rel_tol=rel_tol):
                 return words + (f" (N = {n})" if b else "")
     return None
 
@@ -573,20 +714,75 @@ def _node_trials(nodes: list[Tensor]) -> list[_Trial]:
                 trials.append(_Trial(op, v.name, v.description, indices[0],
                                      f"every {op} node (all {len(indices)} of them)", _at_nodes(indices, v.vjp),
                                      len(indices)))
+    by_weight: dict[tuple[str, str], list[int]] = {}  # a loop over time steps uses the same weights at every step
+    for index, node in enumerate(nodes):
+        for parent in node._parents or ():
+            if parent._op is None and parent.requires_grad and parent.name:
+                by_weight.setdefault((node.op_name, parent.name), []).append(index)
+    for (op, weight), indices in by_weight.items():
+        if 1 < len(indices) < len(by_op[op]):
+            for v in VJP_VARIANTS.get(op, ()):
+                trials.append(_Trial(op, v.name, v.description, indices[0],
+                                     f"every {op} node with {weight} (all {len(indices)} of them)",
+                                     _at_nodes(indices, v.vjp), len(indices)))
+    trials += _overwritten_window_trials(nodes)
     statistics = [i for i, t in enumerate(nodes)
                   if t.op_name in ("mean", "sum") and 1 < t.size < (t._parents or ())[0].size]
-    if statistics:
-        trials.append(_Trial("mean", "statistics_constant", "the batch statistics treated as constants in the "
-                             "backward (the gradient through the mean and variance dropped, as in a batch-norm "
-                             "backward that differentiates only x_hat = (x - mu) / sigma's numerator)",
-                             statistics[0], f"every mean or sum over a batch ({len(statistics)} of them)",
-                             _at_nodes(statistics, lambda g, ans, *inputs, **params:
-                                       tuple(np.zeros(np.shape(x)) for x in inputs)), len(statistics)))
+    over_batch = [i for i in statistics if _over_axis_0(nodes[i])]  # in a network: not a softmax's sum over classes
+    for group, where in ((statistics, "a batch"), (over_batch, "the batch axis 0")):
+        if group and (group is statistics or len(over_batch) < len(statistics)):
+            trials.append(_Trial("mean", "statistics_constant", "the batch statistics treated as constants in the "
+                                 "backward (the gradient through the mean and variance dropped, as in a batch-norm "
+                                 "backward that differentiates only x_hat = (x - mu) / sigma's numerator)",
+                                 group[0], f"every mean or sum over {where} ({len(group)} of them)",
+                                 _at_nodes(group, _no_gradient), len(group)))
     return trials
 
 
-def _search_variants(points: list[_Point], pending: dict[str, list[int]], floors: dict[str, float]
-                     ) -> dict[str, list[VariantMatch]]:
+def _overwritten_window_trials(nodes: list[Tensor]) -> list[_Trial]:
+    """Windows read from one array (a convolution's x_pad[:, :, i:i+HH, j:j+WW] at every position) whose
+    gradients are written back with `dx[window] = ...` instead of `+=`: where windows overlap, the last
+    one in the loop wins. Each window's VJP keeps only the entries no later window covers."""
+    readers: dict[int, list[int]] = {}
+    for index, node in enumerate(nodes):
+        if node.op_name == "getitem":
+            readers.setdefault(id((node._parents or ())[0]), []).append(index)
+    trials = []
+    for indices in readers.values():
+        if len(indices) < 2:
+            continue
+
+        def overrides(p: _Point, indices: list[int] = indices) -> list[tuple[Tensor, Callable]]:
+            windows = [p.nodes[i] for i in indices]
+            covered_later = np.zeros((windows[0]._parents or ())[0].shape, dtype=bool)
+            pairs = []
+            for node in reversed(windows):
+                keep = ~covered_later
+                pairs.append((node, lambda g, ans, x, index, keep=keep: (_scatter_array(np.asarray(g), index,
+                                                                                        np.shape(x)) * keep,)))
+                covered_later = covered_later.copy()
+                try:
+                    covered_later[(node._params or {})["index"]] = True
+                except (IndexError, ValueError, TypeError):  # an index a mask cannot take: not this mistake
+                    return []
+            return pairs
+        trials.append(_Trial("getitem", "windows_overwritten", "the gradients of overlapping windows written back "
+                             "with dx[window] = ... instead of +=: where windows overlap, only the last one's is kept "
+                             "(a convolution's dx overwritten instead of accumulated)", indices[0],
+                             f"every window read from the same array ({len(indices)} of them)", overrides,
+                             len(indices)))
+    return trials
+
+
+def _over_axis_0(node: Tensor) -> bool:
+    """Whether a reduction node sums or averages over axis 0 (the batch, in a network's activations)."""
+    axis, ndim = (node._params or {}).get("axis"), (node._parents or ())[0].ndim
+    axes = range(ndim) if axis is None else axis if isinstance(axis, (tuple, list)) else (axis,)
+    return any(a % max(ndim, 1) == 0 for a in axes)
+
+
+def _search_variants(points: list[_Point], pending: dict[str, list[int]], floors: dict[str, float],
+                     tol: Tolerance) -> dict[str, list[VariantMatch]]:
     """Every tried mistake whose gradient, times one constant, reproduces a pending rule."""
     found: dict[str, list[VariantMatch]] = {name: [] for name in pending}
     if any([t.op_name for t in p.nodes] != [t.op_name for t in points[0].nodes] for p in points):
@@ -606,7 +802,7 @@ def _search_variants(points: list[_Point], pending: dict[str, list[int]], floors
             for name, valid in pending.items():
                 changed = any(not np.array_equal(grads[k][name], points[k].grad[name]) for k in valid)
                 c = _fit_factor([points[k].rule[name] for k in valid], [grads[k][name] for k in valid],
-                                floors[name]) if changed else None
+                                floors[name], tol) if changed else None
                 if c is not None:
                     found[name].append(VariantMatch(trial.op, trial.variant, trial.description, trial.node_index,
                                                     trial.label, c, points[0].nodes[trial.node_index],
@@ -760,7 +956,7 @@ def _run_variants(indices: list[int], name: str | None) -> list[tuple[str, str, 
 # ---- a step, not a gradient: back-propagating through weights already updated in the same step -----
 
 def _search_updated_in_step(points: list[_Point], pending: dict[str, list[int]], floors: dict[str, float],
-                            step: Callable[[Params, Params], Params]) -> dict[str, list[str]]:
+                            step: Callable[[Params, Params], Params], tol: Tolerance) -> dict[str, list[str]]:
     """Rules that are the gradient except that back-propagation reads weights already updated in this
     step: updating the output layer first, as back-propagation meets the weights, then going through
     it. Returns, per rule so explained, the weights it reads updated."""
@@ -786,7 +982,7 @@ def _search_updated_in_step(points: list[_Point], pending: dict[str, list[int]],
     found = {}
     for name, valid in pending.items():
         if name in order[1:] and _fit_factor([points[k].rule[name] for k in valid],
-                                             [stale[k][name] for k in valid], floors[name]) == 1:
+                                             [stale[k][name] for k in valid], floors[name], tol) == 1:
             found[name] = order[:order.index(name)]
     return found
 
@@ -801,8 +997,9 @@ def _reading_updated(node: Tensor, updated: dict[int, np.ndarray]) -> Callable:
 
 
 def _explain_by_update_order(evaluated: list[_Point], pending: dict[str, list[int]], floors: dict[str, float],
-                             results: dict[str, ParamAudit], step: Callable[[Params, Params], Params]) -> None:
-    for name, before in _search_updated_in_step(evaluated, pending, floors, step).items():
+                             results: dict[str, ParamAudit], step: Callable[[Params, Params], Params],
+                             tol: Tolerance) -> None:
+    for name, before in _search_updated_in_step(evaluated, pending, floors, step, tol).items():
         r = results[name]
         r.kind, r.updated_before = "updated_in_step", before
         r.verdict = f"uses weights already updated in this step ({', '.join(before)})"
@@ -825,12 +1022,12 @@ def _unflatten(vector: np.ndarray, like: Params) -> Params:
     return out
 
 
-def _jacobian(manual_rule: Callable, params: Params) -> np.ndarray:
+def _jacobian(manual_rule: Callable, params: Params, tol: Tolerance) -> np.ndarray:
     """d rule / d theta by central differences, on the flattened parameters."""
     theta = _flatten(params)
     jac = np.empty((theta.size, theta.size))
     for j in range(theta.size):
-        h = 1e-5 * (1 + abs(theta[j]))  # truncation ~h^2 and rounding ~1e-16/h both stay near 1e-10
+        h = tol.step * (1 + abs(theta[j]))  # truncation ~h^2 and rounding ~eps/h both stay near eps^(2/3)
         moved = theta.copy()
         moved[j] += h
         plus = _flatten(_rule_at(manual_rule, _unflatten(moved, params))[0])
@@ -899,26 +1096,38 @@ def audit(loss_fn: Callable[..., Tensor], params: dict[str, Any],
     """
     loss_fn, manual_rule, data_sizes = _with_data(loss_fn, manual_rule, data)
     given = _given_points(params, points)
-    evaluated, transposed = _evaluate_all(loss_fn, manual_rule, given, n_random, spread, seed)
+    manual_rule, results_seen = _in_given_dtypes(manual_rule, params)
+    evaluated, transposed, kink_notes = _evaluate_all(loss_fn, manual_rule, given, n_random, spread, seed)
+    tol = _precision([np.asarray(unwrap(v)) for v in [*params.values(), *(data or {}).values(), evaluated[0].loss]
+                      if isinstance(v, (np.ndarray, Tensor))] + results_seen)  # (a forward may compute in float32)
+    rounding = _measured_rounding(manual_rule, evaluated[:3], seed)
+    measured = max(tol.eps, MEASURED_ROUNDING) < rounding <= MEASURED_COARSEST  # coarser than its dtypes show
+    tol = Tolerance(rounding) if measured else tol
     sizes = _sizes(evaluated, n_samples, data_sizes)
     dropped = _dropped_from_graph(loss_fn, evaluated[0], seed)
-    results, pending, floors = _first_verdicts(evaluated, transposed, sizes, dropped)
+    coarse_error = _coarse_gradient_error(loss_fn, evaluated, tol)
+    results, pending, floors = _first_verdicts(evaluated, transposed, sizes, dropped, tol, coarse_error)
     if pending:
-        _explain_by_terms(evaluated, pending, floors, results, sizes)
+        _explain_by_terms(evaluated, pending, floors, results, sizes, tol)
     if pending:
-        _explain_by_variants(evaluated, pending, floors, results, sizes)
+        _explain_by_variants(evaluated, pending, floors, results, sizes, tol)
     step = step or ((lambda theta, d: {n: theta[n] - learning_rate * d[n] for n in theta})
                     if learning_rate is not None else None)
     if pending and step is not None:
-        _explain_by_update_order(evaluated, pending, floors, results, step)
-    asymmetry = _explain_by_symmetry(manual_rule, evaluated, pending, results) if pending else None
+        _explain_by_update_order(evaluated, pending, floors, results, step, tol)
+    asymmetry = _explain_by_symmetry(manual_rule, evaluated, pending, results, tol) if pending else None
+    _name_factors_by_hyperparameters(results, data, tol)
     descent, descent_cosines = _descent(evaluated, results)
     convergence = _converge(loss_fn, manual_rule, given[0], step, steps) if step is not None else None
     kinds = {r.kind for r in results.values()}
     factors = {round(r.factor, 9) for r in results.values() if r.factor is not None}
     kind = kinds.pop() if len(kinds) == 1 and len(factors) <= 1 else "mixed"
+    precision = [f"Precision: the rule's arithmetic rounds at {rounding:.2g} (measured: coarser than the float64 "
+                 f"it returns, e.g. a float32 buffer inside it), so {tol.describe()}." if measured else
+                 f"Precision: the program computes in a coarser float dtype than float64, so {tol.describe()}."]
+    notes = kink_notes + _notes(results) + (precision if tol.coarse else [])
     return AuditReport(results, kind, _summary(kind, results), len(given), n_random, asymmetry,
-                       descent, descent_cosines, convergence, _notes(results))
+                       descent, descent_cosines, convergence, notes)
 
 
 def _with_data(loss_fn: Callable, manual_rule: Callable, data: Mapping[str, Any] | None
@@ -930,20 +1139,75 @@ def _with_data(loss_fn: Callable, manual_rule: Callable, data: Mapping[str, Any]
     if not isinstance(data, Mapping):
         raise TypeError(f"audit: data must be a dict name -> value (X, y, masks, ...), got {type(data).__name__}")
     arrays = {name: np.asarray(unwrap(v)) if isinstance(v, (np.ndarray, Tensor)) else v for name, v in data.items()}
-    constants = {name: Tensor(v) if isinstance(v, np.ndarray) and v.dtype.kind == "f" else v
-                 for name, v in arrays.items()}
     shapes = [v.shape for v in arrays.values() if isinstance(v, np.ndarray) and v.ndim]
     sizes = [shape[0] for shape in shapes] + [n for shape in shapes for n in shape[1:]]
 
     def rule_with_data(params: Params) -> Any:  # copies: the rule may not edit the data between points
         return manual_rule(params, {name: v.copy() if isinstance(v, np.ndarray) else v for name, v in arrays.items()})
-    return (lambda params: loss_fn(params, constants)), rule_with_data, list(dict.fromkeys(sizes))
+
+    def loss_with_data(params: dict[str, Tensor]) -> Any:  # fresh constants: a forward may change its data in place
+        return loss_fn(params, {name: _constant(v) for name, v in arrays.items()})
+    return loss_with_data, rule_with_data, list(dict.fromkeys(sizes))
+
+
+def _constant(value: Any) -> Any:
+    """A value of the data as the loss gets it: a float array as a constant Tensor, an integer or boolean
+    one as a _WholeData copy, anything else as given."""
+    if not isinstance(value, np.ndarray):
+        return value
+    if value.dtype.kind == "f":
+        return Tensor(value.copy())
+    return value.copy().view(_WholeData) if value.dtype.kind in "biu" else value
+
+
+def _hyperparameters(data: Mapping[str, Any] | None) -> dict[str, float]:
+    """The scalars among the data and one level into its dicts, by name ('reg', "dropout_param['p']"):
+    the constants a factor between rule and gradient may be (a dropout's keep probability, a reg)."""
+    found: dict[str, float] = {}
+    for name, value in (data or {}).items():
+        inner = value.items() if isinstance(value, Mapping) else [(None, value)]
+        for key, v in inner:
+            if isinstance(v, (float, np.floating)) and math.isfinite(v) and v not in (0.0, 1.0):
+                found[name if key is None else f"{name}[{key!r}]"] = float(v)
+    return found
+
+
+def _name_factors_by_hyperparameters(results: dict[str, ParamAudit], data: Mapping[str, Any] | None,
+                                     tol: Tolerance) -> None:
+    """A factor not named by N or 2 that is a hyperparameter p of the data, or 1/p, is named as that."""
+    constants = _hyperparameters(data)
+    for r in results.values():
+        unnamed = r.mistake in (None, "the sign is flipped")
+        if r.kind not in ("factor", "sign_flipped") or r.factor is None or not unnamed:
+            continue
+        for name, v in constants.items():
+            if math.isclose(abs(r.factor), v, rel_tol=tol.factor):
+                named = f"scaled by {name} = {_fmt(v)}: a factor {name} too many, or a division by it left out"
+            elif math.isclose(abs(r.factor), 1 / v, rel_tol=tol.factor):
+                named = (f"scaled by 1/{name} = {_fmt(1 / v)}: a division by {name} too many, or a factor {name} "
+                         f"left out")
+            else:
+                continue
+            r.mistake = named if r.kind == "factor" else f"the sign is flipped, and {named}"
+            break
+
+
+class _WholeData(np.ndarray):
+    """An integer or boolean array of the data, as the loss sees it: an ndarray, so that it indexes as
+    labels do, whose `.dot` of a Tensor is the Tensor's matmul (ndarray.dot is the one product NumPy does
+    not hand to the Tensor): `X.dot(W)` with X an integer table (an XOR truth table) records."""
+
+    def dot(self, other: Any, out: Any = None) -> Any:
+        if isinstance(other, Tensor) and out is None:
+            return Tensor(np.asarray(self, dtype=np.float64)).dot(other)
+        return np.asarray(self).dot(other, out)
 
 
 def _dropped_from_graph(loss_fn: Callable, point: _Point, seed: int) -> dict[str, ParamAudit]:
     """The parameters whose effect on the loss the recorded graph does not carry: the autodiff slope
     along a random direction against finite differences of the loss, at two step sizes (a kink of a
-    relu or max can fool one, not both). Such a gradient is not the truth, so it judges no rule."""
+    relu or max can fool one, not both). Such a gradient is not the truth, so it judges no rule. A
+    forward computing in float32 gets steps and bounds for float32's rounding."""
     def loss_at(params: Params) -> float:
         with no_grad(), np.errstate(all="ignore"):
             return float(np.asarray(unwrap(loss_fn({n: Tensor(v) for n, v in params.items()}))).reshape(-1)[0])
@@ -954,17 +1218,23 @@ def _dropped_from_graph(loss_fn: Callable, point: _Point, seed: int) -> dict[str
         raise ValueError(f"audit: the loss is {loss!r} and then {again!r} at the same point: the forward is "
                          f"random (e.g. a dropout mask drawn inside it); draw it once and pass it in as data")
     reached = {id(t) for t in walk([point.loss])}
+    forward = _precision([np.asarray(point.loss.data)])  # the loss's own precision (the rule's does not enter here)
+    steps: tuple[float, ...]
+    if forward.coarse:  # a forward computing in float32: larger steps, looser bounds (a kink may fool two)
+        steps, relative, rounding = (forward.step / 10, forward.step, 10 * forward.step), 1e-3, forward.floor
+    else:
+        steps, relative, rounding = (1e-6, 1e-4), 1e-4, 1e-12
     rng = np.random.default_rng(seed + 1)
     dropped = {}
     for name, value in point.params.items():
         direction = rng.standard_normal(value.shape)
         slope = float(np.vdot(point.grad[name], direction))
         rates = []
-        for h in (1e-6, 1e-4):
+        for h in steps:
             step = h * (1 + float(np.sqrt(np.mean(value * value))))
             rate = (loss_at({**point.params, name: value + step * direction})
                     - loss_at({**point.params, name: value - step * direction})) / (2 * step)
-            if abs(rate - slope) <= 1e-4 * (abs(rate) + abs(slope)) + 1e-12 * (abs(loss) + 1) / step:
+            if abs(rate - slope) <= relative * (abs(rate) + abs(slope)) + rounding * (abs(loss) + 1) / step:
                 break
             rates.append(rate)
         else:
@@ -1012,6 +1282,66 @@ def _where_values_taken(loss_fn: Callable, params: Params, name: str) -> str | N
     return getattr(leaves[name], "taken_at", None)
 
 
+def _measured_rounding(manual_rule: Callable, points: list[_Point], seed: int) -> float:
+    """The rule's own rounding, measured where no dtype shows it (a float32 buffer inside a rule that
+    returns float64): the second difference r(p + d) + r(p - d) - 2 r(p) along a random d of 1e-8 of the
+    parameters' size is ~1e-16 of r for float64 arithmetic and ~eps for coarser. The smallest over the
+    points, so that a kink crossed at one point does not count; 0 for a rule that is not finite there or
+    gives another value at the same point (random: its differences are not rounding)."""
+    rng = np.random.default_rng(seed + 2)
+    found = []
+    for p in points:
+        d = {n: 1e-8 * (1 + float(np.sqrt(np.mean(v * v)))) * rng.standard_normal(v.shape) for n, v in p.params.items()}
+        with np.errstate(all="ignore"):
+            again = _rule_at(manual_rule, p.params)[0]
+            plus = _rule_at(manual_rule, {n: v + d[n] for n, v in p.params.items()})[0]
+            minus = _rule_at(manual_rule, {n: v - d[n] for n, v in p.params.items()})[0]
+            if any(not np.array_equal(again[n], r) or not np.all(np.isfinite(r)) for n, r in p.rule.items()):
+                return 0.0
+            found.append(max((float(np.linalg.norm(plus[n] + minus[n] - 2 * r) / np.linalg.norm(r))
+                              for n, r in p.rule.items() if np.linalg.norm(r) > 0), default=0.0))
+    rounding = min(found, default=0.0)
+    return rounding if math.isfinite(rounding) else 0.0
+
+
+def _coarse_gradient_error(loss_fn: Callable, points: list[_Point], tol: Tolerance) -> dict[str, float]:
+    """For a program in a coarser precision: per parameter, the largest distance over the points between
+    autodiff's gradient computed in that precision and in float64. It is the rounding at the magnitudes
+    the gradient is computed with (1 - h*h of a saturated tanh is off by float32's eps, not by eps times
+    its value), which a correct rule in that precision carries as well."""
+    if not tol.coarse:
+        return {}
+    dtype = np.float16 if tol.eps >= np.finfo(np.float16).eps else np.float32
+    error: dict[str, float] = {}
+    for p in points:
+        with np.errstate(all="ignore"):
+            loss, leaves = _build(loss_fn, {n: v.astype(dtype) for n, v in p.params.items()})
+            coarse = _true_gradient(loss, leaves)
+        for n, g in coarse.items():
+            gap = float(np.linalg.norm(g.astype(np.float64) - p.grad[n]))
+            if math.isfinite(gap):
+                error[n] = max(error.get(n, 0.0), gap)
+    return error
+
+
+def _in_given_dtypes(manual_rule: Callable, params: Mapping[str, Any]) -> tuple[Callable, list[np.ndarray]]:
+    """The rule given each parameter in the float dtype it was given in (a float32 program runs as
+    written, in float32; the loss and its true gradient are computed in float64 from the same values),
+    and a list that collects one array of each dtype the rule returns: the precision it computes in."""
+    dtypes = {name: a.dtype if a.dtype.kind == "f" else np.dtype(np.float64)
+              for name, a in ((name, np.asarray(unwrap(v))) for name, v in params.items())}
+    seen: list[np.ndarray] = []
+
+    def rule(values: Params) -> Any:
+        out = manual_rule({name: v.astype(dtypes.get(name, v.dtype)) for name, v in values.items()})
+        if isinstance(out, Mapping):
+            kinds = {a.dtype for a in seen}
+            seen.extend(np.zeros(0, v.dtype) for v in out.values() if isinstance(getattr(v, "dtype", None), np.dtype)
+                        and v.dtype.kind == "f" and v.dtype not in kinds)
+        return out
+    return rule, seen
+
+
 def _given_points(params: dict[str, Any], points: list[dict[str, Any]] | None) -> list[Params]:
     """The given points as float64 arrays, refused unless each has the same names and real, finite values."""
     given = []
@@ -1030,7 +1360,8 @@ def _given_points(params: dict[str, Any], points: list[dict[str, Any]] | None) -
     return given
 
 
-def _first_verdicts(evaluated: list[_Point], transposed: set[str], sizes: list[int], dropped: dict[str, ParamAudit]
+def _first_verdicts(evaluated: list[_Point], transposed: set[str], sizes: list[int], dropped: dict[str, ParamAudit],
+                    tol: Tolerance, coarse_error: dict[str, float]
                     ) -> tuple[dict[str, ParamAudit], dict[str, list[int]], dict[str, float]]:
     """Per parameter: non-finite, or c times the gradient (or its transpose); the rest are pending,
     with the points to compare at and the rounding floor of the rule."""
@@ -1048,8 +1379,9 @@ def _first_verdicts(evaluated: list[_Point], transposed: set[str], sizes: list[i
             continue
         largest = max(np.linalg.norm(g) for g in grads)
         valid = [k for k, g in enumerate(grads) if np.linalg.norm(g) > max(ZERO_GRAD * largest, ZERO_GRAD_ABS)]
-        floors[name] = 1e-12 * max(np.linalg.norm(r) for r in rules)  # rounding in rules that cancel, e.g. p - y
-        results[name] = _compare(name, grads, rules, valid, floors[name], name in transposed, sizes)
+        floors[name] = max(tol.floor * max(np.linalg.norm(r) for r in rules),  # rounding where terms cancel (p - y)
+                           ROUNDING_MARGIN * coarse_error.get(name, 0.0))  # and at the magnitudes computed with
+        results[name] = _compare(name, grads, rules, valid, floors[name], name in transposed, sizes, tol)
         if results[name].kind == "":
             pending[name] = valid
     return results, pending, floors
@@ -1077,7 +1409,8 @@ def _loss_terms(node: Tensor, sign: float = 1.0) -> list[tuple[Tensor, float]]:
 
 
 def _term_label(term: Tensor, leaves: dict[str, Tensor]) -> str:
-    """'the data term' or 'the L2 term on W' (a term of the parameters alone, squared somewhere)."""
+    """'the data term', or for a term of the parameters alone 'the L2 penalty term on W' (squared
+    somewhere) or 'the L1 penalty term on W' (an abs somewhere)."""
     inside = walk([term], grad_only=False)
     ids = {id(t) for t in inside}
     names = [name for name, leaf in leaves.items() if id(leaf) in ids]
@@ -1087,24 +1420,38 @@ def _term_label(term: Tensor, leaves: dict[str, Tensor]) -> str:
     squared = any(t.op_name in ("square", "pow", "power") or t.op_name == "mul"
                   and (t._parents or ())[0] is (t._parents or ())[1]
                   for t in inside)
-    return f"the L2 penalty term on {', '.join(names)}" if squared else f"the term in {', '.join(names)}"
+    if squared:
+        return f"the L2 penalty term on {', '.join(names)}"
+    absolute = any(t.op_name == "abs" for t in inside)
+    return f"the L1 penalty term on {', '.join(names)}" if absolute else f"the term in {', '.join(names)}"
 
 
-def _how_scaled(c: float, sizes: list[int], label: str) -> str:
+def _how_scaled(c: float, sizes: list[int], label: str, tol: Tolerance) -> str:
     if c == 0:
         return "missing"
     if c == -1:
         return "sign-flipped" + (" (the weight decay's sign)" if "penalty" in label else "")
-    if math.isclose(c, 0.5, rel_tol=1e-6):
+    if math.isclose(c, 0.5, rel_tol=tol.factor):
         return "missing its factor 2"
-    if math.isclose(c, 2, rel_tol=1e-6):
+    if math.isclose(c, 2, rel_tol=tol.factor):
         return "doubled (a factor 2 too many)"
-    named = factor_mistake(c, sizes)
+    named = factor_mistake(c, sizes, tol.factor)
     return f"scaled by {_fmt(c)}" + (f": {named}" if named else "")
 
 
+def _numbers(indices: list[int]) -> str:
+    """Term numbers, 1-based, runs shortened: [0, 1, 2, 5] -> '1-3, 6'."""
+    runs: list[list[int]] = []
+    for i in indices:
+        if runs and i == runs[-1][-1] + 1:
+            runs[-1].append(i)
+        else:
+            runs.append([i])
+    return ", ".join(f"{run[0] + 1}-{run[-1] + 1}" if len(run) > 1 else f"{run[0] + 1}" for run in runs)
+
+
 def _explain_by_terms(evaluated: list[_Point], pending: dict[str, list[int]], floors: dict[str, float],
-                      results: dict[str, ParamAudit], sizes: list[int]) -> None:
+                      results: dict[str, ParamAudit], sizes: list[int], tol: Tolerance) -> None:
     """A loss that is a sum of terms (data + L2): a rule that is sum_i c_i * (term i's gradient) at every
     point, with some c_i != 1, names the term whose gradient is scaled, missing or sign-flipped."""
     per_point = [_loss_terms(p.loss) for p in evaluated]
@@ -1119,20 +1466,25 @@ def _explain_by_terms(evaluated: list[_Point], pending: dict[str, list[int]], fl
         design = np.stack([np.concatenate([term_grads[k][i][name].ravel() for k in valid]) for i in used], axis=1)
         target = np.concatenate([evaluated[k].rule[name].ravel() for k in valid])
         coefficients = np.linalg.lstsq(design, target, rcond=None)[0]
-        coefficients = [0.0 if abs(c) < 1e-6 else float(np.round(c)) if math.isclose(c, np.round(c), rel_tol=1e-6)
+        coefficients = [0.0 if abs(c) < tol.factor else float(np.round(c))
+                        if math.isclose(c, np.round(c), rel_tol=tol.factor)
                         else float(c) for c in coefficients]
         fitted = design @ np.array(coefficients)
-        if not np.linalg.norm(target - fitted) <= MATCH_TOL * np.linalg.norm(target) + floors[name] * len(valid):
+        if not np.linalg.norm(target - fitted) <= tol.relative * np.linalg.norm(target) + floors[name] * len(valid):
             continue
         wrong = [(i, c) for i, c in zip(used, coefficients) if c != 1]
         if not wrong or len(wrong) == len(used):  # all scaled alike is a factor, found before
             continue
         r = results[name]
         count = len(per_point[0])
-        labels = [f"term {i + 1} of {count}, {_term_label(per_point[0][i][0], evaluated[0].leaves)}," for i, _ in wrong]
+        alike: dict[tuple[str, float], list[int]] = {}  # the same mistake in every term of a loop: said once
+        for i, c in wrong:
+            alike.setdefault((_term_label(per_point[0][i][0], evaluated[0].leaves), c), []).append(i)
         r.kind = "wrong_term"
-        r.mistake = "; ".join(f"the gradient of {label} is {_how_scaled(c, sizes, label)}"
-                              for label, (_, c) in zip(labels, wrong))
+        r.mistake = "; ".join(
+            f"the gradient of term {terms[0] + 1} of {count}, {label}, is {_how_scaled(c, sizes, label, tol)}"
+            if len(terms) == 1 else f"the gradients of terms {_numbers(terms)} of {count} (one per sample or step), "
+            f"{label} each, are {_how_scaled(c, sizes, label, tol)}" for (label, c), terms in alike.items())
         r.verdict = r.mistake
         r.factor = wrong[0][1]
         r.evidence += ("; rule = " + " + ".join(f"{_fmt(c)} x (term {i + 1}'s gradient)" for i, c in
@@ -1141,21 +1493,21 @@ def _explain_by_terms(evaluated: list[_Point], pending: dict[str, list[int]], fl
 
 
 def _explain_by_variants(evaluated: list[_Point], pending: dict[str, list[int]], floors: dict[str, float],
-                         results: dict[str, ParamAudit], sizes: list[int]) -> None:
-    for name, matches in _search_variants(evaluated, pending, floors).items():
+                         results: dict[str, ParamAudit], sizes: list[int], tol: Tolerance) -> None:
+    for name, matches in _search_variants(evaluated, pending, floors, tol).items():
         if matches:
             # the simplest story first: no extra factor, then the earliest node
             matches.sort(key=lambda m: (m.factor != 1, m.sites, m.node_index))
-            _set_variant(results[name], matches, sizes)
+            _set_variant(results[name], matches, sizes, tol)
             del pending[name]
 
 
 def _explain_by_symmetry(manual_rule: Callable, evaluated: list[_Point], pending: dict[str, list[int]],
-                         results: dict[str, ParamAudit]) -> float | None:
+                         results: dict[str, ParamAudit], tol: Tolerance) -> float | None:
     """Verdicts for the rules still unexplained, from the symmetry of their Jacobian (a gradient
     field's is symmetric); returns the asymmetry of the whole rule over its finite blocks."""
     names = list(evaluated[0].params)
-    jacobians = [_jacobian(manual_rule, p.params) for p in evaluated]
+    jacobians = [_jacobian(manual_rule, p.params, tol) for p in evaluated]
     offsets = np.cumsum([0] + [evaluated[0].params[n].size for n in names])
     blocks = {name: slice(offsets[i], offsets[i + 1]) for i, name in enumerate(names)}
     for name in pending:
@@ -1165,10 +1517,10 @@ def _explain_by_symmetry(manual_rule: Callable, evaluated: list[_Point], pending
                                         "'s finite-difference Jacobian (the rule within 1e-5 of the point)")
             continue
         r.asymmetry = max(_asymmetry(j[block, block]) for j in jacobians)
-        r.kind = "not_a_gradient" if r.asymmetry > SYMMETRY_TOL else "other_gradient"
+        r.kind = "not_a_gradient" if r.asymmetry > tol.symmetry else "other_gradient"
         r.verdict = ("not a gradient of any function" if r.kind == "not_a_gradient"
                      else "the gradient of another function, not of this loss")
-        r.first_difference = _first_difference(name, evaluated, pending[name])
+        r.first_difference = _first_difference(name, evaluated, pending[name], tol)
         if r.first_difference:
             r.verdict += f"; {r.first_difference}"
         r.evidence += f"; Jacobian asymmetry {r.asymmetry:.3g}"
@@ -1177,13 +1529,13 @@ def _explain_by_symmetry(manual_rule: Callable, evaluated: list[_Point], pending
     return max(_asymmetry(j[np.ix_(finite, finite)]) for j in jacobians) if finite else None
 
 
-def _first_difference(name: str, evaluated: list[_Point], valid: list[int]) -> str | None:
+def _first_difference(name: str, evaluated: list[_Point], valid: list[int], tol: Tolerance) -> str | None:
     """Where the rule and the gradient first differ, at the first point compared, and by how much."""
     if not valid:
         return None
     p = evaluated[valid[0]]
     rule, grad = p.rule[name], p.grad[name]
-    off = np.abs(rule - grad) > 1e-6 * max(np.abs(grad).max(), np.abs(rule).max())
+    off = np.abs(rule - grad) > max(1e-6, tol.relative) * max(np.abs(grad).max(), np.abs(rule).max())
     if not off.any():
         return None
     entry = tuple(int(i) for i in np.argwhere(off)[0])
@@ -1223,7 +1575,7 @@ def _notes(results: dict[str, ParamAudit]) -> list[str]:
 
 
 def _compare(name: str, grads: list[np.ndarray], rules: list[np.ndarray], valid: list[int], floor: float,
-             transposed_shape: bool, sizes: list[int]) -> ParamAudit:
+             transposed_shape: bool, sizes: list[int], tol: Tolerance) -> ParamAudit:
     """Statistics, and the verdict if the rule is c times the gradient or its transpose ("" if neither)."""
     cosines: list[float | None] = [None] * len(grads)
     scales: list[float | None] = [None] * len(grads)
@@ -1249,16 +1601,16 @@ def _compare(name: str, grads: list[np.ndarray], rules: list[np.ndarray], valid:
         result.kind, result.verdict = "undetermined", "undetermined: the true gradient is ~0 at every point"
         return result
 
-    c = _fit_factor([rules[k] for k in valid], [grads[k] for k in valid], floor)
+    c = _fit_factor([rules[k] for k in valid], [grads[k] for k in valid], floor, tol)
     square = grads[0].ndim == 2 and grads[0].shape[0] == grads[0].shape[1]
     if c is None and square and not all(np.allclose(grads[k], grads[k].T) for k in valid):
-        c = _fit_factor([rules[k] for k in valid], [grads[k].T for k in valid], floor)
+        c = _fit_factor([rules[k] for k in valid], [grads[k].T for k in valid], floor, tol)
         transposed_shape = c is not None
     if c is None:
         return result
     result.factor = c
-    result.meaning = "; or ".join(factor_meanings(c, sizes)) or None
-    result.mistake = factor_mistake(c, sizes)
+    result.meaning = "; or ".join(factor_meanings(c, sizes, tol.factor)) or None
+    result.mistake = factor_mistake(c, sizes, tol.factor)
     if transposed_shape:
         result.mistake = "the gradient is transposed" + (f", and {result.mistake}" if result.mistake else "")
         result.kind = "transposed"
@@ -1269,7 +1621,7 @@ def _compare(name: str, grads: list[np.ndarray], rules: list[np.ndarray], valid:
         result.kind = "sign_flipped"
         result.verdict = "sign flipped" + ("" if c == -1 else f", times {_fmt(-c)}")
         flipped = "the error written as y - p instead of p - y, or the update added instead of subtracted"
-        result.meaning = flipped if c == -1 else "; ".join([flipped, *factor_meanings(c, sizes)])
+        result.meaning = flipped if c == -1 else "; ".join([flipped, *factor_meanings(c, sizes, tol.factor)])
         result.mistake = "the sign is flipped" + (f", and {result.mistake}" if result.mistake else "")
     else:
         named = result.meaning.split(":")[0] if result.meaning else _fmt(c)  # e.g. "N/2 with N = 4"
@@ -1278,14 +1630,16 @@ def _compare(name: str, grads: list[np.ndarray], rules: list[np.ndarray], valid:
     return result
 
 
-def _set_variant(result: ParamAudit, matches: list[VariantMatch], sizes: list[int]) -> None:
+def _set_variant(result: ParamAudit, matches: list[VariantMatch], sizes: list[int], tol: Tolerance) -> None:
     best = matches[0]
     result.kind, result.variant, result.alternatives = "wrong_derivative", best, matches[1:]
     result.factor = best.factor
-    result.meaning = ("; or ".join(factor_meanings(best.factor, sizes)) or None) if best.factor != 1 else None
+    meanings = factor_meanings(best.factor, sizes, tol.factor) if best.factor != 1 else []
+    result.meaning = "; or ".join(meanings) or None
     result.verdict = f"{best.label.split(' (')[0]}: {best.description.split(':')[0]}"
     result.mistake = f"{best.description}, {_at(best.label)}" + (
-        f"; and {factor_mistake(best.factor, sizes) or f'scaled by {_fmt(best.factor)}'}" if best.factor != 1 else "")
+        f"; and {factor_mistake(best.factor, sizes, tol.factor) or f'scaled by {_fmt(best.factor)}'}"
+        if best.factor != 1 else "")
     if best.factor != 1:
         result.verdict += f", times {_fmt(best.factor)}"
     result.evidence += (f"; autodiff with '{best.variant}' at {best.label} reproduces the rule"

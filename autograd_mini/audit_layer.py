@@ -16,7 +16,7 @@ state is put back afterwards.
 from __future__ import annotations
 
 import inspect
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
@@ -53,10 +53,14 @@ def audit_layer(forward: Callable[..., tuple[Any, Any]], backward: Callable[[np.
                 raise TypeError(f"audit_layer: forward must return (out, cache), got {type(result).__name__}")
             return result
 
-        out_shape = np.shape(call({name: arrays[i] for i, name in zip(wanted, labels)})[0])
+        out = np.asarray(call({name: arrays[i] for i, name in zip(wanted, labels)})[0])
+        dtype = out.dtype if out.dtype.kind == "f" else np.dtype(np.float64)  # a float32 layer gets float32 douts
         rng = np.random.default_rng(seed)
+        settings = {name: v for name, v in zip(_argument_names(forward, len(arrays), list(range(len(arrays)))), arrays)
+                    if isinstance(v, (Mapping, float))}  # hyperparameters, to name a factor such as p
         reports = [_one_draw(call, backward, labels, {name: arrays[i] for i, name in zip(wanted, labels)},
-                             rng.standard_normal(out_shape), n_random, spread, seed + k) for k in range(draws)]
+                             rng.standard_normal(out.shape).astype(dtype), settings, n_random, spread, seed + k)
+                   for k in range(draws)]
     finally:
         np.random.set_state(state)
     return _merged(reports)
@@ -73,7 +77,7 @@ def _argument_names(forward: Callable, count: int, wanted: list[int]) -> list[st
 
 
 def _one_draw(call: Callable, backward: Callable, labels: list[str], params: dict[str, np.ndarray],
-              dout: np.ndarray, n_random: int, spread: float, seed: int) -> AuditReport:
+              dout: np.ndarray, settings: dict[str, Any], n_random: int, spread: float, seed: int) -> AuditReport:
     def loss_fn(p: dict[str, Tensor], data: dict[str, Any]) -> Tensor:
         out = call(p)[0]
         if not isinstance(out, Tensor):
@@ -88,7 +92,7 @@ def _one_draw(call: Callable, backward: Callable, labels: list[str], params: dic
             raise ValueError(f"audit_layer: backward returned {len(grads)} gradients; expected {len(labels)}, "
                              f"one per float input ({', '.join(labels)}), in forward's order")
         return dict(zip(labels, grads))
-    return audit(loss_fn, params, rule, data={"dout": dout}, n_random=n_random, spread=spread, seed=seed)
+    return audit(loss_fn, params, rule, data={**settings, "dout": dout}, n_random=n_random, spread=spread, seed=seed)
 
 
 def _merged(reports: list[AuditReport]) -> AuditReport:

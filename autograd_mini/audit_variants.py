@@ -12,6 +12,7 @@ from typing import Any, Callable, NamedTuple
 import numpy as np
 
 from .ops import sigmoid_of, tanh
+from .ops._helpers import _kept
 from .ops.products import _matmul_vjp
 from .ops.reductions import _mean_vjp, _sum_vjp
 from .tensor import Tensor
@@ -41,6 +42,16 @@ def _bias_summed_over_axis_1(g: Any, ans: Any, x: Any, y: Any) -> tuple:
     wrong = np.zeros_like(g)
     wrong[0] = g.sum(axis=1)
     return g, wrong
+
+
+def _spread_over_window(g: Any, ans: Any, x: Any, axis: Any = None, keepdims: bool = False) -> tuple:
+    return (np.broadcast_to(_kept(np.asarray(g), np.shape(x), axis, keepdims), np.shape(x)).copy(),)
+
+
+def _assigned_not_added(g: Any, ans: Any, x: Any, index: Any) -> tuple:
+    wrong = np.zeros(np.shape(x))
+    wrong[index] = np.asarray(g)
+    return (wrong,)
 
 
 VJP_VARIANTS: dict[str, list[Variant]] = {
@@ -85,6 +96,12 @@ VJP_VARIANTS: dict[str, list[Variant]] = {
                 lambda g, ans, x, y: (g, _matmul_vjp(g, ans, x, y)[1])),
         Variant("input_dropped", "the input factor left out of the weight gradient: sum of deltas instead of X^T.delta",
                 lambda g, ans, x, y: (_matmul_vjp(g, ans, x, y)[0], _matmul_vjp(g, ans, _ones_like(x), y)[1])),
+        Variant("first_not_carried", "the gradient to the product's first factor not carried back (in h.dot(Wh) "
+                "over time steps: the hidden state's gradient not passed to the previous step)",
+                lambda g, ans, x, y: (np.zeros(np.shape(x)), _matmul_vjp(g, ans, x, y)[1])),
+        Variant("second_not_carried", "the gradient to the product's second factor not carried back (in "
+                "np.dot(Whh, h) over time steps: the hidden state's gradient not passed to the previous step)",
+                lambda g, ans, x, y: (_matmul_vjp(g, ans, x, y)[0], np.zeros(np.shape(y)))),
     ],
     "mean": [Variant("1/N_dropped", "1/N of the mean dropped (differentiated as a sum)", _sum_vjp),
              Variant("constant", "the mean treated as a constant in the backward (its gradient dropped; at every mean "
@@ -101,6 +118,15 @@ VJP_VARIANTS: dict[str, list[Variant]] = {
     ],
     "add": [Variant("bias_wrong_axis", "the bias gradient summed over the wrong axis (axis 1, the units, "
                     "instead of axis 0, the samples)", _bias_summed_over_axis_1)],
+    "max": [Variant("spread", "the gradient sent to every entry of the window, not only to its maximum (max "
+                    "pooling's backward without its mask)", _spread_over_window)],
+    "getitem": [Variant("assigned", "the picked entries' gradients assigned instead of added up: a repeated index "
+                        "(a word drawn twice) keeps only one (grad[idx] = g instead of np.add.at(grad, idx, g))",
+                        _assigned_not_added),
+                Variant("picked_dropped", "the gradient through the picked entries left out (e.g. the true "
+                        "class's score s[y]: in a softmax loss -s[y] + log(sum(exp(s))) the -1 at the true class "
+                        "left out, in an SVM loss the true class's column not subtracted)",
+                        lambda g, ans, x, index: (np.zeros(np.shape(x)),))],
     "sum": [Variant("1/N_added", "divided by N as if the sum were a mean", _mean_vjp)],
     "log_softmax": [Variant("normaliser_dropped", "the normaliser's derivative dropped (the softmax term "
                             "of p - y left out, log-softmax differentiated as z - const)",

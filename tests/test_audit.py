@@ -424,7 +424,8 @@ def test_every_variant_is_a_real_change_shaped_like_its_op(op_name):
     x = np.random.default_rng(1).uniform(0.2, 0.9, (3, 3))
     special = {"matmul": ((x, x.T + 1), {}), "pow": ((x,), {"exponent": 3.0}), "relu": ((x - 0.5,), {}),
                "div": ((x, x.T + 1), {}), "mul": ((x, x.T + 1), {}), "add": ((x, x[0] + 1), {}),
-               "maximum": ((x - 0.5, np.zeros_like(x)), {})}
+               "maximum": ((x - 0.5, np.zeros_like(x)), {}),
+               "getitem": ((x,), {"index": (np.array([0, 0, 2]), [1, 1, 0])})}  # entry (0, 1) picked twice
     inputs, params = special.get(op_name, ((x,), {}))
     op = OPS[op_name]
     ans = op.forward(*inputs, **params)
@@ -570,3 +571,40 @@ def test_a_malformed_rule_is_a_clear_error_naming_the_parameter(rule, error, wor
 def test_a_rule_may_return_tensors():
     report = am.audit(sse_loss, W_LIN, lambda p: {"W": am.Tensor(sse_rule(p)["W"])})
     assert report.kinds == {"W": "exact"}
+
+
+# ---- precision: a rule is judged at the precision of the program it comes from -------------------
+
+def _linear_rule_in(dtype):
+    def rule(p):  # the same correct rule, computed in `dtype` from the parameter as given
+        X = X_LIN.astype(dtype)
+        return {"W": 2 * X.T @ (X @ p["W"] - Y_LIN.astype(dtype))}
+    return rule
+
+
+def test_a_float32_rule_is_judged_at_float32_precision_and_float64_keeps_its_bound():
+    w32 = {"W": W_LIN["W"].astype(np.float32)}
+    report = am.audit(sse_loss, w32, _linear_rule_in(np.float32))
+    assert report.kind == "exact", report.explain()  # float64's 1e-9 called this correct rule "not a gradient"
+    assert any("coarser float dtype" in note for note in report.notes)
+    assert am.audit(sse_loss, w32, lambda p: {"W": 2 * _linear_rule_in(np.float32)(p)["W"]}).params["W"].mistake \
+        == "a factor 2 too many (e.g. the loss's 1/2 left out)"  # a factor is still named in float32
+    pattern = 1e-6 * rng.normal(size=(3, 2))
+    off_by_1e_6 = lambda p: {"W": _linear_rule_in(np.float64)(p)["W"] * (1 + pattern)}  # noqa: E731
+    assert am.audit(sse_loss, W_LIN, off_by_1e_6).kind != "exact"  # float64: 1e-6 is a real difference
+    assert audit_module.Tolerance(float(np.finfo(np.float32).eps)).relative < 1e-3
+
+
+def test_a_rule_rounding_in_float32_inside_is_judged_at_the_rounding_measured():
+    def rule(p):  # returns float64, but its sum goes through a float32 buffer: no dtype shows it
+        buffer = np.zeros((3, 2), dtype=np.float32)
+        buffer += 2 * X_LIN.T @ (X_LIN @ p["W"] - Y_LIN)
+        return {"W": buffer + 0 * p["W"]}
+    report = am.audit(sse_loss, W_LIN, rule)
+    assert report.kind == "exact", report.explain()  # it was "not a gradient" at float64's 1e-9
+    assert any("rounds at" in note and "measured" in note for note in report.notes)
+    assert am.audit(sse_loss, W_LIN, lambda p: {"W": 0.5 * rule(p)["W"]}).params["W"].mistake.startswith(
+        "a factor 1/2")
+    noisy = np.random.default_rng(9)  # a random rule's differences are not rounding: float64's bound stays
+    assert am.audit(sse_loss, W_LIN, lambda p: {"W": rule(p)["W"] * (1 + 1e-6 * noisy.normal(size=(3, 2)))}
+                    ).kind != "exact"

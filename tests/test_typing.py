@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parents[1]
 MIXINS = [cls for cls in am.Tensor.__mro__ if cls.__module__ == tensor_methods.__name__]
 # the NumPy-style methods a Tensor offers (the element-wise rows are checked from their table)
 METHODS = ["__add__", "__radd__", "__sub__", "__rsub__", "__mul__", "__rmul__", "__truediv__", "__rtruediv__",
-           "__matmul__", "__rmatmul__", "__pow__", "__rpow__", "__neg__", "__pos__", "__getitem__",
+           "__matmul__", "__rmatmul__", "__pow__", "__rpow__", "__neg__", "__pos__", "__abs__", "__getitem__",
            "__array_ufunc__", "__array_function__", "matmul", "dot", "sum", "mean", "max", "min", "prod",
            "argmax", "argmin", "cumsum", "var", "std", "logsumexp", "norm", "clip", "pow", "log_softmax",
            "softmax", "reshape", "transpose", "swapaxes", "broadcast_to", "T", "squeeze", "expand_dims",
