@@ -483,7 +483,7 @@ def _evaluate(loss_fn: Callable, manual_rule: Callable, params: Params, label: s
     assert grad is not None  # (None only where a VJP was swapped, and none is here)
     _require_finite("the autodiff gradient of", grad, label, hint, _NotFiniteThere)
     rule, transposed = _rule_at(manual_rule, params)
-    nodes = [t for t in walk([loss]) if t._op is not None]
+    nodes = [t for t in walk([loss]) if t.op is not None]
     return _Point(params, loss, leaves, grad, rule, nodes, label), transposed
 
 
@@ -530,7 +530,7 @@ def _kink(point: _Point) -> str | None:
     for node in point.nodes:
         at = _KINKS.get(node.op_name or "")
         with np.errstate(all="ignore"):
-            if at is not None and np.any(at(*[p._data for p in node._parents or ()], **(node._params or {}))):
+            if at is not None and np.any(at(*[p.data for p in node.parents], **node.op_params)):
                 return f"{node.op_name} on its kink"
     return None
 
@@ -542,8 +542,8 @@ def _decisions(loss: Tensor) -> list[Any]:
     found: list[Any] = []
     for t in walk([loss], grad_only=False):
         found.append(t.op_name)
-        values = [t._data] if t._op is None and not t.requires_grad else []
-        for v in (t._params or {}).values():
+        values = [t.data] if t.op is None and not t.requires_grad else []
+        for v in t.op_params.values():
             values.extend(v if isinstance(v, tuple) else [v])
         found.extend(v for v in values if isinstance(v, np.ndarray) and (
             v.dtype.kind in "biu" or v.dtype.kind == "f" and v.size and np.all((v == 0) | (v == 1))))
@@ -653,7 +653,7 @@ def _sizes(points: list[_Point], n_samples: int | None, data_sizes: Sequence[int
     sizes += [n for n in data_sizes if n > 1 and n not in sizes]
     for t in points[0].nodes:
         if t.op_name == "mean":
-            n = (t._parents or ())[0].size // max(t.size, 1)
+            n = t.parents[0].size // max(t.size, 1)
             if n > 1 and n not in sizes:
                 sizes.append(n)
     return sizes
@@ -716,8 +716,8 @@ def _node_trials(nodes: list[Tensor]) -> list[_Trial]:
                                      len(indices)))
     by_weight: dict[tuple[str, str], list[int]] = {}  # a loop over time steps uses the same weights at every step
     for index, node in enumerate(nodes):
-        for parent in node._parents or ():
-            if parent._op is None and parent.requires_grad and parent.name:
+        for parent in node.parents:
+            if parent.op is None and parent.requires_grad and parent.name:
                 by_weight.setdefault((node.op_name, parent.name), []).append(index)
     for (op, weight), indices in by_weight.items():
         if 1 < len(indices) < len(by_op[op]):
@@ -727,7 +727,7 @@ def _node_trials(nodes: list[Tensor]) -> list[_Trial]:
                                      _at_nodes(indices, v.vjp), len(indices)))
     trials += _overwritten_window_trials(nodes)
     statistics = [i for i, t in enumerate(nodes)
-                  if t.op_name in ("mean", "sum") and 1 < t.size < (t._parents or ())[0].size]
+                  if t.op_name in ("mean", "sum") and 1 < t.size < t.parents[0].size]
     over_batch = [i for i in statistics if _over_axis_0(nodes[i])]  # in a network: not a softmax's sum over classes
     for group, where in ((statistics, "a batch"), (over_batch, "the batch axis 0")):
         if group and (group is statistics or len(over_batch) < len(statistics)):
@@ -746,7 +746,7 @@ def _overwritten_window_trials(nodes: list[Tensor]) -> list[_Trial]:
     readers: dict[int, list[int]] = {}
     for index, node in enumerate(nodes):
         if node.op_name == "getitem":
-            readers.setdefault(id((node._parents or ())[0]), []).append(index)
+            readers.setdefault(id(node.parents[0]), []).append(index)
     trials = []
     for indices in readers.values():
         if len(indices) < 2:
@@ -754,7 +754,7 @@ def _overwritten_window_trials(nodes: list[Tensor]) -> list[_Trial]:
 
         def overrides(p: _Point, indices: list[int] = indices) -> list[tuple[Tensor, Callable]]:
             windows = [p.nodes[i] for i in indices]
-            covered_later = np.zeros((windows[0]._parents or ())[0].shape, dtype=bool)
+            covered_later = np.zeros(windows[0].parents[0].shape, dtype=bool)
             pairs = []
             for node in reversed(windows):
                 keep = ~covered_later
@@ -762,7 +762,7 @@ def _overwritten_window_trials(nodes: list[Tensor]) -> list[_Trial]:
                                                                                         np.shape(x)) * keep,)))
                 covered_later = covered_later.copy()
                 try:
-                    covered_later[(node._params or {})["index"]] = True
+                    covered_later[node.op_params["index"]] = True
                 except (IndexError, ValueError, TypeError):  # an index a mask cannot take: not this mistake
                     return []
             return pairs
@@ -776,7 +776,7 @@ def _overwritten_window_trials(nodes: list[Tensor]) -> list[_Trial]:
 
 def _over_axis_0(node: Tensor) -> bool:
     """Whether a reduction node sums or averages over axis 0 (the batch, in a network's activations)."""
-    axis, ndim = (node._params or {}).get("axis"), (node._parents or ())[0].ndim
+    axis, ndim = node.op_params.get("axis"), node.parents[0].ndim
     axes = range(ndim) if axis is None else axis if isinstance(axis, (tuple, list)) else (axis,)
     return any(a % max(ndim, 1) == 0 for a in axes)
 
@@ -820,7 +820,7 @@ def _shifts(points: list[_Point]) -> list[int]:
     is shift-invariant there); a mistake after the shift would otherwise leak through the max."""
     nodes = points[0].nodes
     shifts = [i for i, t in enumerate(nodes) if t.op_name == "max" and any(
-        u.op_name == "sub" and (u._parents or ())[1] is t and (u._parents or ())[0] is (t._parents or ())[0]
+        u.op_name == "sub" and u.parents[1] is t and u.parents[0] is t.parents[0]
         for u in nodes)]
     if not shifts:
         return []
@@ -844,7 +844,7 @@ MAX_CHAIN = 6
 
 def _link_input(node: Tensor) -> Tensor | None:
     """The one input an element-wise node is a function of (the others are constants), if it has one."""
-    inputs = [p for p in node._parents or () if p.requires_grad]
+    inputs = [p for p in node.parents if p.requires_grad]
     if node.op_name in ELEMENTWISE and len(inputs) == 1 and inputs[0].shape == node.shape:
         return inputs[0]
     return None
@@ -855,7 +855,7 @@ def _chains(nodes: list[Tensor]) -> list[list[int]]:
     position = {id(t): i for i, t in enumerate(nodes)}
     users: dict[int, list[int]] = {}
     for i, t in enumerate(nodes):
-        for p in t._parents or ():
+        for p in t.parents:
             users.setdefault(id(p), []).append(i)
     linked = {i for i, t in enumerate(nodes) if _link_input(t) is not None}
     chains = []
@@ -873,7 +873,7 @@ def _chains(nodes: list[Tensor]) -> list[list[int]]:
 
 def _replay(run: list[Tensor], x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The element-wise function the run computes, and its derivative, at x (the engine differentiates it)."""
-    ops = [(_op_of(t), t._params or {}, [None if p.requires_grad else p for p in t._parents or ()]) for t in run]
+    ops = [(_op_of(t), t.op_params, [None if p.requires_grad else p for p in t.parents]) for t in run]
     start = Tensor(x, requires_grad=True)
     out = start
     for op, params, parents in ops:
@@ -899,7 +899,7 @@ def _run_overrides(indices: list[int], last_vjp: Callable[[_Point], Callable]) -
 
     def overrides(p: _Point) -> list[tuple[Tensor, Callable]]:
         run = [p.nodes[i] for i in indices]
-        where = [[q.requires_grad for q in t._parents or ()].index(True) for t in run]
+        where = [[q.requires_grad for q in t.parents].index(True) for t in run]
         out = [(t, passing(k, lambda g: g)) for t, k in zip(run[:-1], where[:-1])]
         return out + [(run[-1], passing(where[-1], last_vjp(p)))]
     return overrides
@@ -963,7 +963,7 @@ def _search_updated_in_step(points: list[_Point], pending: dict[str, list[int]],
     first_use: dict[str, int] = {}
     for index, node in enumerate(points[0].nodes):
         for name, leaf in points[0].leaves.items():
-            if any(parent is leaf for parent in node._parents or ()):
+            if any(parent is leaf for parent in node.parents):
                 first_use.setdefault(name, index)
     order = sorted(first_use, key=first_use.__getitem__, reverse=True)  # the last weight used is the first one met
     stale: list[dict[str, np.ndarray]] = []
@@ -972,7 +972,7 @@ def _search_updated_in_step(points: list[_Point], pending: dict[str, list[int]],
         gradients = {}
         for name in order:
             overrides = [(node, _reading_updated(node, updated)) for node in p.nodes
-                         if any(id(parent) in updated for parent in node._parents or ())]
+                         if any(id(parent) in updated for parent in node.parents)]
             swapped = _swapped_gradient(p, overrides)
             assert swapped is not None  # (these VJPs only read other values: none refuses)
             gradients[name] = swapped[name]
@@ -989,7 +989,7 @@ def _search_updated_in_step(points: list[_Point], pending: dict[str, list[int]],
 
 def _reading_updated(node: Tensor, updated: dict[int, np.ndarray]) -> Callable:
     """The node's VJP, given the updated values of the weights among its inputs (forward values stay)."""
-    true_vjp, parents = _op_of(node).vjp, node._parents or ()  # taken now: the node's op is swapped while it runs
+    true_vjp, parents = _op_of(node).vjp, node.parents  # taken now: the node's op is swapped while it runs
 
     def vjp(g, ans, *inputs, **params):
         return true_vjp(g, ans, *[updated.get(id(parent), x) for parent, x in zip(parents, inputs)], **params)
@@ -1402,8 +1402,8 @@ def _non_finite(name: str, evaluated: list[_Point], arrays: list[np.ndarray], wh
 
 def _loss_terms(node: Tensor, sign: float = 1.0) -> list[tuple[Tensor, float]]:
     """The additive terms of a scalar loss, each with its sign: down through add and sub nodes of scalars."""
-    if node.op_name in ("add", "sub") and all(p.size == 1 and p.requires_grad for p in node._parents or ()):
-        first, second = node._parents or ()
+    if node.op_name in ("add", "sub") and all(p.size == 1 and p.requires_grad for p in node.parents):
+        first, second = node.parents
         return _loss_terms(first, sign) + _loss_terms(second, -sign if node.op_name == "sub" else sign)
     return [(node, sign)]
 
@@ -1414,11 +1414,11 @@ def _term_label(term: Tensor, leaves: dict[str, Tensor]) -> str:
     inside = walk([term], grad_only=False)
     ids = {id(t) for t in inside}
     names = [name for name, leaf in leaves.items() if id(leaf) in ids]
-    data = any(t._op is None and not t.requires_grad and t.size > 1 for t in inside)
+    data = any(t.op is None and not t.requires_grad and t.size > 1 for t in inside)
     if data:
         return "the data term"
     squared = any(t.op_name in ("square", "pow", "power") or t.op_name == "mul"
-                  and (t._parents or ())[0] is (t._parents or ())[1]
+                  and t.parents[0] is t.parents[1]
                   for t in inside)
     if squared:
         return f"the L2 penalty term on {', '.join(names)}"
