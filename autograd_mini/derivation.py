@@ -203,6 +203,14 @@ def _run(loss_fn: Callable, params: list, made: dict) -> tuple[Tensor, dict]:
         raise DeriveError(f"derive: loss_fn must return a scalar Tensor, got shape {loss.shape}")
     if not loss.requires_grad:
         raise DeriveError("derive: the loss does not depend on the params (it does not require grad)")
+    if not isinstance(aux, Mapping):
+        raise DeriveError(f"derive: loss_fn returned (loss, {type(aux).__name__}); the second item must be a mapping "
+                          f"{{name: Tensor}} of the other results to keep")
+    for name, value in aux.items():
+        if not isinstance(value, Tensor):  # a step hands out buffers it computes: a number or array is no value of it
+            raise DeriveError(f"derive: loss_fn's aux output {name!r} is a {type(value).__name__}, not a Tensor; a "
+                              f"derived step can only hand back values it computes: return it as a Tensor computed "
+                              f"from the params or data, or keep it outside loss_fn")
     return loss, dict(aux)
 
 
@@ -552,7 +560,11 @@ def make_plan(program: Program, updates: list[Value]) -> Plan:
     storage: dict[int, str] = {}
     for v in program.values:
         storage[id(v)] = _storage(v, storage)
-    order = _gradients_early([v for v in program.values if id(v) in main], {id(g) for _, g in handed}, storage)
+    order = _gradients_early([v for v in program.values if id(v) in main and v.into is None],
+                             {id(g) for _, g in handed}, storage)
+    # the updates write the parameters in place: last, after every value that reads them (a gradient or
+    # an aux output that is a parameter or a view of one, copied out), as eager updates after backward
+    order += [v for v in program.values if id(v) in main and v.into is not None]
     return Plan(order, [v for v in program.values if id(v) in tail], storage, {}, handed, [])
 
 

@@ -1,0 +1,232 @@
+"""What a compiled step takes from outside `loss_fn`'s arguments, and what it hands back: arrays it
+captured, random draws, aux outputs, values an update overwrites, and arrays fed to `run`. Each test
+is one class of silent difference from eager found on the compiled step: the step gives eager's numbers
+or refuses with an error that says what and why."""
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+
+import autograd_mini as am
+from autograd_mini import nn
+from autograd_mini.derivation import DeriveError, derive
+from autograd_mini.losses import cross_entropy, mse
+from autograd_mini.optim import SGD
+from autograd_mini.train import fit
+
+rng = np.random.default_rng(41)
+
+
+def eager_step(loss_fn, params, lr):
+    """Eager mode's loss, aux values (copies) and gradients, then plain SGD."""
+    for p in params:
+        p.grad = None
+    result = loss_fn(*params)
+    loss, aux = result if isinstance(result, tuple) else (result, {})
+    loss.backward()
+    values = {name: np.array(t.data) for name, t in aux.items()}
+    grads = [p.grad.copy() for p in params]
+    for p in params:
+        p.data = p.data - lr * p.grad
+    return loss.item(), values, grads
+
+
+# ---- 1. arrays captured from closures and globals are constants, checked at every call -------------------------
+
+GLOBAL_WEIGHTS = rng.normal(size=(4, 3))
+
+
+@pytest.mark.parametrize("spelling", ["closure", "global", "folded", "integer", "index", "Tensor of it"])
+def test_a_captured_array_changed_in_place_is_refused_naming_it(spelling):
+    w = am.Tensor(rng.normal(size=3), requires_grad=True, name="w")
+    fixed = rng.normal(size=(4, 3))
+    counts = np.array([1, 2, 3])
+    rows = np.array([0, 2])
+    changed, loss_fn = {
+        "closure": (fixed, lambda w: ((fixed @ w) ** 2).sum()),
+        "global": (GLOBAL_WEIGHTS, lambda w: ((GLOBAL_WEIGHTS @ w) ** 2).sum()),
+        "folded": (fixed, lambda w: (((fixed * 2.0 + 1.0) @ w) ** 2).sum()),  # computed from constants alone
+        "integer": (counts, lambda w: (counts * w ** 2).sum()),  # converted to float when wrapped
+        "index": (rows, lambda w: (am.stack([w, w * 2])[rows] ** 2).sum()),
+        "Tensor of it": (fixed, lambda w: ((am.Tensor(fixed) @ w) ** 2).sum()),  # a copy made inside loss_fn
+    }[spelling]
+    saved = changed.copy()
+    step = am.trace(loss_fn, [w])
+    step()
+    changed[0] += 1
+    try:
+        name = {"global": "GLOBAL_WEIGHTS", "integer": "counts", "index": "rows"}.get(spelling, "fixed")
+        with pytest.raises(DeriveError, match=f"'{name}'.*changed.*derive again"):
+            step()
+        with pytest.raises(DeriveError, match="derive again"):
+            step.function()
+        changed[...] = saved  # the values it was derived with: the step runs again, eager's numbers
+        assert step() == loss_fn(w).item()
+    finally:
+        changed[...] = saved
+
+
+def test_a_step_does_not_read_a_captured_array_through_the_users_memory():
+    w = am.Tensor(rng.normal(size=3), requires_grad=True)
+    fixed = rng.normal(size=(4, 3))
+    step = am.trace(lambda w: ((fixed @ w) ** 2).sum(), [w])
+    assert all(not np.may_share_memory(fixed, b) for b in step.buffers)
+    assert not any(np.may_share_memory(fixed, v) for v in vars(step.function).get("__globals__", {}).values()
+                   if isinstance(v, np.ndarray))
+
+
+@pytest.mark.parametrize("per_sample", [False, True])
+def test_fit_derives_again_when_a_record_changes_a_captured_array_and_matches_eager(per_sample):
+    X, y = rng.normal(size=(6, 3)), rng.normal(size=(6, 1))
+    trained = []
+    for eager in (True, False):
+        model = nn.Linear(3, 1)
+        model.weight.data, model.bias.data = np.full((3, 1), 0.5), np.zeros(1)
+        scale = np.ones((6, 1) if not per_sample else (1, 1))
+        loss_fn = lambda out, target, scale=scale: mse(out * scale, target)  # noqa: E731
+
+        def changes(info, scale=scale):
+            scale[...] = scale + 1.0  # in place: the array loss_fn captured
+            return {"loss": info.loss}
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            history = fit(model, loss_fn, SGD(model.parameters(), lr=0.01), X, y, epochs=4, quiet=True,
+                          record=changes, eager=eager, per_sample=per_sample)
+        trained.append((model.weight.data.copy(), history["loss"]))
+    assert np.array_equal(trained[0][0], trained[1][0]) and np.array_equal(trained[0][1], trained[1][1])
+
+
+# ---- 2. random constants: two recordings that disagree are refused ---------------------------------------------
+
+def test_a_mask_drawn_from_a_generator_inside_loss_fn_is_refused_naming_the_op():
+    w = am.Tensor(rng.normal(size=5), requires_grad=True)
+    draws = np.random.default_rng(0)
+    with pytest.raises(DeriveError, match="'mul'.*differ"):
+        am.trace(lambda w: ((w * (draws.random(5) > 0.5)) ** 2).sum(), [w])
+
+
+def test_fit_trains_a_dropout_loss_eagerly_saying_so_once():
+    model = nn.Linear(3, 1)
+    X, y = rng.normal(size=(6, 3)), rng.normal(size=(6, 1))
+    draws = np.random.default_rng(1)
+    loss_fn = lambda out, target: mse(out * (draws.random(out.shape) > 0.3), target)  # noqa: E731
+    with pytest.warns(RuntimeWarning) as caught:
+        history = fit(model, loss_fn, SGD(model.parameters(), lr=0.1), X, y, epochs=2, quiet=True)
+    said = [str(w.message) for w in caught if "training eagerly" in str(w.message)]
+    assert len(said) == 1 and "differ" in said[0]
+    assert history.backend == "eager"
+
+
+def test_a_loss_fn_that_records_the_same_constants_twice_compiles():
+    w = am.Tensor(rng.normal(size=3), requires_grad=True)
+    step = am.trace(lambda w: ((np.arange(3.0) * w + np.ones(3)) ** 2).sum(), [w])
+    assert step() == ((np.arange(3.0) * w + np.ones(3)) ** 2).sum().item()
+
+
+# ---- 3. what an update overwrites is read before it is written -------------------------------------------------
+
+@pytest.mark.parametrize("spelling", ["param as gradient", "view of a param", "reshape of a param", "product"])
+def test_aux_outputs_and_gradients_are_read_before_the_update(spelling):
+    w1 = am.Tensor(rng.normal(size=(2, 3)), requires_grad=True, name="w1")
+    w2 = am.Tensor(rng.normal(size=(2, 3)), requires_grad=True, name="w2")
+    loss_fn = {
+        "param as gradient": lambda a, b: ((a * b).sum(), {"b": b}),  # d a = b, d b = a
+        "view of a param": lambda a, b: ((a * b).sum() + (a ** 2).sum(), {"a_row": a[0], "b_t": b.T}),
+        "reshape of a param": lambda a, b: ((a.reshape(6) * b.reshape(6)).sum(), {"flat": a.reshape(6)}),
+        "product": lambda a, b: ((a * b).sum(), {"prod": a * b, "loss_twice": (a * b).sum() * 2}),
+    }[spelling]
+    eager_w = [am.Tensor(w1.data.copy(), requires_grad=True), am.Tensor(w2.data.copy(), requires_grad=True)]
+    step = derive(loss_fn, [w1, w2], update=SGD([w1, w2], lr=0.25))
+    for _ in range(3):
+        step.function()
+        loss, values, grads = eager_step(loss_fn, eager_w, 0.25)
+        assert step.loss() == loss
+        for name, value in values.items():
+            assert np.array_equal(step.aux[name], value), name
+        assert np.array_equal(w1.grad, grads[0]) and np.array_equal(w2.grad, grads[1])
+        assert np.array_equal(w1.data, eager_w[0].data) and np.array_equal(w2.data, eager_w[1].data)
+
+
+# ---- 4. aux outputs must be Tensors -----------------------------------------------------------------------------
+
+@pytest.mark.parametrize("value", [1.5, np.ones(2), None])
+def test_an_aux_output_that_is_not_a_tensor_is_refused_naming_it(value):
+    w = am.Tensor(rng.normal(size=3), requires_grad=True)
+    with pytest.raises(DeriveError, match=f"'extra'.*{type(value).__name__}"):
+        derive(lambda w: ((w ** 2).sum(), {"extra": value}), [w])
+
+
+def test_aux_outputs_that_are_not_a_mapping_are_refused():
+    w = am.Tensor(rng.normal(size=3), requires_grad=True)
+    with pytest.raises(DeriveError, match="mapping"):
+        derive(lambda w: ((w ** 2).sum(), [w * 2]), [w])
+
+
+# ---- 5. positions and class gathers are recomputed at every call, and are fine as aux outputs --------------------
+
+def test_positions_and_gathers_as_aux_outputs_follow_new_data_and_the_update():
+    w = am.Tensor(rng.normal(size=(3, 4)), requires_grad=True, name="w")
+    X = am.Tensor(rng.normal(size=(5, 3)), name="X")
+    labels = am.Tensor(rng.integers(0, 4, size=5).astype(float), name="labels")
+
+    def loss_fn(w):
+        logits = X @ w
+        positions = am.argmax(logits, axis=1, keepdims=True)
+        return cross_entropy(logits, labels), {
+            "argmax": positions, "argmin": am.argmin(logits, axis=0), "order": am.argsort(logits, axis=1),
+            "top": am.take_along_axis(logits, positions, 1), "logits": logits}
+    eager_w = am.Tensor(w.data.copy(), requires_grad=True)
+    step = derive(loss_fn, [w], update=SGD([w], lr=0.5))
+    assert not step.constants
+    for _ in range(4):
+        X.data, labels.data = rng.normal(size=(5, 3)), rng.integers(0, 4, size=5)
+        step.function()
+        loss, values, _ = eager_step(loss_fn, [eager_w], 0.5)
+        assert step.loss() == loss
+        for name, value in values.items():
+            assert step.aux[name].dtype == value.dtype and np.array_equal(step.aux[name], value), name
+
+
+# ---- 6. arrays fed to run() are not cast silently ---------------------------------------------------------------
+
+def _positions_step():
+    h = am.Tensor(rng.normal(size=(4, 3)))
+    positions = am.argmax(h, axis=1, keepdims=True)  # made outside loss_fn: an integer data input
+    mask = am.Tensor(rng.normal(size=(4, 3)) > 0, name="mask")
+    w = am.Tensor(rng.normal(size=(4, 3)), requires_grad=True)
+    positions.name = "positions"
+    step = derive(lambda w: (am.take_along_axis(w, positions, 1) ** 2).sum() + (w * mask).sum(), [w],
+                  update=SGD([w], lr=0.1))
+    return step, positions, mask
+
+
+@pytest.mark.parametrize("fed", ["floats to positions", "float64 to float32", "fractions to a mask"])
+def test_run_refuses_a_feed_it_would_have_to_cast(fed):
+    step, positions, mask = _positions_step()
+    if fed == "float64 to float32":
+        x = am.Tensor(rng.normal(size=(4, 3)).astype(np.float32), name="x32")
+        w = am.Tensor(rng.normal(size=(4, 3)).astype(np.float32), requires_grad=True)
+        step = derive(lambda w: (w * x).sum(), [w])
+        feed, message = {"x32": rng.normal(size=(2, 4, 3))}, "'x32'.*float64.*float32"
+    elif fed == "floats to positions":
+        feed, message = {positions: np.full((2, 4, 1), 1.7)}, "'positions'.*float64.*int64"
+    else:
+        feed, message = {"mask": np.full((2, 4, 3), 0.5)}, "'mask'.*mask.*0 and 1"
+    with pytest.raises((ValueError, TypeError), match=message):
+        step.run(2, 1, feed)
+
+
+def test_run_takes_integer_positions_and_boolean_masks_as_eager_would():
+    step, positions, mask = _positions_step()
+    new_positions = rng.integers(0, 3, size=(2, 4, 1))
+    new_masks = rng.normal(size=(2, 4, 3)) > 0
+    w = step.params[0]
+    start = w.data.copy()
+    losses = step.run(2, 1, {positions: new_positions, mask: new_masks})
+    w.data = start
+    for s in range(2):
+        positions.data, mask.data = new_positions[s], new_masks[s]
+        step.function()
+        assert step.loss() == losses[s]
