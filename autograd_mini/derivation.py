@@ -147,19 +147,26 @@ class Recording:
     grad_of: dict[int, Tensor]      # id(forward node) -> its gradient node (for naming)
     forward: set[int]               # ids of the forward graph's nodes
     impure: dict[int, str]          # id(constant made from an array inside a VJP) -> that op's name
+    sources: dict[int, list]        # id(constant made from arrays or Tensors loss_fn holds) -> those
+    reached: dict[int, tuple]       # id(array or Tensor) -> (the name loss_fn reaches it by, it, named by its code)
 
 
 def record(loss_fn: Callable, params: list[Tensor], names: list[str]) -> Recording:
     """Run `loss_fn(*params)` once and its gradient once, tracing every op that reads a tensor
     `loss_fn` did not create (as JAX traces what its arguments reach); no user tensor is changed."""
     made: dict[int, Tensor] = {}  # tensors loss_fn created (and values computed from them alone)
+    sources: dict[int, Any] = {}
     random_state = np.random.get_state(legacy=False)
-    loss, aux = _run(loss_fn, params, made)
+    loss, aux = _run(loss_fn, params, made, sources)
     if not _same_random_state(random_state, np.random.get_state(legacy=False)):
         raise DeriveError("derive: loss_fn drew random numbers from np.random while it was recorded (dropout?); a "
                           "derived step would keep this one draw at every step. Train it eagerly, or pass the "
                           "random mask in as a data Tensor (assign a new draw to its .data before each step)")
     forward = walk([loss, *aux.values()], grad_only=False)
+    # a second recording must make the same constants: one drawn anew at each call (a dropout mask from a
+    # np.random.Generator, Python's random) would otherwise stay the first draw at every step
+    again = _run(loss_fn, params, {}, {}, quiet=True)
+    _same_recordings(forward, walk([again[0], *again[1].values()], grad_only=False), made)
     captured, impure = _record_backward(loss, forward, made)
     ours = {id(p) for p in params}
     data = [t for t in forward if t._op is None and id(t) not in ours and id(t) not in made]
@@ -169,7 +176,79 @@ def record(loss_fn: Callable, params: list[Tensor], names: list[str]) -> Recordi
             raise DeriveError(f"derive: the gradient of {name} (shape {p.shape}) came out with shape {g.shape}")
     data_names = [t.name or f"data_{i}" for i, t in enumerate(data)]
     return Recording(loss, aux, params + data, names + data_names, len(params), grads,
-                     captured, {id(t) for t in forward}, impure)
+                     captured, {id(t) for t in forward}, impure, sources, _names_reached(loss_fn))
+
+
+def _same_recordings(first: list[Tensor], second: list[Tensor], made: dict) -> None:
+    """Refuse two recordings of loss_fn that ran other ops or gave an op other constants."""
+    def differ(at: int, what: str) -> DeriveError:
+        user = next((t for t in first[at:] if any(p is first[at] for p in t._parents or ())), first[at])
+        return DeriveError(f"derive: {what} of '{user.op_name or 'its result'}' (shape {user.shape}) differ "
+                           f"between two recordings of loss_fn: it makes them anew at each call (a random draw such "
+                           f"as a dropout mask from a np.random.Generator or Python's random?); a derived step would "
+                           f"keep one of them at every step. Train it eagerly, or pass the values in as a data "
+                           f"Tensor and assign a new draw to its .data before each step")
+    if [t.op_name for t in first] != [t.op_name for t in second]:
+        at = next((i for i, (a, b) in enumerate(zip(first, second)) if a.op_name != b.op_name),
+                  min(len(first), len(second)) - 1)
+        raise differ(at, "the ops")
+    for at, (a, b) in enumerate(zip(first, second)):
+        if a.shape != b.shape or a.dtype != b.dtype:
+            raise differ(at, "the shapes or dtypes")
+        if a._op is None and id(a) in made and not np.array_equal(_bits(a._data), _bits(b._data)):
+            raise differ(at, "the constants")
+        if a._op is not None and not _same_params(a._params or {}, b._params or {}):
+            raise differ(at + 1, "the parameters")
+
+
+def _same_params(a: dict, b: dict) -> bool:
+    try:
+        return a.keys() == b.keys() and all(np.array_equal(a[k], b[k]) if isinstance(a[k], np.ndarray)
+                                            else bool(a[k] == b[k]) for k in a)
+    except (TypeError, ValueError):  # (an index tuple holding arrays: compared by what it holds)
+        return all(repr(a[k]) == repr(b[k]) for k in a)
+
+
+def _bits(array: Any) -> np.ndarray:
+    """The array's bits as unsigned integers (NaN equals NaN, -0.0 differs from 0.0), a view of the same memory."""
+    array = np.asarray(array)
+    return array.view(f"u{array.itemsize}") if array.itemsize in (1, 2, 4, 8) and array.dtype.kind != "O" else array
+
+
+def _names_reached(fn: Any, depth: int = 3) -> dict[int, tuple[str, Any, bool]]:
+    """id(array or Tensor) -> (the name `fn` reaches it by, it, whether the code names it itself): its
+    closure, defaults and the globals its code names, through the functions found there, and one
+    attribute further (`model.mask`, for messages only)."""
+    found: dict[int, tuple[str, Any, bool]] = {}
+    code = getattr(fn, "__code__", None)
+    if code is None or depth == 0:
+        return found
+    named = {n: c.cell_contents for n, c in zip(code.co_freevars, fn.__closure__ or ()) if _filled(c)}
+    names = set(code.co_names)
+    for inner in code.co_consts:  # (lambdas and comprehensions inside fn name globals too)
+        names |= set(getattr(inner, "co_names", ()))
+    named.update({n: fn.__globals__[n] for n in names if n in getattr(fn, "__globals__", {})})
+    defaults = fn.__defaults__ or ()
+    named.update(zip(code.co_varnames[code.co_argcount - len(defaults):code.co_argcount], defaults))
+    named.update(fn.__kwdefaults__ or {})
+    for name, value in named.items():
+        if isinstance(value, (np.ndarray, Tensor)):
+            found.setdefault(id(value), (name, value, True))
+        elif callable(value) and hasattr(value, "__code__"):
+            for key, entry in _names_reached(value, depth - 1).items():
+                found.setdefault(key, entry)
+        elif hasattr(value, "__dict__") and not isinstance(value, type):
+            for attribute, held in vars(value).items():
+                if isinstance(held, (np.ndarray, Tensor)):
+                    found.setdefault(id(held), (f"{name}.{attribute}", held, False))
+    return found
+
+
+def _filled(cell: Any) -> bool:
+    try:
+        return cell.cell_contents is not cell  # (always true: reading it is the test)
+    except ValueError:  # (a closure variable not assigned yet)
+        return False
 
 
 def _same_random_state(before: dict, after: dict) -> bool:
@@ -177,24 +256,31 @@ def _same_random_state(before: dict, after: dict) -> bool:
                                                                               after["state"]["key"])
 
 
-def _note_untracked(made: dict) -> Callable[[Tensor], None]:
-    """A data-only op result computed from loss_fn's own constants alone is one of them too."""
+def _note_untracked(made: dict, sources: dict) -> Callable[[Tensor], None]:
+    """A data-only op result computed from loss_fn's own constants alone is one of them too (made
+    from the arrays they were made from)."""
     def note(t: Tensor) -> None:
-        if all(id(p) in made for p in t._parents or ()):  # (a just-made node: its parents are there)
+        parents = t._parents or ()
+        if all(id(p) in made for p in parents):  # (a just-made node: its parents are there)
             made[id(t)] = t
+            held = [s for p in parents for s in sources.get(id(p), ())]
+            if held:
+                sources[id(t)] = held
     return note
 
 
-def _run(loss_fn: Callable, params: list, made: dict) -> tuple[Tensor, dict]:
-    def on_constant(t: Tensor, from_number: bool) -> None:
+def _run(loss_fn: Callable, params: list, made: dict, sources: dict, quiet: bool = False) -> tuple[Tensor, dict]:
+    def on_constant(t: Tensor, from_number: bool, source: Any) -> None:
         made[id(t)] = t
+        if isinstance(source, (np.ndarray, Tensor)):
+            sources[id(t)] = [source]
 
     def on_value_read(t: Tensor, how: str) -> None:
-        if id(t) not in made:
+        if id(t) not in made and not quiet:
             _warn_value_read(t, how)
 
     with recording(on_constant=on_constant, on_value_read=on_value_read,
-                   on_untracked_op=_note_untracked(made)), enable_grad():
+                   on_untracked_op=_note_untracked(made, sources)), enable_grad():
         result = loss_fn(*params)
     loss, aux = result if isinstance(result, tuple) else (result, {})
     if not isinstance(loss, Tensor):
@@ -227,8 +313,8 @@ def _record_backward(loss: Tensor, forward: list[Tensor], made: dict) -> tuple[d
     for t, op in swapped:
         t._op = _noting_constants(op, noted, impure)
     try:
-        with recording(on_constant=lambda t, from_number: noted.append((t, from_number)),
-                       on_untracked_op=_note_untracked(made)):
+        with recording(on_constant=lambda t, from_number, source: noted.append((t, from_number)),
+                       on_untracked_op=_note_untracked(made, {})):
             captured = backprop([loss], [seed], retain_graph=True, create_graph=True, accumulate_leaves=False,
                                 capture=forward)
     finally:
@@ -269,6 +355,22 @@ class Value:
     dtype = property(lambda self: np.asarray(self.array).dtype)
 
 
+@dataclass(eq=False)
+class Captured:
+    """An array `loss_fn` holds (from a closure, a global, a model's attribute), or a Tensor it copies
+    (`am.Tensor(t)`): a constant of the step. Its bits when derived are kept, and compared at every call."""
+    name: str
+    array: np.ndarray
+    saved: np.ndarray
+    holder: Tensor | None = None  # the Tensor whose array it is
+
+    def changed(self) -> str | None:
+        """How it changed since the step was derived, or None."""
+        if self.holder is not None and self.holder._data is not self.array:
+            return "was assigned a new array"
+        return None if np.array_equal(_bits(self.array), self.saved) else "changed in place"
+
+
 class Program:
     """The values of one step in an order that computes each after its arguments."""
 
@@ -279,6 +381,7 @@ class Program:
         self._shared: dict[Any, Value] = {}     # common-subexpression table
         self.rates: list[Value] = []            # the update's learning rates (named lr)
         self.update: Any = None                 # the optimizer compiled into the step, if any
+        self.captured: dict[int, Captured] = {} # id(array) -> an array loss_fn holds, checked at every call
         self.inputs = [self._add(Value("input", t._data, index=i, name=rec.names[i])) for i, t in enumerate(rec.inputs)]
         for t, v in zip(rec.inputs, self.inputs):
             self.of[id(t)] = v
@@ -289,6 +392,11 @@ class Program:
                 value = self._value_of(t)
                 value.nodes.append(t)
                 self.of[id(t)] = value
+        # an array loss_fn's code names is watched even where only NumPy used it (`(fixed * 2) @ w`
+        # hands the step a new array computed from it)
+        for _, held, named in rec.reached.values():
+            if named and isinstance(held, np.ndarray):
+                self.watch(held)
         self.loss = self.of[id(rec.loss)]
         self.aux = {name: self.of[id(t)] for name, t in rec.aux.items()}
         self.grads = [None if g is None else self.of[id(g)] for g in rec.grads]
@@ -303,12 +411,18 @@ class Program:
                 raise DeriveError(f"derive: the VJP of '{self.rec.impure[id(t)]}' uses its inputs' values as a plain "
                                   f"array (a mask or sign, shape {t.shape}), which a compiled step would not update; "
                                   f"this op cannot be derived yet, train it in eager mode")
+            for source in self.rec.sources.get(id(t), ()):
+                self.watch(source)
             value = self.constant(t._data)
             value.captured = value.captured or (id(t) in self.rec.forward and t._data.ndim > 0)
             return value
         parents = t._parents or ()
         args = tuple(self.of[id(p)] for p in parents)
         params = dict(t._params or {})
+        for held in params.values():  # an index array loss_fn holds (`w[rows]`) is as fixed as a constant
+            for array in (held if isinstance(held, tuple) else (held,)):
+                if isinstance(array, np.ndarray):
+                    self.watch(array)
         view = any(isinstance(p._data, np.ndarray) and np.may_share_memory(t._data, p._data) for p in parents)
         if all(_fixed(a) for a in args) and not view:
             return self.constant(t._data)  # computed from constants only: once, now (views stay, as `X.T`)
@@ -316,6 +430,18 @@ class Program:
         if simpler is not None:
             return simpler
         return self.operation(t._op, args, params, t._data, view)
+
+    def watch(self, source: np.ndarray | Tensor) -> None:
+        holder = source if isinstance(source, Tensor) else None
+        array = source._data if isinstance(source, Tensor) else source
+        if id(array) in self.captured:
+            return
+        names = self.rec.reached
+        name = (names.get(id(source)) or names.get(id(getattr(array, "base", None))) or ("",))[0]
+        if name is None and holder is not None and holder.name:
+            name = holder.name
+        label = (f"'{name}'" if name else "held by loss_fn") + f" (shape {array.shape}, {array.dtype})"
+        self.captured[id(array)] = Captured(label, array, _bits(array).copy(), holder)
 
     def constant(self, array: Any) -> Value:
         array = np.asarray(array)
@@ -1162,6 +1288,9 @@ def _guarded(program: Program, env: dict, body: list[str], shared: list[str]) ->
     optimizer compiled in still has the rate, momentum and frozen entries it had (by identity)."""
     env["busy"] = None  # set by Derived: a lock
     lines = [f"global {', '.join(shared)}"] if shared else []
+    if program.captured:
+        env["check_captured"] = None  # set by Derived
+        lines.append("check_captured()  # the arrays loss_fn holds are constants: refuse if one changed")
     if program.update is not None:
         settings = _update_settings(program.update)
         env["update_settings"] = program.update.__dict__
@@ -1215,6 +1344,8 @@ class Derived:
         self.names: dict[str, list[Tensor]] = {v.name: v.nodes for v in program.values if v.name and v.nodes}
         env = renderer.env
         env["refuse"] = self._refuse
+        self.captured = list(program.captured.values())
+        env["check_captured"] = self.check_captured
         env["busy"] = self._busy = threading.Lock()
         self.update = program.update
         self._settings = _update_settings(program.update) if program.update is not None else {}
@@ -1243,9 +1374,20 @@ class Derived:
         (k = `record_every`). `feed` = {data tensor or name: samples stacked on a first axis}: step s
         reads sample s % len. On the numba back end all steps run in one compiled call."""
         from .fused import run_numpy
+        feed = {t: _fed_array(t, stack) for t, stack in self._fed_tensors(feed or {}).items()}
         if self.fused is not None:
             return self.exclusive(self.fused.run, n_steps, record_every, feed)
         return run_numpy(self, n_steps, record_every, feed)
+
+    def _fed_tensors(self, feed: Mapping[Any, Any]) -> dict[Tensor, Any]:
+        fed = {}
+        for key, stack in feed.items():
+            t = next((t for t in self.data if t is key or (isinstance(key, str) and t.name == key)), None)
+            if t is None:
+                raise ValueError(f"run: feed key {key!r} is not a data input of this step "
+                                 f"(data: {[d.name for d in self.data]})")
+            fed[t] = stack
+        return fed
 
     def exclusive(self, call: Callable[..., Any], *args: Any) -> Any:
         """`call` (a fused step or run) under the NumPy program's own checks: the optimizer still has
@@ -1253,12 +1395,29 @@ class Derived:
         update = self.update.__dict__ if self._settings else {}
         if any(update[key] is not value for key, value in self._settings.items()):
             self._refuse(-1, None)
+        self.check_captured()
         if not self._busy.acquire(False):
             self._refuse(-2, None)
         try:
             return call(*args)
         finally:
             self._busy.release()
+
+    def captured_changed(self) -> str | None:
+        """Which array loss_fn holds has changed since the step was derived, and how (None: none)."""
+        for c in self.captured:
+            how = c.changed()
+            if how is not None:
+                return f"the array {c.name} that loss_fn captured {how}"
+        return None
+
+    def check_captured(self) -> None:
+        changed = self.captured_changed()
+        if changed is not None:
+            raise DeriveError(f"derive: {changed} since the step was derived; an array loss_fn captures (from a "
+                              f"closure, a global or an object) is a constant of the step, as it was then: derive "
+                              f"again (fit does so itself when a record callback changes one), or make it a Tensor "
+                              f"and assign its .data: a data input is read at every call")
 
     def __call__(self) -> float:
         """One step (forward, backward, update if any); returns the loss as a float (`am.trace`'s replay)."""
@@ -1315,6 +1474,25 @@ class Derived:
     def __repr__(self) -> str:
         return (f"Derived({len(self.params)} params, {len(self.data)} data inputs, {self.nodes} ops, "
                 f"{self.calls} lines per step, {self.buffer_bytes} bytes of buffers)")
+
+
+def _fed_array(t: Tensor, stack: Any) -> np.ndarray:
+    """Samples fed to `t` as an array of its dtype, refused where that would change a value: fractions fed
+    to integer positions or labels, values other than 0 and 1 to a mask, a float64 batch to a float32 input."""
+    stack = np.asarray(stack)
+    what = f"run: feed for '{t.name or 'a data input'}' (shape {t.shape}, {t.dtype})"
+    if stack.dtype.kind not in "biuf":
+        raise TypeError(f"{what} has dtype {stack.dtype}; expected numbers")
+    if t.dtype.kind in "iu" and not (stack.dtype.kind in "biu" and np.can_cast(stack.dtype, t.dtype, "safe")):
+        raise TypeError(f"{what} has dtype {stack.dtype}; the input holds {t.dtype} (positions or class indices), and "
+                        f"casting would change values: feed integers of a dtype that fits in {t.dtype}")
+    if t.dtype.kind == "f" and stack.dtype.kind == "f" and not np.can_cast(stack.dtype, t.dtype, "safe"):
+        raise TypeError(f"{what} has dtype {stack.dtype}; the input holds {t.dtype}, and casting would round: feed "
+                        f"{t.dtype} (stack.astype(np.{t.dtype}))")
+    if getattr(t, "_from_booleans", False) and stack.dtype.kind != "b" and not np.all((stack == 0) | (stack == 1)):
+        raise ValueError(f"{what} is a mask (made from booleans) but the feed has values other than 0 and 1; feed "
+                         f"booleans")
+    return np.asarray(stack, dtype=t.dtype)
 
 
 def derive(loss_fn: Callable[..., Any], params: Mapping[str, Tensor] | Sequence[Tensor],

@@ -43,7 +43,7 @@ def test_a_captured_array_changed_in_place_is_refused_naming_it(spelling):
     w = am.Tensor(rng.normal(size=3), requires_grad=True, name="w")
     fixed = rng.normal(size=(4, 3))
     counts = np.array([1, 2, 3])
-    rows = np.array([0, 2])
+    rows = np.array([0, 1])
     changed, loss_fn = {
         "closure": (fixed, lambda w: ((fixed @ w) ** 2).sum()),
         "global": (GLOBAL_WEIGHTS, lambda w: ((GLOBAL_WEIGHTS @ w) ** 2).sum()),
