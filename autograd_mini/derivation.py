@@ -8,9 +8,10 @@
     derived.loss()                # the loss of the last step, computed only when asked
 
 How it works, in named steps:
-1. record: run `loss_fn` once (forward) in this thread's tracing mode, in which every op whose inputs
+1. record: run `loss_fn` (forward) in this thread's tracing mode, in which every op whose inputs
    trace back to a tensor `loss_fn` did not create keeps its inputs even when nothing requires grad
-   (and `detach()` is a stop-gradient op); then the ops' own VJPs on Tensors (`create_graph`), so the
+   (and `detach()` is a stop-gradient op), twice: two recordings that make other constants (a random
+   draw) are refused; then the ops' own VJPs on Tensors (`create_graph`), so the
    gradient is a graph of the same primitives; nothing here knows an op's derivative by name. No
    user tensor is changed.
 2. build the program: one `Value` per graph node, simplified as it is built: parts computed from
@@ -35,23 +36,24 @@ scaling differs from eager only where eager's intermediate over- or underflows (
 contiguous or transposed operands (equal bits, tested); for other strided inputs the summation
 order may differ (agreement to ~1e-15 relative).
 
-What a step reads anew at every call: each parameter's and each data tensor's array (a Tensor
-`loss_fn` uses but did not create, even one it reaches only through data-only ops or one that
-requires grad without being a parameter: assign `x.data = next_batch`), and, with `update=`, whether
-the optimizer's lr, momentum and frozen entries are still the objects compiled in (if not, the step
-refuses: derive again). Fixed at derive time: constants `loss_fn` creates itself, and arrays it
-captures from closures or globals (listed on `.constants`); shapes and dtypes (a step refuses,
-naming the tensor, when one changes); the layout of views of inputs (a reshape that has become a copy
-is refused). Masks from ordering comparisons, `where`'s condition, sort orders, argmax/argmin
+What a step reads anew at every call: each parameter's and each data tensor's array (a Tensor `loss_fn`
+uses but did not create, even one it reaches only through data-only ops or one that requires grad
+without being a parameter: assign `x.data = next_batch`), and, with `update=`, whether the optimizer's
+lr, momentum and frozen entries are still the objects compiled in (if not, the step refuses: derive
+again), and whether the arrays `loss_fn` captures from closures, globals or objects (listed on
+`.constants`) still have the bits they had (if not, the step refuses naming one: derive again). Fixed at
+derive time: constants `loss_fn` creates itself, and those captured arrays; shapes and dtypes (a step
+refuses, naming the tensor, when one changes); the layout of views of inputs (a reshape that has become
+a copy is refused). Masks from ordering comparisons, `where`'s condition, sort orders, argmax/argmin
 positions (integer values of the program) with `take_along_axis` gathers, class labels of
-`cross_entropy` and clip bounds given as Tensors are ops, recomputed at every call. A value Python
-reads while recording (`.item()`, `if (t > 0).any()`, `t.numpy()`, `t == u`, a Tensor index) would be
-frozen: a `TraceWarning` says so (`fit` then trains eagerly), and random draws from `np.random` are
-refused. Gradients are set, not accumulated,
-as buffers the next step overwrites, so one derived step runs in one thread at a time (a second
-thread gets a DeriveError; derive one per thread to train in several). An in-place update ticks the
-engine's write clock for the parameters, as `w.data -= ...` does, so a graph recorded before the step
-refuses to backward through old values. docs/compiled-step.md says all this for users.
+`cross_entropy` and clip bounds given as Tensors are ops, recomputed at every call. A value Python reads
+while recording (`.item()`, `if (t > 0).any()`, `t.numpy()`, `t == u`, a Tensor index) would be frozen:
+a `TraceWarning` says so (`fit` then trains eagerly), and random draws from `np.random` are refused.
+Gradients are set, not accumulated, as buffers the next step overwrites, so one derived step runs in one
+thread at a time (a second thread gets a DeriveError; derive one per thread to train in several). An
+in-place update ticks the engine's write clock for the parameters, as `w.data -= ...` does, so a graph
+recorded before the step refuses to backward through old values. docs/compiled-step.md says all this for
+users.
 """
 from __future__ import annotations
 
@@ -361,14 +363,23 @@ class Captured:
     (`am.Tensor(t)`): a constant of the step. Its bits when derived are kept, and compared at every call."""
     name: str
     array: np.ndarray
-    saved: np.ndarray
     holder: Tensor | None = None  # the Tensor whose array it is
+    shape: tuple = ()
+    saved: Any = None             # its bits: bytes when small (a compare of bytes costs far less than array_equal)
+
+    def __post_init__(self) -> None:
+        self.shape = self.array.shape
+        self.saved = self.array.tobytes() if self.array.nbytes <= 1 << 16 else _bits(self.array).copy()
 
     def changed(self) -> str | None:
         """How it changed since the step was derived, or None."""
         if self.holder is not None and self.holder._data is not self.array:
             return "was assigned a new array"
-        return None if np.array_equal(_bits(self.array), self.saved) else "changed in place"
+        if isinstance(self.saved, bytes):
+            same = self.array.shape == self.shape and self.array.tobytes() == self.saved
+        else:
+            same = np.array_equal(_bits(self.array), self.saved)
+        return None if same else "changed in place"
 
 
 class Program:
@@ -441,7 +452,7 @@ class Program:
         if name is None and holder is not None and holder.name:
             name = holder.name
         label = (f"'{name}'" if name else "held by loss_fn") + f" (shape {array.shape}, {array.dtype})"
-        self.captured[id(array)] = Captured(label, array, _bits(array).copy(), holder)
+        self.captured[id(array)] = Captured(label, array, holder)
 
     def constant(self, array: Any) -> Value:
         array = np.asarray(array)
