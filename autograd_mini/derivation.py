@@ -239,7 +239,7 @@ def _names_reached(fn: Any, depth: int = 3) -> dict[int, tuple[str, Any, bool]]:
         elif callable(value) and hasattr(value, "__code__"):
             for key, entry in _names_reached(value, depth - 1).items():
                 found.setdefault(key, entry)
-        elif hasattr(value, "__dict__") and not isinstance(value, type):
+        elif hasattr(value, "__dict__") and not isinstance(value, (type, type(np))):  # (an object: not a module)
             for attribute, held in vars(value).items():
                 if isinstance(held, (np.ndarray, Tensor)):
                     found.setdefault(id(held), (f"{name}.{attribute}", held, False))
@@ -1068,8 +1068,11 @@ class Renderer:
 
     def call(self, v: Value, args: list[str], out: str | None = None) -> str:
         op = v.op
-        if op is ops.matmul and out is not None and all(a.array.ndim == 2 for a in v.args):
-            fn = "np.dot"  # the same BLAS call as np.matmul for 2-D operands (tested), with less overhead per call
+        if (op is ops.matmul and out is not None and all(a.array.ndim == 2 for a in v.args)
+                and not all(a.array.size == 1 for a in v.args)):
+            # the same BLAS call as np.matmul for 2-D operands (tested), with less overhead per call; but
+            # (1, 1) @ (1, 1) is one multiplication in np.dot, where matmul adds it to 0 (0 * -1 is +0 there)
+            fn = "np.dot"
         else:
             fn = function_name(op)
             if not fn.startswith("np."):

@@ -349,3 +349,16 @@ def test_data_assigned_as_a_list_feeds_a_derived_step():
     step = derive(loss_fn, [w])
     X.data = [[1, 2], [3, 4], [5, 6]]
     assert_step_is_eager(step, loss_fn, [w])
+
+
+def test_a_product_of_one_by_one_matrices_keeps_eagers_signed_zero():
+    # np.dot multiplies (1, 1) @ (1, 1) directly (1 * -0.0 = -0.0), np.matmul adds the product to 0 (+0.0)
+    w = am.Tensor([[1.0]], requires_grad=True)
+    X = am.Tensor([[1.0]])
+    loss_fn = lambda w: (X @ w.T * -0.0).sum()  # noqa: E731
+    step = am.trace(loss_fn, [w])
+    step()
+    compiled = w.grad.copy()
+    w.grad = None
+    loss_fn(w).backward()
+    assert np.signbit(compiled) == np.signbit(w.grad) and not np.signbit(w.grad)
