@@ -72,6 +72,11 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping, Sequence
 
 import numpy as np
 
+try:
+    from numpy.lib.array_utils import byte_bounds
+except ImportError:  # NumPy < 2
+    byte_bounds = np.byte_bounds  # type: ignore[attr-defined]
+
 from . import ops
 from .errors import AutogradMiniError, ShapeError
 from .tensor import Op, Tensor, backprop, enable_grad, mark_written, recording, walk
@@ -422,18 +427,17 @@ class Program:
                 raise DeriveError(f"derive: the VJP of '{self.rec.impure[id(t)]}' uses its inputs' values as a plain "
                                   f"array (a mask or sign, shape {t.shape}), which a compiled step would not update; "
                                   f"this op cannot be derived yet, train it in eager mode")
-            for source in self.rec.sources.get(id(t), ()):
+            held = self.rec.sources.get(id(t), ())
+            for source in held:
                 self.watch(source)
-            value = self.constant(t._data)
+            # the step keeps its own copy of an array it shares with the user (loss() may run after a change)
+            shared = any(np.may_share_memory(t._data, s._data if isinstance(s, Tensor) else s) for s in held)
+            value = self.constant(_private_copy(t._data) if shared else t._data)
             value.captured = value.captured or (id(t) in self.rec.forward and t._data.ndim > 0)
             return value
         parents = t._parents or ()
         args = tuple(self.of[id(p)] for p in parents)
-        params = dict(t._params or {})
-        for held in params.values():  # an index array loss_fn holds (`w[rows]`) is as fixed as a constant
-            for array in (held if isinstance(held, tuple) else (held,)):
-                if isinstance(array, np.ndarray):
-                    self.watch(array)
+        params = {key: self.private(value) for key, value in (t._params or {}).items()}
         view = any(isinstance(p._data, np.ndarray) and np.may_share_memory(t._data, p._data) for p in parents)
         if all(_fixed(a) for a in args) and not view:
             return self.constant(t._data)  # computed from constants only: once, now (views stay, as `X.T`)
@@ -441,6 +445,16 @@ class Program:
         if simpler is not None:
             return simpler
         return self.operation(t._op, args, params, t._data, view)
+
+    def private(self, param: Any) -> Any:
+        """An op's parameter with the arrays in it (an index array loss_fn holds, `w[rows]`) watched and
+        copied: as fixed as a constant."""
+        if isinstance(param, tuple):
+            return tuple(self.private(p) for p in param)
+        if not isinstance(param, np.ndarray):
+            return param
+        self.watch(param)
+        return _private_copy(param)
 
     def watch(self, source: np.ndarray | Tensor) -> None:
         holder = source if isinstance(source, Tensor) else None
@@ -481,6 +495,17 @@ class Program:
         if key is not None:
             self._shared[key] = value
         return value
+
+
+def _private_copy(array: np.ndarray) -> np.ndarray:
+    """A copy with the very strides of `array` (transposed, reversed, with gaps): eager's sums follow
+    them, so the step reads its copy in the same order as eager reads the original."""
+    low, high = byte_bounds(array)
+    buffer = np.empty(max(1, -(-(high - low) // array.itemsize)), array.dtype)
+    start = (array.__array_interface__["data"][0] - low) // array.itemsize
+    copy = np.lib.stride_tricks.as_strided(buffer[start:], array.shape, array.strides)
+    np.copyto(copy, array)
+    return copy
 
 
 def _fixed(v: Value) -> bool:

@@ -85,17 +85,31 @@ def test_fit_derives_again_when_a_record_changes_a_captured_array_and_matches_ea
         model = nn.Linear(3, 1)
         model.weight.data, model.bias.data = np.full((3, 1), 0.5), np.zeros(1)
         scale = np.ones((6, 1) if not per_sample else (1, 1))
-        loss_fn = lambda out, target, scale=scale: mse(out * scale, target)  # noqa: E731
+        loss_fn = lambda out, target, scale=scale: (((out - target) ** 2) * scale).mean()  # noqa: E731
 
         def changes(info, scale=scale):
-            scale[...] = scale + 1.0  # in place: the array loss_fn captured
-            return {"loss": info.loss}
+            scale[...] = scale + 1.0  # in place: the array loss_fn captured, before the epoch's loss is read
+            return {"loss": np.mean(info.loss)}
         with warnings.catch_warnings():
             warnings.simplefilter("error")
             history = fit(model, loss_fn, SGD(model.parameters(), lr=0.01), X, y, epochs=4, quiet=True,
                           record=changes, eager=eager, per_sample=per_sample)
         trained.append((model.weight.data.copy(), history["loss"]))
     assert np.array_equal(trained[0][0], trained[1][0]) and np.array_equal(trained[0][1], trained[1][1])
+
+
+def test_the_loss_of_the_last_step_is_computed_from_the_captured_values_it_ran_with():
+    w = am.Tensor(rng.normal(size=4), requires_grad=True)
+    fixed = rng.normal(size=(4, 3))[::-1, ::2].T  # (a view with reversed and gapped strides: its sums' order kept)
+    weights = np.full(2, 0.75)
+    # (the products by `weights` are computed by loss(), on demand: the gradient does not need them)
+    loss_fn = lambda w: (((fixed @ w) ** 2) * weights).sum()  # noqa: E731
+    step = am.trace(loss_fn, [w])
+    step.function()
+    ran_with = loss_fn(w).item()
+    fixed[0] += 1.0
+    weights[0] = 2.0
+    assert step.loss() == ran_with
 
 
 # ---- 2. random constants: two recordings that disagree are refused ---------------------------------------------
