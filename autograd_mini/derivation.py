@@ -59,6 +59,7 @@ from __future__ import annotations
 
 import builtins
 import contextlib
+from functools import partial
 import inspect
 import keyword
 import math
@@ -155,7 +156,7 @@ class Recording:
     forward: set[int]               # ids of the forward graph's nodes
     impure: dict[int, str]          # id(constant made from an array inside a VJP) -> that op's name
     sources: dict[int, list]        # id(constant made from arrays or Tensors loss_fn holds) -> those
-    reached: dict[int, tuple]       # id(array or Tensor) -> (the name loss_fn reaches it by, it, named by its code)
+    reached: list[Binding]          # the values loss_fn reaches by name (its globals, closure, defaults)
 
 
 def record(loss_fn: Callable, params: list[Tensor], names: list[str]) -> Recording:
@@ -183,37 +184,45 @@ def record(loss_fn: Callable, params: list[Tensor], names: list[str]) -> Recordi
             raise DeriveError(f"derive: the gradient of {name} (shape {p.shape}) came out with shape {g.shape}")
     data_names = [t.name or f"data_{i}" for i, t in enumerate(data)]
     return Recording(loss, aux, params + data, names + data_names, len(params), grads,
-                     captured, {id(t) for t in forward}, impure, sources, _names_reached(loss_fn))
+                     captured, {id(t) for t in forward}, impure, sources, _reached(loss_fn))
 
 
 def _same_recordings(first: list[Tensor], second: list[Tensor], made: dict) -> None:
     """Refuse two recordings of loss_fn that ran other ops or gave an op other constants."""
-    def differ(at: int, what: str) -> DeriveError:
-        user = next((t for t in first[at:] if any(p is first[at] for p in t._parents or ())), first[at])
-        return DeriveError(f"derive: {what} of '{user.op_name or 'its result'}' (shape {user.shape}) differ "
-                           f"between two recordings of loss_fn: it makes them anew at each call (a random draw such "
-                           f"as a dropout mask from a np.random.Generator or Python's random?); a derived step would "
-                           f"keep one of them at every step. Train it eagerly, or pass the values in as a data "
-                           f"Tensor and assign a new draw to its .data before each step")
+    def differ(t: Tensor, what: str) -> DeriveError:
+        return DeriveError(f"derive: {what} '{t.op_name or 'a constant'}' (shape {t.shape}) differ between two "
+                           f"recordings of loss_fn: it makes them anew at each call (a random draw such as a dropout "
+                           f"mask from a np.random.Generator or Python's random?); a derived step would keep one of "
+                           f"them at every step. Train it eagerly, or pass the values in as a data Tensor and assign "
+                           f"a new draw to its .data before each step")
     if [t.op_name for t in first] != [t.op_name for t in second]:
         at = next((i for i, (a, b) in enumerate(zip(first, second)) if a.op_name != b.op_name),
                   min(len(first), len(second)) - 1)
-        raise differ(at, "the ops")
+        raise differ(first[at], "the ops recorded at")
     for at, (a, b) in enumerate(zip(first, second)):
         if a.shape != b.shape or a.dtype != b.dtype:
-            raise differ(at, "the shapes or dtypes")
+            raise differ(a, "the shapes or dtypes of")
         if a._op is None and id(a) in made and not np.array_equal(_bits(a._data), _bits(b._data)):
-            raise differ(at, "the constants")
+            user = next((t for t in first[at:] if any(p is a for p in t._parents or ())), a)
+            raise differ(user, "the constants given to")
         if a._op is not None and not _same_params(a._params or {}, b._params or {}):
-            raise differ(at + 1, "the parameters")
+            raise differ(a, "the parameters of")
 
 
 def _same_params(a: dict, b: dict) -> bool:
+    return a.keys() == b.keys() and all(_same_param(a[k], b[k]) for k in a)
+
+
+def _same_param(a: Any, b: Any) -> bool:
+    if isinstance(a, (tuple, list)):  # (an index tuple holding arrays: compared by what it holds)
+        return isinstance(b, type(a)) and len(a) == len(b) and all(_same_param(x, y) for x, y in zip(a, b))
+    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
+        return (isinstance(a, np.ndarray) and isinstance(b, np.ndarray) and a.shape == b.shape
+                and a.dtype == b.dtype and np.array_equal(_bits(a), _bits(b)))
     try:
-        return a.keys() == b.keys() and all(np.array_equal(a[k], b[k]) if isinstance(a[k], np.ndarray)
-                                            else bool(a[k] == b[k]) for k in a)
-    except (TypeError, ValueError):  # (an index tuple holding arrays: compared by what it holds)
-        return all(repr(a[k]) == repr(b[k]) for k in a)
+        return bool(a == b) or a is b
+    except (TypeError, ValueError):
+        return a is b
 
 
 def _bits(array: Any) -> np.ndarray:
@@ -222,33 +231,49 @@ def _bits(array: Any) -> np.ndarray:
     return array.view(f"u{array.itemsize}") if array.itemsize in (1, 2, 4, 8) and array.dtype.kind != "O" else array
 
 
-def _names_reached(fn: Any, depth: int = 3) -> dict[int, tuple[str, Any, bool]]:
-    """id(array or Tensor) -> (the name `fn` reaches it by, it, whether the code names it itself): its
-    closure, defaults and the globals its code names, through the functions found there, and one
-    attribute further (`model.mask`, for messages only)."""
-    found: dict[int, tuple[str, Any, bool]] = {}
+@dataclass
+class Binding:
+    """A name `loss_fn` reads a value by (a global, a closure variable, an object's attribute): the step
+    keeps the value it had when derived, so a call checks (by identity) that the name still holds it."""
+    name: str
+    value: Any
+    read: Callable[[], Any] | None  # None: a default argument (nothing outside can assign it)
+    direct: bool                    # the code names it itself (not an attribute of an object it names)
+
+
+_WATCHED = (np.ndarray, Tensor, int, float, complex, np.generic, list, tuple)  # (values, not functions or objects)
+_MISSING = object()
+
+
+def _reached(fn: Any, depth: int = 3) -> list[Binding]:
+    """The values `fn` reaches by name: its closure, defaults and the globals its code names, through the
+    functions found there, and one attribute further (`model.mask`)."""
     code = getattr(fn, "__code__", None)
     if code is None or depth == 0:
-        return found
-    named = {n: c.cell_contents for n, c in zip(code.co_freevars, fn.__closure__ or ()) if _filled(c)}
+        return []
+    named = [Binding(n, c.cell_contents, partial(_contents, c), True)
+             for n, c in zip(code.co_freevars, fn.__closure__ or ()) if _filled(c)]
     names = set(code.co_names)
     for inner in code.co_consts:  # (lambdas and comprehensions inside fn name globals too)
         names |= set(getattr(inner, "co_names", ()))
-    named.update({n: fn.__globals__[n] for n in names if n in getattr(fn, "__globals__", {})})
+    scope = getattr(fn, "__globals__", {})
+    named += [Binding(n, scope[n], partial(scope.get, n, _MISSING), True) for n in sorted(names) if n in scope]
     defaults = fn.__defaults__ or ()
-    named.update(zip(code.co_varnames[code.co_argcount - len(defaults):code.co_argcount], defaults))
-    named.update(fn.__kwdefaults__ or {})
-    for name, value in named.items():
-        if isinstance(value, (np.ndarray, Tensor)):
-            found.setdefault(id(value), (name, value, True))
-        elif callable(value) and hasattr(value, "__code__"):
-            for key, entry in _names_reached(value, depth - 1).items():
-                found.setdefault(key, entry)
-        elif hasattr(value, "__dict__") and not isinstance(value, (type, type(np))):  # (an object: not a module)
-            for attribute, held in vars(value).items():
-                if isinstance(held, (np.ndarray, Tensor)):
-                    found.setdefault(id(held), (f"{name}.{attribute}", held, False))
+    named += [Binding(n, d, None, True) for n, d in
+              zip(code.co_varnames[code.co_argcount - len(defaults):code.co_argcount], defaults)]
+    named += [Binding(n, d, None, True) for n, d in (fn.__kwdefaults__ or {}).items()]
+    found = list(named)
+    for b in named:
+        if callable(b.value) and hasattr(b.value, "__code__"):
+            found += _reached(b.value, depth - 1)
+        elif hasattr(b.value, "__dict__") and not isinstance(b.value, (type, type(np))):  # (an object: not a module)
+            found += [Binding(f"{b.name}.{a}", held, partial(getattr, b.value, a, _MISSING), False)
+                      for a, held in vars(b.value).items() if isinstance(held, (np.ndarray, int, float))]
     return found
+
+
+def _contents(cell: Any) -> Any:
+    return cell.cell_contents if _filled(cell) else _MISSING
 
 
 def _filled(cell: Any) -> bool:
@@ -398,6 +423,7 @@ class Program:
         self.rates: list[Value] = []            # the update's learning rates (named lr)
         self.update: Any = None                 # the optimizer compiled into the step, if any
         self.captured: dict[int, Captured] = {} # id(array) -> an array loss_fn holds, checked at every call
+        self.bindings: dict[tuple, Binding] = {}  # the names it reads values by, checked at every call
         self.inputs = [self._add(Value("input", t._data, index=i, name=rec.names[i])) for i, t in enumerate(rec.inputs)]
         for t, v in zip(rec.inputs, self.inputs):
             self.of[id(t)] = v
@@ -410,9 +436,12 @@ class Program:
                 self.of[id(t)] = value
         # an array loss_fn's code names is watched even where only NumPy used it (`(fixed * 2) @ w`
         # hands the step a new array computed from it)
-        for _, held, named in rec.reached.values():
-            if named and isinstance(held, np.ndarray):
-                self.watch(held)
+        for b in rec.reached:
+            if b.direct and isinstance(b.value, np.ndarray):
+                self.watch(b.value)
+        # a name rebound to another value (`scale = 2.0`, `X = am.Tensor(...)`) would leave the step with the old one
+        self.bindings = {(b.name, id(b.value)): b for b in rec.reached
+                         if b.read is not None and isinstance(b.value, _WATCHED)}
         self.loss = self.of[id(rec.loss)]
         self.aux = {name: self.of[id(t)] for name, t in rec.aux.items()}
         self.grads = [None if g is None else self.of[id(g)] for g in rec.grads]
@@ -461,8 +490,8 @@ class Program:
         array = source._data if isinstance(source, Tensor) else source
         if id(array) in self.captured:
             return
-        names = self.rec.reached
-        name = (names.get(id(source)) or names.get(id(getattr(array, "base", None))) or ("",))[0]
+        held = {id(source), id(getattr(array, "base", None))}
+        name = next((b.name for b in self.rec.reached if id(b.value) in held), None)
         if name is None and holder is not None and holder.name:
             name = holder.name
         label = (f"'{name}'" if name else "held by loss_fn") + f" (shape {array.shape}, {array.dtype})"
@@ -1327,7 +1356,7 @@ def _guarded(program: Program, env: dict, body: list[str], shared: list[str]) ->
     optimizer compiled in still has the rate, momentum and frozen entries it had (by identity)."""
     env["busy"] = None  # set by Derived: a lock
     lines = [f"global {', '.join(shared)}"] if shared else []
-    if program.captured:
+    if program.captured or program.bindings:
         env["check_captured"] = None  # set by Derived
         lines.append("check_captured()  # the arrays loss_fn holds are constants: refuse if one changed")
     if program.update is not None:
@@ -1384,6 +1413,7 @@ class Derived:
         env = renderer.env
         env["refuse"] = self._refuse
         self.captured = list(program.captured.values())
+        self.bindings = list(program.bindings.values())
         env["check_captured"] = self.check_captured
         env["busy"] = self._busy = threading.Lock()
         self.update = program.update
@@ -1443,20 +1473,24 @@ class Derived:
             self._busy.release()
 
     def captured_changed(self) -> str | None:
-        """Which array loss_fn holds has changed since the step was derived, and how (None: none)."""
+        """Which array loss_fn holds, or which name it reads, has changed since the step was derived, and how
+        (None: none)."""
         for c in self.captured:
             how = c.changed()
             if how is not None:
                 return f"the array {c.name} that loss_fn captured {how}"
+        for b in self.bindings:
+            if b.read() is not b.value:  # type: ignore[misc]  # (every watched name has a read)
+                return f"the name '{b.name}' that loss_fn reads was assigned another value"
         return None
 
     def check_captured(self) -> None:
         changed = self.captured_changed()
         if changed is not None:
-            raise DeriveError(f"derive: {changed} since the step was derived; an array loss_fn captures (from a "
-                              f"closure, a global or an object) is a constant of the step, as it was then: derive "
-                              f"again (fit does so itself when a record callback changes one), or make it a Tensor "
-                              f"and assign its .data: a data input is read at every call")
+            raise DeriveError(f"derive: {changed} since the step was derived; an array or number loss_fn "
+                              f"captures (from a closure, a global or an object) is a constant of the step, as it was "
+                              f"then: derive again (fit does so itself when a record callback changes one), or make "
+                              f"it a Tensor and assign its .data: a data input is read at every call")
 
     def __call__(self) -> float:
         """One step (forward, backward, update if any); returns the loss as a float (`am.trace`'s replay)."""

@@ -121,6 +121,13 @@ def test_a_mask_drawn_from_a_generator_inside_loss_fn_is_refused_naming_the_op()
         am.trace(lambda w: ((w * (draws.random(5) > 0.5)) ** 2).sum(), [w])
 
 
+def test_positions_drawn_inside_loss_fn_are_refused_naming_the_op():
+    w = am.Tensor(rng.normal(size=50), requires_grad=True)
+    draws = np.random.default_rng(2)
+    with pytest.raises(DeriveError, match="'getitem'.*differ"):
+        am.trace(lambda w: (w[draws.permutation(50)[:25]] ** 2).sum(), [w])  # a random minibatch of entries
+
+
 def test_fit_trains_a_dropout_loss_eagerly_saying_so_once():
     model = nn.Linear(3, 1)
     X, y = rng.normal(size=(6, 3)), rng.normal(size=(6, 1))
@@ -244,3 +251,36 @@ def test_run_takes_integer_positions_and_boolean_masks_as_eager_would():
         positions.data, mask.data = new_positions[s], new_masks[s]
         step.function()
         assert step.loss() == losses[s]
+
+
+SCHEDULED = 0.5
+
+
+def test_a_name_loss_fn_reads_a_value_by_assigned_another_value_is_refused():
+    global SCHEDULED
+    w = am.Tensor(rng.normal(size=3), requires_grad=True)
+    X = am.Tensor(rng.normal(size=(4, 3)), name="X")
+    scale = 0.25
+    loss_fn = lambda w: ((X @ w) ** 2).sum() * scale + (w ** 2).sum() * SCHEDULED  # noqa: E731
+    step = am.trace(loss_fn, [w])
+    step()
+    SCHEDULED = 0.75  # a schedule written as a global: the step has 0.5 in it
+    try:
+        with pytest.raises(DeriveError, match="'SCHEDULED'.*assigned another value.*derive again"):
+            step()
+    finally:
+        SCHEDULED = 0.5
+    step()
+    scale = 0.125  # noqa: F841 (a closure variable, read by loss_fn)
+    with pytest.raises(DeriveError, match="'scale'.*assigned another value"):
+        step()
+
+
+def test_a_data_tensor_rebound_to_a_new_tensor_is_refused():
+    w = am.Tensor(rng.normal(size=3), requires_grad=True)
+    X = am.Tensor(rng.normal(size=(4, 3)), name="X")
+    step = am.trace(lambda w: ((X @ w) ** 2).sum(), [w])
+    step()
+    X = am.Tensor(rng.normal(size=(4, 3)), name="X")  # noqa: F841 (not X.data = ...: the step reads the old X)
+    with pytest.raises(DeriveError, match="'X'.*assigned another value"):
+        step()
