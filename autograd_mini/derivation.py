@@ -304,7 +304,7 @@ def _note_untracked(made: dict, sources: dict) -> Callable[[Tensor], None]:
 def _run(loss_fn: Callable, params: list, made: dict, sources: dict, quiet: bool = False) -> tuple[Tensor, dict]:
     def on_constant(t: Tensor, from_number: bool, source: Any) -> None:
         made[id(t)] = t
-        if isinstance(source, (np.ndarray, Tensor)):
+        if isinstance(source, (np.ndarray, Tensor, list, tuple)):
             sources[id(t)] = [source]
 
     def on_value_read(t: Tensor, how: str) -> None:
@@ -389,26 +389,34 @@ class Value:
 
 @dataclass(eq=False)
 class Captured:
-    """An array `loss_fn` holds (from a closure, a global, a model's attribute), or a Tensor it copies
-    (`am.Tensor(t)`): a constant of the step. Its bits when derived are kept, and compared at every call."""
+    """An array `loss_fn` holds (from a closure, a global, a model's attribute), a list of numbers, or a
+    Tensor it copies (`am.Tensor(t)`): a constant of the step. Its bits when derived are kept, and
+    compared at every call."""
     name: str
-    array: np.ndarray
-    holder: Tensor | None = None  # the Tensor whose array it is
+    source: Any                   # the array, list or Tensor as loss_fn holds it
+    array: Any = None             # its array when derived
     shape: tuple = ()
     saved: Any = None             # its bits: bytes when small (a compare of bytes costs far less than array_equal)
 
     def __post_init__(self) -> None:
+        self.array = self.current()
         self.shape = self.array.shape
         self.saved = self.array.tobytes() if self.array.nbytes <= 1 << 16 else _bits(self.array).copy()
 
+    def current(self) -> np.ndarray:
+        if isinstance(self.source, Tensor):
+            return self.source._data
+        return self.source if isinstance(self.source, np.ndarray) else np.asarray(self.source)
+
     def changed(self) -> str | None:
         """How it changed since the step was derived, or None."""
-        if self.holder is not None and self.holder._data is not self.array:
+        now = self.current()
+        if isinstance(self.source, Tensor) and now is not self.array:
             return "was assigned a new array"
         if isinstance(self.saved, bytes):
-            same = self.array.shape == self.shape and self.array.tobytes() == self.saved
+            same = now.shape == self.shape and now.dtype == self.array.dtype and now.tobytes() == self.saved
         else:
-            same = np.array_equal(_bits(self.array), self.saved)
+            same = now.shape == self.shape and np.array_equal(_bits(now), self.saved)
         return None if same else "changed in place"
 
 
@@ -460,7 +468,8 @@ class Program:
             for source in held:
                 self.watch(source)
             # the step keeps its own copy of an array it shares with the user (loss() may run after a change)
-            shared = any(np.may_share_memory(t._data, s._data if isinstance(s, Tensor) else s) for s in held)
+            shared = any(np.may_share_memory(t._data, s._data if isinstance(s, Tensor) else s) for s in held
+                         if isinstance(s, (Tensor, np.ndarray)))
             value = self.constant(_private_copy(t._data) if shared else t._data)
             value.captured = value.captured or (id(t) in self.rec.forward and t._data.ndim > 0)
             return value
@@ -485,17 +494,18 @@ class Program:
         self.watch(param)
         return _private_copy(param)
 
-    def watch(self, source: np.ndarray | Tensor) -> None:
-        holder = source if isinstance(source, Tensor) else None
-        array = source._data if isinstance(source, Tensor) else source
-        if id(array) in self.captured:
+    def watch(self, source: Any) -> None:
+        """Check `source` (an array, a list of numbers or a Tensor loss_fn holds) at every call."""
+        array = source._data if isinstance(source, Tensor) else np.asarray(source)
+        key = id(source) if isinstance(source, (list, tuple)) else id(array)
+        if key in self.captured or array.dtype.kind not in "biufc":
             return
         held = {id(source), id(getattr(array, "base", None))}
         name = next((b.name for b in self.rec.reached if id(b.value) in held), None)
-        if name is None and holder is not None and holder.name:
-            name = holder.name
+        if name is None and isinstance(source, Tensor) and source.name:
+            name = source.name
         label = (f"'{name}'" if name else "held by loss_fn") + f" (shape {array.shape}, {array.dtype})"
-        self.captured[id(array)] = Captured(label, array, holder)
+        self.captured[key] = Captured(label, source)
 
     def constant(self, array: Any) -> Value:
         array = np.asarray(array)

@@ -38,12 +38,13 @@ def eager_step(loss_fn, params, lr):
 GLOBAL_WEIGHTS = rng.normal(size=(4, 3))
 
 
-@pytest.mark.parametrize("spelling", ["closure", "global", "folded", "integer", "index", "Tensor of it"])
+@pytest.mark.parametrize("spelling", ["closure", "global", "folded", "integer", "index", "Tensor of it", "list"])
 def test_a_captured_array_changed_in_place_is_refused_naming_it(spelling):
     w = am.Tensor(rng.normal(size=3), requires_grad=True, name="w")
     fixed = rng.normal(size=(4, 3))
     counts = np.array([1, 2, 3])
     rows = np.array([0, 1])
+    weights = [0.5, 1.5, 2.5]
     changed, loss_fn = {
         "closure": (fixed, lambda w: ((fixed @ w) ** 2).sum()),
         "global": (GLOBAL_WEIGHTS, lambda w: ((GLOBAL_WEIGHTS @ w) ** 2).sum()),
@@ -51,21 +52,23 @@ def test_a_captured_array_changed_in_place_is_refused_naming_it(spelling):
         "integer": (counts, lambda w: (counts * w ** 2).sum()),  # converted to float when wrapped
         "index": (rows, lambda w: (am.stack([w, w * 2])[rows] ** 2).sum()),
         "Tensor of it": (fixed, lambda w: ((am.Tensor(fixed) @ w) ** 2).sum()),  # a copy made inside loss_fn
+        "list": (weights, lambda w: (w ** 2 * weights).sum()),
     }[spelling]
     saved = changed.copy()
     step = am.trace(loss_fn, [w])
     step()
     changed[0] += 1
     try:
-        name = {"global": "GLOBAL_WEIGHTS", "integer": "counts", "index": "rows"}.get(spelling, "fixed")
+        names = {"global": "GLOBAL_WEIGHTS", "integer": "counts", "index": "rows", "list": "weights"}
+        name = names.get(spelling, "fixed")
         with pytest.raises(DeriveError, match=f"'{name}'.*changed.*derive again"):
             step()
         with pytest.raises(DeriveError, match="derive again"):
             step.function()
-        changed[...] = saved  # the values it was derived with: the step runs again, eager's numbers
+        changed[:] = saved  # the values it was derived with: the step runs again, eager's numbers
         assert step() == loss_fn(w).item()
     finally:
-        changed[...] = saved
+        changed[:] = saved
 
 
 def test_a_step_does_not_read_a_captured_array_through_the_users_memory():
