@@ -59,6 +59,7 @@ from __future__ import annotations
 
 import builtins
 import contextlib
+import dis
 from functools import partial
 import inspect
 import keyword
@@ -246,22 +247,25 @@ _MISSING = object()
 
 
 def _reached(fn: Any, depth: int = 3) -> list[Binding]:
-    """The values `fn` reaches by name: its closure, defaults and the globals its code names, through the
-    functions found there, and one attribute further (`model.mask`)."""
+    """The values `fn` reaches by name: its closure, defaults and the globals its code loads, through the
+    functions found there, and one attribute further (`model.mask`, `self.scale` of a method)."""
+    method = type(fn).__dict__.get("__call__")
+    if not hasattr(fn, "__code__") and inspect.isfunction(method):
+        fn = method.__get__(fn)  # (an object called as loss_fn: its class's __call__, bound)
     code = getattr(fn, "__code__", None)
     if code is None or depth == 0:
         return []
     named = [Binding(n, c.cell_contents, partial(_contents, c), True)
              for n, c in zip(code.co_freevars, fn.__closure__ or ()) if _filled(c)]
-    names = set(code.co_names)
-    for inner in code.co_consts:  # (lambdas and comprehensions inside fn name globals too)
-        names |= set(getattr(inner, "co_names", ()))
     scope = getattr(fn, "__globals__", {})
-    named += [Binding(n, scope[n], partial(scope.get, n, _MISSING), True) for n in sorted(names) if n in scope]
+    named += [Binding(n, scope[n], partial(scope.get, n, _MISSING), True) for n in sorted(_globals_loaded(code))
+              if n in scope]
     defaults = fn.__defaults__ or ()
     named += [Binding(n, d, None, True) for n, d in
               zip(code.co_varnames[code.co_argcount - len(defaults):code.co_argcount], defaults)]
     named += [Binding(n, d, None, True) for n, d in (fn.__kwdefaults__ or {}).items()]
+    if hasattr(fn, "__self__"):
+        named.append(Binding("self", fn.__self__, None, True))
     found = list(named)
     for b in named:
         if callable(b.value) and hasattr(b.value, "__code__"):
@@ -270,6 +274,15 @@ def _reached(fn: Any, depth: int = 3) -> list[Binding]:
             found += [Binding(f"{b.name}.{a}", held, partial(getattr, b.value, a, _MISSING), False)
                       for a, held in vars(b.value).items() if isinstance(held, (np.ndarray, int, float))]
     return found
+
+
+def _globals_loaded(code: Any) -> set[str]:
+    """The global names `code` (and the lambdas and comprehensions inside it) loads: not its attribute names."""
+    names = {i.argval for i in dis.get_instructions(code) if i.opname in ("LOAD_GLOBAL", "LOAD_NAME")}
+    for inner in code.co_consts:
+        if inspect.iscode(inner):
+            names |= _globals_loaded(inner)
+    return names
 
 
 def _contents(cell: Any) -> Any:

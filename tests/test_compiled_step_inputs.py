@@ -287,3 +287,31 @@ def test_a_data_tensor_rebound_to_a_new_tensor_is_refused():
     X = am.Tensor(rng.normal(size=(4, 3)), name="X")  # noqa: F841 (not X.data = ...: the step reads the old X)
     with pytest.raises(DeriveError, match="'X'.*assigned another value"):
         step()
+
+
+scale = 1.0  # (a global named as the loss object's attribute: the loss does not read it)
+
+
+class _Weighted:
+    """A loss written as an object, its weight an attribute."""
+
+    def __init__(self, X):
+        self.X, self.scale = X, 0.5
+
+    def __call__(self, w):
+        return ((self.X @ w) ** 2).sum() * self.scale
+
+
+def test_an_attribute_of_a_loss_object_assigned_another_value_is_refused_and_an_unrelated_global_is_not():
+    global scale
+    w = am.Tensor(rng.normal(size=3), requires_grad=True)
+    loss = _Weighted(am.Tensor(rng.normal(size=(4, 3)), name="X"))
+    step = am.trace(loss, [w])
+    scale = 2.0  # a global of the same name as the attribute: not read by the loss
+    try:
+        step()
+    finally:
+        scale = 1.0
+    loss.scale = 0.25
+    with pytest.raises(DeriveError, match="'self.scale'.*assigned another value"):
+        step()
