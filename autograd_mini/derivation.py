@@ -407,6 +407,7 @@ class Captured:
     compared at every call."""
     name: str
     source: Any                   # the array, list or Tensor as loss_fn holds it
+    copy: Any = None              # a copy of its array made already (the step's own), if any
     array: Any = None             # its array when derived
     shape: tuple = ()
     saved: Any = None             # its bits: bytes when small (a compare of bytes costs far less than array_equal)
@@ -414,7 +415,10 @@ class Captured:
     def __post_init__(self) -> None:
         self.array = self.current()
         self.shape = self.array.shape
-        self.saved = self.array.tobytes() if self.array.nbytes <= 1 << 16 else _bits(self.array).copy()
+        if self.array.nbytes <= 1 << 16:
+            self.saved = self.array.tobytes()
+        else:  # (a large array: compared with the step's own copy where it has one, not with a third)
+            self.saved = _bits(self.copy if self.copy is not None else self.array.copy())
 
     def current(self) -> np.ndarray:
         if isinstance(self.source, Tensor):
@@ -478,12 +482,13 @@ class Program:
                                   f"array (a mask or sign, shape {t.shape}), which a compiled step would not update; "
                                   f"this op cannot be derived yet, train it in eager mode")
             held = self.rec.sources.get(id(t), ())
-            for source in held:
-                self.watch(source)
             # the step keeps its own copy of an array it shares with the user (loss() may run after a change)
             shared = any(np.may_share_memory(t._data, s._data if isinstance(s, Tensor) else s) for s in held
                          if isinstance(s, (Tensor, np.ndarray)))
-            value = self.constant(_private_copy(t._data) if shared else t._data)
+            array = _private_copy(t._data) if shared else t._data
+            for source in held:  # (the copy of the user's very array is the one its checks compare with)
+                self.watch(source, array if source is t._data else None)
+            value = self.constant(array)
             value.captured = value.captured or (id(t) in self.rec.forward and t._data.ndim > 0)
             return value
         parents = t._parents or ()
@@ -507,8 +512,9 @@ class Program:
         self.watch(param)
         return _private_copy(param)
 
-    def watch(self, source: Any) -> None:
-        """Check `source` (an array, a list of numbers or a Tensor loss_fn holds) at every call."""
+    def watch(self, source: Any, copy: np.ndarray | None = None) -> None:
+        """Check `source` (an array, a list of numbers or a Tensor loss_fn holds) at every call (against
+        `copy`, a copy of the array made already, if given)."""
         array = source._data if isinstance(source, Tensor) else np.asarray(source)
         key = id(source) if isinstance(source, (list, tuple)) else id(array)
         if key in self.captured or array.dtype.kind not in "biufc":
@@ -518,7 +524,7 @@ class Program:
         if name is None and isinstance(source, Tensor) and source.name:
             name = source.name
         label = (f"'{name}'" if name else "held by loss_fn") + f" (shape {array.shape}, {array.dtype})"
-        self.captured[key] = Captured(label, source)
+        self.captured[key] = Captured(label, source, copy)
 
     def constant(self, array: Any) -> Value:
         array = np.asarray(array)

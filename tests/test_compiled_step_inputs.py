@@ -38,13 +38,15 @@ def eager_step(loss_fn, params, lr):
 GLOBAL_WEIGHTS = rng.normal(size=(4, 3))
 
 
-@pytest.mark.parametrize("spelling", ["closure", "global", "folded", "integer", "index", "Tensor of it", "list"])
+@pytest.mark.parametrize("spelling", ["closure", "global", "folded", "integer", "index", "Tensor of it", "list",
+                                      "large"])
 def test_a_captured_array_changed_in_place_is_refused_naming_it(spelling):
     w = am.Tensor(rng.normal(size=3), requires_grad=True, name="w")
     fixed = rng.normal(size=(4, 3))
     counts = np.array([1, 2, 3])
     rows = np.array([0, 1])
     weights = [0.5, 1.5, 2.5]
+    large = rng.normal(size=(100, 3 * 40))  # (more than 64 KiB: compared as arrays, not as bytes)
     changed, loss_fn = {
         "closure": (fixed, lambda w: ((fixed @ w) ** 2).sum()),
         "global": (GLOBAL_WEIGHTS, lambda w: ((GLOBAL_WEIGHTS @ w) ** 2).sum()),
@@ -53,13 +55,14 @@ def test_a_captured_array_changed_in_place_is_refused_naming_it(spelling):
         "index": (rows, lambda w: (am.stack([w, w * 2])[rows] ** 2).sum()),
         "Tensor of it": (fixed, lambda w: ((am.Tensor(fixed) @ w) ** 2).sum()),  # a copy made inside loss_fn
         "list": (weights, lambda w: (w ** 2 * weights).sum()),
+        "large": (large, lambda w: ((large.reshape(-1, 3) @ w) ** 2).sum()),
     }[spelling]
     saved = changed.copy()
     step = am.trace(loss_fn, [w])
     step()
     changed[0] += 1
     try:
-        names = {"global": "GLOBAL_WEIGHTS", "integer": "counts", "index": "rows", "list": "weights"}
+        names = {"global": "GLOBAL_WEIGHTS", "integer": "counts", "index": "rows", "list": "weights", "large": "large"}
         name = names.get(spelling, "fixed")
         with pytest.raises(DeriveError, match=f"'{name}'.*changed.*derive again"):
             step()
