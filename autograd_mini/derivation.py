@@ -822,7 +822,7 @@ def _hand_out_outputs(program: Program) -> list[tuple[int, Value]]:
     for name, v in program.aux.items():
         if v.kind != "op" or v.view or not _takes_out(v.op) or v.into is not None:
             program.aux[name] = program._add(Value("op", np.array(v.array), _COPY, (v,)))
-    handed, seen = [], set()
+    handed, seen = [], {id(v) for v in program.aux.values()}  # (a gradient that is an aux output too: a copy)
     for i, g in enumerate(program.grads):
         param = program.inputs[i]
         if g is None:

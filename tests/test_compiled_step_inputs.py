@@ -176,6 +176,20 @@ def test_aux_outputs_and_gradients_are_read_before_the_update(spelling):
         assert np.array_equal(w1.data, eager_w[0].data) and np.array_equal(w2.data, eager_w[1].data)
 
 
+def test_a_gradient_that_is_also_an_aux_output_is_handed_out_in_its_own_array():
+    x, y = am.Tensor(rng.normal(size=3)), am.Tensor(rng.normal(size=3))
+    a = am.Tensor(rng.normal(size=3), requires_grad=True)
+
+    def loss_fn(a):
+        xy = x * y  # the gradient of a, too
+        return (xy * a).sum(), {"xy": xy}
+    step = derive(loss_fn, [a])
+    step.function()
+    assert not np.shares_memory(a.grad, step.aux["xy"])
+    a.grad[...] = 0.0  # (eager's aux output is not the gradient either)
+    assert np.array_equal(step.aux["xy"], x.data * y.data)
+
+
 # ---- 4. aux outputs must be Tensors -----------------------------------------------------------------------------
 
 @pytest.mark.parametrize("value", [1.5, np.ones(2), None])
