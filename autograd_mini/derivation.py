@@ -825,11 +825,10 @@ def _hand_out_outputs(program: Program) -> list[tuple[int, Value]]:
     handed, seen = [], {id(v) for v in program.aux.values()}  # (a gradient that is an aux output too: a copy)
     for i, g in enumerate(program.grads):
         param = program.inputs[i]
-        if g is None:
-            zeros = np.zeros(param.shape, dtype=param.dtype)
-            g = program.grads[i] = program.constant(zeros) if zeros.size > 16 else program._add(Value("const", zeros))
-        elif (g.kind != "op" or g.view or id(g) in seen or g.dtype != param.dtype or not _takes_out(g.op)
-              or g.into is not None):
+        if g is None:  # (zeros copied into its own buffer at every step, as any constant gradient: what a
+            g = program.constant(np.zeros(param.shape, dtype=param.dtype))  # caller writes into .grad is gone)
+        if (g.kind != "op" or g.view or id(g) in seen or g.dtype != param.dtype or not _takes_out(g.op)
+                or g.into is not None):
             g = program.grads[i] = program._add(Value("op", np.array(g.array, dtype=param.dtype), _COPY, (g,)))
         seen.add(id(g))
         handed.append((i, g))
