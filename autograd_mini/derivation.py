@@ -67,6 +67,7 @@ import math
 import os
 import re
 import sys
+import sysconfig
 import threading
 import warnings
 from dataclasses import dataclass, field
@@ -131,6 +132,8 @@ def collected_value_reads() -> Iterator[list[str]]:
 
 
 _PACKAGE = os.path.dirname(os.path.abspath(__file__)) + os.sep
+_LIBRARIES = (_PACKAGE, *{os.path.join(path, "") for key, path in sysconfig.get_paths().items()
+                          if key in ("stdlib", "platstdlib", "purelib", "platlib")})
 
 
 def _first_frame_outside_package() -> int:
@@ -257,7 +260,8 @@ def _reached(fn: Any, depth: int = 3) -> list[Binding]:
         return []
     named = [Binding(n, c.cell_contents, partial(_contents, c), True)
              for n, c in zip(code.co_freevars, fn.__closure__ or ()) if _filled(c)]
-    scope = getattr(fn, "__globals__", {})
+    # a library's globals (this package's, NumPy's) are its own state, not values loss_fn holds
+    scope = {} if code.co_filename.startswith(_LIBRARIES) else getattr(fn, "__globals__", {})
     named += [Binding(n, scope[n], partial(scope.get, n, _MISSING), True) for n in sorted(_globals_loaded(code))
               if n in scope]
     defaults = fn.__defaults__ or ()

@@ -4,6 +4,7 @@ is one class of silent difference from eager found on the compiled step: the ste
 or refuses with an error that says what and why."""
 from __future__ import annotations
 
+import threading
 import warnings
 
 import numpy as np
@@ -332,3 +333,27 @@ def test_an_attribute_of_a_loss_object_assigned_another_value_is_refused_and_an_
     loss.scale = 0.25
     with pytest.raises(DeriveError, match="'self.scale'.*assigned another value"):
         step()
+
+
+def test_a_step_runs_while_another_thread_records():
+    # the library's own globals (how many recordings are open) are not values loss_fn holds
+    from autograd_mini.tensor import recording
+    w = am.Tensor(rng.normal(size=(3, 2)), requires_grad=True)
+    X = am.Tensor(rng.normal(size=(4, 3)), name="X")
+    labels = am.Tensor([0.0, 1.0, 1.0, 0.0])
+    loss_fn = lambda w: cross_entropy(X @ w, labels)  # noqa: E731 (a library function, named by loss_fn)
+    step = am.trace(loss_fn, [w])
+    opened, done = threading.Event(), threading.Event()
+
+    def records():
+        with recording():
+            opened.set()
+            done.wait(10)
+    other = threading.Thread(target=records)
+    other.start()
+    try:
+        opened.wait(10)
+        assert step() == loss_fn(w).item()
+    finally:
+        done.set()
+        other.join()
