@@ -773,14 +773,12 @@ def make_plan(program: Program, updates: list[Value]) -> Plan:
     """Split the values into step() and loss() and give each a storage (buffers come later)."""
     handed = _hand_out_outputs(program)
     main = _closure([g for _, g in handed] + list(program.aux.values()) + updates)
-    updated = {id(u.into) for u in updates}
     tail = _closure([program.loss]) - main
-    while updated:  # loss-only values that read a parameter must run before the update changes it
-        late = [v for v in program.values if id(v) in tail and any(id(a) in updated for a in _bases_of_args(v))]
-        if not late:
-            break
-        main |= _closure(late)
-        tail -= main
+    # loss-only values that read an input run in step(): loss() may run after the update has changed a
+    # parameter, or after an input's array was written into, and a data input may share a parameter's memory
+    main |= _closure([v for v in program.values if id(v) in tail
+                      and any(b.kind == "input" for b in _bases_of_args(v))])
+    tail -= main
     storage: dict[int, str] = {}
     for v in program.values:
         storage[id(v)] = _storage(v, storage)

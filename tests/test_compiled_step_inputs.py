@@ -191,6 +191,32 @@ def test_a_gradient_that_is_also_an_aux_output_is_handed_out_in_its_own_array():
     assert np.array_equal(step.aux["xy"], x.data * y.data)
 
 
+@pytest.mark.parametrize("aliasing", ["data is the parameter's array", "data written in place after the step"])
+def test_the_loss_is_computed_from_the_values_before_the_update(aliasing):
+    v = rng.normal(size=3)
+    worlds = []
+    for _ in range(2):
+        w, X = am.Tensor(v.copy(), requires_grad=True), am.Tensor(rng.normal(size=3), name="X")
+        if aliasing == "data is the parameter's array":
+            X.data = w.data  # (a target that is the parameter itself: the update writes it)
+        worlds.append((w, X))
+    (cw, cX), (ew, eX) = worlds
+    eX.data = cX.data.copy() if aliasing != "data is the parameter's array" else eX.data
+    step = derive(lambda w: ((w * 3.0) ** 2).sum() + (cX * cX).sum(), [cw], update=SGD([cw], lr=0.1))
+    eager_opt = SGD([ew], lr=0.1)
+    for _ in range(3):
+        step.function()
+        ew.grad = None
+        loss = ((ew * 3.0) ** 2).sum() + (eX * eX).sum()  # (the data-only term is computed by loss() alone)
+        loss.backward()
+        eager_opt.step()
+        if aliasing == "data written in place after the step":
+            cX.data[...] += 1.0  # the next batch, written into the same array before the loss is read
+        assert step.loss() == loss.item()
+        if aliasing == "data written in place after the step":
+            eX.data[...] += 1.0
+
+
 # ---- 4. aux outputs must be Tensors -----------------------------------------------------------------------------
 
 @pytest.mark.parametrize("value", [1.5, np.ones(2), None])
