@@ -23,7 +23,9 @@ How it works, in named steps:
    `sigmoid_1`), gradients as `d_<what>`.
 4. plan: every result gets a preallocated buffer (`out=`), reusing buffers whose values are dead
    (in place where NumPy allows); views of the inputs are remade only when an input array is
-   replaced; values only the loss needs go to a separate `loss()` computed on demand.
+   replaced; values only the loss needs go to a separate `loss()` computed on demand from the step's
+   own buffers (those that read an input stay in the step: an update or a batch written in place
+   would change what they read); the updates run last.
 5. render the plan twice: `.equations` (plain NumPy expressions for reading, which run with only
    `np` in scope: the few helpers NumPy lacks are defined in the text, constants printed or taken
    as keyword arguments listed on `.equations_arguments`, shapes in comments) and `.source` (the
