@@ -905,13 +905,18 @@ def _strides(v: Value) -> tuple:
     return np.asarray(v.array).strides
 
 
+def _elementwise(op: Op) -> bool:
+    """A ufunc that maps entry to entry (np.matmul is a ufunc too, with a core signature: not one)."""
+    return isinstance(op.forward, np.ufunc) and op.forward.signature is None
+
+
 def _reusable(v: Value, old: Value, until: float, at: int, storage: dict) -> bool:
     if old.shape != v.shape or old.dtype != v.dtype or _strides(old) != _strides(v) or until > at:
         return False
     if until < at:
         return True
     # read on this very line: only an elementwise op reading exactly that array may write over it
-    return (isinstance(v.op.forward, np.ufunc) and any(a is old for a in v.args)
+    return (_elementwise(v.op) and any(a is old for a in v.args)
             and all(a is old or id(old) not in _buffer_bases(a, storage) for a in v.args))
 
 
@@ -1250,7 +1255,7 @@ class Renderer:
         op, args = v.op, v.args
         if _is_full_transpose(v):
             return f"{self.expression(args[0], v.dtype, 4)}.T"
-        elementwise = (op.name in _INFIX and op is not ops.matmul or isinstance(op.forward, np.ufunc)
+        elementwise = (op.name in _INFIX and op is not ops.matmul or _elementwise(op)
                        or op in (ops.power, ops.compare))
         scalar_ok = [elementwise and _others_make(v, i) for i in range(len(args))]
         if op.name in _INFIX and len(args) == 2:
