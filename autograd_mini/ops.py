@@ -279,8 +279,10 @@ sum_op = Op("sum", lambda x, axis=None, keepdims=False, out=None: np.add.reduce(
                                                                                  out=out), _sum_vjp)
 mean_op = Op("mean", lambda x, axis=None, keepdims=False, out=None: np.mean(x, axis=axis, keepdims=keepdims, out=out),
              _mean_vjp)
-broadcast_to: Op = Op("broadcast_to", lambda x, shape: np.broadcast_to(x, shape),
-                  lambda g, ans, x, shape: (g,))  # the engine sums g back to x's shape
+# (its forward is the array path's own, so that a recorded gradient (create_graph, a compiled step) has
+# the layouts eager's has: a small broadcast of a scalar is a filled array there, and results follow it)
+broadcast_to: Op = Op("broadcast_to", _broadcast_array,
+                      lambda g, ans, x, shape: (g,))  # the engine sums g back to x's shape
 reshape = Op("reshape", lambda x, shape: np.reshape(x, shape), lambda g, ans, x, shape: (g.reshape(x.shape),))
 transpose = Op("transpose", lambda x, axes=None: np.transpose(x, axes),
                lambda g, ans, x, axes=None: (g.transpose(None if axes is None else

@@ -362,3 +362,23 @@ def test_a_product_of_one_by_one_matrices_keeps_eagers_signed_zero():
     w.grad = None
     loss_fn(w).backward()
     assert np.signbit(compiled) == np.signbit(w.grad) and not np.signbit(w.grad)
+
+
+def test_a_sums_gradient_has_eagers_layout_so_later_sums_add_in_eagers_order():
+    # the gradient of a full sum is a filled array in eager mode; recorded, it was a zero-stride view, so
+    # `g * (w.T - m)` took w.T's (F) layout instead of g's (C) and the sum for m's gradient added in another order
+    w = am.Tensor(rng.normal(size=(4, 4)), requires_grad=True)
+    loss_fn = lambda w: ((w.T - w.T.mean()) ** 2).sum()  # noqa: E731
+    step = am.trace(loss_fn, [w])
+    for _ in range(20):
+        w.data = rng.normal(size=(4, 4))
+        assert_step_is_eager(step, loss_fn, [w])
+
+
+def test_the_plain_equations_write_a_uniform_matrix_in_a_product_as_a_matrix():
+    # np.matmul is a ufunc too (with a core signature): the gradient of a sum, a matrix of ones, was written `1.0 @ w.T`
+    w = am.Tensor(rng.normal(size=(3, 3)), requires_grad=True, name="w")
+    step = derive(lambda w: (w @ w).sum(), [w])
+    loss, grads = step.equations_function(w.data.copy())
+    step.function()
+    assert loss == step.loss() and np.array_equal(grads[0], w.grad)
