@@ -750,6 +750,9 @@ def add_update(program: Program, update: Any) -> list[Value]:
         g, param = program.grads[i], program.inputs[i]
         if g is None:
             continue
+        if g.dtype != param.dtype:  # (eager's update reads .grad, in the parameter's dtype: float64 products
+            # of a float32 parameter with float64 data are rounded to float32 before lr * g)
+            g = program.grads[i] = program._add(Value("op", np.array(g.array, dtype=param.dtype), _COPY, (g,)))
         mask = update.frozen.get(id(p))
         if mask is not None:
             g = program.operation(_ZERO_WHERE, (g, program.constant(mask)), {}, np.where(mask, 0.0, g.array))

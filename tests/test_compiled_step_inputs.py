@@ -217,6 +217,23 @@ def test_the_loss_is_computed_from_the_values_before_the_update(aliasing):
             eX.data[...] += 1.0
 
 
+def test_the_update_of_a_float32_parameter_reads_its_gradient_rounded_to_float32_as_eager():
+    # data in float64 make the products float64; eager's .grad, which SGD reads, is rounded to float32 first
+    X = am.Tensor(rng.normal(size=(5, 3)), name="X")
+    labels = am.Tensor(rng.integers(0, 4, size=5).astype(float), name="labels")
+    start = [rng.normal(size=(3, 6)).astype(np.float32), rng.normal(size=(6, 4)).astype(np.float32)]
+    loss_fn = lambda a, b: cross_entropy(am.relu(X @ a) @ b, labels) + (a ** 2).mean() * 0.01  # noqa: E731
+    compiled = [am.Tensor(v.copy(), requires_grad=True) for v in start]
+    eager = [am.Tensor(v.copy(), requires_grad=True) for v in start]
+    step = derive(loss_fn, compiled, update=SGD(compiled, lr=0.1))
+    for _ in range(5):
+        X.data = rng.normal(size=(5, 3))
+        step.function()
+        eager_step(loss_fn, eager, 0.1)
+        for c, e in zip(compiled, eager):
+            assert c.dtype == np.float32 and np.array_equal(c.data, e.data)
+
+
 # ---- 4. aux outputs must be Tensors -----------------------------------------------------------------------------
 
 @pytest.mark.parametrize("value", [1.5, np.ones(2), None])
