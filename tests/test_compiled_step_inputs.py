@@ -28,9 +28,9 @@ def eager_step(loss_fn, params, lr):
     loss, aux = result if isinstance(result, tuple) else (result, {})
     loss.backward()
     values = {name: np.array(t.data) for name, t in aux.items()}
-    grads = [p.grad.copy() for p in params]
-    for p in params:
-        p.data = p.data - lr * p.grad
+    grads = [np.zeros_like(p.data) if p.grad is None else p.grad.copy() for p in params]  # (a step's: zeros)
+    for p, g in zip(params, grads):
+        p.data = p.data - lr * g
     return loss.item(), values, grads
 
 
@@ -400,3 +400,50 @@ def test_a_step_runs_while_another_thread_records():
     finally:
         done.set()
         other.join()
+
+
+# ---- the hunt: random programs over parameters reached through views, compiled vs eager -------------------------
+
+_SIDE = 4
+_LEAVES = [  # (each a function of w, v, X, rows: parameters through views and reshapes, data, an index array)
+    lambda w, v, X, rows: w, lambda w, v, X, rows: w.T, lambda w, v, X, rows: v[:_SIDE ** 2].reshape(_SIDE, _SIDE),
+    lambda w, v, X, rows: w[::-1], lambda w, v, X, rows: w[:, ::-1].T, lambda w, v, X, rows: X * w,
+    lambda w, v, X, rows: am.concatenate([w[:2], v[_SIDE ** 2:].reshape(_SIDE, _SIDE)[2:]], axis=0),
+    lambda w, v, X, rows: w[rows]]
+_UNARY = [am.tanh, lambda a: a * a, am.relu, lambda a: a.sum(axis=0, keepdims=True) * a, lambda a: am.exp(-a * a),
+          lambda a: a.T, lambda a: a - a.mean(), lambda a: am.where(a > 0, a, 0.5 * a), lambda a: am.sort(a, axis=1),
+          lambda a: a @ a]
+_BINARY = [lambda a, b: a + b, lambda a, b: a * b, lambda a, b: a @ b, lambda a, b: a - b.T, am.maximum]
+
+
+def _program(draw, depth):
+    """A random expression (a function of w, v, X, rows) of the blocks above."""
+    if depth == 0 or draw.random() < 0.25:
+        return _LEAVES[draw.integers(len(_LEAVES))]
+    if draw.random() < 0.5:
+        f, a = _UNARY[draw.integers(len(_UNARY))], _program(draw, depth - 1)
+        return lambda *inputs: f(a(*inputs))
+    f, a, b = _BINARY[draw.integers(len(_BINARY))], _program(draw, depth - 1), _program(draw, depth - 1)
+    return lambda *inputs: f(a(*inputs), b(*inputs))
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_random_programs_over_views_of_parameters_are_eager_bit_for_bit(seed):
+    draw = np.random.default_rng(seed)
+    body = _program(draw, 3)
+    X, rows = am.Tensor(draw.normal(size=(_SIDE, _SIDE)), name="X"), draw.integers(0, _SIDE, size=_SIDE)
+
+    def loss_fn(w, v):
+        h = body(w, v, X, rows)
+        return (h ** 2).mean(), {"h": h}
+    start = [draw.normal(size=(_SIDE, _SIDE)) * 0.5, draw.normal(size=2 * _SIDE ** 2) * 0.5]
+    compiled = [am.Tensor(a.copy(), requires_grad=True) for a in start]
+    eager = [am.Tensor(a.copy(), requires_grad=True) for a in start]
+    step = derive(loss_fn, compiled, update=SGD(compiled, lr=0.01))
+    for _ in range(3):
+        X.data = draw.normal(size=(_SIDE, _SIDE))
+        step.function()
+        loss, values, grads = eager_step(loss_fn, eager, 0.01)
+        assert step.loss() == loss and np.array_equal(step.aux["h"], values["h"])
+        for c, e, g in zip(compiled, eager, grads):
+            assert np.array_equal(c.grad, g) and np.array_equal(c.data, e.data)
