@@ -51,7 +51,7 @@ def test_a_captured_array_changed_in_place_is_refused_naming_it(spelling):
     changed, loss_fn = {
         "closure": (fixed, lambda w: ((fixed @ w) ** 2).sum()),
         "global": (GLOBAL_WEIGHTS, lambda w: ((GLOBAL_WEIGHTS @ w) ** 2).sum()),
-        "folded": (fixed, lambda w: (((fixed * 2.0 + 1.0) @ w) ** 2).sum()),  # computed from constants alone
+        "folded": (fixed, lambda w: (((fixed * 2.0 + 1.0) @ w) ** 2).sum()),  # (NumPy computes a new array first)
         "integer": (counts, lambda w: (counts * w ** 2).sum()),  # converted to float when wrapped
         "index": (rows, lambda w: (am.stack([w, w * 2])[rows] ** 2).sum()),
         "Tensor of it": (fixed, lambda w: ((am.Tensor(fixed) @ w) ** 2).sum()),  # a copy made inside loss_fn
