@@ -277,8 +277,9 @@ def _reached(fn: Any, depth: int = 3) -> list[Binding]:
         if callable(b.value) and hasattr(b.value, "__code__"):
             found += _reached(b.value, depth - 1)
         elif hasattr(b.value, "__dict__") and not isinstance(b.value, (type, type(np))):  # (an object: not a module)
-            found += [Binding(f"{b.name}.{a}", held, partial(getattr, b.value, a, _MISSING), False)
-                      for a, held in vars(b.value).items() if isinstance(held, (np.ndarray, int, float))]
+            attributes = vars(b.value)  # (the object's own dict, live: read as it is, no property in between)
+            found += [Binding(f"{b.name}.{a}", held, partial(attributes.get, a, _MISSING), False)
+                      for a, held in attributes.items() if isinstance(held, (np.ndarray, int, float))]
     return found
 
 
