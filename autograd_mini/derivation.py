@@ -276,10 +276,34 @@ def _reached(fn: Any, depth: int = 3) -> list[Binding]:
     for b in named:
         if callable(b.value) and hasattr(b.value, "__code__"):
             found += _reached(b.value, depth - 1)
-        elif hasattr(b.value, "__dict__") and not isinstance(b.value, (type, type(np))):  # (an object: not a module)
-            attributes = vars(b.value)  # (the object's own dict, live: read as it is, no property in between)
-            found += [Binding(f"{b.name}.{a}", held, partial(attributes.get, a, _MISSING), False)
-                      for a, held in attributes.items() if isinstance(held, (np.ndarray, int, float))]
+        elif _is_object(b.value):
+            found += _attributes(b.name, b.value, 3, set())
+    return found
+
+
+def _is_object(value: Any) -> bool:
+    """An instance holding attributes (a model, a layer, a loss object): not a module, class or function."""
+    return hasattr(value, "__dict__") and not isinstance(value, (type, type(np))) and not inspect.isroutine(value)
+
+
+def _attributes(name: str, holder: Any, depth: int, seen: set) -> list[Binding]:
+    """The numbers and arrays an object holds as attributes, and those of the objects it holds (a model's
+    layers, in lists and dicts too), `depth` objects down: `model.layers[1].scale`."""
+    if depth == 0 or id(holder) in seen:
+        return []
+    seen.add(id(holder))
+    attributes = vars(holder)  # (the object's own dict, live: read as it is, no property in between)
+    found = []
+    for key, held in list(attributes.items()):
+        here = f"{name}.{key}"
+        if isinstance(held, (np.ndarray, int, float)):
+            found.append(Binding(here, held, partial(attributes.get, key, _MISSING), False))
+        items = held.items() if isinstance(held, dict) else enumerate(held) if isinstance(held, (list, tuple)) else ()
+        for at, item in items:
+            if _is_object(item):
+                found += _attributes(f"{here}[{at!r}]", item, depth - 1, seen)
+        if _is_object(held):
+            found += _attributes(here, held, depth - 1, seen)
     return found
 
 

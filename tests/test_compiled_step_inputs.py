@@ -447,3 +447,36 @@ def test_random_programs_over_views_of_parameters_are_eager_bit_for_bit(seed):
         assert step.loss() == loss and np.array_equal(step.aux["h"], values["h"])
         for c, e, g in zip(compiled, eager, grads):
             assert np.array_equal(c.grad, g) and np.array_equal(c.data, e.data)
+
+
+class _Scale(nn.Module):
+    """A layer with a number of its own (a temperature, a scale), read in forward."""
+
+    def __init__(self, s):
+        super().__init__()
+        self.s = s
+
+    def forward(self, x):
+        return x * self.s
+
+
+def test_a_number_a_layer_deep_in_the_model_holds_is_checked_and_fit_derives_again_when_a_record_changes_it():
+    X, y = rng.normal(size=(8, 3)), rng.normal(size=(8, 2))
+    trained = []
+    for eager in (True, False):
+        model = nn.Sequential(nn.Linear(3, 2, weight=np.full((3, 2), 0.3)), _Scale(0.5))
+
+        def anneal(info, model=model):
+            model.layers[1].s = model.layers[1].s * 1.5  # a schedule on the layer's own number
+            return {"loss": np.mean(info.loss)}
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            history = fit(model, mse, SGD(model.parameters(), lr=0.05), X, y, epochs=6, quiet=True, record=anneal,
+                          eager=eager)
+        trained.append((model.parameters()[0].data.copy(), history["loss"]))
+    assert np.array_equal(trained[0][0], trained[1][0]) and np.array_equal(trained[0][1], trained[1][1])
+    model = nn.Sequential(nn.Linear(3, 2), _Scale(0.5))
+    step = am.trace(lambda w: (model(am.Tensor(X)) ** 2).sum() + (w ** 2).sum(), [model.parameters()[0]])
+    model.layers[1].s = 0.25
+    with pytest.raises(DeriveError, match=r"'model\..*s'.*assigned another value"):
+        step()
