@@ -8,9 +8,10 @@
     derived.loss()                # the loss of the last step, computed only when asked
 
 How it works, in named steps:
-1. record: run `loss_fn` once (forward) in this thread's tracing mode, in which every op whose inputs
+1. record: run `loss_fn` (forward) in this thread's tracing mode, in which every op whose inputs
    trace back to a tensor `loss_fn` did not create keeps its inputs even when nothing requires grad
-   (and `detach()` is a stop-gradient op); then the ops' own VJPs on Tensors (`create_graph`), so the
+   (and `detach()` is a stop-gradient op), twice: two recordings that make other constants (a random
+   draw) are refused; then the ops' own VJPs on Tensors (`create_graph`), so the
    gradient is a graph of the same primitives; nothing here knows an op's derivative by name. No
    user tensor is changed.
 2. build the program: one `Value` per graph node, simplified as it is built: parts computed from
@@ -22,7 +23,9 @@ How it works, in named steps:
    `sigmoid_1`), gradients as `d_<what>`.
 4. plan: every result gets a preallocated buffer (`out=`), reusing buffers whose values are dead
    (in place where NumPy allows); views of the inputs are remade only when an input array is
-   replaced; values only the loss needs go to a separate `loss()` computed on demand.
+   replaced; values only the loss needs go to a separate `loss()` computed on demand from the step's
+   own buffers (those that read an input stay in the step: an update or a batch written in place
+   would change what they read); the updates run last.
 5. render the plan twice: `.equations` (plain NumPy expressions for reading, which run with only
    `np` in scope: the few helpers NumPy lacks are defined in the text, constants printed or taken
    as keyword arguments listed on `.equations_arguments`, shapes in comments) and `.source` (the
@@ -35,40 +38,49 @@ scaling differs from eager only where eager's intermediate over- or underflows (
 contiguous or transposed operands (equal bits, tested); for other strided inputs the summation
 order may differ (agreement to ~1e-15 relative).
 
-What a step reads anew at every call: each parameter's and each data tensor's array (a Tensor
-`loss_fn` uses but did not create, even one it reaches only through data-only ops or one that
-requires grad without being a parameter: assign `x.data = next_batch`), and, with `update=`, whether
-the optimizer's lr, momentum and frozen entries are still the objects compiled in (if not, the step
-refuses: derive again). Fixed at derive time: constants `loss_fn` creates itself, and arrays it
-captures from closures or globals (listed on `.constants`); shapes and dtypes (a step refuses,
-naming the tensor, when one changes); the layout of views of inputs (a reshape that has become a copy
-is refused). Masks from ordering comparisons, `where`'s condition, sort orders, argmax/argmin
+What a step reads anew at every call: each parameter's and each data tensor's array (a Tensor `loss_fn`
+uses but did not create, even one it reaches only through data-only ops or one that requires grad
+without being a parameter: assign `x.data = next_batch`), and, with `update=`, whether the optimizer's
+lr, momentum and frozen entries are still the objects compiled in (if not, the step refuses: derive
+again), and whether the arrays `loss_fn` captures from closures, globals or objects (listed on
+`.constants`) still have the bits they had (if not, the step refuses naming one: derive again). Fixed at
+derive time: constants `loss_fn` creates itself, and those captured arrays; shapes and dtypes (a step
+refuses, naming the tensor, when one changes); the layout of views of inputs (a reshape that has become
+a copy is refused). Masks from ordering comparisons, `where`'s condition, sort orders, argmax/argmin
 positions (integer values of the program) with `take_along_axis` gathers, class labels of
-`cross_entropy` and clip bounds given as Tensors are ops, recomputed at every call. A value Python
-reads while recording (`.item()`, `if (t > 0).any()`, `t.numpy()`, `t == u`, a Tensor index) would be
-frozen: a `TraceWarning` says so (`fit` then trains eagerly), and random draws from `np.random` are
-refused. Gradients are set, not accumulated,
-as buffers the next step overwrites, so one derived step runs in one thread at a time (a second
-thread gets a DeriveError; derive one per thread to train in several). An in-place update ticks the
-engine's write clock for the parameters, as `w.data -= ...` does, so a graph recorded before the step
-refuses to backward through old values. docs/compiled-step.md says all this for users.
+`cross_entropy` and clip bounds given as Tensors are ops, recomputed at every call. A value Python reads
+while recording (`.item()`, `if (t > 0).any()`, `t.numpy()`, `t == u`, a Tensor index) would be frozen:
+a `TraceWarning` says so (`fit` then trains eagerly), and random draws from `np.random` are refused.
+Gradients are set, not accumulated, as buffers the next step overwrites, so one derived step runs in one
+thread at a time (a second thread gets a DeriveError; derive one per thread to train in several). An
+in-place update ticks the engine's write clock for the parameters, as `w.data -= ...` does, so a graph
+recorded before the step refuses to backward through old values. docs/compiled-step.md says all this for
+users.
 """
 from __future__ import annotations
 
 import builtins
 import contextlib
+import dis
+from functools import partial
 import inspect
 import keyword
 import math
 import os
 import re
 import sys
+import sysconfig
 import threading
 import warnings
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping, Sequence
 
 import numpy as np
+
+try:
+    from numpy.lib.array_utils import byte_bounds
+except ImportError:  # NumPy < 2
+    byte_bounds = np.byte_bounds  # type: ignore[attr-defined]
 
 from . import ops
 from .errors import AutogradMiniError, ShapeError
@@ -122,6 +134,8 @@ def collected_value_reads() -> Iterator[list[str]]:
 
 
 _PACKAGE = os.path.dirname(os.path.abspath(__file__)) + os.sep
+_LIBRARIES = (_PACKAGE, *{os.path.join(path, "") for key, path in sysconfig.get_paths().items()
+                          if key in ("stdlib", "platstdlib", "purelib", "platlib")})
 
 
 def _first_frame_outside_package() -> int:
@@ -147,19 +161,26 @@ class Recording:
     grad_of: dict[int, Tensor]      # id(forward node) -> its gradient node (for naming)
     forward: set[int]               # ids of the forward graph's nodes
     impure: dict[int, str]          # id(constant made from an array inside a VJP) -> that op's name
+    sources: dict[int, list]        # id(constant made from arrays or Tensors loss_fn holds) -> those
+    reached: list[Binding]          # the values loss_fn reaches by name (its globals, closure, defaults)
 
 
 def record(loss_fn: Callable, params: list[Tensor], names: list[str]) -> Recording:
     """Run `loss_fn(*params)` once and its gradient once, tracing every op that reads a tensor
     `loss_fn` did not create (as JAX traces what its arguments reach); no user tensor is changed."""
     made: dict[int, Tensor] = {}  # tensors loss_fn created (and values computed from them alone)
+    sources: dict[int, Any] = {}
     random_state = np.random.get_state(legacy=False)
-    loss, aux = _run(loss_fn, params, made)
+    loss, aux = _run(loss_fn, params, made, sources)
     if not _same_random_state(random_state, np.random.get_state(legacy=False)):
         raise DeriveError("derive: loss_fn drew random numbers from np.random while it was recorded (dropout?); a "
                           "derived step would keep this one draw at every step. Train it eagerly, or pass the "
                           "random mask in as a data Tensor (assign a new draw to its .data before each step)")
     forward = walk([loss, *aux.values()], grad_only=False)
+    # a second recording must make the same constants: one drawn anew at each call (a dropout mask from a
+    # np.random.Generator, Python's random) would otherwise stay the first draw at every step
+    again = _run(loss_fn, params, {}, {}, quiet=True)
+    _same_recordings(forward, walk([again[0], *again[1].values()], grad_only=False), made)
     captured, impure = _record_backward(loss, forward, made)
     ours = {id(p) for p in params}
     data = [t for t in forward if t._op is None and id(t) not in ours and id(t) not in made]
@@ -169,7 +190,141 @@ def record(loss_fn: Callable, params: list[Tensor], names: list[str]) -> Recordi
             raise DeriveError(f"derive: the gradient of {name} (shape {p.shape}) came out with shape {g.shape}")
     data_names = [t.name or f"data_{i}" for i, t in enumerate(data)]
     return Recording(loss, aux, params + data, names + data_names, len(params), grads,
-                     captured, {id(t) for t in forward}, impure)
+                     captured, {id(t) for t in forward}, impure, sources, _reached(loss_fn))
+
+
+def _same_recordings(first: list[Tensor], second: list[Tensor], made: dict) -> None:
+    """Refuse two recordings of loss_fn that ran other ops or gave an op other constants."""
+    def differ(t: Tensor, what: str) -> DeriveError:
+        return DeriveError(f"derive: {what} '{t.op_name or 'a constant'}' (shape {t.shape}) differ between two "
+                           f"recordings of loss_fn: it makes them anew at each call (a random draw such as a dropout "
+                           f"mask from a np.random.Generator or Python's random?); a derived step would keep one of "
+                           f"them at every step. Train it eagerly, or pass the values in as a data Tensor and assign "
+                           f"a new draw to its .data before each step")
+    if [t.op_name for t in first] != [t.op_name for t in second]:
+        at = next((i for i, (a, b) in enumerate(zip(first, second)) if a.op_name != b.op_name),
+                  min(len(first), len(second)) - 1)
+        raise differ(first[at], "the ops recorded at")
+    for at, (a, b) in enumerate(zip(first, second)):
+        if a.shape != b.shape or a.dtype != b.dtype:
+            raise differ(a, "the shapes or dtypes of")
+        if a._op is None and id(a) in made and not np.array_equal(_bits(a._data), _bits(b._data)):
+            user = next((t for t in first[at:] if any(p is a for p in t._parents or ())), a)
+            raise differ(user, "the constants given to")
+        if a._op is not None and not _same_params(a._params or {}, b._params or {}):
+            raise differ(a, "the parameters of")
+
+
+def _same_params(a: dict, b: dict) -> bool:
+    return a.keys() == b.keys() and all(_same_param(a[k], b[k]) for k in a)
+
+
+def _same_param(a: Any, b: Any) -> bool:
+    if isinstance(a, (tuple, list)):  # (an index tuple holding arrays: compared by what it holds)
+        return isinstance(b, type(a)) and len(a) == len(b) and all(_same_param(x, y) for x, y in zip(a, b))
+    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
+        return (isinstance(a, np.ndarray) and isinstance(b, np.ndarray) and a.shape == b.shape
+                and a.dtype == b.dtype and np.array_equal(_bits(a), _bits(b)))
+    try:
+        return bool(a == b) or a is b
+    except (TypeError, ValueError):
+        return a is b
+
+
+def _bits(array: Any) -> np.ndarray:
+    """The array's bits as unsigned integers (NaN equals NaN, -0.0 differs from 0.0), a view of the same memory."""
+    array = np.asarray(array)
+    return array.view(f"u{array.itemsize}") if array.itemsize in (1, 2, 4, 8) and array.dtype.kind != "O" else array
+
+
+@dataclass
+class Binding:
+    """A name `loss_fn` reads a value by (a global, a closure variable, an object's attribute): the step
+    keeps the value it had when derived, so a call checks (by identity) that the name still holds it."""
+    name: str
+    value: Any
+    read: Callable[[], Any] | None  # None: a default argument (nothing outside can assign it)
+    direct: bool                    # the code names it itself (not an attribute of an object it names)
+
+
+_WATCHED = (np.ndarray, Tensor, int, float, complex, np.generic, list, tuple)  # (values, not functions or objects)
+_MISSING = object()
+
+
+def _reached(fn: Any, depth: int = 3) -> list[Binding]:
+    """The values `fn` reaches by name: its closure, defaults and the globals its code loads, through the
+    functions found there, and one attribute further (`model.mask`, `self.scale` of a method)."""
+    method = type(fn).__dict__.get("__call__")
+    if not hasattr(fn, "__code__") and inspect.isfunction(method):
+        fn = method.__get__(fn)  # (an object called as loss_fn: its class's __call__, bound)
+    code = getattr(fn, "__code__", None)
+    if code is None or depth == 0:
+        return []
+    named = [Binding(n, c.cell_contents, partial(_contents, c), True)
+             for n, c in zip(code.co_freevars, fn.__closure__ or ()) if _filled(c)]
+    # a library's globals (this package's, NumPy's) are its own state, not values loss_fn holds
+    scope = {} if code.co_filename.startswith(_LIBRARIES) else getattr(fn, "__globals__", {})
+    named += [Binding(n, scope[n], partial(scope.get, n, _MISSING), True) for n in sorted(_globals_loaded(code))
+              if n in scope]
+    defaults = fn.__defaults__ or ()
+    named += [Binding(n, d, None, True) for n, d in
+              zip(code.co_varnames[code.co_argcount - len(defaults):code.co_argcount], defaults)]
+    named += [Binding(n, d, None, True) for n, d in (fn.__kwdefaults__ or {}).items()]
+    if hasattr(fn, "__self__"):
+        named.append(Binding("self", fn.__self__, None, True))
+    found = list(named)
+    for b in named:
+        if callable(b.value) and hasattr(b.value, "__code__"):
+            found += _reached(b.value, depth - 1)
+        elif _is_object(b.value):
+            found += _attributes(b.name, b.value, 3, set())
+    return found
+
+
+def _is_object(value: Any) -> bool:
+    """An instance holding attributes (a model, a layer, a loss object): not a module, class or function."""
+    return hasattr(value, "__dict__") and not isinstance(value, (type, type(np))) and not inspect.isroutine(value)
+
+
+def _attributes(name: str, holder: Any, depth: int, seen: set) -> list[Binding]:
+    """The numbers and arrays an object holds as attributes, and those of the objects it holds (a model's
+    layers, in lists and dicts too), `depth` objects down: `model.layers[1].scale`."""
+    if depth == 0 or id(holder) in seen:
+        return []
+    seen.add(id(holder))
+    attributes = vars(holder)  # (the object's own dict, live: read as it is, no property in between)
+    found = []
+    for key, held in list(attributes.items()):
+        here = f"{name}.{key}"
+        if isinstance(held, (np.ndarray, int, float)):
+            found.append(Binding(here, held, partial(attributes.get, key, _MISSING), False))
+        items = held.items() if isinstance(held, dict) else enumerate(held) if isinstance(held, (list, tuple)) else ()
+        for at, item in items:
+            if _is_object(item):
+                found += _attributes(f"{here}[{at!r}]", item, depth - 1, seen)
+        if _is_object(held):
+            found += _attributes(here, held, depth - 1, seen)
+    return found
+
+
+def _globals_loaded(code: Any) -> set[str]:
+    """The global names `code` (and the lambdas and comprehensions inside it) loads: not its attribute names."""
+    names = {i.argval for i in dis.get_instructions(code) if i.opname in ("LOAD_GLOBAL", "LOAD_NAME")}
+    for inner in code.co_consts:
+        if inspect.iscode(inner):
+            names |= _globals_loaded(inner)
+    return names
+
+
+def _contents(cell: Any) -> Any:
+    return cell.cell_contents if _filled(cell) else _MISSING
+
+
+def _filled(cell: Any) -> bool:
+    try:
+        return cell.cell_contents is not cell  # (always true: reading it is the test)
+    except ValueError:  # (a closure variable not assigned yet)
+        return False
 
 
 def _same_random_state(before: dict, after: dict) -> bool:
@@ -177,24 +332,31 @@ def _same_random_state(before: dict, after: dict) -> bool:
                                                                               after["state"]["key"])
 
 
-def _note_untracked(made: dict) -> Callable[[Tensor], None]:
-    """A data-only op result computed from loss_fn's own constants alone is one of them too."""
+def _note_untracked(made: dict, sources: dict) -> Callable[[Tensor], None]:
+    """A data-only op result computed from loss_fn's own constants alone is one of them too (made
+    from the arrays they were made from)."""
     def note(t: Tensor) -> None:
-        if all(id(p) in made for p in t._parents or ()):  # (a just-made node: its parents are there)
+        parents = t._parents or ()
+        if all(id(p) in made for p in parents):  # (a just-made node: its parents are there)
             made[id(t)] = t
+            held = [s for p in parents for s in sources.get(id(p), ())]
+            if held:
+                sources[id(t)] = held
     return note
 
 
-def _run(loss_fn: Callable, params: list, made: dict) -> tuple[Tensor, dict]:
-    def on_constant(t: Tensor, from_number: bool) -> None:
+def _run(loss_fn: Callable, params: list, made: dict, sources: dict, quiet: bool = False) -> tuple[Tensor, dict]:
+    def on_constant(t: Tensor, from_number: bool, source: Any) -> None:
         made[id(t)] = t
+        if isinstance(source, (np.ndarray, Tensor, list, tuple)):
+            sources[id(t)] = [source]
 
     def on_value_read(t: Tensor, how: str) -> None:
-        if id(t) not in made:
+        if id(t) not in made and not quiet:
             _warn_value_read(t, how)
 
     with recording(on_constant=on_constant, on_value_read=on_value_read,
-                   on_untracked_op=_note_untracked(made)), enable_grad():
+                   on_untracked_op=_note_untracked(made, sources)), enable_grad():
         result = loss_fn(*params)
     loss, aux = result if isinstance(result, tuple) else (result, {})
     if not isinstance(loss, Tensor):
@@ -203,6 +365,14 @@ def _run(loss_fn: Callable, params: list, made: dict) -> tuple[Tensor, dict]:
         raise DeriveError(f"derive: loss_fn must return a scalar Tensor, got shape {loss.shape}")
     if not loss.requires_grad:
         raise DeriveError("derive: the loss does not depend on the params (it does not require grad)")
+    if not isinstance(aux, Mapping):
+        raise DeriveError(f"derive: loss_fn returned (loss, {type(aux).__name__}); the second item must be a mapping "
+                          f"{{name: Tensor}} of the other results to keep")
+    for name, value in aux.items():
+        if not isinstance(value, Tensor):  # a step hands out buffers it computes: a number or array is no value of it
+            raise DeriveError(f"derive: loss_fn's aux output {name!r} is a {type(value).__name__}, not a Tensor; a "
+                              f"derived step can only hand back values it computes: return it as a Tensor computed "
+                              f"from the params or data, or keep it outside loss_fn")
     return loss, dict(aux)
 
 
@@ -219,8 +389,8 @@ def _record_backward(loss: Tensor, forward: list[Tensor], made: dict) -> tuple[d
     for t, op in swapped:
         t._op = _noting_constants(op, noted, impure)
     try:
-        with recording(on_constant=lambda t, from_number: noted.append((t, from_number)),
-                       on_untracked_op=_note_untracked(made)):
+        with recording(on_constant=lambda t, from_number, source: noted.append((t, from_number)),
+                       on_untracked_op=_note_untracked(made, {})):
             captured = backprop([loss], [seed], retain_graph=True, create_graph=True, accumulate_leaves=False,
                                 capture=forward)
     finally:
@@ -261,6 +431,43 @@ class Value:
     dtype = property(lambda self: np.asarray(self.array).dtype)
 
 
+@dataclass(eq=False)
+class Captured:
+    """An array `loss_fn` holds (from a closure, a global, a model's attribute), a list of numbers, or a
+    Tensor it copies (`am.Tensor(t)`): a constant of the step. Its bits when derived are kept, and
+    compared at every call."""
+    name: str
+    source: Any                   # the array, list or Tensor as loss_fn holds it
+    copy: Any = None              # a copy of its array made already (the step's own), if any
+    array: Any = None             # its array when derived
+    shape: tuple = ()
+    saved: Any = None             # its bits: bytes when small (a compare of bytes costs far less than array_equal)
+
+    def __post_init__(self) -> None:
+        self.array = self.current()
+        self.shape = self.array.shape
+        if self.array.nbytes <= 1 << 16:
+            self.saved = self.array.tobytes()
+        else:  # (a large array: compared with the step's own copy where it has one, not with a third)
+            self.saved = _bits(self.copy if self.copy is not None else self.array.copy())
+
+    def current(self) -> np.ndarray:
+        if isinstance(self.source, Tensor):
+            return self.source._data
+        return self.source if isinstance(self.source, np.ndarray) else np.asarray(self.source)
+
+    def changed(self) -> str | None:
+        """How it changed since the step was derived, or None."""
+        now = self.current()
+        if isinstance(self.source, Tensor) and now is not self.array:
+            return "was assigned a new array"
+        if isinstance(self.saved, bytes):
+            same = now.shape == self.shape and now.dtype == self.array.dtype and now.tobytes() == self.saved
+        else:
+            same = now.shape == self.shape and np.array_equal(_bits(now), self.saved)
+        return None if same else "changed in place"
+
+
 class Program:
     """The values of one step in an order that computes each after its arguments."""
 
@@ -271,6 +478,8 @@ class Program:
         self._shared: dict[Any, Value] = {}     # common-subexpression table
         self.rates: list[Value] = []            # the update's learning rates (named lr)
         self.update: Any = None                 # the optimizer compiled into the step, if any
+        self.captured: dict[int, Captured] = {} # id(array) -> an array loss_fn holds, checked at every call
+        self.bindings: dict[tuple, Binding] = {}  # the names it reads values by, checked at every call
         self.inputs = [self._add(Value("input", t._data, index=i, name=rec.names[i])) for i, t in enumerate(rec.inputs)]
         for t, v in zip(rec.inputs, self.inputs):
             self.of[id(t)] = v
@@ -281,6 +490,14 @@ class Program:
                 value = self._value_of(t)
                 value.nodes.append(t)
                 self.of[id(t)] = value
+        # an array loss_fn's code names is watched even where only NumPy used it (`(fixed * 2) @ w`
+        # hands the step a new array computed from it)
+        for b in rec.reached:
+            if b.direct and isinstance(b.value, np.ndarray):
+                self.watch(b.value)
+        # a name rebound to another value (`scale = 2.0`, `X = am.Tensor(...)`) would leave the step with the old one
+        self.bindings = {(b.name, id(b.value)): b for b in rec.reached
+                         if b.read is not None and isinstance(b.value, _WATCHED)}
         self.loss = self.of[id(rec.loss)]
         self.aux = {name: self.of[id(t)] for name, t in rec.aux.items()}
         self.grads = [None if g is None else self.of[id(g)] for g in rec.grads]
@@ -295,12 +512,19 @@ class Program:
                 raise DeriveError(f"derive: the VJP of '{self.rec.impure[id(t)]}' uses its inputs' values as a plain "
                                   f"array (a mask or sign, shape {t.shape}), which a compiled step would not update; "
                                   f"this op cannot be derived yet, train it in eager mode")
-            value = self.constant(t._data)
+            held = self.rec.sources.get(id(t), ())
+            # the step keeps its own copy of an array it shares with the user (loss() may run after a change)
+            shared = any(np.may_share_memory(t._data, s._data if isinstance(s, Tensor) else s) for s in held
+                         if isinstance(s, (Tensor, np.ndarray)))
+            array = _private_copy(t._data) if shared else t._data
+            for source in held:  # (the copy of the user's very array is the one its checks compare with)
+                self.watch(source, array if source is t._data else None)
+            value = self.constant(array)
             value.captured = value.captured or (id(t) in self.rec.forward and t._data.ndim > 0)
             return value
         parents = t._parents or ()
         args = tuple(self.of[id(p)] for p in parents)
-        params = dict(t._params or {})
+        params = {key: self.private(value) for key, value in (t._params or {}).items()}
         view = any(isinstance(p._data, np.ndarray) and np.may_share_memory(t._data, p._data) for p in parents)
         if all(_fixed(a) for a in args) and not view:
             return self.constant(t._data)  # computed from constants only: once, now (views stay, as `X.T`)
@@ -308,6 +532,30 @@ class Program:
         if simpler is not None:
             return simpler
         return self.operation(t._op, args, params, t._data, view)
+
+    def private(self, param: Any) -> Any:
+        """An op's parameter with the arrays in it (an index array loss_fn holds, `w[rows]`) watched and
+        copied: as fixed as a constant."""
+        if isinstance(param, tuple):
+            return tuple(self.private(p) for p in param)
+        if not isinstance(param, np.ndarray):
+            return param
+        self.watch(param)
+        return _private_copy(param)
+
+    def watch(self, source: Any, copy: np.ndarray | None = None) -> None:
+        """Check `source` (an array, a list of numbers or a Tensor loss_fn holds) at every call (against
+        `copy`, a copy of the array made already, if given)."""
+        array = source._data if isinstance(source, Tensor) else np.asarray(source)
+        key = id(source) if isinstance(source, (list, tuple)) else id(array)
+        if key in self.captured or array.dtype.kind not in "biufc":
+            return
+        held = {id(source), id(getattr(array, "base", None))}
+        name = next((b.name for b in self.rec.reached if id(b.value) in held), None)
+        if name is None and isinstance(source, Tensor) and source.name:
+            name = source.name
+        label = (f"'{name}'" if name else "held by loss_fn") + f" (shape {array.shape}, {array.dtype})"
+        self.captured[key] = Captured(label, source, copy)
 
     def constant(self, array: Any) -> Value:
         array = np.asarray(array)
@@ -336,6 +584,17 @@ class Program:
         if key is not None:
             self._shared[key] = value
         return value
+
+
+def _private_copy(array: np.ndarray) -> np.ndarray:
+    """A copy with the very strides of `array` (transposed, reversed, with gaps): eager's sums follow
+    them, so the step reads its copy in the same order as eager reads the original."""
+    low, high = byte_bounds(array)
+    buffer = np.empty(max(1, -(-(high - low) // array.itemsize)), array.dtype)
+    start = (array.__array_interface__["data"][0] - low) // array.itemsize
+    copy = np.lib.stride_tricks.as_strided(buffer[start:], array.shape, array.strides)
+    np.copyto(copy, array)
+    return copy
 
 
 def _fixed(v: Value) -> bool:
@@ -516,6 +775,9 @@ def add_update(program: Program, update: Any) -> list[Value]:
         g, param = program.grads[i], program.inputs[i]
         if g is None:
             continue
+        if g.dtype != param.dtype:  # (eager's update reads .grad, in the parameter's dtype: float64 products
+            # of a float32 parameter with float64 data are rounded to float32 before lr * g)
+            g = program.grads[i] = program._add(Value("op", np.array(g.array, dtype=param.dtype), _COPY, (g,)))
         mask = update.frozen.get(id(p))
         if mask is not None:
             g = program.operation(_ZERO_WHERE, (g, program.constant(mask)), {}, np.where(mask, 0.0, g.array))
@@ -541,18 +803,20 @@ def make_plan(program: Program, updates: list[Value]) -> Plan:
     """Split the values into step() and loss() and give each a storage (buffers come later)."""
     handed = _hand_out_outputs(program)
     main = _closure([g for _, g in handed] + list(program.aux.values()) + updates)
-    updated = {id(u.into) for u in updates}
     tail = _closure([program.loss]) - main
-    while updated:  # loss-only values that read a parameter must run before the update changes it
-        late = [v for v in program.values if id(v) in tail and any(id(a) in updated for a in _bases_of_args(v))]
-        if not late:
-            break
-        main |= _closure(late)
-        tail -= main
+    # loss-only values that read an input run in step(): loss() may run after the update has changed a
+    # parameter, or after an input's array was written into, and a data input may share a parameter's memory
+    main |= _closure([v for v in program.values if id(v) in tail
+                      and any(b.kind == "input" for b in _bases_of_args(v))])
+    tail -= main
     storage: dict[int, str] = {}
     for v in program.values:
         storage[id(v)] = _storage(v, storage)
-    order = _gradients_early([v for v in program.values if id(v) in main], {id(g) for _, g in handed}, storage)
+    order = _gradients_early([v for v in program.values if id(v) in main and v.into is None],
+                             {id(g) for _, g in handed}, storage)
+    # the updates write the parameters in place: last, after every value that reads them (a gradient or
+    # an aux output that is a parameter or a view of one, copied out), as eager updates after backward
+    order += [v for v in program.values if id(v) in main and v.into is not None]
     return Plan(order, [v for v in program.values if id(v) in tail], storage, {}, handed, [])
 
 
@@ -590,14 +854,13 @@ def _hand_out_outputs(program: Program) -> list[tuple[int, Value]]:
     for name, v in program.aux.items():
         if v.kind != "op" or v.view or not _takes_out(v.op) or v.into is not None:
             program.aux[name] = program._add(Value("op", np.array(v.array), _COPY, (v,)))
-    handed, seen = [], set()
+    handed, seen = [], {id(v) for v in program.aux.values()}  # (a gradient that is an aux output too: a copy)
     for i, g in enumerate(program.grads):
         param = program.inputs[i]
-        if g is None:
-            zeros = np.zeros(param.shape, dtype=param.dtype)
-            g = program.grads[i] = program.constant(zeros) if zeros.size > 16 else program._add(Value("const", zeros))
-        elif (g.kind != "op" or g.view or id(g) in seen or g.dtype != param.dtype or not _takes_out(g.op)
-              or g.into is not None):
+        if g is None:  # (zeros copied into its own buffer at every step, as any constant gradient: what a
+            g = program.constant(np.zeros(param.shape, dtype=param.dtype))  # caller writes into .grad is gone)
+        if (g.kind != "op" or g.view or id(g) in seen or g.dtype != param.dtype or not _takes_out(g.op)
+                or g.into is not None):
             g = program.grads[i] = program._add(Value("op", np.array(g.array, dtype=param.dtype), _COPY, (g,)))
         seen.add(id(g))
         handed.append((i, g))
@@ -670,13 +933,18 @@ def _strides(v: Value) -> tuple:
     return np.asarray(v.array).strides
 
 
+def _elementwise(op: Op) -> bool:
+    """A ufunc that maps entry to entry (np.matmul is a ufunc too, with a core signature: not one)."""
+    return isinstance(op.forward, np.ufunc) and op.forward.signature is None
+
+
 def _reusable(v: Value, old: Value, until: float, at: int, storage: dict) -> bool:
     if old.shape != v.shape or old.dtype != v.dtype or _strides(old) != _strides(v) or until > at:
         return False
     if until < at:
         return True
     # read on this very line: only an elementwise op reading exactly that array may write over it
-    return (isinstance(v.op.forward, np.ufunc) and any(a is old for a in v.args)
+    return (_elementwise(v.op) and any(a is old for a in v.args)
             and all(a is old or id(old) not in _buffer_bases(a, storage) for a in v.args))
 
 
@@ -919,8 +1187,11 @@ class Renderer:
 
     def call(self, v: Value, args: list[str], out: str | None = None) -> str:
         op = v.op
-        if op is ops.matmul and out is not None and all(a.array.ndim == 2 for a in v.args):
-            fn = "np.dot"  # the same BLAS call as np.matmul for 2-D operands (tested), with less overhead per call
+        if (op is ops.matmul and out is not None and all(a.array.ndim == 2 for a in v.args)
+                and not all(a.array.size == 1 for a in v.args)):
+            # the same BLAS call as np.matmul for 2-D operands (tested), with less overhead per call; but
+            # (1, 1) @ (1, 1) is one multiplication in np.dot, where matmul adds it to 0 (0 * -1 is +0 there)
+            fn = "np.dot"
         else:
             fn = function_name(op)
             if not fn.startswith("np."):
@@ -1012,7 +1283,7 @@ class Renderer:
         op, args = v.op, v.args
         if _is_full_transpose(v):
             return f"{self.expression(args[0], v.dtype, 4)}.T"
-        elementwise = (op.name in _INFIX and op is not ops.matmul or isinstance(op.forward, np.ufunc)
+        elementwise = (op.name in _INFIX and op is not ops.matmul or _elementwise(op)
                        or op in (ops.pow_op, ops.compare))
         scalar_ok = [elementwise and _others_make(v, i) for i in range(len(args))]
         if op.name in _INFIX and len(args) == 2:
@@ -1150,6 +1421,9 @@ def _guarded(program: Program, env: dict, body: list[str], shared: list[str]) ->
     optimizer compiled in still has the rate, momentum and frozen entries it had (by identity)."""
     env["busy"] = None  # set by Derived: a lock
     lines = [f"global {', '.join(shared)}"] if shared else []
+    if program.captured or program.bindings:
+        env["check_captured"] = None  # set by Derived
+        lines.append("check_captured()  # the arrays loss_fn holds are constants: refuse if one changed")
     if program.update is not None:
         settings = _update_settings(program.update)
         env["update_settings"] = program.update.__dict__
@@ -1203,6 +1477,9 @@ class Derived:
         self.names: dict[str, list[Tensor]] = {v.name: v.nodes for v in program.values if v.name and v.nodes}
         env = renderer.env
         env["refuse"] = self._refuse
+        self.captured = list(program.captured.values())
+        self.bindings = list(program.bindings.values())
+        env["check_captured"] = self.check_captured
         env["busy"] = self._busy = threading.Lock()
         self.update = program.update
         self._settings = _update_settings(program.update) if program.update is not None else {}
@@ -1231,9 +1508,20 @@ class Derived:
         (k = `record_every`). `feed` = {data tensor or name: samples stacked on a first axis}: step s
         reads sample s % len. On the numba back end all steps run in one compiled call."""
         from .fused import run_numpy
+        feed = {t: _fed_array(t, stack) for t, stack in self._fed_tensors(feed or {}).items()}
         if self.fused is not None:
             return self.exclusive(self.fused.run, n_steps, record_every, feed)
         return run_numpy(self, n_steps, record_every, feed)
+
+    def _fed_tensors(self, feed: Mapping[Any, Any]) -> dict[Tensor, Any]:
+        fed = {}
+        for key, stack in feed.items():
+            t = next((t for t in self.data if t is key or (isinstance(key, str) and t.name == key)), None)
+            if t is None:
+                raise ValueError(f"run: feed key {key!r} is not a data input of this step "
+                                 f"(data: {[d.name for d in self.data]})")
+            fed[t] = stack
+        return fed
 
     def exclusive(self, call: Callable[..., Any], *args: Any) -> Any:
         """`call` (a fused step or run) under the NumPy program's own checks: the optimizer still has
@@ -1241,12 +1529,33 @@ class Derived:
         update = self.update.__dict__ if self._settings else {}
         if any(update[key] is not value for key, value in self._settings.items()):
             self._refuse(-1, None)
+        self.check_captured()
         if not self._busy.acquire(False):
             self._refuse(-2, None)
         try:
             return call(*args)
         finally:
             self._busy.release()
+
+    def captured_changed(self) -> str | None:
+        """Which array loss_fn holds, or which name it reads, has changed since the step was derived, and how
+        (None: none)."""
+        for c in self.captured:
+            how = c.changed()
+            if how is not None:
+                return f"the array {c.name} that loss_fn captured {how}"
+        for b in self.bindings:
+            if b.read() is not b.value:  # type: ignore[misc]  # (every watched name has a read)
+                return f"the name '{b.name}' that loss_fn reads was assigned another value"
+        return None
+
+    def check_captured(self) -> None:
+        changed = self.captured_changed()
+        if changed is not None:
+            raise DeriveError(f"derive: {changed} since the step was derived; an array or number loss_fn "
+                              f"captures (from a closure, a global or an object) is a constant of the step, as it was "
+                              f"then: derive again (fit does so itself when a record callback changes one), or make "
+                              f"it a Tensor and assign its .data: a data input is read at every call")
 
     def __call__(self) -> float:
         """One step (forward, backward, update if any); returns the loss as a float (`am.trace`'s replay)."""
@@ -1303,6 +1612,25 @@ class Derived:
     def __repr__(self) -> str:
         return (f"Derived({len(self.params)} params, {len(self.data)} data inputs, {self.nodes} ops, "
                 f"{self.calls} lines per step, {self.buffer_bytes} bytes of buffers)")
+
+
+def _fed_array(t: Tensor, stack: Any) -> np.ndarray:
+    """Samples fed to `t` as an array of its dtype, refused where that would change a value: fractions fed
+    to integer positions or labels, values other than 0 and 1 to a mask, a float64 batch to a float32 input."""
+    stack = np.asarray(stack)
+    what = f"run: feed for '{t.name or 'a data input'}' (shape {t.shape}, {t.dtype})"
+    if stack.dtype.kind not in "biuf":
+        raise TypeError(f"{what} has dtype {stack.dtype}; expected numbers")
+    if t.dtype.kind in "iu" and not (stack.dtype.kind in "biu" and np.can_cast(stack.dtype, t.dtype, "safe")):
+        raise TypeError(f"{what} has dtype {stack.dtype}; the input holds {t.dtype} (positions or class indices), and "
+                        f"casting would change values: feed integers of a dtype that fits in {t.dtype}")
+    if t.dtype.kind == "f" and stack.dtype.kind == "f" and not np.can_cast(stack.dtype, t.dtype, "safe"):
+        raise TypeError(f"{what} has dtype {stack.dtype}; the input holds {t.dtype}, and casting would round: feed "
+                        f"{t.dtype} (stack.astype(np.{t.dtype}))")
+    if getattr(t, "_from_booleans", False) and stack.dtype.kind != "b" and not np.all((stack == 0) | (stack == 1)):
+        raise ValueError(f"{what} is a mask (made from booleans) but the feed has values other than 0 and 1; feed "
+                         f"booleans")
+    return np.asarray(stack, dtype=t.dtype)
 
 
 def derive(loss_fn: Callable[..., Any], params: Mapping[str, Tensor] | Sequence[Tensor],

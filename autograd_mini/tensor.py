@@ -38,7 +38,7 @@ class _ThreadState(threading.local):
     """Per-thread settings (class attributes are each new thread's defaults). Grad mode and scope
     are one tuple, so an op reads both with one thread-local lookup (each lookup costs, and every op makes one)."""
     mode: tuple[bool, str | None] = (True, None)  # (grad enabled, dotted name of the module being called)
-    on_constant: Callable[[Any, bool], None] | None = None
+    on_constant: Callable[[Any, bool, Any], None] | None = None
     on_value_read: Callable[[Any, str], None] | None = None
     on_untracked_op: Callable[[Any], None] | None = None  # tracing: an op result that records no gradient
 
@@ -92,13 +92,14 @@ def scope(name: str) -> contextlib.AbstractContextManager:
 
 
 @contextlib.contextmanager
-def recording(on_constant: Callable[[Any, bool], None] | None = None,
+def recording(on_constant: Callable[[Any, bool, Any], None] | None = None,
               on_value_read: Callable[[Any, str], None] | None = None,
               on_untracked_op: Callable[[Any], None] | None = None) -> Iterator[None]:
     """Hooks for a caller that records what a function does (am.trace), in this thread only.
 
-    `on_constant(tensor, from_python_number)` is called for every constant an op makes from a
-    number or an array, and for every Tensor constructed; `on_value_read(tensor, how)` whenever the
+    `on_constant(tensor, from_python_number, source)` is called for every constant an op makes from a
+    number or an array, and for every Tensor constructed (`source`: the array it was made from, which
+    its own array may be a converted copy of; None for a number); `on_value_read(tensor, how)` whenever the
     value of a tensor is read as Python or NumPy data (`how` is 'bool', 'float', 'int', 'item',
     'data', 'numpy' (also for np.asarray), a comparison such as '>', or the name of a library
     function that reads values, such as 'sort'): for every tensor while `on_untracked_op` is set,
@@ -193,6 +194,7 @@ class Tensor(ArithmeticMixin, InPlaceMixin, ElementwiseMixin, ReduceMixin, Movem
     __array_priority__ = 1000
 
     def __init__(self, data: Any, requires_grad: bool = False, name: str | None = None) -> None:
+        source = data
         if isinstance(data, Tensor):
             if data.requires_grad:
                 warnings.warn("Tensor(t): t requires grad, and the new tensor copies its values without its graph "
@@ -211,7 +213,7 @@ class Tensor(ArithmeticMixin, InPlaceMixin, ElementwiseMixin, ReduceMixin, Movem
         self._parents: tuple[Tensor, ...] | None = ()
         self._params: dict | None = None
         if _recordings and _state.on_constant is not None:
-            _state.on_constant(self, False)  # made by the recorded function: a constant of it
+            _state.on_constant(self, False, source)  # made by the recorded function: a constant of it
 
     @staticmethod
     def _from_op(data: np.ndarray, op: Op | None, parents: tuple, params: dict | None) -> Tensor:
@@ -663,7 +665,7 @@ def constant(value: Any, dtype: Any = np.float64) -> Tensor:
     if _recordings:
         hook = _state.on_constant
         if hook is not None:
-            hook(t, from_number)
+            hook(t, from_number, None if from_number else value)
     return t
 
 
@@ -673,7 +675,7 @@ def constant_positions(positions: Any) -> Tensor:
     if _recordings:
         hook = _state.on_constant
         if hook is not None:
-            hook(t, False)
+            hook(t, False, positions)
     return t
 
 

@@ -14,7 +14,8 @@ What is read anew at every call: each parameter's array, and the array of every 
 `loss_fn` uses but did not create, however it reaches it (through data-only ops such as `X.T.T`,
 or a data tensor that requires grad): assign `x.data = next_batch` to feed new data.
 Constants `loss_fn` creates itself and arrays it captures (listed on `.constants`) are fixed at
-trace time. Shapes and dtypes are fixed too: a call refuses, naming the tensor, when one changes.
+trace time; a captured array changed in place since is refused at the next call (derive again).
+Shapes and dtypes are fixed too: a call refuses, naming the tensor, when one changes.
 Masks (`x > 0`), `where`'s condition, sort orders, argmax positions, class labels and Tensor clip
 bounds are ops recomputed at every call. A value Python reads while tracing (`if (x > 0).any()`,
 `.item()`, `t.numpy()`, a Tensor index) raises a `TraceWarning`: the step would keep it.

@@ -154,8 +154,11 @@ def fit(model: Module, loss_fn: Callable[[Tensor, Any], Tensor], optimizer: Any,
             values = record(StepInfo(epoch, output, loss, directions(), model))  # type: ignore[misc]
             if values:
                 history.append(**values)
-            if compiled_from is not None and _settings_changed(optimizer, compiled_from):
-                epoch_fn, compiled_from = make_epoch()  # the record changed the SGD settings compiled in
+            derived = getattr(epoch_fn, "derived", None)
+            if ((compiled_from is not None and _settings_changed(optimizer, compiled_from))
+                    or (derived is not None and derived.captured_changed())):
+                # the record changed the SGD settings compiled in, or an array loss_fn captures
+                epoch_fn, compiled_from = make_epoch()
         if printing:
             info_loss = loss() if callable(loss) else loss
             progress.update(epoch + 1, float(np.mean(info_loss)), time.perf_counter() - start)  # type: ignore[union-attr]
@@ -264,6 +267,7 @@ def _compiled_epoch(model: Module, loss_fn: Callable, optimizer: Any, X: Any, y:
                 optimizer.step()
             return output, step.loss_array, directions
     epoch.backend = step.backend  # type: ignore[attr-defined]
+    epoch.derived = step  # type: ignore[attr-defined]
     if fused:  # what the step has compiled in, so that fit can tell when a record callback changes it
         epoch.fused_settings = _sgd_settings(optimizer)  # type: ignore[attr-defined]
     return epoch

@@ -225,7 +225,7 @@ def test_fit_compiles_clip_with_array_bounds_and_matches_eager():
 
 # ---- randomness and side effects ------------------------------------------------------------------------------
 
-def test_loss_fn_runs_once_and_np_random_draws_are_refused():
+def test_loss_fn_runs_twice_and_np_random_draws_are_refused():
     w = am.Tensor(rng.normal(size=3), requires_grad=True)
     X = am.Tensor(rng.normal(size=(4, 3)))
     calls = []
@@ -234,7 +234,7 @@ def test_loss_fn_runs_once_and_np_random_draws_are_refused():
         calls.append(1)
         return ((X @ w) ** 2).sum()
     derive(counted, [w])
-    assert len(calls) == 1
+    assert len(calls) == 2  # (recorded twice: the two recordings must make the same constants)
     with pytest.raises(DeriveError, match="random"):
         derive(lambda w: ((X @ w) * (np.random.rand(4) > 0.5)).sum(), [w])
 
@@ -248,7 +248,7 @@ def test_derive_changes_no_user_tensor():
         seen.append(X.requires_grad)
         return ((X @ w) ** 2).sum()
     derive(loss_fn, [w])
-    assert seen == [False] and not X.requires_grad
+    assert seen == [False, False] and not X.requires_grad
 
 
 # ---- the optimizer's settings -----------------------------------------------------------------------------------
@@ -349,3 +349,36 @@ def test_data_assigned_as_a_list_feeds_a_derived_step():
     step = derive(loss_fn, [w])
     X.data = [[1, 2], [3, 4], [5, 6]]
     assert_step_is_eager(step, loss_fn, [w])
+
+
+def test_a_product_of_one_by_one_matrices_keeps_eagers_signed_zero():
+    # np.dot multiplies (1, 1) @ (1, 1) directly (1 * -0.0 = -0.0), np.matmul adds the product to 0 (+0.0)
+    w = am.Tensor([[1.0]], requires_grad=True)
+    X = am.Tensor([[1.0]])
+    loss_fn = lambda w: (X @ w.T * -0.0).sum()  # noqa: E731
+    step = am.trace(loss_fn, [w])
+    step()
+    compiled = w.grad.copy()
+    w.grad = None
+    loss_fn(w).backward()
+    assert np.signbit(compiled) == np.signbit(w.grad) and not np.signbit(w.grad)
+
+
+def test_a_sums_gradient_has_eagers_layout_so_later_sums_add_in_eagers_order():
+    # the gradient of a full sum is a filled array in eager mode; recorded, it was a zero-stride view, so
+    # `g * (w.T - m)` took w.T's (F) layout instead of g's (C) and the sum for m's gradient added in another order
+    w = am.Tensor(rng.normal(size=(4, 4)), requires_grad=True)
+    loss_fn = lambda w: ((w.T - w.T.mean()) ** 2).sum()  # noqa: E731
+    step = am.trace(loss_fn, [w])
+    for _ in range(20):
+        w.data = rng.normal(size=(4, 4))
+        assert_step_is_eager(step, loss_fn, [w])
+
+
+def test_the_plain_equations_write_a_uniform_matrix_in_a_product_as_a_matrix():
+    # np.matmul is a ufunc too (with a core signature): the gradient of a sum, a matrix of ones, was written `1.0 @ w.T`
+    w = am.Tensor(rng.normal(size=(3, 3)), requires_grad=True, name="w")
+    step = derive(lambda w: (w @ w).sum(), [w])
+    loss, grads = step.equations_function(w.data.copy())
+    step.function()
+    assert loss == step.loss() and np.array_equal(grads[0], w.grad)

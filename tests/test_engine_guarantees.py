@@ -105,7 +105,7 @@ def test_recording_hooks_see_constants_and_value_reads_of_their_own_thread_only(
     w = am.Tensor([1.0, -2.0], requires_grad=True, name="w")
     plain = am.Tensor([3.0, 4.0])
     constants, reads = [], []
-    with recording(on_constant=lambda t, number: constants.append(number),
+    with recording(on_constant=lambda t, number, source: constants.append(number),
                    on_value_read=lambda t, how: reads.append((t.name, how))):
         y = w * 2.0 + np.array([1.0, 1.0])
         # (np.asarray(w): refused)

@@ -177,6 +177,9 @@ def test_an_unused_parameter_gets_a_zero_gradient():
     step = am.trace(lambda w, u: (w * w).sum(), [w, unused])
     assert step() == 3.0
     assert np.array_equal(w.grad, 2 * np.ones(3)) and np.array_equal(unused.grad, np.zeros(2))
+    unused.grad += 1.0  # (a training loop adding weight decay to every .grad: the next step's zeros are zeros)
+    step()
+    assert np.array_equal(unused.grad, np.zeros(2))
 
 
 def test_a_replay_builds_no_tensors():

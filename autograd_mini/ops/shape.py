@@ -37,7 +37,9 @@ def _scatter_array(g: np.ndarray, index: Any, shape: tuple) -> np.ndarray:
 _scatter = _poly(_scatter_array, lambda g, index, shape: scatter(g, index=index, shape=shape))
 
 
-broadcast_to_op: Op = Op("broadcast_to", lambda x, shape: np.broadcast_to(x, shape),
+# (its forward is the array path's own, so that a recorded gradient (create_graph, a compiled step) has
+# the layouts eager's has: a small broadcast of a scalar is a filled array there, and results follow it)
+broadcast_to_op: Op = Op("broadcast_to", _broadcast_array,
                      lambda g, ans, x, shape: (g,))  # the engine sums g back to x's shape
 reshape_op = Op("reshape", lambda x, shape: np.reshape(x, shape), lambda g, ans, x, shape: (g.reshape(x.shape),))
 transpose_op = Op("transpose", lambda x, axes=None: np.transpose(x, axes),
