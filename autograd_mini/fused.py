@@ -26,6 +26,7 @@ same program loads the machine code instead of compiling it; a changed program i
 from __future__ import annotations
 
 import hashlib
+import math
 import importlib.util
 import os
 import sys
@@ -35,7 +36,7 @@ from typing import Any, Callable, Mapping
 
 import numpy as np
 
-from . import ops
+from . import ops, ops_numpy
 from .tensor import Tensor, mark_written
 
 # NumPy ufuncs whose numba versions compute the same function (element-wise, float64)
@@ -65,6 +66,38 @@ def sigmoid(x):
 def sigmoid1(v):
     """sigmoid of one number (the op table's, as above)."""
     return math.exp(v) if v < -709.0 else 1.0 / (1.0 + math.exp(-v))
+
+
+@numba.njit(cache=True)
+def softplus1(v):
+    """log(1 + e^v) as the op table computes it, NumPy's logaddexp(0, v) (exact at 0 and the infinities)."""
+    if v == 0.0:
+        return math.log(2.0)
+    if v < 0.0:
+        return math.log1p(math.exp(v))
+    if v > 0.0:
+        return v + math.log1p(math.exp(-v))
+    return v - v  # NaN
+
+
+@numba.njit(cache=True)
+def log_softmax_into(x, out):
+    """out[i] = x[i] - max(x[i]) - log(sum(exp(x[i] - max(x[i])))) for each row i of 2-D arrays, as the
+    op table computes it (the max a NaN where the row has one, as np.max)."""
+    for i in range(x.shape[0]):
+        top = x[i, 0]
+        for j in range(1, x.shape[1]):
+            if x[i, j] > top or x[i, j] != x[i, j]:
+                top = x[i, j]
+                if top != top:
+                    break
+        total = 0.0
+        for j in range(x.shape[1]):
+            out[i, j] = x[i, j] - top
+            total += math.exp(out[i, j])
+        log_total = math.log(total)
+        for j in range(x.shape[1]):
+            out[i, j] -= log_total
 
 
 @numba.njit(cache=True)
@@ -167,7 +200,7 @@ class Lowering:
         if v.kind == "const":
             rate = any(v is r for r in self.program.rates)
             if v.array.ndim == 0 and v.dtype == np.float64 and not rate:
-                return repr(float(v.array))
+                return _number(float(v.array))
             if not any(v is c for c in self.constants):
                 self.constants.append(v)
             return f"{v.name}[0]" if v.array.ndim == 0 else v.name  # (0-d: passed as one entry)
@@ -180,7 +213,8 @@ class Lowering:
         no output, and whose user runs on the same side of the update (a loss-only line runs after it)."""
         users = self.users.get(id(v), [])
         return (v.into is None and id(v) not in self.outputs and len(users) == 1
-                and (id(users[0]) in self.in_tail) == (id(v) in self.in_tail) and self.expression(v)[1])
+                and (id(users[0]) in self.in_tail) == (id(v) in self.in_tail) and _writes_into(v) is None
+                and self.expression(v)[1])
 
     def expression(self, v: Any) -> tuple[str, bool]:
         """(the expression computing v from its arguments, whether it is element-wise)."""
@@ -205,7 +239,7 @@ class Lowering:
                 lines += _loops(v.into.shape, subtract)
             elif self.inline(v):
                 continue
-            elif _scalar_form(v) is not None or _is_product(v):
+            elif _scalar_form(v) is not None or _writes_into(v) is not None:
                 lines += self.into_work(v)
             else:
                 lines.append(f"{v.name} = {self.expression(v)[0]}")
@@ -218,8 +252,9 @@ class Lowering:
         size = int(np.prod(v.shape))
         lines = [f"{v.name} = _work[{self.work_size}:{self.work_size + size}].reshape({tuple(v.shape)!r})"]
         self.work_size += size
-        if _is_product(v):
-            return lines + [f"dot_into({self.text(v.args[0])}, {self.text(v.args[1])}, {v.name})"]
+        writes = _writes_into(v)
+        if writes is not None:
+            return lines + [writes([self.text(a) for a in v.args], v.name)]
         return lines + _loops(v.shape, lambda i: f"{v.name}[{', '.join(i)}] = {self.scalar(v, i, v.shape, True)}")
 
     def scalar(self, v: Any, index: list[str], shape: tuple, own: bool = False) -> str:
@@ -236,6 +271,15 @@ class Lowering:
         return f"{text}[{', '.join(index)}]" if len(v.shape) else text
 
 
+def _number(x: float) -> str:
+    """A float as source text: repr, except inf and nan, whose repr is a name the module does not have."""
+    if math.isnan(x):
+        return "math.nan"
+    if math.isinf(x):
+        return "math.inf" if x > 0 else "-math.inf"
+    return repr(x)
+
+
 def _loops(shape: tuple, line: Callable[[list[str]], str]) -> list[str]:
     """Nested loops over `shape` around `line(indices)`."""
     index = [f"_i{d}" for d in range(len(shape))]  # (no value's name starts with "_")
@@ -249,8 +293,16 @@ def _broadcast_index(own: tuple, index: list[str], shape: tuple) -> list[str]:
     return [("0" if n == 1 and shape[lead + d] != 1 else index[lead + d]) for d, n in enumerate(own)]
 
 
-def _is_product(v: Any) -> bool:
-    return v.op.forward is np.matmul and len(v.shape) == 2 and all(len(a.shape) == 2 for a in v.args)
+def _writes_into(v: Any) -> Callable[[list[str], str], str] | None:
+    """For a value computed by a helper that writes into a given array (its slice of `work`): the line
+    calling it, from the arguments' texts and the array's name; None for the others."""
+    if v.op.forward is np.matmul and len(v.shape) == 2 and all(len(a.shape) == 2 for a in v.args):
+        return lambda a, out: f"dot_into({a[0]}, {a[1]}, {out})"
+    if v.op is ops.log_softmax and len(v.shape) and v.params.get("axis", -1) % len(v.shape) == len(v.shape) - 1:
+        rows = (-1, v.shape[-1])  # (the last axis: every other one is a row)
+        return lambda a, out: (f"log_softmax_into(np.ascontiguousarray({a[0]}).reshape({rows}), "
+                               f"{out}.reshape({rows}))")
+    return None
 
 
 def _scalar_form(v: Any) -> Callable[[Any, list], str] | None:
@@ -297,28 +349,65 @@ def _lower(v: Any, a: list[str]) -> tuple[str, bool]:
 
 def _power(v: Any, a: list, shapes: list) -> tuple[str, bool]:
     if len(a) == 2:
-        return f"{a[0]} ** {a[1]}", True
-    exponent = v.params.get("exponent", next(iter(v.params.values()), None))
+        fixed = v.args[1].kind == "const" and v.args[1].array.ndim == 0
+        if not fixed:
+            return f"{a[0]} ** {a[1]}", True
+        exponent = v.args[1].array.item()
+    else:
+        exponent = v.params.get("exponent", next(iter(v.params.values()), None))
     if not isinstance(exponent, (int, float)):
         raise Unsupported(f"pow with a {type(exponent).__name__} exponent has no fused lowering")
-    return (a[0] if exponent == 1 else f"{a[0]} ** {float(exponent)!r}"), True
+    if exponent == 1:
+        return a[0], True
+    if exponent == 0.5:  # NumPy's power (eager's op) takes sqrt here: -0.0 stays -0.0 and -inf gives NaN,
+        return f"np.sqrt({a[0]})", True  # where numba's pow gives 0.0 and inf
+    return f"{a[0]} ** {_number(float(exponent))}", True
+
+
+_ORDER = {">", ">=", "<", "<="}
 
 
 def _compare(v: Any, a: list, shapes: list) -> tuple[str, bool]:
     rule = v.params["rule"]
     if rule == "share":
         return f"np.where({a[0]} > {a[1]}, 1.0, np.where({a[0]} == {a[1]}, 0.5, 0.0))", True
-    return f"np.where({a[0]} {rule} {a[1]}, 1.0, 0.0)", True
+    if rule in _ORDER:
+        return f"np.where({a[0]} {rule} {a[1]}, 1.0, 0.0)", True
+    if rule in (">= or y NaN", "<= or y NaN"):
+        return f"np.where(({a[0]} {rule[:2]} {a[1]}) | np.isnan({a[1]}), 1.0, 0.0)", True
+    raise Unsupported(f"compare with rule {rule!r} (of '{v.name}') has no fused lowering")
+
+
+def _compare_scalar(v: Any, a: list) -> str:
+    rule = v.params["rule"]
+    if rule == "share":
+        return f"1.0 if {a[0]} > {a[1]} else (0.5 if {a[0]} == {a[1]} else 0.0)"
+    if rule in _ORDER:
+        return f"1.0 if {a[0]} {rule} {a[1]} else 0.0"
+    if rule in (">= or y NaN", "<= or y NaN"):
+        return f"1.0 if ({a[0]} {rule[:2]} {a[1]} or {a[1]} != {a[1]}) else 0.0"
+    raise Unsupported(f"compare with rule {rule!r} (of '{v.name}') has no fused lowering")
 
 
 def _matmul(v: Any, a: list, shapes: list) -> tuple[str, bool]:
     ndims = tuple(len(s) for s in shapes)
     if ndims == (2, 2):
         return f"dot({a[0]}, {a[1]})", False
+    if ndims in ((1, 2), (2, 1), (1, 1)):  # NumPy's rule: a 1-D operand is a row (left) or a column (right)
+        left = f"np.ascontiguousarray({a[0]}).reshape((1, {shapes[0][0]}))" if ndims[0] == 1 else a[0]
+        right = f"np.ascontiguousarray({a[1]}).reshape(({shapes[1][0]}, 1))" if ndims[1] == 1 else a[1]
+        product = f"dot({left}, {right})"
+        return (f"{product}[0, 0]" if ndims == (1, 1) else f"{product}.reshape({v.shape!r})"), False
     if set(ndims) <= {2, 3} and len(v.shape) == 3:
         lifted = [f"np.ascontiguousarray({x}).reshape((1,) + {x}.shape)" if n == 2 else x for x, n in zip(a, ndims)]
         return f"matmul3({lifted[0]}, {lifted[1]})", False
     raise Unsupported(f"matmul of shapes {shapes[0]} and {shapes[1]} has no fused lowering (2-D and 3-D only)")
+
+
+def _log_softmax(v: Any, a: list, shapes: list) -> tuple[str, bool]:
+    """Reached only for an axis other than the last: statements() writes the last one into its work slice."""
+    raise Unsupported(f"log_softmax over axis {v.params.get('axis', -1)} of shape {v.shape} (of '{v.name}') has "
+                      f"no fused lowering (the last axis only)")
 
 
 def _sum(v: Any, a: list, shapes: list) -> tuple[str, bool]:
@@ -366,6 +455,9 @@ _LOWERINGS: dict[Any, Callable[[Any, list, list], tuple[str, bool]]] = {
                                       False),
     id(ops.relu): lambda v, a, s: (f"np.maximum({a[0]}, 0.0)", True),
     id(ops.compare): _compare,
+    id(ops.softplus): lambda v, a, s: (f"np.logaddexp(0.0, {a[0]})", True),
+    id(ops_numpy.where_op): lambda v, a, s: (f"np.where({a[0]} != 0, {a[1]}, {a[2]})", False),
+    id(ops.log_softmax): _log_softmax,
     id(ops.sum_op): _sum,
     id(ops.mean_op): _mean,
     id(ops.broadcast_to): _broadcast,
@@ -380,9 +472,9 @@ _SCALAR: dict[Any, Callable[[Any, list], str]] = {
     id(ops.power): lambda v, a: _power(v, a, [])[0],
     id(ops.sigmoid): lambda v, a: f"sigmoid1({a[0]})",
     id(ops.relu): lambda v, a: f"np.maximum({a[0]}, 0.0)",
-    id(ops.compare): lambda v, a: (f"1.0 if {a[0]} > {a[1]} else (0.5 if {a[0]} == {a[1]} else 0.0)"
-                                   if v.params["rule"] == "share"
-                                   else f"1.0 if {a[0]} {v.params['rule']} {a[1]} else 0.0"),
+    id(ops.compare): _compare_scalar,
+    id(ops.softplus): lambda v, a: f"softplus1({a[0]})",
+    id(ops_numpy.where_op): lambda v, a: f"{a[1]} if {a[0]} else {a[2]}",
     id(ops.broadcast_to): lambda v, a: a[0],
     "copy": lambda v, a: a[0],
     "zero_where": lambda v, a: f"0.0 if {a[1]} else {a[0]}",
@@ -415,7 +507,8 @@ def module_text(lowering: Lowering) -> tuple[str, list[str], list[str]]:
     loop += ["    wanted = (s + 1) % every == 0", f"    loss = body({', '.join(args)}, wanted, s == n - 1)",
              "    if wanted:", "        losses[k] = loss", "        k += 1", "return loss"]
     helpers = load(HELPERS)  # compiled once for every program
-    imports = f"from {helpers.__name__} import dot, dot_into, matmul3, sigmoid, sigmoid1"
+    imports = (f"from {helpers.__name__} import dot, dot_into, log_softmax_into, matmul3, sigmoid, sigmoid1, "
+               "softplus1")
     text = (f"import math\nimport numpy as np\nimport numba\n{imports}\n\n"
             + _njit("body", args + ["wanted", "final"], body)
             + _njit("loop", ["n", "every"] + loop_args + ["losses"], loop))

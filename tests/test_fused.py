@@ -277,3 +277,68 @@ def test_a_fused_step_keeps_the_numpy_programs_checks_settings_and_one_thread_at
     finally:
         release.set()
         worker.join()
+
+
+# ---- regressions: constants, sqrt, positions ---------------------------------------------------------------
+
+def twin_steps(loss_fn, make, backend="numba", lr=0.1):
+    """The same step derived twice from fresh parameters (`make()`): on the NumPy program and on `backend`."""
+    slow_params, fast_params = make(), make()
+    slow = derive(lambda *p: loss_fn(*p), slow_params, update=SGD(slow_params, lr=lr))
+    fast = derive(lambda *p: loss_fn(*p), fast_params, update=SGD(fast_params, lr=lr), backend=backend)
+    return slow, fast, slow_params, fast_params
+
+
+def test_infinite_and_nan_constants_are_written_as_math_names():
+    """repr(inf) is `inf`, a name the generated module does not have (it failed to compile: a silent
+    fallback under "auto"); NaN likewise."""
+    def make():
+        return [am.Tensor(np.linspace(-1, 1, 12).reshape(3, 4), requires_grad=True, name="w"),
+                am.Tensor(np.linspace(-2, 2, 4), requires_grad=True, name="b")]
+
+    def loss_fn(w, b):
+        return (am.minimum(w, np.inf) + am.maximum(w, -np.inf)).square().sum() + am.maximum(b, np.nan).sum()
+    slow, fast, slow_params, fast_params = twin_steps(loss_fn, make)
+    assert fast.backend == "numba", fast.fallback_reason
+    assert "math.inf" in fast.fused.source and "math.nan" in fast.fused.source
+    with np.errstate(invalid="ignore"):
+        losses = fast.run(5)
+        assert_close(losses, slow.run(5), "losses")
+    assert np.all(np.isnan(losses))
+    for p, q in zip(slow_params, fast_params):
+        assert_close(q.data, p.data, "params")
+
+
+def test_a_square_root_power_is_numpys_sqrt_bit_for_bit():
+    """np.power(x, 0.5), eager's op, is sqrt: -0.0 gives -0.0 (1 / it is -inf) where pow gives +0.0."""
+    x = am.Tensor(np.array([-0.0, 4.0, 9.0]), name="x")
+
+    def make():
+        return [am.Tensor(np.array([1.0, 2.0, 3.0]), requires_grad=True, name="w")]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        slow, fast, slow_params, fast_params = twin_steps(lambda w: (w / x ** 0.5).sum(), make)
+        assert fast.backend == "numba", fast.fallback_reason
+        slow.function()
+        fast.function()
+        assert slow.loss() == fast.loss() == -np.inf
+    assert np.array_equal(fast_params[0].grad, slow_params[0].grad) and fast_params[0].grad[0] == -np.inf
+
+
+def test_positions_are_recomputed_at_every_step():
+    """argsort and argmax positions change as the parameters train; a fused step must recompute them
+    (or fall back saying so), never keep the recorded ones as constants."""
+    weights = am.Tensor(np.arange(1.0, 5.0))
+
+    def make():
+        return [am.Tensor(np.array([[0.3, -0.2, 0.1, 0.0], [1.0, 0.5, -1.0, 0.2]]), requires_grad=True, name="w")]
+
+    def loss_fn(w):
+        ordered = am.take_along_axis(w, am.argsort(w, axis=1), axis=1)
+        top = am.take_along_axis(w, am.argmax(w, axis=1)[:, None], axis=1)
+        return (ordered * weights).sum() + top.square().sum()
+    slow, fast, slow_params, fast_params = twin_steps(loss_fn, make, backend="auto", lr=0.3)
+    assert fast.backend == "numba" or "argsort" in fast.fallback_reason or "argmax" in fast.fallback_reason
+    losses = slow.run(40, 1)
+    assert len(set(np.round(np.diff(losses), 9))) > 1  # the positions did change while training
+    assert_close(fast.run(40, 1), losses, "losses")
+    assert_close(fast_params[0].data, slow_params[0].data, "w")
