@@ -44,6 +44,11 @@ _UFUNCS = {"add", "subtract", "multiply", "divide", "true_divide", "negative", "
            "sign", "absolute", "maximum", "minimum", "sqrt", "reciprocal", "sin", "cos", "log1p", "expm1", "power"}
 _INFIX = {"add": "+", "subtract": "-", "multiply": "*", "divide": "/", "true_divide": "/"}
 _SMALL_PRODUCT = 4096  # multiply-adds below which a product runs as loops rather than a BLAS call
+# Entries from which an element-wise value whose op is a transcendental function runs as NumPy's own
+# ufunc (inside `numba.objmode`): NumPy's are vectorised (SIMD), numba's call libm once per entry, and
+# above this size that difference outweighs the call's few microseconds.
+_LARGE = 8192
+_TRANSCENDENTAL = {"exp", "log", "tanh", "sin", "cos", "log1p", "expm1", "power"}
 
 _HELPERS = '''\
 import math
@@ -106,7 +111,7 @@ def dot_into(a, b, out):
     n, k = a.shape
     m = b.shape[1]
     if n * k * m > SMALL_PRODUCT:
-        out[:] = np.dot(np.ascontiguousarray(a), np.ascontiguousarray(b))
+        np.dot(a, b, out)  # (BLAS reads a transpose, F-contiguous, as it is: no copy)
         return
     for i in range(n):
         for j in range(m):
@@ -212,7 +217,7 @@ class Lowering:
         """Written into its one user's expression (fused into its loop): an element-wise value that is
         no output, and whose user runs on the same side of the update (a loss-only line runs after it)."""
         users = self.users.get(id(v), [])
-        return (v.into is None and id(v) not in self.outputs and len(users) == 1
+        return (v.into is None and id(v) not in self.outputs and len(users) == 1 and not _in_numpy(v)
                 and (id(users[0]) in self.in_tail) == (id(v) in self.in_tail) and _writes_into(v) is None
                 and self.expression(v)[1])
 
@@ -239,6 +244,8 @@ class Lowering:
                 lines += _loops(v.into.shape, subtract)
             elif self.inline(v):
                 continue
+            elif _in_numpy(v):
+                lines += self.numpy_call(v)
             elif _scalar_form(v) is not None or _writes_into(v) is not None:
                 lines += self.into_work(v)
             else:
@@ -256,6 +263,19 @@ class Lowering:
         if writes is not None:
             return lines + [writes([self.text(a) for a in v.args], v.name)]
         return lines + _loops(v.shape, lambda i: f"{v.name}[{', '.join(i)}] = {self.scalar(v, i, v.shape, True)}")
+
+    def numpy_call(self, v: Any) -> list[str]:
+        """v's lines: NumPy's ufunc itself, writing into v's slice of `work` (a large transcendental value)."""
+        size = int(np.prod(v.shape))
+        lines = [f"{v.name} = _work[{self.work_size}:{self.work_size + size}].reshape({tuple(v.shape)!r})"]
+        self.work_size += size
+        ufunc = v.op.forward.__name__
+        if len(v.args) == 1 and self.text(v.args[0]) != v.args[0].name:  # an inlined argument: computed by the
+            def fill(i: list[str]) -> str:  # loops into v's slice first (no temporary array), then the ufunc in place
+                return f"{v.name}[{', '.join(i)}] = {self.scalar(v.args[0], i, v.shape)}"
+            return lines + _loops(v.shape, fill) + ["with numba.objmode():", f"    np.{ufunc}({v.name}, out={v.name})"]
+        args = ", ".join(self.text(a) for a in v.args)  # (an argument inlined here is a NumPy expression too)
+        return lines + ["with numba.objmode():", f"    np.{ufunc}({args}, out={v.name})"]
 
     def scalar(self, v: Any, index: list[str], shape: tuple, own: bool = False) -> str:
         """v's entry at `index` (the loop indices over `shape`, which v broadcasts to): its element-wise
@@ -291,6 +311,12 @@ def _broadcast_index(own: tuple, index: list[str], shape: tuple) -> list[str]:
     """The index into an array of shape `own` that NumPy's broadcasting reads at `index` of `shape`."""
     lead = len(shape) - len(own)
     return [("0" if n == 1 and shape[lead + d] != 1 else index[lead + d]) for d, n in enumerate(own)]
+
+
+def _in_numpy(v: Any) -> bool:
+    """Computed by NumPy's own ufunc: a large value of a transcendental ufunc (see _LARGE)."""
+    forward = v.op.forward
+    return isinstance(forward, np.ufunc) and forward.__name__ in _TRANSCENDENTAL and int(np.prod(v.shape)) >= _LARGE
 
 
 def _writes_into(v: Any) -> Callable[[list[str], str], str] | None:

@@ -19,6 +19,7 @@ pytest.importorskip("numba", reason="the fused back end needs numba (pip install
 
 import autograd_mini as am  # noqa: E402
 from autograd_mini import derivation, fused  # noqa: E402
+from autograd_mini.app.experiments import all_experiments  # noqa: E402
 from autograd_mini.derivation import derive  # noqa: E402
 from autograd_mini.losses import half_sse  # noqa: E402
 from models import doc002  # noqa: E402
@@ -347,3 +348,46 @@ def test_positions_are_recomputed_at_every_step():
     assert len(set(np.round(np.diff(losses), 9))) > 1  # the positions did change while training
     assert_close(fast.run(40, 1), losses, "losses")
     assert_close(fast_params[0].data, slow_params[0].data, "w")
+
+
+# ---- every experiment's step ---------------------------------------------------------------------------------
+
+def experiment_step(case, backend):
+    names = list(case.params)
+    params = {n: am.Tensor(np.array(case.params[n], dtype=float), requires_grad=True, name=n) for n in names}
+    with np.errstate(all="ignore"):
+        step = derive(lambda *ps: case.loss_fn(dict(zip(names, ps))), params,
+                      update=SGD(list(params.values()), lr=0.01), backend=backend)
+    return step, params
+
+
+@pytest.mark.parametrize("name", [name for name, e in all_experiments().items() if e.audit_case is not None])
+def test_every_experiments_step_fused_equals_the_numpy_program(name):
+    """Each experiment's loss with an SGD update, 300 steps in one compiled call against the NumPy program."""
+    case = all_experiments()[name].audit_case()
+    (slow, slow_params), (fast, fast_params) = experiment_step(case, "numpy"), experiment_step(case, "numba")
+    assert fast.backend == "numba", fast.fallback_reason
+    scale = magnitude(lambda *ps: case.loss_fn(dict(zip(slow_params, ps))), list(slow_params.values()))
+    with np.errstate(all="ignore"):
+        assert_close(fast.run(300, 10), slow.run(300, 10), "losses", scale)
+    for n in slow_params:
+        assert_close(fast_params[n].data, slow_params[n].data, n, scale)
+        assert_close(fast_params[n].grad, slow_params[n].grad, f"d_{n}", scale)
+
+
+def test_the_digits_mlp_fused_equals_the_numpy_program():
+    """W2 (the digits MLP, the large arrays: products through BLAS, tanh and exp through NumPy's own ufuncs
+    inside numba.objmode, log_softmax in a loop) over 30 steps."""
+    from benchmarks.w2 import _am_w2, w2_problem
+    problem = w2_problem()
+    steps = []
+    for backend in ("numpy", "numba"):
+        _, params, loss_fn = _am_w2(problem)
+        steps.append((derive(loss_fn, params, update=SGD(params, lr=problem.lr), backend=backend), params))
+    (slow, slow_params), (fast, fast_params) = steps
+    assert fast.backend == "numba", fast.fallback_reason
+    assert "objmode" in fast.fused.source
+    assert_close(fast.run(30, 3), slow.run(30, 3), "losses")
+    for p, q in zip(slow_params, fast_params):
+        assert_close(q.data, p.data, "params")
+        assert_close(q.grad, p.grad, "gradients")
