@@ -517,27 +517,35 @@ def module_text(lowering: Lowering) -> tuple[str, list[str], list[str]]:
     ones do neither (the loss-only lines and the copies out are a good part of a small step)."""
     program, plan = lowering.program, lowering.plan
     main, tail = lowering.statements()
-    outputs = [(f"out_{program.inputs[i].name}", g) for i, g in plan.handed]
-    outputs += [(f"aux_{name}", v) for name, v in program.aux.items()]
-    writes = [f"{out}[:] = {lowering.text(v)}" if len(v.shape) else f"{out}[0] = {lowering.text(v)}"
-              for out, v in outputs]
+    grads = [(f"out_{program.inputs[i].name}", g) for i, g in plan.handed]
+    auxes = [(f"aux_{name}", v) for name, v in program.aux.items()]
+    outputs = grads + auxes
+
+    def writes(pairs: list) -> list[str]:
+        return [f"{out}[:] = {lowering.text(v)}" if len(v.shape) else f"{out}[0] = {lowering.text(v)}"
+                for out, v in pairs]
     loss = lowering.text(program.loss)
-    body = main + ["if wanted or final:"] + [f"    {line}" for line in tail]
-    body += ["    if final:"] + [f"        {line}" for line in writes] + [f"    return {loss}", "return np.nan"]
+    body = main + ["if wanted or final:"] + [f"    {line}" for line in tail + writes(auxes)]
+    body += ["    if final:"] + [f"        {line}" for line in writes(grads)] + [f"    return {loss}", "return np.nan"]
     inputs = [v.name for v in program.inputs]
     args = inputs + [c.name for c in lowering.constants] + [out for out, _ in outputs] + ["_work"]
     data = inputs[program.rec.n_params:]
     loop_args = [("feed_" + n if n in data else n) for n in args]  # (work: the one of the FusedStep)
+    stacks = [f"stack_{out}" for out, _ in auxes]  # each aux output at each recorded step, when `stacked`
     loop = [f"m_{n} = feed_{n}.shape[0]" for n in data] + ["k = 0", "loss = np.nan", "for s in range(n):"]
     loop += [f"    {n} = feed_{n}[s % m_{n}]" for n in data]
     loop += ["    wanted = (s + 1) % every == 0", f"    loss = body({', '.join(args)}, wanted, s == n - 1)",
-             "    if wanted:", "        losses[k] = loss", "        k += 1", "return loss"]
+             "    if wanted:", "        losses[k] = loss"]
+    if auxes:
+        loop += ["        if stacked:"] + [f"            {stack}[k] = {out}" + ("" if len(v.shape) else "[0]")
+                                           for stack, (out, v) in zip(stacks, auxes)]
+    loop += ["        k += 1", "return loss"]
     helpers = load(HELPERS)  # compiled once for every program
     imports = (f"from {helpers.__name__} import dot, dot_into, log_softmax_into, matmul3, sigmoid, sigmoid1, "
                "softplus1")
     text = (f"import math\nimport numpy as np\nimport numba\n{imports}\n\n"
             + _njit("body", args + ["wanted", "final"], body)
-            + _njit("loop", ["n", "every"] + loop_args + ["losses"], loop))
+            + _njit("loop", ["n", "every"] + loop_args + ["losses", "stacked"] + stacks, loop))
     return text, args, [out for out, _ in outputs]
 
 
@@ -586,6 +594,7 @@ class FusedStep:
         arrays = [plan.buffers[id(g)] for _, g in plan.handed] + [derived.aux[name] for name in program.aux]
         self.outputs = [a if a.ndim else a.reshape(1) for a in arrays]  # (a 0-d output is written through a view)
         self.outputs.append(np.empty(lowering.work_size))  # the values' buffers (`work`, after the outputs)
+        self.aux_shapes = {name: v.shape for name, v in program.aux.items()}
         self.handed = [(rec.inputs[i], plan.buffers[id(g)]) for i, g in plan.handed]
         self.updated = [rec.inputs[v.into.index] for v in plan.main if v.into is not None]
         self.refuse = derived._refuse
@@ -623,20 +632,25 @@ class FusedStep:
         self.last_loss[()] = self.module.body(*self._arrays(), *self.constants, *self.outputs, True, True)
         self._finish()
 
-    def run(self, n_steps: int, record_every: int = 1,
-            feed: Mapping[Tensor | str, np.ndarray] | None = None) -> np.ndarray:
+    def run(self, n_steps: int, record_every: int = 1, feed: Mapping[Tensor | str, np.ndarray] | None = None,
+            aux_into: Mapping[str, np.ndarray] | None = None) -> np.ndarray:
         """`n_steps` steps in one compiled call; the losses of steps k-1, 2k-1, ... (k = record_every).
         `feed`: {data tensor or its name: array of samples stacked on a new first axis}; step s reads
-        sample s % len(array). Afterwards each fed tensor holds the last sample it read."""
+        sample s % len(array). Afterwards each fed tensor holds the last sample it read. `aux_into`:
+        {aux name: float64 array of shape (n_steps // k, *its shape)}, filled with that auxiliary
+        output at each recorded step (inside the compiled call: the recorded values cost no Python)."""
         if n_steps < 0 or record_every < 1:
             raise ValueError(f"run: n_steps must be >= 0 and record_every >= 1, got {n_steps} and {record_every}")
         arrays = self._arrays()
         stacks = self._stacks(arrays, feed or {})
         losses = np.empty(n_steps // record_every)
+        recorded = aux_stacks(aux_into or {}, self.aux_shapes, len(losses))
         if n_steps == 0:
             return losses
         params = arrays[:self.n_params]
-        last = self.module.loop(n_steps, record_every, *params, *stacks, *self.constants, *self.outputs, losses)
+        into = [recorded.get(name, np.empty((0,) + shape)) for name, shape in self.aux_shapes.items()]
+        last = self.module.loop(n_steps, record_every, *params, *stacks, *self.constants, *self.outputs, losses,
+                                bool(recorded), *into)
         self.last_loss[()] = last
         for t, stack in zip(self.tensors[self.n_params:], stacks):
             if stack.base is not t._data:
@@ -659,6 +673,21 @@ class FusedStep:
                                  f"(samples, *{self.shapes[index]}) with at least one sample")
             fed[index] = stack
         return [fed.get(i, arrays[i][None]) for i in range(self.n_params, len(self.tensors))]
+
+
+def aux_stacks(aux_into: Mapping[str, np.ndarray], shapes: Mapping[str, tuple], count: int) -> dict[str, np.ndarray]:
+    """`run`'s aux_into, checked: each name an aux output, each array float64, C-contiguous, (count, *shape)."""
+    for name, stack in aux_into.items():
+        if name not in shapes:
+            raise ValueError(f"run: aux_into names {name!r}, which is not an auxiliary output of this step "
+                             f"(its outputs: {list(shapes)})")
+        expected = (count,) + tuple(shapes[name])
+        if not (isinstance(stack, np.ndarray) and stack.shape == expected and stack.dtype == np.float64
+                and stack.flags.c_contiguous and stack.flags.writeable):
+            raise ValueError(f"run: aux_into[{name!r}] must be a writeable C-contiguous float64 array of shape "
+                             f"{expected} (recorded steps, *the output's shape), got "
+                             f"{getattr(stack, 'dtype', type(stack).__name__)} of shape {np.shape(stack)}")
+    return dict(aux_into)
 
 
 def attach(derived: Any, program: Any, plan: Any, backend: str) -> None:
@@ -684,10 +713,13 @@ def attach(derived: Any, program: Any, plan: Any, backend: str) -> None:
 
 
 def run_numpy(derived: Any, n_steps: int, record_every: int = 1,
-              feed: Mapping[Tensor | str, np.ndarray] | None = None) -> np.ndarray:
-    """`Derived.run` on the NumPy program: the same steps and losses, one Python call per step."""
+              feed: Mapping[Tensor | str, np.ndarray] | None = None,
+              aux_into: Mapping[str, np.ndarray] | None = None) -> np.ndarray:
+    """`Derived.run` on the NumPy program: the same steps, losses and recorded outputs, one Python call per step."""
     if n_steps < 0 or record_every < 1:
         raise ValueError(f"run: n_steps must be >= 0 and record_every >= 1, got {n_steps} and {record_every}")
+    recorded = aux_stacks(aux_into or {}, {name: np.shape(a) for name, a in derived.aux.items()},
+                          n_steps // record_every)
     fed = []
     for key, stack in (feed or {}).items():
         t = next((t for t in derived.data if t is key or (isinstance(key, str) and t.name == key)), None)
@@ -705,5 +737,8 @@ def run_numpy(derived: Any, n_steps: int, record_every: int = 1,
             np.copyto(target, stack[s % len(stack)])
         derived.function()
         if (s + 1) % record_every == 0:
-            losses[(s + 1) // record_every - 1] = derived.loss_array()
+            k = (s + 1) // record_every - 1
+            losses[k] = derived.loss_array()
+            for name, stack in recorded.items():
+                stack[k] = derived.aux[name]
     return losses

@@ -22,7 +22,7 @@ from autograd_mini import derivation, fused  # noqa: E402
 from autograd_mini.app.experiments import all_experiments  # noqa: E402
 from autograd_mini.derivation import derive  # noqa: E402
 from autograd_mini.losses import half_sse  # noqa: E402
-from models import doc002  # noqa: E402
+from models import doc000, doc002  # noqa: E402
 from autograd_mini.optim import SGD  # noqa: E402
 from autograd_mini.tensor import walk  # noqa: E402
 
@@ -391,3 +391,38 @@ def test_the_digits_mlp_fused_equals_the_numpy_program():
     for p, q in zip(slow_params, fast_params):
         assert_close(q.data, p.data, "params")
         assert_close(q.grad, p.grad, "gradients")
+
+
+# ---- recorded auxiliary outputs --------------------------------------------------------------------------
+
+def doc000_with_output(backend):
+    model, params, _, sgd = doc000_step()
+    layer_0, y = am.Tensor(doc000.X, name="layer_0"), am.Tensor(doc000.y, name="y")
+
+    def loss_fn(*_):
+        output = model(layer_0)
+        return half_sse(output, y), {"output": output, "error": (output - y).abs().mean()}
+    return derive(loss_fn, params, update=sgd, backend=backend)
+
+
+def test_run_records_auxiliary_outputs_at_recorded_steps_on_both_back_ends():
+    """aux_into gets each aux output (an array and a 0-d one) at each recorded step: what step.aux
+    holds after that step, on the NumPy program one call at a time and inside the compiled loop."""
+    one_at_a_time, slow, fast = (doc000_with_output(b) for b in ("numpy", "numpy", "numba"))
+    assert fast.backend == "numba", fast.fallback_reason
+    expected = {"output": [], "error": []}
+    for s in range(60):
+        one_at_a_time.function()
+        if (s + 1) % 4 == 0:
+            for name in expected:
+                expected[name].append(np.array(one_at_a_time.aux[name]))
+    for step in (slow, fast):
+        stacks = {"output": np.empty((15, 4, 1)), "error": np.empty(15)}
+        step.run(60, 4, aux_into=stacks)
+        for name in expected:
+            assert_close(stacks[name], np.array(expected[name]), name)
+    assert np.array_equal(slow.run(0, aux_into={"error": np.empty(0)}), [])
+    with pytest.raises(ValueError, match="'outputs', which is not an auxiliary output"):
+        fast.run(4, aux_into={"outputs": np.empty((4, 4, 1))})
+    with pytest.raises(ValueError, match=r"aux_into\['output'\] must be .* shape \(2, 4, 1\)"):
+        slow.run(4, 2, aux_into={"output": np.empty((4, 4, 1))})
