@@ -25,6 +25,7 @@ same program loads the machine code instead of compiling it; a changed program i
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import math
 import importlib.util
@@ -32,7 +33,7 @@ import os
 import sys
 import warnings
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Iterator, Mapping
 
 import numpy as np
 
@@ -139,6 +140,13 @@ def dot(a, b):
 
 
 @numba.njit(cache=True)
+def matmul3_into(a, b, out):
+    """out[:] = np.matmul(a, b) for 3-D operands whose leading (batch) axes are equal or 1."""
+    for i in range(out.shape[0]):
+        dot_into(a[min(i, a.shape[0] - 1)], b[min(i, b.shape[0] - 1)], out[i])
+
+
+@numba.njit(cache=True)
 def matmul3(a, b):
     """np.matmul of 3-D operands whose leading (batch) axes are equal or 1."""
     batch = max(a.shape[0], b.shape[0])
@@ -216,8 +224,9 @@ class Lowering:
     def inline(self, v: Any) -> bool:
         """Written into its one user's expression (fused into its loop): an element-wise value that is
         no output, and whose user runs on the same side of the update (a loss-only line runs after it)."""
-        users = self.users.get(id(v), [])
-        return (v.into is None and id(v) not in self.outputs and len(users) == 1 and not _in_numpy(v)
+        users = self.users.get(id(v), [])  # (into a user computed entry by entry: an array expression would
+        return (v.into is None and id(v) not in self.outputs and len(users) == 1 and not _in_numpy(v)  # allocate)
+                and _scalar_form(users[0]) is not None
                 and (id(users[0]) in self.in_tail) == (id(v) in self.in_tail) and _writes_into(v) is None
                 and self.expression(v)[1])
 
@@ -322,8 +331,13 @@ def _in_numpy(v: Any) -> bool:
 def _writes_into(v: Any) -> Callable[[list[str], str], str] | None:
     """For a value computed by a helper that writes into a given array (its slice of `work`): the line
     calling it, from the arguments' texts and the array's name; None for the others."""
-    if v.op.forward is np.matmul and len(v.shape) == 2 and all(len(a.shape) == 2 for a in v.args):
+    ndims = tuple(len(a.shape) for a in v.args)
+    if v.op.forward is np.matmul and len(v.shape) == 2 and ndims == (2, 2):
         return lambda a, out: f"dot_into({a[0]}, {a[1]}, {out})"
+    if v.op.forward is np.matmul and len(v.shape) == 3 and set(ndims) <= {2, 3}:
+        def lifted(a: list[str]) -> list[str]:  # (a 2-D operand as a batch of one: a view)
+            return [f"{x}[None, :, :]" if n == 2 else x for x, n in zip(a, ndims)]
+        return lambda a, out: f"matmul3_into({', '.join(lifted(a))}, {out})"
     if v.op is ops.log_softmax and len(v.shape) and v.params.get("axis", -1) % len(v.shape) == len(v.shape) - 1:
         rows = (-1, v.shape[-1])  # (the last axis: every other one is a row)
         return lambda a, out: (f"log_softmax_into(np.ascontiguousarray({a[0]}).reshape({rows}), "
@@ -541,8 +555,8 @@ def module_text(lowering: Lowering) -> tuple[str, list[str], list[str]]:
                                            for stack, (out, v) in zip(stacks, auxes)]
     loop += ["        k += 1", "return loss"]
     helpers = load(HELPERS)  # compiled once for every program
-    imports = (f"from {helpers.__name__} import dot, dot_into, log_softmax_into, matmul3, sigmoid, sigmoid1, "
-               "softplus1")
+    imports = (f"from {helpers.__name__} import dot, dot_into, log_softmax_into, matmul3, matmul3_into, sigmoid, "
+               "sigmoid1, softplus1")
     text = (f"import math\nimport numpy as np\nimport numba\n{imports}\n\n"
             + _njit("body", args + ["wanted", "final"], body)
             + _njit("loop", ["n", "every"] + loop_args + ["losses", "stacked"] + stacks, loop))
@@ -581,6 +595,17 @@ def load(text: str) -> Any:
 
 # ==== the fused step ================================================================================
 
+@contextlib.contextmanager
+def _compiling() -> Iterator[None]:
+    """Compile without numba's NumbaPerformanceWarning: dot_into is compiled for every operand layout its
+    callers pass, and its np.dot branch warns for a non-contiguous one (a slice of a batch) that it will
+    copy it, as NumPy's own np.dot does; the warning is about code the NumPy program runs just the same."""
+    from numba.core.errors import NumbaPerformanceWarning
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", NumbaPerformanceWarning)
+        yield
+
+
 class FusedStep:
     """Runs a derived step through the compiled module: `step()` is one step, `run()` many."""
 
@@ -608,7 +633,8 @@ class FusedStep:
         fallback to the NumPy program at derive time, not an error at the first step."""
         import numba
         try:
-            self.module.body.compile(tuple(numba.typeof(a) for a in arrays) + (numba.boolean, numba.boolean))
+            with _compiling():
+                self.module.body.compile(tuple(numba.typeof(a) for a in arrays) + (numba.boolean, numba.boolean))
         except numba.core.errors.NumbaError as error:
             first = str(error).strip().splitlines()[0]
             raise Unsupported(f"numba could not compile the step ({type(error).__name__}: {first})") from None
@@ -649,8 +675,9 @@ class FusedStep:
             return losses
         params = arrays[:self.n_params]
         into = [recorded.get(name, np.empty((0,) + shape)) for name, shape in self.aux_shapes.items()]
-        last = self.module.loop(n_steps, record_every, *params, *stacks, *self.constants, *self.outputs, losses,
-                                bool(recorded), *into)
+        with _compiling():  # (the first call compiles `loop`)
+            last = self.module.loop(n_steps, record_every, *params, *stacks, *self.constants, *self.outputs, losses,
+                                    bool(recorded), *into)
         self.last_loss[()] = last
         for t, stack in zip(self.tensors[self.n_params:], stacks):
             if stack.base is not t._data:

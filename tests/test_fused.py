@@ -24,6 +24,7 @@ from autograd_mini.derivation import derive  # noqa: E402
 from autograd_mini.losses import half_sse  # noqa: E402
 from models import doc000, doc002  # noqa: E402
 from autograd_mini.optim import SGD  # noqa: E402
+from autograd_mini.sweep import member_rates, member_sum, stack_models  # noqa: E402
 from autograd_mini.tensor import walk  # noqa: E402
 
 from test_derive import UNARY, doc000_step, program_strategy, random_model  # noqa: E402
@@ -426,3 +427,31 @@ def test_run_records_auxiliary_outputs_at_recorded_steps_on_both_back_ends():
         fast.run(4, aux_into={"outputs": np.empty((4, 4, 1))})
     with pytest.raises(ValueError, match=r"aux_into\['output'\] must be .* shape \(2, 4, 1\)"):
         slow.run(4, 2, aux_into={"output": np.empty((4, 4, 1))})
+
+
+def test_fit_records_inside_the_compiled_loop_the_per_step_numbers(monkeypatch):
+    """Document 000's sweep: a record marked `stacked` is made from the outputs of many steps at once, each
+    compiled call running a chunk of epochs; the history equals the NumPy program's one-call-per-epoch run
+    to 1e-12 (every 3rd step recorded, chunks of 64 epochs that do not fall on a record). The rates up to
+    10: at 100 and 1000 the sigmoids saturate and a last-bit difference grows (as from any nudge)."""
+    from autograd_mini import train
+    calls = []
+    record = doc000.record_mean_abs_error
+
+    def counted(info):
+        calls.append(np.size(info.epoch))
+        return record(info)
+    counted.stacked = True
+    monkeypatch.setattr(train, "STACKED_CHUNK", 64)
+    histories = {}
+    for backend in ("numpy", "numba"):
+        rates = [alpha for alpha in doc000.alphas if alpha <= 10]
+        model = stack_models([doc000.TwoLayerNet() for _ in rates])
+        histories[backend] = train.fit(model, member_sum(half_sse, additive=True),
+                                       SGD(model.parameters(), lr=member_rates(rates)), doc000.X, doc000.y,
+                                       epochs=300, record=counted, record_every=3, quiet=True, backend=backend)
+    slow, fast = histories["numpy"], histories["numba"]
+    assert (slow.backend, fast.backend) == ("numpy", "numba")
+    assert calls[:100] == [1] * 100 and calls[100:] == [22, 21, 21, 22, 14]  # (300 epochs: 4 x 64 + 44)
+    assert np.array_equal(fast["step"], slow["step"]) and np.array_equal(slow["step"], np.arange(0, 300, 3))
+    assert_close(fast["mean_abs_error"], slow["mean_abs_error"], "mean |error|")
