@@ -123,6 +123,20 @@ FUSED_UNARY = UNARY + [  # the value ops and 1-D products, beside the op table's
 @given(program_strategy(FUSED_UNARY), st.integers(0, 1000))
 def test_random_programs_lowered_compute_the_numpy_programs_values(program, seed):
     """Every op these programs use has a lowering: an Unsupported here fails the test."""
+    check_lowered(program, seed)
+
+
+@settings(max_examples=15, deadline=None)
+@given(program_strategy(FUSED_UNARY), st.integers(0, 1000))
+def test_random_programs_lowered_with_numpys_ufuncs_for_every_size(program, seed):
+    """The large-array path (a transcendental ufunc run by NumPy in objmode, its inlined argument
+    filled first) taken for every value, whatever its size: the same numbers."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(fused, "_LARGE", 1)
+        check_lowered(program, seed)
+
+
+def check_lowered(program, seed):
     params, loss_fn = random_model(program, seed, FUSED_UNARY)
     twin, twin_loss = random_model(program, seed, FUSED_UNARY)
     with np.errstate(all="ignore"):
