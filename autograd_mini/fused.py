@@ -38,7 +38,7 @@ from typing import Any, Callable, Iterator, Mapping
 import numpy as np
 
 from . import ops, ops_numpy
-from .tensor import Tensor, mark_written
+from .tensor import Op, Tensor, mark_written
 
 # NumPy ufuncs whose numba versions compute the same function (element-wise, float64)
 _UFUNCS = {"add", "subtract", "multiply", "divide", "true_divide", "negative", "square", "exp", "log", "tanh",
@@ -228,7 +228,19 @@ class Lowering:
         return (v.into is None and id(v) not in self.outputs and len(users) == 1 and not _in_numpy(v)  # allocate)
                 and _scalar_form(users[0]) is not None
                 and (id(users[0]) in self.in_tail) == (id(v) in self.in_tail) and _writes_into(v) is None
-                and self.expression(v)[1])
+                and self.lowerable(v) and self.expression(v)[1])
+
+    def lowerable(self, v: Any) -> bool:
+        try:
+            self.expression(v)
+        except Unsupported:
+            return False
+        return True
+
+    def through_numpy(self) -> list[Any]:
+        """The values no lowering computes: their op's own NumPy call runs inside the step (objmode)."""
+        return [v for v in self.values if v.into is None and not _in_numpy(v) and _scalar_form(v) is None
+                and _writes_into(v) is None and not self.lowerable(v)]
 
     def expression(self, v: Any) -> tuple[str, bool]:
         """(the expression computing v from its arguments, whether it is element-wise)."""
@@ -257,9 +269,32 @@ class Lowering:
                 lines += self.numpy_call(v)
             elif _scalar_form(v) is not None or _writes_into(v) is not None:
                 lines += self.into_work(v)
-            else:
+            elif self.lowerable(v):
                 lines.append(f"{v.name} = {self.expression(v)[0]}")
+            else:
+                lines += self.op_call(v)
         return main, tail
+
+    def op_call(self, v: Any) -> list[str]:
+        """v's lines: its op's own forward (the NumPy program's call) inside `numba.objmode`, writing its
+        slice of `work`: for the ops of the table without a lowering, parameters written as literals."""
+        try:
+            self.expression(v)
+        except Unsupported as error:
+            reason = str(error)
+        path = _table_path(v.op)
+        params = {k: _literal(x) for k, x in v.params.items()}
+        if path is None or None in params.values():
+            why = "is not in the op table" if path is None else f"has parameters {v.params!r} not written as literals"
+            raise Unsupported(f"{reason}, and it cannot run through NumPy inside the step: it {why}")
+        size = max(int(np.prod(v.shape)), 1)
+        out = v.name if len(v.shape) else f"_{v.name}"  # (a 0-d value: a number, read from its slice after)
+        lines = [f"{out} = _work[{self.work_size}:{self.work_size + size}].reshape({tuple(v.shape) or (1,)!r})"]
+        self.work_size += size
+        args = [self.text(a) if len(a.shape) else f"np.asarray({self.text(a)})" for a in v.args]
+        call = f"{path}({', '.join(args + [f'{k}={x}' for k, x in params.items()])})"
+        lines += ["with numba.objmode():", f"    {out}[...] = {call}"]
+        return lines + ([] if len(v.shape) else [f"{v.name} = {out}[0]"])
 
     def into_work(self, v: Any) -> list[str]:
         """v's lines: a number (0-d), or its slice of `work` filled by loops or by a product."""
@@ -320,6 +355,40 @@ def _broadcast_index(own: tuple, index: list[str], shape: tuple) -> list[str]:
     """The index into an array of shape `own` that NumPy's broadcasting reads at `index` of `shape`."""
     lead = len(shape) - len(own)
     return [("0" if n == 1 and shape[lead + d] != 1 else index[lead + d]) for d, n in enumerate(own)]
+
+
+_TABLE_MODULES = ("ops", "ops_numpy", "linalg")  # (autograd_mini's modules the op table is defined in)
+_TABLE: dict[int, str] = {}
+
+
+def _table_path(op: Any) -> str | None:
+    """`module.name.forward` of an op of the table (how the generated module reaches it), else None."""
+    if not _TABLE:
+        import importlib
+        for module in _TABLE_MODULES:
+            for name, value in vars(importlib.import_module(f"autograd_mini.{module}")).items():
+                if isinstance(value, Op):
+                    _TABLE.setdefault(id(value), f"{module}.{name}.forward")
+    return _TABLE.get(id(op))
+
+
+def _literal(value: Any) -> str | None:
+    """A parameter as source text that evaluates to it, or None when it has none (an array)."""
+    if value is None or isinstance(value, (bool, int, str)) or value is Ellipsis:
+        return repr(value)
+    if isinstance(value, float):
+        return _number(value)
+    if isinstance(value, (np.integer, np.floating)):
+        return _literal(value.item())
+    if isinstance(value, slice):
+        parts = [_literal(x) for x in (value.start, value.stop, value.step)]
+        return None if None in parts else f"slice({', '.join(parts)})"  # type: ignore[arg-type]
+    if isinstance(value, (tuple, list)):
+        items = [_literal(x) for x in value]
+        if None in items:
+            return None
+        return f"({', '.join(items)},)" if isinstance(value, tuple) else f"[{', '.join(items)}]"  # type: ignore[arg-type]
+    return None
 
 
 def _in_numpy(v: Any) -> bool:
@@ -557,7 +626,8 @@ def module_text(lowering: Lowering) -> tuple[str, list[str], list[str]]:
     helpers = load(HELPERS)  # compiled once for every program
     imports = (f"from {helpers.__name__} import dot, dot_into, log_softmax_into, matmul3, matmul3_into, sigmoid, "
                "sigmoid1, softplus1")
-    text = (f"import math\nimport numpy as np\nimport numba\n{imports}\n\n"
+    text = (f"import math\nimport numpy as np\nimport numba\nfrom autograd_mini import {', '.join(_TABLE_MODULES)}\n"
+            f"{imports}\n\n"
             + _njit("body", args + ["wanted", "final"], body)
             + _njit("loop", ["n", "every"] + loop_args + ["losses", "stacked"] + stacks, loop))
     return text, args, [out for out, _ in outputs]
@@ -717,6 +787,20 @@ def aux_stacks(aux_into: Mapping[str, np.ndarray], shapes: Mapping[str, tuple], 
     return dict(aux_into)
 
 
+def _calls_outweigh_work(lowering: Lowering) -> str | None:
+    """Why "auto" keeps the NumPy program: an op without a lowering on fewer than _LARGE entries would
+    run through NumPy inside the step, a call through objmode costing several times the NumPy
+    program's own call of it (backend="numba" runs it so all the same)."""
+    lowering.statements()  # (raises Unsupported first for an op that cannot run inside the step at all)
+    small = [v for v in lowering.through_numpy() if int(np.prod(v.shape)) < _LARGE]
+    if not small:
+        return None
+    v = small[0]
+    return (f"op '{v.op.name}' (of '{v.name}', shape {v.shape}) has no fused lowering: inside the fused step it "
+            f"would run through NumPy (numba.objmode), which costs more per call than the NumPy program "
+            f"(backend='numba' runs it so)")
+
+
 def attach(derived: Any, program: Any, plan: Any, backend: str) -> None:
     """Run `derived` on the fused back end where it can; otherwise say why it runs the NumPy program."""
     derived.backend, derived.fallback_reason, derived.fused = "numpy", None, None
@@ -727,7 +811,10 @@ def attach(derived: Any, program: Any, plan: Any, backend: str) -> None:
     reason = numba_missing()
     if reason is None:
         try:
-            fused = FusedStep(derived, program, plan, Lowering(program, plan))
+            lowering = Lowering(program, plan)
+            reason = _calls_outweigh_work(lowering) if backend == "auto" else None
+            if reason is None:
+                fused = FusedStep(derived, program, plan, lowering)
         except Unsupported as error:
             reason = str(error)
     if reason is not None:

@@ -25,7 +25,7 @@ from autograd_mini.losses import half_sse  # noqa: E402
 from models import doc000, doc002  # noqa: E402
 from autograd_mini.optim import SGD  # noqa: E402
 from autograd_mini.sweep import member_rates, member_sum, stack_models  # noqa: E402
-from autograd_mini.tensor import walk  # noqa: E402
+from autograd_mini.tensor import Op, walk  # noqa: E402
 
 from test_derive import UNARY, doc000_step, program_strategy, random_model  # noqa: E402
 
@@ -116,7 +116,10 @@ ROW, COLUMN = am.Tensor(np.linspace(-1, 1, 5)), am.Tensor(np.linspace(0.5, -0.5,
 FUSED_UNARY = UNARY + [  # the value ops and 1-D products, beside the op table's element-wise ops
     lambda h: am.where(h > 0.1, h, 0.5 * h), lambda h: am.greater_equal(h, 0.0) * h + am.less(h, -0.2),
     lambda h: am.maximum(h, -np.inf) + am.minimum(h, 0.3), lambda h: (h.square() + 1e-3) ** 0.5,
-    lambda h: (h @ COLUMN).reshape(5, 1) * h, lambda h: h * ((ROW @ h) @ COLUMN)]
+    lambda h: (h @ COLUMN).reshape(5, 1) * h, lambda h: h * ((ROW @ h) @ COLUMN),
+    # ops of the table without a lowering: their NumPy call inside the step
+    lambda h: h.max(axis=1, keepdims=True) - h, lambda h: am.concatenate([h[:, 2:], h[:, :2] * 2.0], axis=1),
+    lambda h: am.pad(h, ((0, 0), (1, 0)))[:, :4] + am.logsumexp(h, axis=0), lambda h: h.cumsum(axis=0) * 0.5]
 
 
 @settings(max_examples=30, deadline=None)
@@ -188,17 +191,43 @@ def test_random_programs_compiled_equal_the_numpy_program(ops):
         assert_close(q.grad, p.grad, "gradients")
 
 
-def test_an_op_without_a_lowering_falls_back_saying_which():
-    params, _ = random_model({"ops": [], "loss": 0}, 1)
+def test_ops_without_a_lowering_run_their_numpy_call_inside_the_step():
+    """max, getitem, concatenate, pad, einsum, cumsum, clip: no lowering, so each runs its op's NumPy
+    forward inside the compiled step (numba.objmode) with backend="numba"; 50 steps equal the NumPy program."""
+    def make():
+        return [am.Tensor(np.linspace(-1, 1, 12).reshape(3, 4), requires_grad=True, name="w")]
 
-    def loss_fn(w, b):
+    def loss_fn(w):
+        top = w.max(axis=1, keepdims=True)
+        wide = am.concatenate([w[:, 1:], am.pad(w, ((0, 0), (0, 1)))[:, -1:]], axis=1)
+        return (am.einsum("ij,ij->i", wide, w - top) + am.clip(w, -0.5, 0.5).cumsum(axis=1)[:, -1]).square().sum()
+    slow, fast, slow_params, fast_params = twin_steps(loss_fn, make, lr=0.01)
+    assert fast.backend == "numba", fast.fallback_reason
+    assert fast.fused.source.count("numba.objmode()") >= 6
+    assert_close(fast.run(50, 5), slow.run(50, 5), "losses")
+    assert_close(fast_params[0].data, slow_params[0].data, "w")
+    assert_close(fast_params[0].grad, slow_params[0].grad, "d_w")
+
+
+def test_an_op_without_a_lowering_falls_back_saying_which():
+    """An op outside the op table cannot run inside the step; one of the table without a lowering runs
+    through NumPy there when asked for ("numba"), and "auto" keeps the NumPy program for it when small."""
+    params, _ = random_model({"ops": [], "loss": 0}, 1)
+    halve = Op("halve", lambda x: x / 2.0, lambda g, ans, x: (g / 2.0,))
+
+    def outside(w, b):
+        return halve(w).sum()
+    with pytest.warns(RuntimeWarning, match="falls back to the NumPy program: op 'halve'.* not in the op table"):
+        step = derive(outside, params, backend="numba")
+    assert step.backend == "numpy" and "halve" in step.fallback_reason
+    assert derive(outside, params, backend="auto").fallback_reason == step.fallback_reason  # (silently)
+
+    def table(w, b):
         return (w.max(axis=1) * b[:3]).sum()
-    with pytest.warns(RuntimeWarning, match="falls back to the NumPy program: op 'max'"):
-        step = derive(loss_fn, params, backend="numba")
-    assert step.backend == "numpy" and "max" in step.fallback_reason
-    assert derive(loss_fn, params, backend="auto").fallback_reason == step.fallback_reason  # (silently)
+    auto = derive(table, params, backend="auto")
+    assert auto.backend == "numpy" and "op 'max'" in auto.fallback_reason and "objmode" in auto.fallback_reason
     with pytest.raises(ValueError, match="backend must be"):
-        derive(loss_fn, params, backend="jax")
+        derive(table, params, backend="jax")
 
 
 # ---- without numba; the cache ------------------------------------------------------------------------------
