@@ -368,7 +368,7 @@ def _table_path(op: Any) -> str | None:
         for module in _TABLE_MODULES:
             for name, value in vars(importlib.import_module(f"autograd_mini.{module}")).items():
                 if isinstance(value, Op):
-                    _TABLE.setdefault(id(value), f"{module}.{name}.forward")
+                    _TABLE.setdefault(id(value), f"_{module}.{name}.forward")  # (no value's name starts with _)
     return _TABLE.get(id(op))
 
 
@@ -626,8 +626,8 @@ def module_text(lowering: Lowering) -> tuple[str, list[str], list[str]]:
     helpers = load(HELPERS)  # compiled once for every program
     imports = (f"from {helpers.__name__} import dot, dot_into, log_softmax_into, matmul3, matmul3_into, sigmoid, "
                "sigmoid1, softplus1")
-    text = (f"import math\nimport numpy as np\nimport numba\nfrom autograd_mini import {', '.join(_TABLE_MODULES)}\n"
-            f"{imports}\n\n"
+    table = ", ".join(f"{module} as _{module}" for module in _TABLE_MODULES)
+    text = (f"import math\nimport numpy as np\nimport numba\nfrom autograd_mini import {table}\n{imports}\n\n"
             + _njit("body", args + ["wanted", "final"], body)
             + _njit("loop", ["n", "every"] + loop_args + ["losses", "stacked"] + stacks, loop))
     return text, args, [out for out, _ in outputs]
