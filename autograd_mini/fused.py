@@ -4,19 +4,26 @@
 (the same simplified values the NumPy program runs) and writes them as one numba function, `body`:
 element-wise chains become single expressions, which numba fuses into one loop; small 2-D products
 are explicit loops (BLAS's call overhead dominates below a few thousand multiply-adds), larger ones
-`np.dot`; sums and means are NumPy reductions inside the compiled code. `body` writes the gradients
-and auxiliary outputs into the very arrays the NumPy program hands out, updates the parameters in
-place, and returns the loss. `loop` runs N steps of `body` inside one compiled call, feeding data
-that changes per step (sample `s % m` of a stacked array at step `s`) and recording the loss every
-k steps, so Python is not entered per step.
+`np.dot`; sums and means are NumPy reductions inside the compiled code. Values are written into
+slices of one work array made with the step. On large arrays a transcendental ufunc is NumPy's own
+(vectorised) inside `numba.objmode`; an op of the table without a lowering runs its own forward
+there too. `body` writes the gradients and auxiliary outputs into the very arrays the NumPy program
+hands out, updates the parameters in place, and returns the loss. `loop` runs N steps of `body`
+inside one compiled call, feeding data that changes per step (sample `s % m` of a stacked array at
+step `s`) and recording the loss (and, if asked, the auxiliary outputs) every k steps, so Python is
+not entered per step.
 
 Numbers: the same operations in the same order, except summation order (BLAS, NumPy's pairwise
-sums and a loop differ in the last bits): equal to the NumPy program to about 1e-15 relative per
-step; tests hold it to 1e-12 over many steps. The NumPy program stays bit-exact with eager.
+sums and a loop differ in the last bits) and libm's exp, log and tanh for NumPy's: equal to the
+NumPy program to about 1e-15 relative per step; tests hold it to 1e-12 over many steps. The NumPy
+program stays bit-exact with eager.
 
-Falling back: an op without a lowering here, a dtype other than float64, a 0-d input, or numba not
-installed: the step runs the NumPy program, `step.backend == "numpy"` and `step.fallback_reason`
-says why. `backend="numba"` asked explicitly warns when it falls back; `"auto"` does so silently.
+Falling back: an op neither lowered here nor of the op table (or with parameters that are not
+plain values), a dtype other than float64 (so positions are never fused, and never frozen), a 0-d
+input, or numba not installed; with "auto", also an unlowered op on a small array (its objmode call
+would cost more than the NumPy program's): the step runs the NumPy program, `step.backend ==
+"numpy"` and `step.fallback_reason` says why. `backend="numba"` asked explicitly warns when it falls
+back; `"auto"` does so silently.
 
 Compile cost is paid once per program: the generated module is written to a cache folder
 ($AUTOGRAD_MINI_CACHE, else ~/.cache/autograd_mini/fused) under a name that hashes its text and the
