@@ -123,26 +123,17 @@ def dot_into(a, b, out):
         return
     for i in range(n):
         for j in range(m):
-            out[i, j] = 0.0
-        for p in range(k):
-            aip = a[i, p]
-            for j in range(m):
-                out[i, j] += aip * b[p, j]
+            total = 0.0
+            for p in range(k):
+                total += a[i, p] * b[p, j]
+            out[i, j] = total
 
 
-@numba.njit("float64[:, ::1](float64[:, :], float64[:, :])", cache=True)
+@numba.njit(cache=True)
 def dot(a, b):
-    """a @ b for 2-D float64 arrays: loops when small (no BLAS call overhead), np.dot when large."""
-    n, k = a.shape
-    m = b.shape[1]
-    if n * k * m > SMALL_PRODUCT:
-        return np.dot(np.ascontiguousarray(a), np.ascontiguousarray(b))
-    out = np.zeros((n, m))
-    for i in range(n):
-        for p in range(k):
-            aip = a[i, p]
-            for j in range(m):
-                out[i, j] += aip * b[p, j]
+    """a @ b for 2-D float64 arrays, as a new array (dot_into's)."""
+    out = np.empty((a.shape[0], b.shape[1]))
+    dot_into(a, b, out)
     return out
 
 

@@ -1,6 +1,7 @@
 """The fused back end against its references in interleaved rounds, medians of per-round ratios:
 document 000's sweep through `fit` (7 alphas x 60,000 steps, the error recorded at every step)
-against batched hand NumPy, and a W2 step (digits MLP) against the NumPy program and hand NumPy.
+against batched hand NumPy, a W2 step (digits MLP) against the NumPy program and hand NumPy, and a
+small step whose unlowered ops run through NumPy inside the fused step against the NumPy program.
 
     OMP_NUM_THREADS=1 python -m benchmarks.fused_rounds [--rounds 5] [--w2-rounds 40] [--clock process]
 """
@@ -53,6 +54,21 @@ def w2(rounds: int, clock: Callable[[], float]) -> None:
     interleaved({name: (lambda f=f: [f() for _ in range(10)]) for name, f in steps.items()}, rounds, clock)
 
 
+def through_numpy(rounds: int, clock: Callable[[], float]) -> None:
+    """A small step whose max and column reads have no lowering (their NumPy calls run in objmode)."""
+    import numpy as np
+    import autograd_mini as am
+
+    def derived(backend: str) -> Callable[[], object]:
+        w = am.Tensor(np.linspace(-1, 1, 12).reshape(3, 4), requires_grad=True, name="w")
+        step = am.derive(lambda w: (w.max(axis=1) * w[:, 0]).sum(), [w], update=am.optim.SGD([w], lr=1e-6),
+                         backend=backend)
+        return step.function
+    steps = {"the NumPy program": derived("numpy"), "fused (3 objmode calls)": derived("numba")}
+    print(f"a 3 x 4 step with max and getitem, {rounds} interleaved rounds of 1,000 steps")
+    interleaved({name: (lambda f=f: [f() for _ in range(1000)]) for name, f in steps.items()}, rounds, clock)
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rounds", type=int, default=5, help="rounds of document 000's sweep")
@@ -63,6 +79,7 @@ def main(argv: list[str] | None = None) -> None:
     clock = time.process_time if args.clock == "process" else time.perf_counter
     sweep(args.rounds, clock)
     w2(args.w2_rounds, clock)
+    through_numpy(args.w2_rounds, clock)
 
 
 if __name__ == "__main__":
