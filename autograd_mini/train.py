@@ -124,7 +124,10 @@ def fit(model: Module, loss_fn: Callable[[Tensor, Any], Tensor], optimizer: Any,
     unless `eager=True` (default: `eager_by_default`, False); a hand `rule` runs eagerly. `backend`:
     the derived step's (am.derive): "numba" or "auto" run it as machine code (1e-12 relative to the
     NumPy program; a per-sample epoch with plain SGD runs as one compiled call, and so do all the
-    epochs up to the next one recorded or printed)."""
+    epochs up to the next one recorded or printed). A `record` with the attribute `stacked = True`
+    takes many epochs at once (`info.epoch` an array, `info.output` and `info.loss` stacked on a first
+    axis; document 000's record): on the fused full-batch step with plain SGD it is called once per
+    chunk of up to STACKED_CHUNK epochs run in one compiled call, and returns arrays (one row each)."""
     history = History(label=label)
     if eager is None:
         eager = getattr(_defaults, "eager", False)
@@ -166,6 +169,10 @@ def fit(model: Module, loss_fn: Callable[[Tensor, Any], Tensor], optimizer: Any,
             values = record(StepInfo(epoch_numbers[kept], outputs[kept], losses[kept], directions(), model))  # type: ignore[misc]
             if values:
                 history.extend(**values)
+            if compiled_from is not None and _settings_changed(optimizer, compiled_from):
+                raise ValueError(f"fit [{label or 'fit'}]: a record marked `stacked` (made once per chunk of up to "
+                                 f"{STACKED_CHUNK} epochs, after they ran) assigned new optimizer settings; a "
+                                 f"schedule needs a record made after each epoch (without `stacked`)")
             if epoch in printed:
                 progress.update(epoch + 1, float(losses[-1]), time.perf_counter() - start)  # type: ignore[union-attr]
             continue

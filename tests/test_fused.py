@@ -498,3 +498,19 @@ def test_fit_records_inside_the_compiled_loop_the_per_step_numbers(monkeypatch):
     assert calls[:100] == [1] * 100 and calls[100:] == [22, 21, 21, 22, 14]  # (300 epochs: 4 x 64 + 44)
     assert np.array_equal(fast["step"], slow["step"]) and np.array_equal(slow["step"], np.arange(0, 300, 3))
     assert_close(fast["mean_abs_error"], slow["mean_abs_error"], "mean |error|")
+
+
+def test_a_stacked_record_that_changes_the_rate_is_refused(monkeypatch):
+    """A stacked record runs after its chunk of epochs: a schedule assigned there would come too late."""
+    from autograd_mini import train
+    model = stack_models([doc000.TwoLayerNet() for _ in range(2)])
+    sgd = SGD(model.parameters(), lr=member_rates([0.1, 1.0]))
+
+    def schedule(info):
+        sgd.lr = member_rates([0.05, 0.5])
+        return {"step": info.epoch}
+    schedule.stacked = True
+    monkeypatch.setattr(train, "STACKED_CHUNK", 8)
+    with pytest.raises(ValueError, match="marked `stacked`.* assigned new optimizer settings"):
+        train.fit(model, member_sum(half_sse, additive=True), sgd, doc000.X, doc000.y, epochs=20, record=schedule,
+                  quiet=True, backend="numba")
