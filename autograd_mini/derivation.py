@@ -1503,15 +1503,17 @@ class Derived:
         self.nodes = sum(1 for v in program.values if v.kind == "op")
         self.calls = len(plan.main)
 
-    def run(self, n_steps: int, record_every: int = 1, feed: Mapping[Any, np.ndarray] | None = None) -> np.ndarray:
+    def run(self, n_steps: int, record_every: int = 1, feed: Mapping[Any, np.ndarray] | None = None,
+            aux_into: Mapping[str, np.ndarray] | None = None) -> np.ndarray:
         """`n_steps` steps (forward, backward, update); returns the losses of steps k-1, 2k-1, ...
         (k = `record_every`). `feed` = {data tensor or name: samples stacked on a first axis}: step s
-        reads sample s % len. On the numba back end all steps run in one compiled call."""
+        reads sample s % len. `aux_into` = {aux name: float64 array (n_steps // k, *shape)}: filled
+        with that output at each recorded step. On the numba back end all steps run in one compiled call."""
         from .fused import run_numpy
         feed = {t: _fed_array(t, stack) for t, stack in self._fed_tensors(feed or {}).items()}
         if self.fused is not None:
-            return self.exclusive(self.fused.run, n_steps, record_every, feed)
-        return run_numpy(self, n_steps, record_every, feed)
+            return self.exclusive(self.fused.run, n_steps, record_every, feed, aux_into)
+        return run_numpy(self, n_steps, record_every, feed, aux_into)
 
     def _fed_tensors(self, feed: Mapping[Any, Any]) -> dict[Tensor, Any]:
         fed = {}

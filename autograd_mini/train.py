@@ -49,6 +49,12 @@ class History:
         for name, value in values.items():
             self.rows.setdefault(name, []).append(value)
 
+    def extend(self, **columns: Any) -> None:
+        """Many records at once: each value an array whose first axis runs over the records."""
+        for name, column in columns.items():
+            column = np.asarray(column)
+            self.rows.setdefault(name, []).extend(column.tolist() if column.ndim == 1 else list(column))
+
     def __getitem__(self, name: str) -> np.ndarray:
         return np.asarray(self.rows[name])
 
@@ -118,7 +124,10 @@ def fit(model: Module, loss_fn: Callable[[Tensor, Any], Tensor], optimizer: Any,
     unless `eager=True` (default: `eager_by_default`, False); a hand `rule` runs eagerly. `backend`:
     the derived step's (am.derive): "numba" or "auto" run it as machine code (1e-12 relative to the
     NumPy program; a per-sample epoch with plain SGD runs as one compiled call, and so do all the
-    epochs up to the next one recorded or printed)."""
+    epochs up to the next one recorded or printed). A `record` with the attribute `stacked = True`
+    takes many epochs at once (`info.epoch` an array, `info.output` and `info.loss` stacked on a first
+    axis; document 000's record): on the fused full-batch step with plain SGD it is called once per
+    chunk of up to STACKED_CHUNK epochs run in one compiled call, and returns arrays (one row each)."""
     history = History(label=label)
     if eager is None:
         eager = getattr(_defaults, "eager", False)
@@ -144,10 +153,29 @@ def fit(model: Module, loss_fn: Callable[[Tensor, Any], Tensor], optimizer: Any,
     every = range(0, epochs, record_every) if record_epochs is None else record_epochs
     recorded = set(every) if record is not None else set()
     printed = set(range(progress_every - 1, epochs, progress_every)) if progress_every else set()
-    stops = sorted(e for e in recorded | printed | {epochs - 1} if 0 <= e < epochs)
+    # a record that takes many epochs at once (`record.stacked`), on a step that runs many with their
+    # outputs stacked (the fused full-batch step): records are made inside the compiled loop, in chunks
+    stacked = getattr(epoch_fn, "stacked", None) if getattr(record, "stacked", False) and record_epochs is None \
+        else None
+    chunks = set(range(STACKED_CHUNK - 1, epochs, STACKED_CHUNK)) if stacked is not None else set()
+    stops = sorted(e for e in (chunks if stacked is not None else recorded) | printed | {epochs - 1} if 0 <= e < epochs)
     start, epoch = time.perf_counter(), -1
     for stop in stops:  # the epochs between two that are recorded or printed run as one call where they can
         count, epoch = stop - epoch, stop
+        if stacked is not None:
+            outputs, losses, directions = stacked(count)
+            epoch_numbers = np.arange(epoch - count + 1, epoch + 1)
+            kept = epoch_numbers % record_every == 0
+            values = record(StepInfo(epoch_numbers[kept], outputs[kept], losses[kept], directions(), model))  # type: ignore[misc]
+            if values:
+                history.extend(**values)
+            if compiled_from is not None and _settings_changed(optimizer, compiled_from):
+                raise ValueError(f"fit [{label or 'fit'}]: a record marked `stacked` (made once per chunk of up to "
+                                 f"{STACKED_CHUNK} epochs, after they ran) assigned new optimizer settings; a "
+                                 f"schedule needs a record made after each epoch (without `stacked`)")
+            if epoch in printed:
+                progress.update(epoch + 1, float(losses[-1]), time.perf_counter() - start)  # type: ignore[union-attr]
+            continue
         recording, printing = epoch in recorded, epoch in printed
         output, loss, directions = _epochs(epoch_fn, count, (recording and sample_losses) or printing)
         if recording:
@@ -167,6 +195,7 @@ def fit(model: Module, loss_fn: Callable[[Tensor, Any], Tensor], optimizer: Any,
 
 
 EpochFn = Callable[[bool], tuple[Any, Any, Callable[[], dict]]]
+STACKED_CHUNK = 10_000  # epochs per compiled call when records are made inside it (their outputs kept meanwhile)
 
 
 def _epochs(epoch_fn: EpochFn, count: int, wanted: bool) -> tuple[Any, Any, Callable[[], dict]]:
@@ -266,6 +295,13 @@ def _compiled_epoch(model: Module, loss_fn: Callable, optimizer: Any, X: Any, y:
             if not fused:
                 optimizer.step()
             return output, step.loss_array, directions
+
+        if fused and step.fused is not None:
+            def stacked(count: int) -> tuple[np.ndarray, np.ndarray, Callable[[], dict]]:
+                """`count` epochs in one compiled call: each one's output (stacked) and loss."""
+                outputs = np.empty((count,) + output.shape)
+                return outputs, step.run(count, 1, aux_into={"output": outputs}), directions
+            epoch.stacked = stacked  # type: ignore[attr-defined]
     epoch.backend = step.backend  # type: ignore[attr-defined]
     epoch.derived = step  # type: ignore[attr-defined]
     if fused:  # what the step has compiled in, so that fit can tell when a record callback changes it

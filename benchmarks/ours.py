@@ -7,7 +7,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from .harness import Factory, Missing, Problem
+from .harness import Factory, Missing, Problem, _import
 
 
 def _am_eager(make: Callable) -> Factory:
@@ -31,6 +31,8 @@ def _am_eager(make: Callable) -> Factory:
 
 def _am_compiled(make: Callable, backend: str = "numpy") -> Factory:
     def factory(pb: Problem):
+        if backend != "numpy":
+            _import("numba")  # (Missing when it is not installed or hidden)
         am, params, loss_fn = make(pb)
         derived = am.derive(loss_fn, params, update=am.optim.SGD(params, lr=pb.lr), backend=backend)
         if derived.backend != backend:

@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from .harness import Missing, Problem, Workload, contender, register_workload
+from .harness import Missing, Problem, Workload, _import, contender, register_workload
 from .ours import _am_compiled, _am_eager, _am_traced
 
 
@@ -85,8 +85,8 @@ contender("W1", "autograd_mini fused (numba)")(_am_compiled(_am_w1, backend="num
 def _hand_numba_kernel() -> Any:
     """The hand NumPy step written for numba (the limit of the fused back end); None without numba."""
     try:
-        import numba
-    except ImportError:
+        numba = _import("numba")
+    except Missing:
         return None
 
     @numba.njit(cache=True)

@@ -89,3 +89,4 @@ def _am_w2(pb: Problem):
 contender("W2", "autograd_mini eager")(_am_eager(_am_w2))
 contender("W2", "autograd_mini traced")(_am_traced(_am_w2))
 contender("W2", "autograd_mini compiled")(_am_compiled(_am_w2))
+contender("W2", "autograd_mini fused (numba)")(_am_compiled(_am_w2, backend="numba"))

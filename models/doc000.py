@@ -75,17 +75,22 @@ def record_mean_abs_error(info: Any) -> dict:
     return {"step": info.epoch, "mean_abs_error": np.add.reduce(np.abs(info.output - y), axis=(-2, -1)) / y.size}
 
 
+record_mean_abs_error.stacked = True  # type: ignore[attr-defined]  # (takes many steps' outputs at once too)
+
+
 def train_alphas(grad: str = "autodiff", quiet: bool = True, steps: int = STEPS,
-                 learning_rates: list[float] = alphas) -> dict[float, dict]:
+                 learning_rates: list[float] = alphas, backend: str = "numpy") -> dict[float, dict]:
     """Mean |error| at every step and the final weights, per alpha.
 
     autodiff: all alphas in one batched run (weights stacked on a member axis, one learning rate
-    per member). document: one run per alpha with the document's rule driving SGD."""
+    per member). document: one run per alpha with the document's rule driving SGD. `backend`: the
+    compiled step's ("auto" or "numba": the fused step, its records made inside the compiled loop;
+    1e-12 relative, not the document's printed digits bit for bit, so the run keeps "numpy")."""
     if grad == "autodiff":
         model = stack_models([TwoLayerNet() for _ in learning_rates])
         optimizer = SGD(model.parameters(), lr=member_rates(learning_rates))
         history = fit(model, member_sum(half_sse, additive=True), optimizer, X, y, epochs=steps,
-                      record=record_mean_abs_error, quiet=quiet, label="000 alphas (batched)")
+                      record=record_mean_abs_error, quiet=quiet, label="000 alphas (batched)", backend=backend)
         errors = history["mean_abs_error"]
         return {alpha: {"step": history["step"], "mean_abs_error": errors[:, b], "weights": unstack(model, b)}
                 for b, alpha in enumerate(learning_rates)}

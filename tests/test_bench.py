@@ -15,9 +15,10 @@ from benchmarks import harness, w1
 
 ROOT = Path(__file__).resolve().parents[1]
 PEERS = "torch,autograd,mygrad,micrograd,jax"
+HIDDEN = PEERS + ",numba"  # (the fused rows compile for seconds: one test below runs them)
 
 
-def run_bench(tmp_path: Path, *args: str, hide: str = PEERS) -> tuple[dict, str]:
+def run_bench(tmp_path: Path, *args: str, hide: str = HIDDEN) -> tuple[dict, str]:
     out = tmp_path / "bench.json"
     env = {**os.environ, bench.HIDE_ENV: hide}
     proc = subprocess.run([sys.executable, "-m", "benchmarks", "--smoke", "--json", str(out), *args],
@@ -48,6 +49,9 @@ def test_smoke_run_reports_ratios_and_skips_missing_peers(tmp_path):
         assert sweep[name]["status"] == "ok" and sweep[name]["ratio"] > 0, sweep[name]
         assert "final weights equal" in sweep[name]["after_timing"], sweep[name]
     assert "full mode only" in report["workloads"]["experiments"]["skipped"]  # `run all` takes minutes
+    for name in ("autograd_mini fused (numba)", "hand numba"):
+        assert w1[name]["status"] == "skipped" and "numba not installed" in w1[name]["reason"], w1[name]
+    assert "autograd_mini run 000 (fused)" not in sweep  # (an end-to-end table lists what ran)
     assert "single-threaded BLAS" in stdout and report["machine"]["thread_env"]["OPENBLAS_NUM_THREADS"] == "1"
     assert (tmp_path / "bench.png").exists() or "no chart" in stdout
 
@@ -60,8 +64,21 @@ def test_digits_workload_when_scikit_learn_is_there(tmp_path):
         assert w2[name]["status"] == "ok", w2[name]  # gradients equal hand NumPy's, so it was timed
 
 
+def test_the_fused_rows_run_where_numba_is_there(tmp_path):
+    pytest.importorskip("numba")
+    report, stdout = run_bench(tmp_path, "--workloads", "W1,sweep", "--only", "fused,hand numba", "--no-long-run",
+                               hide=PEERS)
+    w1 = report["workloads"]["W1"]["contenders"]
+    for name in ("autograd_mini fused (numba)", "hand numba"):
+        assert w1[name]["status"] == "ok" and w1[name]["ratio"] > 0, w1[name]
+        assert "equal hand NumPy's" in w1[name]["after_timing"], w1[name]
+    fused = report["workloads"]["sweep"]["contenders"]["autograd_mini run 000 (fused)"]
+    assert fused["status"] == "ok" and "equal hand NumPy batched (members [0, 1, 2, 3, 4])" in fused["after_timing"]
+    assert "the fused step compiled or loaded from the cache" in stdout
+
+
 def test_a_missing_data_set_skips_the_workload_with_a_line(tmp_path):
-    report, stdout = run_bench(tmp_path, "--workloads", "W2", hide=PEERS + ",sklearn")
+    report, stdout = run_bench(tmp_path, "--workloads", "W2", hide=HIDDEN + ",sklearn")
     assert "sklearn not installed" in report["workloads"]["W2"]["skipped"]
     assert "W2: skipped" in stdout
 

@@ -129,7 +129,7 @@ BINARY = [lambda a, b: a + b, lambda a, b: a - b, lambda a, b: a * b, lambda a, 
 LOSSES = [lambda h: h.sum(), lambda h: h.mean(), lambda h: 0.5 * h.square().sum(), lambda h: (h * h).mean() * 2.0]
 
 
-def random_model(program, seed):
+def random_model(program, seed, unary=UNARY):
     rng = np.random.default_rng(seed)
     w = am.Tensor(rng.normal(0, 0.5, (3, 4)), requires_grad=True, name="w")
     b = am.Tensor(rng.normal(0, 0.5, (4,)), requires_grad=True, name="b")
@@ -139,18 +139,23 @@ def random_model(program, seed):
         pool = [x @ w + b]
         for kind, i, j in program["ops"]:
             if kind == "unary":
-                pool.append(UNARY[i](pool[j % len(pool)]))
+                pool.append(unary[i](pool[j % len(pool)]))
             else:
                 pool.append(BINARY[i](pool[j % len(pool)], pool[-1]))
         return LOSSES[program["loss"]](pool[-1])
     return [w, b], loss_fn
 
 
-programs = st.fixed_dictionaries({
-    "ops": st.lists(st.one_of(st.tuples(st.just("unary"), st.integers(0, len(UNARY) - 1), st.integers(0, 5)),
-                              st.tuples(st.just("binary"), st.integers(0, len(BINARY) - 1), st.integers(0, 5))),
-                    min_size=1, max_size=6),
-    "loss": st.integers(0, len(LOSSES) - 1)})
+def program_strategy(unary):
+    """Programs over these unary ops (and BINARY, LOSSES): what random_model(program, seed, unary) builds."""
+    return st.fixed_dictionaries({
+        "ops": st.lists(st.one_of(st.tuples(st.just("unary"), st.integers(0, len(unary) - 1), st.integers(0, 5)),
+                                  st.tuples(st.just("binary"), st.integers(0, len(BINARY) - 1), st.integers(0, 5))),
+                        min_size=1, max_size=6),
+        "loss": st.integers(0, len(LOSSES) - 1)})
+
+
+programs = program_strategy(UNARY)
 
 
 @settings(max_examples=60, deadline=None)

@@ -19,13 +19,15 @@ pytest.importorskip("numba", reason="the fused back end needs numba (pip install
 
 import autograd_mini as am  # noqa: E402
 from autograd_mini import derivation, fused  # noqa: E402
+from autograd_mini.app.experiments import all_experiments  # noqa: E402
 from autograd_mini.derivation import derive  # noqa: E402
 from autograd_mini.losses import half_sse  # noqa: E402
-from models import doc002  # noqa: E402
+from models import doc000, doc002  # noqa: E402
 from autograd_mini.optim import SGD  # noqa: E402
-from autograd_mini.tensor import walk  # noqa: E402
+from autograd_mini.sweep import member_rates, member_sum, stack_models  # noqa: E402
+from autograd_mini.tensor import Op, walk  # noqa: E402
 
-from test_derive import doc000_step, programs, random_model  # noqa: E402
+from test_derive import UNARY, doc000_step, program_strategy, random_model  # noqa: E402
 
 
 def assert_close(a, b, what="", scale=0.0):
@@ -110,22 +112,40 @@ def lowered(loss_fn, params, update):
     return fused.Lowering(program, plan), program, plan
 
 
-NO_LOWERING = {"softplus", "log_softmax"}
+ROW, COLUMN = am.Tensor(np.linspace(-1, 1, 5)), am.Tensor(np.linspace(0.5, -0.5, 4))  # (the programs' h: 5 x 4)
+FUSED_UNARY = UNARY + [  # the value ops and 1-D products, beside the op table's element-wise ops
+    lambda h: am.where(h > 0.1, h, 0.5 * h), lambda h: am.greater_equal(h, 0.0) * h + am.less(h, -0.2),
+    lambda h: am.maximum(h, -np.inf) + am.minimum(h, 0.3), lambda h: (h.square() + 1e-3) ** 0.5,
+    lambda h: (h @ COLUMN).reshape(5, 1) * h, lambda h: h * ((ROW @ h) @ COLUMN),
+    # ops of the table without a lowering: their NumPy call inside the step
+    lambda h: h.max(axis=1, keepdims=True) - h, lambda h: am.concatenate([h[:, 2:], h[:, :2] * 2.0], axis=1),
+    lambda h: am.pad(h, ((0, 0), (1, 0)))[:, :4] + am.logsumexp(h, axis=0), lambda h: h.cumsum(axis=0) * 0.5]
 
 
 @settings(max_examples=30, deadline=None)
-@given(programs, st.integers(0, 1000))
+@given(program_strategy(FUSED_UNARY), st.integers(0, 1000))
 def test_random_programs_lowered_compute_the_numpy_programs_values(program, seed):
-    params, loss_fn = random_model(program, seed)
-    twin, twin_loss = random_model(program, seed)
+    """Every op these programs use has a lowering: an Unsupported here fails the test."""
+    check_lowered(program, seed)
+
+
+@settings(max_examples=15, deadline=None)
+@given(program_strategy(FUSED_UNARY), st.integers(0, 1000))
+def test_random_programs_lowered_with_numpys_ufuncs_for_every_size(program, seed):
+    """The large-array path (a transcendental ufunc run by NumPy in objmode, its inlined argument
+    filled first) taken for every value, whatever its size: the same numbers."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(fused, "_LARGE", 1)
+        check_lowered(program, seed)
+
+
+def check_lowered(program, seed):
+    params, loss_fn = random_model(program, seed, FUSED_UNARY)
+    twin, twin_loss = random_model(program, seed, FUSED_UNARY)
     with np.errstate(all="ignore"):
         numpy_step = derive(loss_fn, params, update=SGD(params, lr=0.01))
-        try:
-            lowering, prog, plan = lowered(twin_loss, twin, SGD(twin, lr=0.01))
-            text, args, outputs = fused.module_text(lowering)
-        except fused.Unsupported as error:
-            assert any(f"'{op}'" in str(error) for op in NO_LOWERING), str(error)
-            return
+        lowering, prog, plan = lowered(twin_loss, twin, SGD(twin, lr=0.01))
+        text, args, outputs = fused.module_text(lowering)
         module = fused.load(text)
         arrays = {v.name: t._data for v, t in zip(prog.inputs, prog.rec.inputs)}
         arrays.update({c.name: np.asarray(c.array).reshape(c.array.shape or (1,)) for c in lowering.constants})
@@ -151,11 +171,13 @@ def test_random_programs_lowered_compute_the_numpy_programs_values(program, seed
 
 @pytest.mark.parametrize("ops", [
     [("unary", 1, 0), ("binary", 3, 1), ("unary", 10, 2)],
-    [("unary", 4, 0), ("binary", 4, 0), ("unary", 11, 1), ("binary", 5, 0), ("unary", 0, 2)]])
+    [("unary", 4, 0), ("binary", 4, 0), ("unary", 11, 1), ("binary", 5, 0), ("unary", 0, 2)],
+    [("unary", 9, 0), ("unary", 20, 1), ("unary", 6, 2), ("unary", 24, 0), ("binary", 2, 3), ("unary", 25, 1),
+     ("unary", 23, 5), ("unary", 21, 4), ("unary", 22, 6)]])
 def test_random_programs_compiled_equal_the_numpy_program(ops):
     program = {"ops": ops, "loss": 1}
-    params, loss_fn = random_model(program, 5)
-    twin, twin_loss = random_model(program, 5)
+    params, loss_fn = random_model(program, 5, FUSED_UNARY)
+    twin, twin_loss = random_model(program, 5, FUSED_UNARY)
     slow = derive(loss_fn, params, update=SGD(params, lr=0.01))
     fast = derive(twin_loss, twin, update=SGD(twin, lr=0.01), backend="numba")
     assert fast.backend == "numba", fast.fallback_reason
@@ -169,15 +191,47 @@ def test_random_programs_compiled_equal_the_numpy_program(ops):
         assert_close(q.grad, p.grad, "gradients")
 
 
+def test_ops_without_a_lowering_run_their_numpy_call_inside_the_step():
+    """max, getitem, concatenate, pad, einsum, cumsum, clip: no lowering, so each runs its op's NumPy
+    forward inside the compiled step (numba.objmode) with backend="numba"; 50 steps equal the NumPy program."""
+    def make():
+        return [am.Tensor(np.linspace(-1, 1, 12).reshape(3, 4), requires_grad=True, name="w")]
+
+    def loss_fn(w):
+        top = w.max(axis=1, keepdims=True)
+        wide = am.concatenate([w[:, 1:], am.pad(w, ((0, 0), (0, 1)))[:, -1:]], axis=1)
+        return (am.einsum("ij,ij->i", wide, w - top) + am.clip(w, -0.5, 0.5).cumsum(axis=1)[:, -1]).square().sum()
+    slow, fast, slow_params, fast_params = twin_steps(loss_fn, make, lr=0.01)
+    assert fast.backend == "numba", fast.fallback_reason
+    assert fast.fused.source.count("numba.objmode()") >= 6
+    for s in range(50):  # (one call a step: `loop`, compiled on a first run, is tested elsewhere)
+        slow.function()
+        fast.function()
+        if s % 10 == 9:
+            assert_close(fast.loss(), slow.loss(), f"loss at step {s}")
+    assert_close(fast_params[0].data, slow_params[0].data, "w")
+    assert_close(fast_params[0].grad, slow_params[0].grad, "d_w")
+
+
 def test_an_op_without_a_lowering_falls_back_saying_which():
-    program = {"ops": [("unary", 6, 0)], "loss": 0}  # softplus
-    params, loss_fn = random_model(program, 1)
-    with pytest.warns(RuntimeWarning, match="falls back to the NumPy program: op 'softplus'"):
-        step = derive(loss_fn, params, backend="numba")
-    assert step.backend == "numpy" and "softplus" in step.fallback_reason
-    assert derive(loss_fn, params, backend="auto").fallback_reason == step.fallback_reason  # (silently)
+    """An op outside the op table cannot run inside the step; one of the table without a lowering runs
+    through NumPy there when asked for ("numba"), and "auto" keeps the NumPy program for it when small."""
+    params, _ = random_model({"ops": [], "loss": 0}, 1)
+    halve = Op("halve", lambda x: x / 2.0, lambda g, ans, x: (g / 2.0,))
+
+    def outside(w, b):
+        return halve(w).sum()
+    with pytest.warns(RuntimeWarning, match="falls back to the NumPy program: op 'halve'.* not in the op table"):
+        step = derive(outside, params, backend="numba")
+    assert step.backend == "numpy" and "halve" in step.fallback_reason
+    assert derive(outside, params, backend="auto").fallback_reason == step.fallback_reason  # (silently)
+
+    def table(w, b):
+        return (w.max(axis=1) * b[:3]).sum()
+    auto = derive(table, params, backend="auto")
+    assert auto.backend == "numpy" and "op 'max'" in auto.fallback_reason and "objmode" in auto.fallback_reason
     with pytest.raises(ValueError, match="backend must be"):
-        derive(loss_fn, params, backend="jax")
+        derive(table, params, backend="jax")
 
 
 # ---- without numba; the cache ------------------------------------------------------------------------------
@@ -277,3 +331,199 @@ def test_a_fused_step_keeps_the_numpy_programs_checks_settings_and_one_thread_at
     finally:
         release.set()
         worker.join()
+
+
+# ---- regressions: constants, sqrt, positions ---------------------------------------------------------------
+
+def twin_steps(loss_fn, make, backend="numba", lr=0.1):
+    """The same step derived twice from fresh parameters (`make()`): on the NumPy program and on `backend`."""
+    slow_params, fast_params = make(), make()
+    slow = derive(lambda *p: loss_fn(*p), slow_params, update=SGD(slow_params, lr=lr))
+    fast = derive(lambda *p: loss_fn(*p), fast_params, update=SGD(fast_params, lr=lr), backend=backend)
+    return slow, fast, slow_params, fast_params
+
+
+def test_infinite_and_nan_constants_are_written_as_math_names():
+    """repr(inf) is `inf`, a name the generated module does not have (it failed to compile: a silent
+    fallback under "auto"); NaN likewise."""
+    def make():
+        return [am.Tensor(np.linspace(-1, 1, 12).reshape(3, 4), requires_grad=True, name="w"),
+                am.Tensor(np.linspace(-2, 2, 4), requires_grad=True, name="b")]
+
+    def loss_fn(w, b):
+        return (am.minimum(w, np.inf) + am.maximum(w, -np.inf)).square().sum() + am.maximum(b, np.nan).sum()
+    slow, fast, slow_params, fast_params = twin_steps(loss_fn, make)
+    assert fast.backend == "numba", fast.fallback_reason
+    assert "math.inf" in fast.fused.source and "math.nan" in fast.fused.source
+    with np.errstate(invalid="ignore"):
+        losses = fast.run(5)
+        assert_close(losses, slow.run(5), "losses")
+    assert np.all(np.isnan(losses))
+    for p, q in zip(slow_params, fast_params):
+        assert_close(q.data, p.data, "params")
+
+
+def test_a_square_root_power_is_numpys_sqrt_bit_for_bit():
+    """np.power(x, 0.5), eager's op, is sqrt: -0.0 gives -0.0 (1 / it is -inf) where pow gives +0.0."""
+    x = am.Tensor(np.array([-0.0, 4.0, 9.0]), name="x")
+
+    def make():
+        return [am.Tensor(np.array([1.0, 2.0, 3.0]), requires_grad=True, name="w")]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        slow, fast, slow_params, fast_params = twin_steps(lambda w: (w / x ** 0.5).sum(), make)
+        assert fast.backend == "numba", fast.fallback_reason
+        slow.function()
+        fast.function()
+        assert slow.loss() == fast.loss() == -np.inf
+    assert np.array_equal(fast_params[0].grad, slow_params[0].grad) and fast_params[0].grad[0] == -np.inf
+
+
+def test_positions_are_recomputed_at_every_step():
+    """argsort and argmax positions change as the parameters train; a fused step must recompute them
+    (or fall back saying so), never keep the recorded ones as constants."""
+    weights = am.Tensor(np.arange(1.0, 5.0))
+
+    def make():
+        return [am.Tensor(np.array([[0.3, -0.2, 0.1, 0.0], [1.0, 0.5, -1.0, 0.2]]), requires_grad=True, name="w")]
+
+    def loss_fn(w):
+        ordered = am.take_along_axis(w, am.argsort(w, axis=1), axis=1)
+        top = am.take_along_axis(w, am.argmax(w, axis=1)[:, None], axis=1)
+        return (ordered * weights).sum() + top.square().sum()
+    slow, fast, slow_params, fast_params = twin_steps(loss_fn, make, backend="auto", lr=0.3)
+    assert fast.backend == "numba" or "argsort" in fast.fallback_reason or "argmax" in fast.fallback_reason
+    losses = slow.run(40, 1)
+    assert len(set(np.round(np.diff(losses), 9))) > 1  # the positions did change while training
+    assert_close(fast.run(40, 1), losses, "losses")
+    assert_close(fast_params[0].data, slow_params[0].data, "w")
+
+
+# ---- every experiment's step ---------------------------------------------------------------------------------
+
+def experiment_step(case, backend):
+    names = list(case.params)
+    params = {n: am.Tensor(np.array(case.params[n], dtype=float), requires_grad=True, name=n) for n in names}
+    with np.errstate(all="ignore"):
+        step = derive(lambda *ps: case.loss_fn(dict(zip(names, ps))), params,
+                      update=SGD(list(params.values()), lr=0.01), backend=backend)
+    return step, params
+
+
+@pytest.mark.parametrize("name", [name for name, e in all_experiments().items() if e.audit_case is not None])
+def test_every_experiments_step_fused_equals_the_numpy_program(name):
+    """Each experiment's loss with an SGD update, 300 steps against the NumPy program (one call a step:
+    compiling `loop` too would double the test's compile time, and test_doc000/test_doc002 run loops)."""
+    case = all_experiments()[name].audit_case()
+    (slow, slow_params), (fast, fast_params) = experiment_step(case, "numpy"), experiment_step(case, "numba")
+    assert fast.backend == "numba", fast.fallback_reason
+    scale = magnitude(lambda *ps: case.loss_fn(dict(zip(slow_params, ps))), list(slow_params.values()))
+
+    def losses(step):
+        recorded = []
+        for s in range(300):
+            step.function()
+            if (s + 1) % 10 == 0:
+                recorded.append(step.loss())
+        return np.array(recorded)
+    with np.errstate(all="ignore"):
+        assert_close(losses(fast), losses(slow), "losses", scale)
+    for n in slow_params:
+        assert_close(fast_params[n].data, slow_params[n].data, n, scale)
+        assert_close(fast_params[n].grad, slow_params[n].grad, f"d_{n}", scale)
+
+
+def test_the_digits_mlp_fused_equals_the_numpy_program():
+    """W2 (the digits MLP, the large arrays: products through BLAS, tanh and exp through NumPy's own ufuncs
+    inside numba.objmode, log_softmax in a loop) over 30 steps."""
+    from benchmarks.w2 import _am_w2, w2_problem
+    problem = w2_problem()
+    steps = []
+    for backend in ("numpy", "numba"):
+        _, params, loss_fn = _am_w2(problem)
+        steps.append((derive(loss_fn, params, update=SGD(params, lr=problem.lr), backend=backend), params))
+    (slow, slow_params), (fast, fast_params) = steps
+    assert fast.backend == "numba", fast.fallback_reason
+    assert "objmode" in fast.fused.source
+    assert_close(fast.run(30, 3), slow.run(30, 3), "losses")
+    for p, q in zip(slow_params, fast_params):
+        assert_close(q.data, p.data, "params")
+        assert_close(q.grad, p.grad, "gradients")
+
+
+# ---- recorded auxiliary outputs --------------------------------------------------------------------------
+
+def doc000_with_output(backend):
+    model, params, _, sgd = doc000_step()
+    layer_0, y = am.Tensor(doc000.X, name="layer_0"), am.Tensor(doc000.y, name="y")
+
+    def loss_fn(*_):
+        output = model(layer_0)
+        return half_sse(output, y), {"output": output, "error": (output - y).abs().mean()}
+    return derive(loss_fn, params, update=sgd, backend=backend)
+
+
+def test_run_records_auxiliary_outputs_at_recorded_steps_on_both_back_ends():
+    """aux_into gets each aux output (an array and a 0-d one) at each recorded step: what step.aux
+    holds after that step, on the NumPy program one call at a time and inside the compiled loop."""
+    one_at_a_time, slow, fast = (doc000_with_output(b) for b in ("numpy", "numpy", "numba"))
+    assert fast.backend == "numba", fast.fallback_reason
+    expected = {"output": [], "error": []}
+    for s in range(60):
+        one_at_a_time.function()
+        if (s + 1) % 4 == 0:
+            for name in expected:
+                expected[name].append(np.array(one_at_a_time.aux[name]))
+    for step in (slow, fast):
+        stacks = {"output": np.empty((15, 4, 1)), "error": np.empty(15)}
+        step.run(60, 4, aux_into=stacks)
+        for name in expected:
+            assert_close(stacks[name], np.array(expected[name]), name)
+    assert np.array_equal(slow.run(0, aux_into={"error": np.empty(0)}), [])
+    with pytest.raises(ValueError, match="'outputs', which is not an auxiliary output"):
+        fast.run(4, aux_into={"outputs": np.empty((4, 4, 1))})
+    with pytest.raises(ValueError, match=r"aux_into\['output'\] must be .* shape \(2, 4, 1\)"):
+        slow.run(4, 2, aux_into={"output": np.empty((4, 4, 1))})
+
+
+def test_fit_records_inside_the_compiled_loop_the_per_step_numbers(monkeypatch):
+    """Document 000's sweep: a record marked `stacked` is made from the outputs of many steps at once, each
+    compiled call running a chunk of epochs; the history equals the NumPy program's one-call-per-epoch run
+    to 1e-12 (every 3rd step recorded, chunks of 64 epochs that do not fall on a record). The rates up to
+    10: at 100 and 1000 the sigmoids saturate and a last-bit difference grows (as from any nudge)."""
+    from autograd_mini import train
+    calls = []
+    record = doc000.record_mean_abs_error
+
+    def counted(info):
+        calls.append(np.size(info.epoch))
+        return record(info)
+    counted.stacked = True
+    monkeypatch.setattr(train, "STACKED_CHUNK", 64)
+    histories = {}
+    for backend in ("numpy", "numba"):
+        rates = [alpha for alpha in doc000.alphas if alpha <= 10]
+        model = stack_models([doc000.TwoLayerNet() for _ in rates])
+        histories[backend] = train.fit(model, member_sum(half_sse, additive=True),
+                                       SGD(model.parameters(), lr=member_rates(rates)), doc000.X, doc000.y,
+                                       epochs=300, record=counted, record_every=3, quiet=True, backend=backend)
+    slow, fast = histories["numpy"], histories["numba"]
+    assert (slow.backend, fast.backend) == ("numpy", "numba")
+    assert calls[:100] == [1] * 100 and calls[100:] == [22, 21, 21, 22, 14]  # (300 epochs: 4 x 64 + 44)
+    assert np.array_equal(fast["step"], slow["step"]) and np.array_equal(slow["step"], np.arange(0, 300, 3))
+    assert_close(fast["mean_abs_error"], slow["mean_abs_error"], "mean |error|")
+
+
+def test_a_stacked_record_that_changes_the_rate_is_refused(monkeypatch):
+    """A stacked record runs after its chunk of epochs: a schedule assigned there would come too late."""
+    from autograd_mini import train
+    model = stack_models([doc000.TwoLayerNet() for _ in range(2)])
+    sgd = SGD(model.parameters(), lr=member_rates([0.1, 1.0]))
+
+    def schedule(info):
+        sgd.lr = member_rates([0.05, 0.5])
+        return {"step": info.epoch}
+    schedule.stacked = True
+    monkeypatch.setattr(train, "STACKED_CHUNK", 8)
+    with pytest.raises(ValueError, match="marked `stacked`.* assigned new optimizer settings"):
+        train.fit(model, member_sum(half_sse, additive=True), sgd, doc000.X, doc000.y, epochs=20, record=schedule,
+                  quiet=True, backend="numba")
