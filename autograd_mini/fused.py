@@ -195,6 +195,7 @@ class Lowering:
         self.work_size = 0  # entries of `_work` the statements use (set by statements())
         self.constants: list[Any] = []  # array constants (and learning rates), passed as arguments
         self._lowered: dict[int, tuple[str, bool]] = {}
+        self._updated: set[int] | None = None  # ids of the parameters updates write (set on first use)
         self._check_types()
 
     def _check_types(self) -> None:
@@ -226,7 +227,25 @@ class Lowering:
         return (v.into is None and id(v) not in self.outputs and len(users) == 1 and not _in_numpy(v)  # allocate)
                 and _scalar_form(users[0]) is not None
                 and (id(users[0]) in self.in_tail) == (id(v) in self.in_tail) and _writes_into(v) is None
+                and not (users[0].into is not None and self._reads_updated(v))
                 and self.lowerable(v) and self.expression(v)[1])
+
+    def _reads_updated(self, v: Any) -> bool:
+        """Does v read (itself or through its arguments) a parameter that an update writes? Such a value
+        must be computed before the updates, as the NumPy program does: inlined into a later update's
+        loop it would read the parameter already updated (w1 -= lr * w0 after w0 -= ...)."""
+        if self._updated is None:
+            self._updated = {id(x.into) for x in self.values if x.into is not None}
+        seen: set[int] = set()
+        todo = [v]
+        while todo:
+            x = todo.pop()
+            if id(x) in self._updated:
+                return True
+            if id(x) not in seen and x.kind == "op":
+                seen.add(id(x))
+                todo.extend(x.args)
+        return False
 
     def lowerable(self, v: Any) -> bool:
         try:

@@ -527,3 +527,22 @@ def test_a_stacked_record_that_changes_the_rate_is_refused(monkeypatch):
     with pytest.raises(ValueError, match="marked `stacked`.* assigned new optimizer settings"):
         train.fit(model, member_sum(half_sse, additive=True), sgd, doc000.X, doc000.y, epochs=20, record=schedule,
                   quiet=True, backend="numba")
+
+
+@pytest.mark.parametrize("with_aux", [False, True])
+def test_an_update_reading_another_parameter_reads_it_before_any_update(with_aux):
+    # d_b = a and d_a = b: the fused body inlined lr * a into b's update loop, after a's own update had
+    # run, so b moved by the new a (0.08 off eager at the first step); the NumPy program scales first
+    def run(backend):
+        a = am.Tensor(np.array([1.0, 2.0, -0.5]), requires_grad=True)
+        b = am.Tensor(np.array([3.0, -1.0, 0.25]), requires_grad=True)
+        step = derive(lambda x, y: ((x * y).sum(), {"y": y}) if with_aux else (x * y).sum(), [a, b],
+                      update=SGD([a, b], lr=0.25), backend=backend)
+        for _ in range(5):
+            step.function()
+        return step.backend, a.data.copy(), b.data.copy(), a.grad.copy(), b.grad.copy()
+
+    (numpy_backend, *expected), (numba_backend, *fused_values) = run("numpy"), run("numba")
+    assert (numpy_backend, numba_backend) == ("numpy", "numba")
+    for got, want in zip(fused_values, expected):
+        np.testing.assert_array_equal(got, want)
