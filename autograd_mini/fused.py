@@ -1,6 +1,6 @@
 """The fused back end: a derived step lowered to numba-compiled machine code.
 
-`am.derive(..., backend="numba")` (or `"auto"`) takes the program and plan that derivation.py built
+`am.derive(..., backend="numba")` (or `"auto"`) takes the program and plan that derivation/ built
 (the same simplified values the NumPy program runs) and writes them as one numba function, `body`:
 element-wise chains become single expressions, which numba fuses into one loop; small 2-D products
 are explicit loops (BLAS's call overhead dominates below a few thousand multiply-adds), larger ones

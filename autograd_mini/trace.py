@@ -6,7 +6,7 @@
         for w in (w0, w1):
             w.data -= lr * w.grad
 
-`trace` is `am.derive` without an update rule (one mechanism: see derivation.py for how the step is
+`trace` is `am.derive` without an update rule (one mechanism: see derivation/ for how the step is
 recorded, simplified and compiled, and `derived.source` for the code that runs). Calling the
 result runs the step and returns the loss as a float; the numbers are eager's, bit for bit.
 

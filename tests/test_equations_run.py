@@ -13,6 +13,7 @@ import autograd_mini as am
 from autograd_mini.app.derived import derived_step
 from autograd_mini.app.experiments import all_experiments
 from autograd_mini import derivation
+import autograd_mini.derivation.plan, autograd_mini.derivation.render  # noqa: E401,F401
 from autograd_mini.derivation import derive
 from autograd_mini.tensor import Op
 from autograd_mini.optim import SGD
@@ -23,7 +24,7 @@ def run_alone(step, arrays):
     """The text exec'd with NumPy alone in scope; its step() called with the arrays and what it asks for."""
     namespace = {"np": np}
     exec(step.equations, namespace)
-    assert set(namespace) - {"np", "__builtins__"} <= {"step"} | set(derivation._DEFINED)
+    assert set(namespace) - {"np", "__builtins__"} <= {"step"} | set(derivation.render._DEFINED)
     return namespace["step"](*arrays, **step.equations_arguments)
 
 
@@ -148,7 +149,7 @@ def test_the_op_tables_plain_numpy_equals_eager_and_the_step(name):
 def test_every_op_of_the_table_has_numpy_text():
     """A new op gets its plain form written (or, for a user's own Op, is passed in by name: see below)."""
     from autograd_mini import ops, tensor
-    from autograd_mini.derivation import _PLAIN
+    from autograd_mini.derivation.render import _PLAIN
     table = {o.name: o for m in (ops, tensor, derivation) for o in vars(m).values() if isinstance(o, Op)}
     table.update({o.name: o for o in ops._registry.ELEMENTWISE})
     assert len(table) > 60

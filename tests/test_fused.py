@@ -104,11 +104,11 @@ def test_fit_per_sample_on_the_fused_back_end_says_so_and_equals_the_numpy_progr
 
 def lowered(loss_fn, params, update):
     """The stages of am.derive, then the fused lowering (its module is loaded, not compiled)."""
-    names, params = derivation._named_params(params)
-    program = derivation.Program(derivation.record(loss_fn, params, names))
-    plan = derivation.make_plan(program, derivation.add_update(program, update))
-    derivation.name_values(program)
-    derivation.place_buffers(program, plan)
+    names, params = derivation.step._named_params(params)
+    program = derivation.program.Program(derivation.record.record(loss_fn, params, names))
+    plan = derivation.plan.make_plan(program, derivation.plan.add_update(program, update))
+    derivation.names.name_values(program)
+    derivation.plan.place_buffers(program, plan)
     return fused.Lowering(program, plan), program, plan
 
 

@@ -14,13 +14,13 @@ Read a row as: name, forward on NumPy arrays, `vjp(g, ans, *inputs, **params)` r
 gradient per input. Composite functions are built from rows and need no VJP.
 
 This package's namespace is the whole table (every row and public function of its modules, as
-derivation.py and fused.py read it); `__all__` is what was registered, the names `am.` exports.
+derivation/ and fused.py read it); `__all__` is what was registered, the names `am.` exports.
 """
 from __future__ import annotations
 
 from ..tensor_methods import use_table
 from . import _registry
-from ._helpers import _is_basic_index  # noqa: F401 (derivation.py reads it)
+from ._helpers import _is_basic_index  # noqa: F401 (derivation/ reads it)
 from .creation import *  # noqa: F403
 from .compare import *  # noqa: F403
 from .elementwise import *  # noqa: F403

@@ -5,7 +5,7 @@ gradient per input. VJPs use only arithmetic, methods that NumPy arrays and Tens
 `_poly` helpers, so the same line computes a NumPy gradient in an ordinary backward and a
 differentiable Tensor gradient under `create_graph=True`. Broadcasting is undone by the engine.
 A forward that can write into a given array takes `out=` (NumPy's ufuncs do): a derived step
-(derivation.py) reuses that one forward with preallocated buffers; forwards without it allocate.
+(derivation/) reuses that one forward with preallocated buffers; forwards without it allocate.
 The line after a row or function registers it (`_registry.register`): its `am.` name and the NumPy
 functions that run it on Tensors.
 
