@@ -113,7 +113,7 @@ class Program:
         return value
 
     def _value_of(self, t: Tensor) -> Value:
-        if t._op is None:
+        if t.op is None:
             if id(t) in self.rec.impure:
                 raise DeriveError(f"derive: the VJP of '{self.rec.impure[id(t)]}' uses its inputs' values as a plain "
                                   f"array (a mask or sign, shape {t.shape}), which a compiled step would not update; "
@@ -128,16 +128,16 @@ class Program:
             value = self.constant(array)
             value.captured = value.captured or (id(t) in self.rec.forward and t._data.ndim > 0)
             return value
-        parents = t._parents or ()
+        parents = t.parents
         args = tuple(self.of[id(p)] for p in parents)
-        params = {key: self.private(value) for key, value in (t._params or {}).items()}
+        params = {key: self.private(value) for key, value in t.op_params.items()}
         view = any(isinstance(p._data, np.ndarray) and np.may_share_memory(t._data, p._data) for p in parents)
         if all(_fixed(a) for a in args) and not view:
             return self.constant(t._data)  # computed from constants only: once, now (views stay, as `X.T`)
-        simpler = _simplify(t._op, args, t._data)
+        simpler = _simplify(t.op, args, t._data)
         if simpler is not None:
             return simpler
-        return self.operation(t._op, args, params, t._data, view)
+        return self.operation(t.op, args, params, t._data, view)
 
     def private(self, param: Any) -> Any:
         """An op's parameter with the arrays in it (an index array loss_fn holds, `w[rows]`) watched and

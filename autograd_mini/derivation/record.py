@@ -9,7 +9,7 @@ from typing import Any, Callable, Mapping
 
 import numpy as np
 
-from ..tensor import Op, Tensor, backprop, enable_grad, recording, walk
+from ..tensor import Op, Tensor, backprop, enable_grad, recording, substituted_vjps, walk
 from .refusals import _LIBRARIES, DeriveError, _warn_value_read
 
 
@@ -47,7 +47,7 @@ def record(loss_fn: Callable, params: list[Tensor], names: list[str]) -> Recordi
     _same_recordings(forward, walk([again[0], *again[1].values()], grad_only=False), made)
     captured, impure = _record_backward(loss, forward, made)
     ours = {id(p) for p in params}
-    data = [t for t in forward if t._op is None and id(t) not in ours and id(t) not in made]
+    data = [t for t in forward if t.op is None and id(t) not in ours and id(t) not in made]
     grads = [captured.get(id(p)) for p in params]
     for p, g, name in zip(params, grads, names):
         if g is not None and g.shape != p.shape:
@@ -72,14 +72,14 @@ def _same_recordings(first: list[Tensor], second: list[Tensor], made: dict) -> N
     for at, (a, b) in enumerate(zip(first, second)):
         if a.shape != b.shape or a.dtype != b.dtype:
             raise differ(a, "the shapes or dtypes of")
-        if a._op is None and id(a) in made and not np.array_equal(_bits(a._data), _bits(b._data)):
-            user = next((t for t in first[at:] if any(p is a for p in t._parents or ())), a)
+        if a.op is None and id(a) in made and not np.array_equal(_bits(a._data), _bits(b._data)):
+            user = next((t for t in first[at:] if any(p is a for p in t.parents)), a)
             raise differ(user, "the constants given to")
-        if a._op is not None and not _same_params(a._params or {}, b._params or {}):
+        if a.op is not None and not _same_params(a.op_params, b.op_params):
             raise differ(a, "the parameters of")
 
 
-def _same_params(a: dict, b: dict) -> bool:
+def _same_params(a: Mapping, b: Mapping) -> bool:
     return a.keys() == b.keys() and all(_same_param(a[k], b[k]) for k in a)
 
 
@@ -200,7 +200,7 @@ def _note_untracked(made: dict, sources: dict) -> Callable[[Tensor], None]:
     """A data-only op result computed from loss_fn's own constants alone is one of them too (made
     from the arrays they were made from)."""
     def note(t: Tensor) -> None:
-        parents = t._parents or ()
+        parents = t.parents
         if all(id(p) in made for p in parents):  # (a just-made node: its parents are there)
             made[id(t)] = t
             held = [s for p in parents for s in sources.get(id(p), ())]
@@ -241,29 +241,24 @@ def _run(loss_fn: Callable, params: list, made: dict, sources: dict, quiet: bool
 
 
 def _record_backward(loss: Tensor, forward: list[Tensor], made: dict) -> tuple[dict, dict]:
-    """The gradient graph. Each node's op is swapped (on our private recording, then restored) for
-    one whose VJP notes the constants it makes, so a VJP that reads values as plain arrays (a
+    """The gradient graph. Each node's VJP is substituted (on our private recording, then restored) by
+    one that notes the constants it makes, so a VJP that reads values as plain arrays (a
     mask a step could not update) is caught and named."""
     # the seed "requires grad" only so that the engine records every op of the backward
     seed = Tensor(np.ones(loss.shape, dtype=loss.dtype), requires_grad=True)
     made[id(seed)] = seed
     noted: list = []
     impure: dict[int, str] = {}
-    swapped = [(t, t._op) for t in forward if t._op is not None]
-    for t, op in swapped:
-        t._op = _noting_constants(op, noted, impure)
-    try:
-        with recording(on_constant=lambda t, from_number, source: noted.append((t, from_number)),
-                       on_untracked_op=_note_untracked(made, {})):
-            captured = backprop([loss], [seed], retain_graph=True, create_graph=True, accumulate_leaves=False,
-                                capture=forward)
-    finally:
-        for t, op in swapped:
-            t._op = op
+    noting = [(t, _noting_constants(t.op, noted, impure)) for t in forward if t.op is not None]
+    with substituted_vjps(noting), recording(on_constant=lambda t, from_number, source: noted.append((t, from_number)),
+                                             on_untracked_op=_note_untracked(made, {})):
+        captured = backprop([loss], [seed], retain_graph=True, create_graph=True, accumulate_leaves=False,
+                            capture=forward)
     return captured, impure
 
 
-def _noting_constants(op: Op, made: list, impure: dict) -> Op:
+def _noting_constants(op: Op, made: list, impure: dict) -> Callable[..., tuple]:
+    """op's VJP, noting which op made each constant that is not from a Python number."""
     def vjp(*args: Any, **kwargs: Any) -> tuple:
         start = len(made)
         result = op.vjp(*args, **kwargs)
@@ -271,4 +266,4 @@ def _noting_constants(op: Op, made: list, impure: dict) -> Op:
             if not from_number:
                 impure.setdefault(id(t), op.name)
         return result
-    return Op(op.name, op.forward, vjp)
+    return vjp

@@ -227,7 +227,7 @@ def _named_params(params: Any) -> tuple[list[str], list[Tensor]]:
     for i, p in enumerate(tensors):
         if not isinstance(p, Tensor):
             raise DeriveError(f"derive: params[{i}] is a {type(p).__name__}, not a Tensor")
-        if not p.requires_grad or p._op is not None:
+        if not p.requires_grad or p.op is not None:
             raise DeriveError(f"derive: params[{i}] (shape {p.shape}) must be a leaf Tensor with requires_grad=True"
-                              + (f", not the result of '{p.op_name}'" if p._op is not None else ""))
+                              + (f", not the result of '{p.op_name}'" if p.op is not None else ""))
     return [_identifier(n) for n in names], tensors
