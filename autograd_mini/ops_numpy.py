@@ -1064,13 +1064,17 @@ def full_like(x: Any, fill_value: float, dtype: Any = None, order: str = "K", su
 # ---- casts, copies, NaN handling, rounding ---------------------------------------------------------
 
 
-def astype(x: Any, dtype: Any) -> Any:
+def astype(x: Any, dtype: Any, copy: bool = True) -> Any:
     """A cast. To float64/float32 it is differentiable (the gradient is cast back); to an integer or
-    bool dtype the result has no gradient (as in PyTorch): it is a plain NumPy array, like a comparison."""
+    bool dtype the result has no gradient (as in PyTorch): it is a plain NumPy array, like a comparison.
+    As NumPy's, it returns a new tensor even for the dtype x already has (so changing the result in
+    place never changes x), unless copy=False."""
     x = _as_tensor(x)
     dtype = np.dtype(dtype)
     if dtype in (np.float64, np.float32):
-        return x if dtype == x.dtype else astype_op(x, dtype=dtype)
+        if dtype == x.dtype:
+            return copy_op(x) if copy else x
+        return astype_op(x, dtype=dtype)
     return x._read("astype").astype(dtype)
 
 

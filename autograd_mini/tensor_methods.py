@@ -124,7 +124,7 @@ class ElementwiseMixin:
     def ceil(self) -> Tensor: return _ops_numpy.ceil(self)
     def trunc(self) -> Tensor: return _ops_numpy.trunc(self)
     def round(self, decimals: int = 0) -> Tensor: return _ops_numpy.round(self, decimals)
-    def astype(self, dtype: Any) -> Any: return _ops_numpy.astype(self, dtype)
+    def astype(self, dtype: Any, copy: bool = True) -> Any: return _ops_numpy.astype(self, dtype, copy)
     def copy(self) -> Tensor: return _ops_numpy.copy(self)
     def pow(self, exponent: Any) -> Tensor: return _ops_numpy.pow(self, exponent)
     def clip(self, a_min: Any = None, a_max: Any = None) -> Tensor: return _ops_numpy.clip(self, a_min, a_max)

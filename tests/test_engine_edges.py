@@ -20,3 +20,21 @@ def test_python_abs_records_the_abs_op():
     np.testing.assert_array_equal(y.numpy(), [1.5, 0.0, 2.0])
     y.sum().backward()
     np.testing.assert_array_equal(x.grad, [-1.0, 0.0, 1.0])  # torch's: sign(x), 0 at 0
+
+
+# ---- astype copies -----------------------------------------------------------------------------
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32, np.int64, bool])
+def test_astype_returns_a_copy_that_changes_independently(dtype):
+    x = am.Tensor(np.array([1.0, 2.0, 0.0]))
+    y = x.astype(dtype)
+    y[...] = 0
+    np.testing.assert_array_equal(x.numpy(), [1.0, 2.0, 0.0])
+    assert y is not x
+
+
+def test_astype_to_the_same_dtype_passes_the_gradient_and_copy_false_is_x():
+    x = am.Tensor(np.array([1.0, 2.0]), requires_grad=True)
+    (x.astype(np.float64) * 3).sum().backward()
+    np.testing.assert_array_equal(x.grad, [3.0, 3.0])
+    assert x.astype(np.float64, copy=False) is x
