@@ -38,3 +38,20 @@ def test_astype_to_the_same_dtype_passes_the_gradient_and_copy_false_is_x():
     (x.astype(np.float64) * 3).sum().backward()
     np.testing.assert_array_equal(x.grad, [3.0, 3.0])
     assert x.astype(np.float64, copy=False) is x
+
+
+# ---- checkpoint with one tensor at two positions -------------------------------------------------
+
+def _product_sine(a, b):
+    return (a * b).sin()
+
+
+def test_checkpoint_counts_a_repeated_argument_once_in_first_and_second_order():
+    x0 = np.array([0.3, 0.7, -1.1])
+    plain = am.hessian(lambda x: _product_sine(x, x).sum())(x0)
+    checkpointed = am.hessian(lambda x: am.checkpoint(_product_sine)(x, x).sum())(x0)
+    np.testing.assert_allclose(checkpointed, plain, rtol=1e-14)
+    np.testing.assert_allclose(np.diag(plain), 2 * np.cos(x0 ** 2) - 4 * x0 ** 2 * np.sin(x0 ** 2), rtol=1e-12)
+    x = am.Tensor(x0, requires_grad=True)
+    am.checkpoint(_product_sine)(x, x).sum().backward()
+    np.testing.assert_allclose(x.grad, 2 * x0 * np.cos(x0 ** 2), rtol=1e-14)
