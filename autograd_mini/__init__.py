@@ -7,7 +7,7 @@
     w.grad
 """
 from . import autograd, losses, nn, optim
-from .errors import AutogradMiniError, GradcheckError, GraphError, ShapeError
+from .errors import AutogradMiniError, GradcheckError, GraphError, LinAlgError, ShapeError
 from .gradcheck import GradcheckResult, gradcheck, gradgradcheck
 from .ops import (abs_op as abs, concatenate, div, exp, log, matmul,  # noqa: F401
                   maximum, minimum, mul, neg, reduce_mean as mean, reduce_sum as sum, relu, sigmoid,
@@ -36,7 +36,7 @@ __all__ = [
     "__version__",
     # the engine and its modes
     "Tensor", "Op", "no_grad", "enable_grad", "is_grad_enabled", "scope",
-    "AutogradMiniError", "GradcheckError", "GraphError", "ShapeError",
+    "AutogradMiniError", "GradcheckError", "GraphError", "LinAlgError", "ShapeError",
     # ops of the first table (NumPy's names) and, below, every op of the continued one
     "abs", "add", "broadcast_to", "concatenate", "div", "exp", "log", "log_softmax", "matmul", "maximum", "mean",
     "minimum", "mul", "neg", "relu", "reshape", "sigmoid", "softmax", "softplus", "square", "stack", "sub", "sum",

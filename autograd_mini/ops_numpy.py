@@ -492,7 +492,24 @@ def _solve_vjp_a(g, ans, a, b):
     return -(gb @ _mT(ans))
 
 
-solve: Op = Op("solve", np.linalg.solve, per_input(_solve_vjp_a, _solve_vjp_b), lambda a, b: _explain_square(a))
+def _explain_solve(a: np.ndarray, b: np.ndarray) -> str:
+    """Which rule of solve(a, b) the operands break: a square, b a vector of n or (..., n, k), batches broadcast."""
+    if a.ndim < 2 or a.shape[-1] != a.shape[-2]:
+        return _explain_square(a)
+    n = a.shape[-1]
+    if b.ndim == 0 or b.shape[0 if b.ndim == 1 else -2] != n:
+        return (f"the right-hand side must be a vector of length {n} or a stack of columns (..., {n}, k) "
+                f"to match the {n}x{n} matrices")
+    if b.ndim > 1:
+        try:
+            np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
+        except ValueError:
+            return (f"the batch axes {a.shape[:-2]} of the matrices and {b.shape[:-2]} of the right-hand side "
+                    f"cannot be broadcast")
+    return _explain_square(a)
+
+
+solve: Op = Op("solve", np.linalg.solve, per_input(_solve_vjp_a, _solve_vjp_b), _explain_solve)
 
 
 # ---- public functions (also Tensor methods); composites need no VJP -----------------------------

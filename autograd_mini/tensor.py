@@ -28,7 +28,7 @@ from typing import Any, Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 
-from .errors import AxisError, GraphError, IndexOutOfRangeError, ShapeError
+from .errors import AxisError, GraphError, IndexOutOfRangeError, LinAlgError, ShapeError
 from .tensor_methods import (ArithmeticMixin, ElementwiseMixin, InPlaceMixin, MovementMixin, NumPyMixin, ProductMixin,
                              ReduceMixin)
 
@@ -499,6 +499,7 @@ class Op:
             shapes = " and ".join(str(a.shape) for a in arrays)
             reason = self.explain(*arrays, **params) if self.explain else str(error)
             kind = (AxisError if isinstance(error, np.exceptions.AxisError) else
+                    LinAlgError if isinstance(error, np.linalg.LinAlgError) else
                     IndexOutOfRangeError if isinstance(error, IndexError) else ShapeError)
             raise kind(f"{self.name}: inputs of shape {shapes}: {reason}") from error
         t = _new_tensor(Tensor)  # one statement per slot: cheaper than packing a tuple to unpack it

@@ -55,3 +55,45 @@ def test_checkpoint_counts_a_repeated_argument_once_in_first_and_second_order():
     x = am.Tensor(x0, requires_grad=True)
     am.checkpoint(_product_sine)(x, x).sum().backward()
     np.testing.assert_allclose(x.grad, 2 * x0 * np.cos(x0 ** 2), rtol=1e-14)
+
+
+# ---- linear algebra: bad shapes and singular matrices ---------------------------------------------
+
+def _t(*shape):
+    return am.Tensor(rng.standard_normal(shape), requires_grad=True)
+
+
+@pytest.mark.parametrize("call, words", [
+    (lambda: am.solve(_t(2, 3), _t(2)), ["solve", "(2, 3)", "square"]),
+    (lambda: am.solve(_t(2, 3, 3), _t(4, 3, 1)), ["solve", "(2, 3, 3)", "(4, 3, 1)", "batch axes (2,)", "(4,)"]),
+    (lambda: am.solve(_t(3, 3), _t(4)), ["solve", "(3, 3)", "(4,)", "vector of length 3"]),
+    (lambda: am.solve(_t(3, 3), _t(2, 3)), ["solve", "(2, 3)", "(..., 3, k)"]),
+    (lambda: am.inv(_t(2, 3)), ["inv", "(2, 3)", "square"]),
+    (lambda: am.inv(_t(3)), ["inv", "(3,)", "square"]),
+    (lambda: am.det(_t(3)), ["det", "(3,)", "square"]),
+    (lambda: am.det(_t(2, 3)), ["det", "(2, 3)", "square"]),
+    (lambda: am.matmul(_t(), _t(3)), ["matmul", "()", "at least 1-D"]),
+    (lambda: _t(2, 3) @ _t(4, 2), ["matmul", "(2, 3)", "(4, 2)", "inner dimensions"]),
+    (lambda: _t(2, 2, 3) @ _t(3, 3, 2), ["matmul", "batch"]),
+    (lambda: _t(3) @ _t(4), ["matmul", "(3,)", "(4,)", "only axis"]),
+])
+def test_linear_algebra_names_the_op_the_shapes_and_the_rule(call, words):
+    with pytest.raises(am.ShapeError) as caught:
+        call()
+    for word in words:
+        assert word in str(caught.value), (word, str(caught.value))
+
+
+@pytest.mark.parametrize("call", [lambda a: am.inv(a), lambda a: am.solve(a, am.Tensor(np.ones(3))),
+                                  lambda a: np.linalg.inv(a)])
+def test_a_singular_matrix_is_refused_as_numpys_linalg_error_naming_the_op(call):
+    singular = am.Tensor(np.ones((3, 3)))
+    with pytest.raises(np.linalg.LinAlgError, match=r"(inv|solve): inputs of shape \(3, 3\).*singular"):
+        call(singular)
+    with pytest.raises(am.LinAlgError):
+        call(singular)
+
+
+def test_a_non_square_matrix_is_numpys_linalg_error_too():
+    with pytest.raises(np.linalg.LinAlgError, match="square"):
+        am.inv(_t(2, 3))
