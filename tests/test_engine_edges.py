@@ -97,3 +97,59 @@ def test_a_singular_matrix_is_refused_as_numpys_linalg_error_naming_the_op(call)
 def test_a_non_square_matrix_is_numpys_linalg_error_too():
     with pytest.raises(np.linalg.LinAlgError, match="square"):
         am.inv(_t(2, 3))
+
+
+# ---- det: NumPy's value, and its gradient where the matrix has no inverse ----------------------------
+
+def _central(f, a, eps=1e-6):
+    """Central differences of f (array -> array) at a, of shape f(a).shape + a.shape."""
+    columns = []
+    for index in np.ndindex(a.shape):
+        plus, minus = a.copy(), a.copy()
+        plus[index] += eps
+        minus[index] -= eps
+        columns.append((np.asarray(f(plus)) - np.asarray(f(minus))) / (2 * eps))
+    return np.moveaxis(np.array(columns), 0, -1).reshape(np.shape(f(a)) + a.shape)
+
+
+SINGULAR = {
+    "rank 2 of 3": np.array([[1.0, 2, 3], [4, 5, 6], [7, 8, 9]]),
+    "repeated row": np.array([[1.0, 2, 3], [2, 4, 6], [0, 1, 5]]),
+    "rank 1": np.outer([1.0, 2, 3], [4.0, 5, 6]),
+    "zero": np.zeros((3, 3)),
+    "one zero pivot": np.diag([0.0, 2.0, 3.0]),
+    "2x2 exactly singular": np.array([[1.0, 2], [2, 4]]),
+    "batch with a singular one": np.stack([np.array([[1.0, 2], [2, 4]]), np.array([[2.0, 1], [1, 3]])]),
+}
+
+
+@pytest.mark.parametrize("name", SINGULAR)
+def test_det_gradient_and_hessian_at_singular_matrices_match_central_differences(name):
+    a = SINGULAR[name]
+    total_det = lambda m: am.det(m).sum()  # noqa: E731
+    gradient = am.grad(total_det)(a)
+    np.testing.assert_allclose(gradient, _central(lambda m: np.linalg.det(m).sum(), a), atol=1e-8)
+    hessian = np.asarray(am.hessian(total_det)(a)).reshape(a.shape + a.shape)
+    np.testing.assert_allclose(hessian, _central(lambda m: am.grad(total_det)(m), a), atol=1e-7)
+    # the adjugate, transposed: on the rank-2 matrix it is not 0 (a VJP through inv would give NaN or 0)
+    if name == "rank 2 of 3":
+        np.testing.assert_allclose(gradient, [[-3, 6, -3], [6, -12, 6], [-3, 6, -3]], atol=1e-12)
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (3, 3), (2, 4, 4), (2, 1, 3, 3)])
+def test_det_forward_is_numpys_bit_for_bit_and_its_derivatives_are_torchs(shape):
+    torch = pytest.importorskip("torch")
+    a = rng.standard_normal(shape)
+    np.testing.assert_array_equal(am.det(am.Tensor(a)).numpy(), np.linalg.det(a))
+    weights = rng.standard_normal(shape[:-2])
+
+    def weighted(m):
+        return (am.det(m) * weights).sum()
+    reference = torch.tensor(a, requires_grad=True)
+    (torch.linalg.det(reference) * torch.tensor(weights)).sum().backward()
+    np.testing.assert_allclose(am.grad(weighted)(a), reference.grad.numpy(), rtol=1e-10, atol=1e-12)
+    if len(shape) == 2:
+        hessian = torch.autograd.functional.hessian(lambda m: torch.linalg.det(m) * float(weights),
+                                                    torch.tensor(a)).numpy()
+        np.testing.assert_allclose(np.asarray(am.hessian(weighted)(a)).reshape(hessian.shape), hessian,
+                                   rtol=1e-9, atol=1e-12)
