@@ -25,8 +25,8 @@ import numpy as np
 
 from . import tensor as _tensor
 from .errors import AxisError, GraphError, ShapeError, checked_axis
-from .ops import (_broadcast_to, _exp, _explain_broadcast, _poly, _scatter, compare, matmul, mul, power, reshape,
-                  sigmoid_of, sign, softplus, sum_op, transpose)
+from .ops import (_broadcast_to, _exp, _explain_broadcast, _poly, _scatter, abs_op, compare, matmul, maximum, mul,
+                  power, reshape, sigmoid_of, sign, softplus, sum_op, transpose)
 from .ops import _getitem as _index_tensor, plain_index
 from .tensor import Op, Tensor, per_input, read_value, rebase, unwrap
 from .tensor_methods import use_table
@@ -153,13 +153,28 @@ mod = Op("mod", np.mod, per_input(lambda g, ans, x, y: g, lambda g, ans, x, y: -
          _explain_broadcast)
 fmod = Op("fmod", np.fmod, per_input(lambda g, ans, x, y: g, lambda g, ans, x, y: -g * _trunc(x / y)),
           _explain_broadcast)
-def _arctan2_r2(y, x):  # x^2 + y^2, with 1 where it is 0 (PyTorch's gradient 0 at the origin, not 0/0)
-    r2 = x * x + y * y
-    return r2 + _is_zero(r2)
+_largest = _poly(lambda a, b: np.maximum(np.abs(a), np.abs(b)), lambda a, b: maximum(abs_op(a), abs_op(b)))
+
+
+def _arctan2_scaled(y, x):
+    """(x / s, y / s, s) with s = max(|x|, |y|), so that x^2 + y^2 = s^2 (x'^2 + y'^2) is computed without
+    overflow (x = 1e300) or underflow (1e-300, where r^2 = 0 gave a gradient of 0 instead of 1e300);
+    s is 1 where it is 0 (the origin) or not finite (the plain formula then gives torch's values)."""
+    s = _largest(x, y)
+    s = _where(_fmask(s, 0, ">") * _fmask(s, np.inf, "<"), s, 1.0)
+    return x / s, y / s, s
+
+
+def _arctan2_partial(g, y, x, numerator):
+    xs, ys, s = _arctan2_scaled(y, x)
+    r2 = xs * xs + ys * ys
+    r2 = r2 + _is_zero(r2)  # 1 at the origin: the gradient there is 0 (PyTorch's), not 0/0
+    return g * numerator(xs, ys) / (s * r2)
 
 
 arctan2 = Op("arctan2", np.arctan2,  # the angle of (x, y): d/dy = x / r^2, d/dx = -y / r^2
-             per_input(lambda g, ans, y, x: g * x / _arctan2_r2(y, x), lambda g, ans, y, x: -g * y / _arctan2_r2(y, x)),
+             per_input(lambda g, ans, y, x: _arctan2_partial(g, y, x, lambda xs, ys: xs),
+                       lambda g, ans, y, x: _arctan2_partial(g, y, x, lambda xs, ys: -ys)),
              _explain_broadcast)
 hypot = Op("hypot", np.hypot, per_input(lambda g, ans, x, y: g * x / ans, lambda g, ans, x, y: g * y / ans),
            _explain_broadcast)
@@ -177,10 +192,16 @@ _astype = _poly(lambda a, dtype: a.astype(dtype), lambda a, dtype: astype_op(a, 
 astype_op: Op = Op("astype", lambda x, dtype: x.astype(dtype), lambda g, ans, x, dtype: (_astype(g, x.dtype),))
 copy_op = Op("copy", np.copy, lambda g, ans, x: (g,))
 erf = _elementwise("erf", _erf, lambda g, ans, x: (g * (_TWO_OVER_SQRT_PI * _exp(-(x * x))),))
-elu_op = Op("elu", lambda x, alpha=1.0: np.where(x > 0, x, alpha * np.expm1(np.minimum(x, 0))),
-            # at x == 0 the slope is alpha, a constant there, so the second derivative at 0 is 0 (torch's)
-            lambda g, ans, x, alpha=1.0: (g * (_fmask(x, 0, ">") + _fmask(x, 0, "<") * (ans + alpha)
-                                              + _is_zero(x) * alpha),))
+def _elu_vjp(g, ans, x, alpha=1.0):
+    # below 0 the slope is alpha e^x, from e^x itself rather than ans + alpha (which is 0 from about
+    # x = -37, where expm1 rounds to -1; torch's e^-50 is 2e-22), taken of min(x, 0) so that the branch
+    # not used above 0 never overflows (0 * inf would be NaN at x = inf); at x == 0 the slope is alpha,
+    # a constant there, so the second derivative at 0 is 0 (torch's)
+    below = _fmask(x, 0, "<")
+    return (g * (_fmask(x, 0, ">") + below * (alpha * _exp(_where(below, x, 0))) + _is_zero(x) * alpha),)
+
+
+elu_op = Op("elu", lambda x, alpha=1.0: np.where(x > 0, x, alpha * np.expm1(np.minimum(x, 0))), _elu_vjp)
 leaky_relu_op = Op("leaky_relu", lambda x, slope=0.01: np.where(x > 0, x, slope * x),
                    lambda g, ans, x, slope=0.01: (g * (_fmask(x, 0, ">") + _fmask(x, 0, "<=") * slope),))
 clip_op = Op("clip", lambda x, lo=None, hi=None, out=None: np.clip(x, lo, hi, out=out),
@@ -231,11 +252,12 @@ def _power_vjp_base(g, ans, x, y):
 
 
 def _power_vjp_exponent(g, ans, x, y):
-    # x^y log x; at x == 0 log is taken of 1 (the limit x^y log x -> 0 for y > 0, torch's choice);
+    # x^y log x; at x == 0 and y >= 0 log is taken of 1 (the limit x^y log x -> 0 for y > 0, torch's
+    # choice); at x == 0 and y < 0 it is inf * log 0 = -inf, the limit, as torch (not inf * 0 = NaN);
     # a negative base has no derivative in y (x^y is real only at integers): NaN, as torch
     # (|x| is taken before the log so that no warning is raised for a gradient nobody asked for:
     # under create_graph every input's part is computed)
-    modulus = x * (1 - 2 * _fmask(x, 0, "<")) + _is_zero(x)
+    modulus = x * (1 - 2 * _fmask(x, 0, "<")) + _is_zero(x) * _fmask(y, 0, ">=")
     return _where(_fmask(x, 0, "<"), np.nan, g * (ans * _log(modulus)))
 
 

@@ -153,3 +153,99 @@ def test_det_forward_is_numpys_bit_for_bit_and_its_derivatives_are_torchs(shape)
                                                     torch.tensor(a)).numpy()
         np.testing.assert_allclose(np.asarray(am.hessian(weighted)(a)).reshape(hessian.shape), hessian,
                                    rtol=1e-9, atol=1e-12)
+
+
+# ---- element-wise functions at extreme inputs: torch's numbers, first and second order ---------------
+
+EXTREMES = [1e300, -1e300, np.inf, -np.inf, 0.0, -0.0, 1e-300, -1e-300, 50.0, -50.0, 800.0, -800.0, 1.0, -1.0]
+UNARY = {  # ours, torch's (by name in torch / torch.nn.functional)
+    "elu": (lambda t: am.elu(t), ("nn.functional.elu", {})),
+    "elu alpha 2": (lambda t: am.elu(t, 2.0), ("nn.functional.elu", {"alpha": 2.0})),
+    "gelu": (am.gelu, ("nn.functional.gelu", {})),
+    "gelu tanh": (lambda t: am.gelu(t, "tanh"), ("nn.functional.gelu", {"approximate": "tanh"})),
+    "expm1": (am.expm1, ("expm1", {})), "log1p": (am.log1p, ("log1p", {})),
+    "softplus": (am.softplus, ("nn.functional.softplus", {})),
+    "logsigmoid": (am.logsigmoid, ("nn.functional.logsigmoid", {})),
+    "sigmoid": (am.sigmoid, ("sigmoid", {})), "tanh": (am.tanh, ("tanh", {})), "exp": (am.exp, ("exp", {})),
+    "sinh": (am.sinh, ("sinh", {})), "cosh": (am.cosh, ("cosh", {})), "arcsinh": (am.arcsinh, ("asinh", {})),
+    "arctan": (am.arctan, ("atan", {})), "erf": (am.erf, ("erf", {})), "exp2": (am.exp2, ("exp2", {})),
+}
+
+
+def _torch_function(torch, dotted):
+    target = torch
+    for part in dotted.split("."):
+        target = getattr(target, part)
+    return target
+
+
+def _first_and_second(f, value):
+    x = am.Tensor(np.array(value), requires_grad=True)
+    y = f(x)
+    (slope,) = am.autograd.grad([y], [x], create_graph=True)
+    (curvature,) = am.autograd.grad([slope], [x], allow_unused=True)
+    return y.item(), slope.item(), 0.0 if curvature is None else float(np.asarray(curvature))
+
+
+@pytest.mark.parametrize("name", UNARY)
+def test_unary_functions_at_extreme_inputs_give_torchs_numbers_in_first_and_second_order(name):
+    torch = pytest.importorskip("torch")
+    ours, (torch_name, keywords) = UNARY[name]
+    reference = _torch_function(torch, torch_name)
+    for value in EXTREMES:
+        x = torch.tensor(value, dtype=torch.float64, requires_grad=True)
+        y = reference(x, **keywords)
+        (slope,) = torch.autograd.grad(y, x, create_graph=True)
+        curvature = torch.autograd.grad(slope, x)[0].item() if slope.requires_grad else 0.0
+        with np.errstate(all="ignore"):  # (the warnings are the next test's subject)
+            got = _first_and_second(ours, value)
+        for order, (mine, theirs) in enumerate(zip(got, (y.item(), slope.item(), curvature))):
+            if np.isfinite(theirs):  # where torch overflows to NaN, ours may be a number (gelu'' at 1e300 is 0)
+                assert mine == pytest.approx(theirs, rel=1e-9, abs=1e-20), (name, value, order, got)
+
+
+def test_elu_at_infinity_and_far_below_zero_is_torchs_without_a_warning():
+    with np.errstate(all="raise"):
+        assert _first_and_second(am.elu, np.inf) == (np.inf, 1.0, 0.0)  # the unused e^x branch gave 0 * inf = NaN
+        value, slope, curvature = _first_and_second(lambda t: am.elu(t, 2.0), -50.0)
+    assert value == -2.0
+    assert slope == pytest.approx(2 * np.exp(-50.0), rel=1e-14)  # ans + alpha rounded this to 0
+    assert curvature == pytest.approx(2 * np.exp(-50.0), rel=1e-14)
+
+
+@pytest.mark.parametrize("y, x", [(1e300, 1e300), (1e300, 1.0), (-1e300, 3e299), (1e-300, 0.0), (1e-300, 1e-300),
+                                  (3e-200, -4e-200), (0.0, 0.0), (-0.0, 0.0), (1e200, 1.0)])
+def test_arctan2_gradient_neither_overflows_nor_underflows(y, x):
+    from fractions import Fraction
+    ty, tx = am.Tensor(np.array(y), requires_grad=True), am.Tensor(np.array(x), requires_grad=True)
+    with np.errstate(over="raise", invalid="raise", divide="raise"):  # (underflow to 0 is silent in NumPy too)
+        am.arctan2(ty, tx).backward()
+    if y == 0 and x == 0:
+        assert (ty.grad, tx.grad) == (0.0, 0.0)  # torch's at the origin
+        return
+    r2 = Fraction(x) ** 2 + Fraction(y) ** 2  # exact: x / r^2 and -y / r^2 in rationals, then rounded
+    np.testing.assert_allclose([ty.grad, tx.grad], [float(Fraction(x) / r2), float(-Fraction(y) / r2)], rtol=1e-14)
+
+
+def test_arctan2_first_and_second_order_match_torch_and_central_differences_on_ordinary_points():
+    torch = pytest.importorskip("torch")
+    y, x = rng.standard_normal(6), rng.standard_normal(6)
+    am.gradgradcheck(am.arctan2, y, x)
+    ty, tx = torch.tensor(y, requires_grad=True), torch.tensor(x, requires_grad=True)
+    gy, gx = torch.autograd.grad(torch.atan2(ty, tx).sum(), [ty, tx], create_graph=True)
+    hy, hx = torch.autograd.grad((gy * gx).sum(), [ty, tx])
+    ours_y, ours_x = am.Tensor(y, requires_grad=True), am.Tensor(x, requires_grad=True)
+    ay, ax = am.autograd.grad([am.arctan2(ours_y, ours_x).sum()], [ours_y, ours_x], create_graph=True)
+    by, bx = am.autograd.grad([(ay * ax).sum()], [ours_y, ours_x])
+    np.testing.assert_allclose(np.asarray(ay.numpy()), gy.detach().numpy(), rtol=1e-12)
+    np.testing.assert_allclose(np.asarray(by), hy.numpy(), rtol=1e-10)
+    np.testing.assert_allclose(np.asarray(bx), hx.numpy(), rtol=1e-10)
+
+
+@pytest.mark.parametrize("base", [0.0, -0.0])
+@pytest.mark.parametrize("exponent", [-2.0, -1e300, -np.inf])
+def test_power_exponent_gradient_at_a_zero_base_and_negative_exponent_is_minus_infinity(base, exponent):
+    x, y = am.Tensor(np.array(base), requires_grad=True), am.Tensor(np.array(exponent), requires_grad=True)
+    with np.errstate(all="ignore"):
+        am.power(x, y).backward()
+    assert y.grad == -np.inf  # 0^y log 0 for y < 0: inf * -inf, torch's (it was inf * 0 = NaN)
