@@ -191,7 +191,15 @@ fmin = Op("fmin", np.fmin, _taken_vjp("<= or y NaN"), _explain_broadcast)
 _astype = _poly(lambda a, dtype: a.astype(dtype), lambda a, dtype: astype_op(a, dtype=dtype))
 astype_op: Op = Op("astype", lambda x, dtype: x.astype(dtype), lambda g, ans, x, dtype: (_astype(g, x.dtype),))
 copy_op = Op("copy", np.copy, lambda g, ans, x: (g,))
-erf = _elementwise("erf", _erf, lambda g, ans, x: (g * (_TWO_OVER_SQRT_PI * _exp(-(x * x))),))
+def _erf_vjp(g, ans, x):
+    # 2/sqrt(pi) e^(-x^2), with x held at 28 beyond |x| = 28: e^-784 is already 0 in float64 (and in every
+    # derivative of it), and x * x would overflow (a warning) beyond 1e154
+    near = _fmask(x, -28.0, ">") * _fmask(x, 28.0, "<")
+    held = _where(near, x, 28.0)
+    return (g * (_TWO_OVER_SQRT_PI * _exp(-(held * held))),)
+
+
+erf = _elementwise("erf", _erf, _erf_vjp)
 def _elu_vjp(g, ans, x, alpha=1.0):
     # below 0 the slope is alpha e^x, from e^x itself rather than ans + alpha (which is 0 from about
     # x = -37, where expm1 rounds to -1; torch's e^-50 is 2e-22), taken of min(x, 0) so that the branch

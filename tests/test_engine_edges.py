@@ -249,3 +249,15 @@ def test_power_exponent_gradient_at_a_zero_base_and_negative_exponent_is_minus_i
     with np.errstate(all="ignore"):
         am.power(x, y).backward()
     assert y.grad == -np.inf  # 0^y log 0 for y < 0: inf * -inf, torch's (it was inf * 0 = NaN)
+
+
+@pytest.mark.parametrize("value", [1e300, -1e300, 1e160, np.inf, -np.inf, 27.9, -28.1])
+def test_erf_and_gelu_gradients_far_out_raise_no_overflow(value):
+    with np.errstate(over="raise", invalid="raise"):
+        _, slope, curvature = _first_and_second(am.erf, value)
+        far = abs(value) > 30  # e^(-x^2) is 0 in float64 from |x| = 27.3
+        exact = 0.0 if far else 2 / np.sqrt(np.pi) * np.exp(-value * value)
+        assert slope == pytest.approx(exact, rel=1e-14, abs=0.0)
+        assert curvature == pytest.approx(0.0 if far else -2 * value * exact, rel=1e-14, abs=0.0)
+        if far and np.isfinite(value):
+            assert _first_and_second(am.gelu, value)[1:] == ((1.0, 0.0) if value > 0 else (0.0, 0.0))
