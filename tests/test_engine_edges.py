@@ -261,3 +261,50 @@ def test_erf_and_gelu_gradients_far_out_raise_no_overflow(value):
         assert curvature == pytest.approx(0.0 if far else -2 * value * exact, rel=1e-14, abs=0.0)
         if far and np.isfinite(value):
             assert _first_and_second(am.gelu, value)[1:] == ((1.0, 0.0) if value > 0 else (0.0, 0.0))
+
+
+# ---- writes into tensors: recorded ops on non-leaves, refused on leaves that require grad -------------
+
+def _write_programs(lib, w, t, labels):
+    """Three course idioms of writing into an intermediate, in NumPy/torch spelling (`lib` is am or torch)."""
+    h = w * 1.5 - 0.5
+    h[h < 0] = 0  # relu by mask
+    probs = lib.exp(h) / lib.exp(h).sum(1, keepdims=True) if lib is am else h.softmax(1).clone()  # (torch saved it)
+    probs[range(len(labels)), labels] -= 1  # softmax-minus-one-hot
+    x = h * probs
+    x[:, 0] = t  # a column from another tensor
+    return (x * x).sum() + (probs * w).sum()
+
+
+def test_masked_and_indexed_writes_into_intermediates_match_torch():
+    torch = pytest.importorskip("torch")
+    w0, t0, labels = rng.standard_normal((4, 3)), rng.standard_normal(4), np.array([2, 0, 1, 2])
+    w, t = am.Tensor(w0, requires_grad=True), am.Tensor(t0, requires_grad=True)
+    _write_programs(am, w, t, labels).backward()
+    tw, tt = torch.tensor(w0, requires_grad=True), torch.tensor(t0, requires_grad=True)
+    _write_programs(torch, tw, tt, torch.tensor(labels)).backward()
+    np.testing.assert_allclose(w.grad, tw.grad.numpy(), rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(t.grad, tt.grad.numpy(), rtol=1e-12, atol=1e-14)
+
+
+def test_a_write_after_a_use_keeps_the_value_that_use_saw():
+    # torch refuses `y = h * h; h[0] = 5; y.backward()` (h was saved); here the write makes h a new node
+    # and y's VJP keeps the values it was computed from, so the gradient is the one of the program as run
+    w0 = rng.standard_normal(3)
+    w = am.Tensor(w0, requires_grad=True)
+    h = w * 2
+    y = (h * h).sum()
+    h[0] = 5.0
+    (y + h.sum()).backward()
+    np.testing.assert_allclose(w.grad, 8 * w0 + np.array([0.0, 2.0, 2.0]), rtol=1e-14)
+
+
+@pytest.mark.parametrize("write", [lambda w: w.__setitem__(0, 1.0), lambda w: w.__setitem__(w > 0, 0.0),
+                                   lambda w: w.__iadd__(1.0)])
+def test_a_write_into_a_leaf_that_requires_grad_is_refused(write):
+    w = am.Tensor(np.array([1.0, -2.0, 3.0]), requires_grad=True, name="w")
+    with pytest.raises(am.GraphError, match="leaf that requires grad"):
+        write(w)
+    np.testing.assert_array_equal(w.numpy(), [1.0, -2.0, 3.0])
+    with am.no_grad():  # an optimizer's update
+        write(w)
