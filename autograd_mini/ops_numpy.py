@@ -336,9 +336,10 @@ cumsum_op = Op("cumsum", lambda x, axis=None, out=None: np.cumsum(x, axis, out=o
 
 
 def _logsumexp(x: np.ndarray, axis: Any = None, keepdims: bool = False) -> np.ndarray:
-    top = np.max(x, axis=axis, keepdims=True)
+    top = np.max(x, axis=axis, keepdims=True, initial=-np.inf)  # (initial: an empty axis has a max of -inf)
     top = np.where(np.isfinite(top), top, 0)  # all -inf (or inf) along an axis: do not subtract it
-    total = np.log(np.sum(np.exp(x - top), axis=axis, keepdims=True)) + top
+    with np.errstate(divide="ignore"):  # log 0 = -inf: the sum of no terms, or of exp(-inf)s, is exactly that
+        total = np.log(np.sum(np.exp(x - top), axis=axis, keepdims=True)) + top
     return total if keepdims else total.reshape(np.sum(x, axis=axis).shape)
 
 
