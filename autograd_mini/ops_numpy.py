@@ -529,8 +529,10 @@ def _explain_solve(a: np.ndarray, b: np.ndarray) -> str:
         return _explain_square(a)
     n = a.shape[-1]
     if b.ndim == 0 or b.shape[0 if b.ndim == 1 else -2] != n:
+        batch_of_vectors = b.ndim > 1 and b.shape[-1] == n and b.shape[:-1] == a.shape[:-2]
         return (f"the right-hand side must be a vector of length {n} or a stack of columns (..., {n}, k) "
-                f"to match the {n}x{n} matrices")
+                f"to match the {n}x{n} matrices" + (" (NumPy's rule; for a batch of vectors, as torch reads "
+                                                    "this shape, solve with b[..., None])" if batch_of_vectors else ""))
     if b.ndim > 1:
         try:
             np.broadcast_shapes(a.shape[:-2], b.shape[:-2])

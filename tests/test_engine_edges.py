@@ -68,6 +68,7 @@ def _t(*shape):
     (lambda: am.solve(_t(2, 3, 3), _t(4, 3, 1)), ["solve", "(2, 3, 3)", "(4, 3, 1)", "batch axes (2,)", "(4,)"]),
     (lambda: am.solve(_t(3, 3), _t(4)), ["solve", "(3, 3)", "(4,)", "vector of length 3"]),
     (lambda: am.solve(_t(3, 3), _t(2, 3)), ["solve", "(2, 3)", "(..., 3, k)"]),
+    (lambda: am.solve(_t(2, 3, 3), _t(2, 3)), ["solve", "(2, 3, 3)", "(2, 3)", "b[..., None]"]),
     (lambda: am.inv(_t(2, 3)), ["inv", "(2, 3)", "square"]),
     (lambda: am.inv(_t(3)), ["inv", "(3,)", "square"]),
     (lambda: am.det(_t(3)), ["det", "(3,)", "square"]),
