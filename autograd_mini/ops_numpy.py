@@ -482,32 +482,44 @@ _inv = _poly(np.linalg.inv, lambda a: inv(a))
 _solve = _poly(np.linalg.solve, lambda a, b: solve(a, b))
 
 inv: Op = Op("inv", np.linalg.inv, lambda g, ans, x: (-(_mT(ans) @ g @ _mT(ans)),), _explain_square)
-def _adjugate_array(a: np.ndarray) -> np.ndarray:
-    """adj(A) from the SVD A = U S V^T: adj(A) = det(V) V adj(S) U^T det(U), adj(S) the products of the
-    other singular values; it exists at a singular A too, where det(A) A^-1 does not."""
+def _cofactors_array(a: np.ndarray) -> np.ndarray:
+    """The cofactor matrix adj(A)^T from the SVD A = U S V^T: adj(A) = det(V) V adj(S) U^T det(U), adj(S)
+    the products of the other singular values; it exists at a singular A too, where det(A) A^-T does not."""
     u, sv, vt = np.linalg.svd(a)
     n = sv.shape[-1]
     others = np.stack([np.prod(np.delete(sv, i, axis=-1), axis=-1) for i in range(n)], axis=-1) if n > 1 \
         else np.ones_like(sv)
     signs = (np.linalg.det(u) * np.linalg.det(vt))[..., None, None]
-    return signs * (_mT(vt) * others[..., None, :]) @ _mT(u)
+    return _mT(signs * (_mT(vt) * others[..., None, :]) @ _mT(u))
 
 
-def _adjugate_tensor(a: Tensor) -> Tensor:
-    """adj(A) as cofactors, each the det of a minor: differentiable again (second order), at singular A too."""
-    from .ops import stack
-    n = a.shape[-1]
+def _minor_positions(n: int) -> tuple:
+    """Index arrays of shape (n, n, n-1, n-1) that pick from an n x n matrix, for each (k, l), the minor
+    without row k and column l; and the cofactor signs (-1)^(k + l)."""
+    keep = np.array([[j for j in range(n) if j != i] for i in range(n)])
+    rows = np.broadcast_to(keep[:, None, :, None], (n, n, n - 1, n - 1))
+    cols = np.broadcast_to(keep[None, :, None, :], (n, n, n - 1, n - 1))
+    return rows, cols, (-1.0) ** np.add.outer(np.arange(n), np.arange(n))
+
+
+def _cofactors_vjp(g, ans, x):
+    """Cofactor (k, l) is det(minor without row k, column l), so its gradient is that minor's cofactor
+    matrix, put back in the minor's rows and columns: the same rule one size down, down to 1 x 1 (whose
+    cofactor is the constant 1). No inverse is taken, so it holds at singular matrices too."""
+    n = x.shape[-1]
     if n == 1:
-        return a * 0 + 1
-    keep = [[j for j in range(n) if j != i] for i in range(n)]
-    rows = [stack([(-1) ** (i + j) * det(a[..., keep[j], :][..., :, keep[i]]) for j in range(n)], axis=-1)
-            for i in range(n)]
-    return stack(rows, axis=-2)
+        return (x * 0,)
+    rows, cols, signs = _minor_positions(n)
+    minors = _getitem_poly(x, (Ellipsis, rows, cols))  # (..., n, n, n-1, n-1)
+    weighted = _cofactors(minors) * (g * signs).reshape(g.shape + (1, 1))
+    return (_scatter(weighted, (Ellipsis, rows, cols), x.shape),)  # repeated positions add up
 
 
-_adjugate = _poly(_adjugate_array, _adjugate_tensor)
-det = Op("det", np.linalg.det,  # d det(A) = tr(adj(A) dA): the gradient is adj(A)^T (det(A) A^-T where A is invertible)
-         lambda g, ans, x: (g.reshape(ans.shape + (1, 1)) * _mT(_adjugate(x)),), _explain_square)
+_cofactors_op = Op("cofactors", _cofactors_array, _cofactors_vjp, _explain_square)  # (det's helper: not exported)
+_cofactors = _poly(_cofactors_array, lambda a: _cofactors_op(a))
+# d det(A) = tr(adj(A) dA): the gradient is adj(A)^T, the cofactors (det(A) A^-T where A is invertible),
+# one op so that an ordinary backward and a recorded one (create_graph, derived steps) compute the same bits
+det = Op("det", np.linalg.det, lambda g, ans, x: (g.reshape(ans.shape + (1, 1)) * _cofactors(x),), _explain_square)
 
 
 def _solve_vjp_b(g, ans, a, b):

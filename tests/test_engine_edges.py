@@ -309,3 +309,23 @@ def test_a_write_into_a_leaf_that_requires_grad_is_refused(write):
     np.testing.assert_array_equal(w.numpy(), [1.0, -2.0, 3.0])
     with am.no_grad():  # an optimizer's update
         write(w)
+
+
+@pytest.mark.parametrize("a", [rng.standard_normal((4, 4)), SINGULAR["rank 2 of 3"], rng.standard_normal((2, 3, 3))])
+def test_det_gradient_is_the_same_bits_in_an_ordinary_and_a_recorded_backward(a):
+    x = am.Tensor(a, requires_grad=True)
+    am.det(x).sum().backward()
+    (recorded,) = am.autograd.grad([am.det(x).sum()], [x], create_graph=True)
+    np.testing.assert_array_equal(recorded.numpy(), x.grad)  # one op, `cofactors`, computes both
+
+
+def test_det_third_derivative_matches_central_differences_of_the_second():
+    a = rng.standard_normal((3, 3))
+    second = lambda m: np.asarray(am.hessian(lambda t: am.det(t))(m))  # noqa: E731
+    x = am.Tensor(a, requires_grad=True)
+    (g,) = am.autograd.grad([am.det(x)], [x], create_graph=True)
+    direction = rng.standard_normal((3, 3))
+    (h,) = am.autograd.grad([(g * direction).sum()], [x], create_graph=True)
+    (third,) = am.autograd.grad([(h * direction).sum()], [x])
+    numeric = _central(lambda m: np.tensordot(np.tensordot(second(m), direction, 2), direction, 2), a)
+    np.testing.assert_allclose(np.asarray(third), numeric, atol=1e-7)
