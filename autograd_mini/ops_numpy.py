@@ -511,7 +511,7 @@ def _cofactors_vjp(g, ans, x):
         return (x * 0,)
     rows, cols, signs = _minor_positions(n)
     minors = _getitem_poly(x, (Ellipsis, rows, cols))  # (..., n, n, n-1, n-1)
-    weighted = _cofactors(minors) * (g * signs).reshape(g.shape + (1, 1))
+    weighted = _cofactors(minors) * (g * signs.astype(x.dtype)).reshape(g.shape + (1, 1))
     return (_scatter(weighted, (Ellipsis, rows, cols), x.shape),)  # repeated positions add up
 
 

@@ -329,3 +329,9 @@ def test_det_third_derivative_matches_central_differences_of_the_second():
     (third,) = am.autograd.grad([(h * direction).sum()], [x])
     numeric = _central(lambda m: np.tensordot(np.tensordot(second(m), direction, 2), direction, 2), a)
     np.testing.assert_allclose(np.asarray(third), numeric, atol=1e-7)
+
+
+def test_det_keeps_float32_in_every_order():
+    a = (rng.standard_normal((3, 3)) + 2 * np.eye(3)).astype(np.float32)
+    assert am.grad(lambda t: am.det(t))(a).dtype == np.float32
+    assert np.asarray(am.hessian(lambda t: am.det(t))(a)).dtype == np.float32
