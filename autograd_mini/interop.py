@@ -11,6 +11,7 @@ NumPy hands a call with a Tensor argument to `Tensor.__array_ufunc__` (ufuncs: n
 """
 from __future__ import annotations
 
+import math
 from typing import Any, Callable
 
 import numpy as np
@@ -26,6 +27,9 @@ _UFUNCS: dict[Any, Callable] = {
     np.log: ops.log, np.tanh: ops.tanh, np.absolute: ops.abs_op, np.maximum: ops.maximum, np.minimum: ops.minimum,
     np.matmul: ops.matmul, np.sign: ops.sign, np.logaddexp: on.logaddexp, np.mod: on.mod, np.fmod: on.fmod,
     np.arctan2: on.arctan2, np.hypot: on.hypot, np.fmax: on.fmax, np.fmin: on.fmin, np.rint: on.round,
+    np.fabs: ops.abs_op, np.conjugate: lambda x: x,  # (real values: fabs is abs, the conjugate is the value)
+    np.deg2rad: lambda x: ops.mul(x, math.pi / 180), np.radians: lambda x: ops.mul(x, math.pi / 180),
+    np.rad2deg: lambda x: ops.mul(x, 180 / math.pi), np.degrees: lambda x: ops.mul(x, 180 / math.pi),
     **{getattr(np, op.name): op for op in on._UNARY if hasattr(np, op.name)},
 }
 
@@ -66,6 +70,9 @@ _FUNCTIONS: dict[Any, Callable] = {
     np.append: on.append, np.array_split: on.array_split, np.atleast_1d: on.atleast_1d,
     np.atleast_2d: on.atleast_2d, np.atleast_3d: on.atleast_3d, np.copy: on.copy, np.zeros_like: on.zeros_like,
     np.ones_like: on.ones_like, np.empty_like: on.empty_like, np.full_like: on.full_like,
+    np.take: on.take, np.flipud: on.flipud, np.fliplr: on.fliplr, np.rot90: on.rot90, np.average: on.average,
+    np.cross: on.cross, np.kron: on.kron, np.column_stack: on.column_stack, np.dstack: on.dstack,
+    np.median: on.median, np.real: lambda x: x,
 }
 # questions about values: the answer is the same array NumPy gives, no gradient to lose
 _VALUE_FUNCTIONS = {np.shape, np.ndim, np.size, np.allclose, np.isclose, np.array_equal, np.array_equiv,

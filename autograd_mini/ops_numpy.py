@@ -141,6 +141,7 @@ reciprocal = _elementwise("reciprocal", np.reciprocal, lambda g, ans, x: (-g * (
 log10 = _elementwise("log10", np.log10, lambda g, ans, x: (g / (x * _LN10),))
 arccosh = _elementwise("arccosh", np.arccosh, lambda g, ans, x: (g / _sqrt(x * x - 1),))
 arctanh = _elementwise("arctanh", np.arctanh, lambda g, ans, x: (g / (1 - x * x),))
+cbrt = _elementwise("cbrt", np.cbrt, lambda g, ans, x: (g / (3 * (ans * ans)),))  # inf at 0, as x ** (1/3)
 # steps: the gradient is 0 wherever it exists (as torch's floor, ceil, trunc, round)
 floor = _elementwise("floor", np.floor, lambda g, ans, x: (g * 0,))
 ceil = _elementwise("ceil", np.ceil, lambda g, ans, x: (g * 0,))
@@ -1242,6 +1243,129 @@ def _atleast(numpy_fn: Any):
 
 
 atleast_1d, atleast_2d, atleast_3d = _atleast(np.atleast_1d), _atleast(np.atleast_2d), _atleast(np.atleast_3d)
+
+
+# ---- more of NumPy's surface, as compositions of the rows above (HIPS autograd has each) -------------
+
+
+def take(x: Any, indices: Any, axis: int | None = None, mode: str = "raise") -> Tensor:
+    """np.take: entries at integer `indices` along axis (of the flattened x for None), as indexing
+    (repeated indices add their gradients up)."""
+    if mode != "raise":
+        raise ValueError(f"take: mode={mode!r}; only NumPy's default 'raise' (indices must be in range) is supported")
+    x = _as_tensor(x)
+    positions = np.asarray(read_value(indices, "take"))
+    if positions.dtype.kind not in "iu":
+        raise TypeError(f"take: indices must be integers, got dtype {positions.dtype}")
+    if axis is None:
+        return _index_tensor(ravel(x), positions)
+    return _gather(x, checked_axis(axis, x.ndim, "take"), positions)
+
+
+def flipud(x: Any) -> Tensor:
+    x = _as_tensor(x)
+    if x.ndim < 1:
+        raise ShapeError(f"flipud: input of shape {x.shape}: needs at least 1 axis")
+    return flip(x, 0)
+
+
+def fliplr(x: Any) -> Tensor:
+    x = _as_tensor(x)
+    if x.ndim < 2:
+        raise ShapeError(f"fliplr: input of shape {x.shape}: needs at least 2 axes")
+    return flip(x, 1)
+
+
+def rot90(x: Any, k: int = 1, axes: Sequence[int] = (0, 1)) -> Tensor:
+    """np.rot90: k quarter turns from axes[0] towards axes[1], as flips and a transpose."""
+    x = _as_tensor(x)
+    first, second = (checked_axis(a, x.ndim, "rot90") for a in axes)
+    if len(axes) != 2 or first == second:
+        raise ShapeError(f"rot90: axes {tuple(axes)} for shape {x.shape}: expected two different axes")
+    k %= 4
+    if k == 0:
+        return x
+    if k == 2:
+        return flip(flip(x, first), second)
+    order = list(range(x.ndim))
+    order[first], order[second] = order[second], order[first]
+    return transpose(flip(x, second), axes=tuple(order)) if k == 1 else flip(transpose(x, axes=tuple(order)), second)
+
+
+def average(x: Any, axis: Any = None, weights: Any = None, returned: bool = False, keepdims: bool = False) -> Any:
+    """np.average: the mean, or sum(x w) / sum(w) along axis; weights (differentiable too) shaped like x,
+    or 1-D along a single axis."""
+    x = _as_tensor(x)
+    if weights is None:
+        mean = x.mean(axis=axis, keepdims=keepdims)
+        count = x.size // max(mean.size, 1)
+        return (mean, full(mean.shape, count, x.dtype)) if returned else mean
+    w_shape = np.shape(unwrap(weights))
+    if w_shape != x.shape:
+        if axis is None or isinstance(axis, (tuple, list)) or len(w_shape) != 1 or w_shape[0] != x.shape[axis]:
+            raise ShapeError(f"average: weights of shape {w_shape} for x of shape {x.shape} and axis {axis}: "
+                             f"expected x's shape, or 1-D of the length of that one axis")
+        lifted = [1] * x.ndim
+        lifted[checked_axis(axis, x.ndim, "average")] = w_shape[0]
+        weights = weights.reshape(tuple(lifted)) if isinstance(weights, Tensor) else np.reshape(weights, lifted)
+    if not isinstance(weights, Tensor):
+        weights = np.asarray(weights, x.dtype)
+    scale = _reduce(sum_op, _broadcast_to(weights, x.shape), axis, keepdims)  # sum(w), with w spread like x
+    result = _reduce(sum_op, x * weights, axis, keepdims) / scale
+    return (result, scale) if returned else result
+
+
+def cross(a: Any, b: Any, axisa: int = -1, axisb: int = -1, axisc: int = -1, axis: int | None = None) -> Tensor:
+    """np.cross of 3-vectors along the given axes (broadcast over the others), as products of components."""
+    if axis is not None:
+        axisa = axisb = axisc = axis
+    a, b = moveaxis(_as_tensor(a), axisa, -1), moveaxis(_as_tensor(b), axisb, -1)
+    if a.shape[-1] != 3 or b.shape[-1] != 3:
+        raise ShapeError(f"cross: vectors of length {a.shape[-1]} and {b.shape[-1]}: only 3-vectors are supported "
+                         f"(NumPy 2 deprecates the 2-vector form)")
+    a0, a1, a2 = (a[..., i] for i in range(3))
+    b0, b1, b2 = (b[..., i] for i in range(3))
+    c = _stack_last([a1 * b2 - a2 * b1, a2 * b0 - a0 * b2, a0 * b1 - a1 * b0])
+    return moveaxis(c, -1, axisc)
+
+
+def kron(a: Any, b: Any) -> Tensor:
+    """np.kron: every product a[i] b[j] at position i * b.shape + j, as one broadcast product."""
+    a, b = _as_tensor(a), _as_tensor(b)
+    depth = max(a.ndim, b.ndim)
+    a_shape, b_shape = (1,) * (depth - a.ndim) + a.shape, (1,) * (depth - b.ndim) + b.shape
+    spread_a = reshape(a, shape=tuple(v for n in a_shape for v in (n, 1)))
+    spread_b = reshape(b, shape=tuple(v for n in b_shape for v in (1, n)))
+    return reshape(spread_a * spread_b, shape=tuple(n * m for n, m in zip(a_shape, b_shape)))
+
+
+def column_stack(tensors: Sequence[Any]) -> Tensor:
+    """np.column_stack: 1-D entries become columns, 2-D ones join as they are."""
+    from .ops import concatenate
+    parts = [_as_tensor(t) for t in list(tensors)]
+    return concatenate([reshape(t, shape=(-1, 1)) if t.ndim < 2 else t for t in parts], axis=1)
+
+
+def dstack(tensors: Sequence[Any]) -> Tensor:
+    """np.dstack: each entry made at least 3-D (NumPy's rule), joined along the third axis."""
+    from .ops import concatenate
+    return concatenate([atleast_3d(t) for t in list(tensors)], axis=2)
+
+
+def median(x: Any, axis: int | None = None, keepdims: bool = False) -> Tensor:
+    """np.median: the middle of the sorted entries (the mean of the two middle ones for an even count),
+    so the gradient goes to those entries (split in two halves for an even count)."""
+    x = _as_tensor(x)
+    if axis is None:
+        middle = _median(ravel(x), 0)
+        return reshape(middle, shape=(1,) * x.ndim if keepdims else ())
+    if isinstance(axis, (tuple, list)):
+        raise ValueError(f"median: axis={axis!r}; one axis or None is supported")
+    axis = checked_axis(axis, x.ndim, "median")
+    if x.shape[axis] == 0:
+        raise ShapeError(f"median: axis {axis} of shape {x.shape} is empty")
+    middle = _median(x, axis)
+    return middle if keepdims else squeeze(middle, axis)
 
 
 class _IndexedUpdate:

@@ -120,6 +120,7 @@ class ElementwiseMixin:
     def log10(self) -> Tensor: return _ops_numpy.log10(self)
     def arccosh(self) -> Tensor: return _ops_numpy.arccosh(self)
     def arctanh(self) -> Tensor: return _ops_numpy.arctanh(self)
+    def cbrt(self) -> Tensor: return _ops_numpy.cbrt(self)
     def floor(self) -> Tensor: return _ops_numpy.floor(self)
     def ceil(self) -> Tensor: return _ops_numpy.ceil(self)
     def trunc(self) -> Tensor: return _ops_numpy.trunc(self)

@@ -387,3 +387,42 @@ def test_a_scalar_expression_with_reuse_matches_torch_in_first_and_second_order(
     (tslope,) = torch.autograd.grad(program(torch, tx, torch.tensor(2.0, dtype=torch.float64)), tx, create_graph=True)
     (tcurvature,) = torch.autograd.grad(tslope, tx)
     assert float(np.asarray(curvature)) == pytest.approx(tcurvature.item(), rel=1e-12)
+
+
+# ---- HIPS autograd's wider NumPy surface --------------------------------------------------------------
+
+@pytest.mark.parametrize("ours, theirs, shapes", [
+    (lambda a: np.take(a, [0, 0, 2], axis=1), lambda a: a[:, [0, 0, 2]], [(3, 4)]),
+    (lambda a: np.take(a, [[0, 5], [11, 0]]), lambda a: torch.take(a, torch.tensor([[0, 5], [11, 0]])), [(3, 4)]),
+    (np.flipud, torch.flipud, [(3, 4)]), (np.fliplr, torch.fliplr, [(3, 4)]),
+    (lambda a: np.rot90(a), lambda a: torch.rot90(a), [(3, 4)]),
+    (lambda a: np.rot90(a, -1, (2, 0)), lambda a: torch.rot90(a, -1, (2, 0)), [(2, 3, 4)]),
+    (lambda a: np.rot90(a, 2), lambda a: torch.rot90(a, 2), [(3, 4)]),
+    (lambda a, b: np.cross(a, b), torch.linalg.cross, [(4, 3), (4, 3)]),
+    (lambda a, b: np.cross(a, b, axis=0), lambda a, b: torch.linalg.cross(a, b, dim=0), [(3, 2), (3, 1)]),
+    (np.kron, torch.kron, [(2, 3), (3, 2)]), (np.kron, torch.kron, [(3,), (2, 2)]),
+    (lambda a, b: np.column_stack([a, b]), lambda a, b: torch.column_stack([a, b]), [(3,), (3, 2)]),
+    (lambda a, b: np.dstack([a, b]), lambda a, b: torch.dstack([a, b]), [(3,), (3,)]),
+    (lambda a, b: np.dstack([a, b]), lambda a, b: torch.dstack([a, b]), [(2, 3), (2, 3)]),
+    (lambda a: np.median(a, axis=0), lambda a: torch.quantile(a, 0.5, dim=0), [(4, 3)]),  # an even count: the mean
+    (lambda a: np.median(a, axis=-1, keepdims=True), lambda a: torch.quantile(a, 0.5, dim=-1, keepdim=True), [(4, 3)]),
+    (np.median, lambda a: torch.quantile(a.reshape(-1), 0.5), [(3, 3)]),
+    (lambda a: np.average(a, axis=1, weights=np.array([1.0, 2.0, 3.0])),
+     lambda a: (a * torch.tensor([1.0, 2.0, 3.0], dtype=torch.float64)).sum(1) / 6.0, [(2, 3)]),
+    (lambda a, w: np.average(a, weights=w), lambda a, w: (a * w).sum() / w.sum(), [(2, 3), (2, 3)]),
+    (np.cbrt, lambda a: a.sign() * a.abs() ** (1 / 3), [(2, 3)]),
+    (np.fabs, torch.abs, [(2, 3)]), (np.deg2rad, torch.deg2rad, [(2, 3)]), (np.rad2deg, torch.rad2deg, [(2, 3)]),
+    (np.conjugate, torch.conj, [(2, 3)]), (np.real, torch.real, [(2, 3)]),
+])
+def test_more_of_numpys_surface_on_tensors(ours, theirs, shapes):
+    arrays = [away_from_ties(*s) + (0.0 if k == 0 else 5.0) for k, s in enumerate(shapes)]
+    check(ours, theirs, *arrays)
+    assert isinstance(ours(*[am.Tensor(a) for a in arrays]), am.Tensor)
+
+
+def test_average_returns_the_sum_of_weights_and_refuses_weights_of_another_shape():
+    x = am.Tensor(normal(2, 3), requires_grad=True)
+    mean, total = np.average(x, axis=0, weights=np.array([1.0, 3.0]), returned=True)
+    np.testing.assert_array_equal(total.numpy(), [4.0, 4.0, 4.0])
+    with pytest.raises(am.ShapeError, match=r"average: weights of shape \(4,\)"):
+        am.average(x, axis=1, weights=np.ones(4))
