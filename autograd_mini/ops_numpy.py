@@ -890,7 +890,11 @@ def _median(x: Tensor, axis: int) -> Tensor:
     n = x.shape[axis]
     ordered = sort(x, axis=axis)
     middle = sorted({(n - 1) // 2, n // 2})
-    return _index_tensor(ordered, (slice(None),) * axis + (middle,)).mean(axis=axis, keepdims=True)
+    lead = (slice(None),) * axis
+    value = _index_tensor(ordered, lead + (middle,)).mean(axis=axis, keepdims=True)
+    # NaN where the axis holds a NaN, as NumPy's (a sort puts NaNs last; the middle would skip them)
+    last = _index_tensor(ordered, lead + ([n - 1],))
+    return where_op(compare(last, last, rule="<="), value, np.nan)
 
 
 _STATISTICS = {"maximum": lambda x, axis: amax(x, axis=axis, keepdims=True),

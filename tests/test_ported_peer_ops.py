@@ -426,3 +426,10 @@ def test_average_returns_the_sum_of_weights_and_refuses_weights_of_another_shape
     np.testing.assert_array_equal(total.numpy(), [4.0, 4.0, 4.0])
     with pytest.raises(am.ShapeError, match=r"average: weights of shape \(4,\)"):
         am.average(x, axis=1, weights=np.ones(4))
+
+
+def test_median_is_nan_where_its_axis_holds_a_nan_as_numpys():
+    x = np.array([[1.0, np.nan, 3.0], [2.0, 2.0, -1.0]])
+    np.testing.assert_array_equal(am.median(am.Tensor(x), axis=1).numpy(), np.median(x, axis=1))
+    assert np.isnan(am.median(am.Tensor(x)).item()) and np.isnan(np.median(x))
+    np.testing.assert_array_equal(am.pad(am.Tensor(x), 1, mode="median").numpy(), np.pad(x, 1, mode="median"))
