@@ -764,6 +764,65 @@ def logsigmoid(x: Any) -> Tensor:
     return -softplus(-_as_tensor(x))
 
 
+# torch.nn.functional's other activations, as compositions (their gradients follow); at the kinks of the
+# piecewise ones the gradient is torch's: 0 at hardtanh's (and relu6's, hardsigmoid's) bounds themselves
+
+_SELU_ALPHA, _SELU_SCALE = 1.6732632423543772848170429916717, 1.0507009873554804934193349852946
+
+
+def silu(x: Any) -> Tensor:
+    """x sigmoid(x) (swish)."""
+    x = _as_tensor(x)
+    return x * sigmoid_of(x)
+
+
+def selu(x: Any) -> Tensor:
+    """scale * elu(x, alpha) with the self-normalising constants."""
+    return _SELU_SCALE * elu_op(x, alpha=_SELU_ALPHA)
+
+
+def celu(x: Any, alpha: float = 1.0) -> Tensor:
+    """x above 0, alpha (e^(x / alpha) - 1) below: alpha * elu(x / alpha)."""
+    if alpha == 0:
+        raise ValueError("celu: alpha must not be 0")
+    return alpha * elu_op(_as_tensor(x) * (1.0 / alpha), alpha=1.0) if alpha != 1.0 else elu_op(x, alpha=1.0)
+
+
+def softsign(x: Any) -> Tensor:
+    """x / (1 + |x|)."""
+    x = _as_tensor(x)
+    return x / (1 + x.abs())
+
+
+def hardtanh(x: Any, min_val: float = -1.0, max_val: float = 1.0) -> Tensor:
+    """x clipped to [min_val, max_val]; the gradient is 1 strictly inside and 0 at and beyond the bounds (torch's)."""
+    x = _as_tensor(x)
+    inside = compare(x, min_val, rule=">") * compare(x, max_val, rule="<")
+    bound = min_val + (max_val - min_val) * compare(x, max_val, rule=">=")  # a constant where x is outside
+    return where_op(inside, x, bound)
+
+
+def relu6(x: Any) -> Tensor:
+    return hardtanh(x, 0.0, 6.0)
+
+
+def hardsigmoid(x: Any) -> Tensor:
+    """relu6(x + 3) / 6."""
+    return hardtanh((_as_tensor(x) + 3.0) / 6.0, 0.0, 1.0)
+
+
+def hardswish(x: Any) -> Tensor:
+    """x hardsigmoid(x)."""
+    x = _as_tensor(x)
+    return x * hardsigmoid(x)
+
+
+def mish(x: Any) -> Tensor:
+    """x tanh(softplus(x))."""
+    x = _as_tensor(x)
+    return x * softplus(x).tanh()
+
+
 def _as_tensor(x: Any) -> Tensor:
     return x if isinstance(x, Tensor) else Tensor(x)
 

@@ -396,6 +396,16 @@ CASES = {
     "atleast_2d": _drawn(one(small()), lambda c: (np.atleast_2d, c)),
     "atleast_3d": _drawn(one(small()), lambda c: (lambda t: am.atleast_3d(t), c)),
     "cbrt": _unary(am.cbrt, away_from_zero(0.1)),
+    "silu": _unary(am.silu, floats(-6, 6)),
+    "selu": _unary(am.selu, NONZERO),
+    "celu": _unary(lambda t: am.celu(t, 0.7), NONZERO),
+    "softsign": _unary(am.softsign, NONZERO),
+    # (kinks at t = ±1, where CLIP_VALUES keeps away)
+    "hardtanh": _unary(lambda t: am.hardtanh(t * 2, -2.0, 2.0), CLIP_VALUES),
+    "relu6": _unary(lambda t: am.relu6(3 * t + 3), CLIP_VALUES),
+    "hardsigmoid": _unary(lambda t: am.hardsigmoid(3 * t), CLIP_VALUES),
+    "hardswish": _unary(lambda t: am.hardswish(3 * t), CLIP_VALUES),
+    "mish": _unary(am.mish, floats(-6, 6)),
     "take": _drawn(one(small(min_dims=1)), lambda c: (lambda t: np.take(t, [0, -1, 0], axis=-1), c)),
     "flipud": _drawn(one(small(min_dims=1)), lambda c: (np.flipud, c)),
     "fliplr": _drawn(one(small(min_dims=2)), lambda c: (am.fliplr, c)),
@@ -422,7 +432,8 @@ def _draw(data, name):
 SURFACE = {"log10", "arccosh", "arctanh", "floor", "ceil", "trunc", "round", "mod", "mod_divisor", "fmod", "arctan2",
            "hypot", "fmax", "fmin", "astype", "copy", "nansum", "nan_to_num", "diagonal", "diag", "matrix_trace",
            "cumprod", "diff", "append", "array_split", "atleast_1d", "atleast_2d", "atleast_3d", "cbrt", "take",
-           "flipud", "fliplr", "rot90", "average", "median", "cross", "kron", "column_stack", "dstack"}
+           "flipud", "fliplr", "rot90", "average", "median", "cross", "kron", "column_stack", "dstack", "silu", "selu",
+           "celu", "softsign", "hardtanh", "relu6", "hardsigmoid", "hardswish", "mish"}
 CORE = [name for name in CASES if name not in SURFACE]
 
 

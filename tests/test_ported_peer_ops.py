@@ -175,6 +175,16 @@ UNARY = {
     "floor": (am.floor, torch.floor, away_from_ties), "ceil": (am.ceil, torch.ceil, away_from_ties),
     "trunc": (am.trunc, torch.trunc, away_from_ties), "neg": (am.neg, torch.neg, normal),
     "sign": (am.sign, torch.sign, away_from_ties),
+    "silu": (am.silu, torch.nn.functional.silu, normal), "selu": (am.selu, torch.nn.functional.selu, away_from_ties),
+    "celu": (lambda t: am.celu(t, 0.5), lambda t: torch.nn.functional.celu(t, 0.5), away_from_ties),
+    "softsign": (am.softsign, torch.nn.functional.softsign, away_from_ties),
+    "hardtanh": (am.hardtanh, torch.nn.functional.hardtanh, away_from_ties),
+    "relu6": (lambda t: am.relu6(t * 9), lambda t: torch.nn.functional.relu6(t * 9), away_from_ties),
+    # (torch's float64 hardsigmoid rounds like float32, 3e-8 off: relu6(x + 3) / 6 is its definition)
+    "hardsigmoid": (lambda t: am.hardsigmoid(t * 5), lambda t: torch.nn.functional.relu6(t * 5 + 3) / 6,
+                    away_from_ties),
+    "hardswish": (lambda t: am.hardswish(t * 5), lambda t: torch.nn.functional.hardswish(t * 5), away_from_ties),
+    "mish": (am.mish, torch.nn.functional.mish, normal),
 }
 
 
@@ -433,3 +443,20 @@ def test_median_is_nan_where_its_axis_holds_a_nan_as_numpys():
     np.testing.assert_array_equal(am.median(am.Tensor(x), axis=1).numpy(), np.median(x, axis=1))
     assert np.isnan(am.median(am.Tensor(x)).item()) and np.isnan(np.median(x))
     np.testing.assert_array_equal(am.pad(am.Tensor(x), 1, mode="median").numpy(), np.pad(x, 1, mode="median"))
+
+
+@pytest.mark.parametrize("name", ["silu", "selu", "celu", "softsign", "hardtanh", "relu6", "hardsigmoid", "hardswish",
+                                  "mish", "elu", "gelu", "softplus", "logsigmoid"])
+def test_activations_at_their_kinks_and_far_out_are_torchs_in_first_and_second_order(name):
+    ours, theirs, _ = UNARY[name]
+    points = np.array([-1e300, -800.0, -6.0, -3.0, -1.0, -0.0, 0.0, 1.0, 3.0, 6.0, 800.0, 1e300])
+    x, reference = am.Tensor(points, requires_grad=True), _t(points)
+    with np.errstate(over="ignore", under="ignore"):
+        (slope,) = am.autograd.grad([ours(x).sum()], [x], create_graph=True)
+        curvature = am.autograd.grad([slope.sum()], [x], allow_unused=True)[0]
+    (tslope,) = torch.autograd.grad(theirs(reference).sum(), reference, create_graph=True)
+    tcurvature = torch.autograd.grad(tslope.sum(), reference)[0] if tslope.requires_grad else torch.zeros(12)
+    np.testing.assert_allclose(slope.numpy(), tslope.detach().numpy(), rtol=1e-12, atol=1e-300)
+    finite = np.isfinite(tcurvature.numpy())  # (torch's gelu'' is NaN at ±1e300; ours is the limit 0)
+    mine = np.zeros(12) if curvature is None else np.asarray(curvature)
+    np.testing.assert_allclose(mine[finite], tcurvature.numpy()[finite], rtol=1e-10, atol=1e-300)
