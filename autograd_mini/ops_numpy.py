@@ -154,6 +154,8 @@ mod = Op("mod", np.mod, per_input(lambda g, ans, x, y: g, lambda g, ans, x, y: -
          _explain_broadcast)
 fmod = Op("fmod", np.fmod, per_input(lambda g, ans, x, y: g, lambda g, ans, x, y: -g * _trunc(x / y)),
           _explain_broadcast)
+
+
 _largest = _poly(lambda a, b: np.maximum(np.abs(a), np.abs(b)), lambda a, b: maximum(abs_op(a), abs_op(b)))
 
 
@@ -192,6 +194,8 @@ fmin = Op("fmin", np.fmin, _taken_vjp("<= or y NaN"), _explain_broadcast)
 _astype = _poly(lambda a, dtype: a.astype(dtype), lambda a, dtype: astype_op(a, dtype=dtype))
 astype_op: Op = Op("astype", lambda x, dtype: x.astype(dtype), lambda g, ans, x, dtype: (_astype(g, x.dtype),))
 copy_op = Op("copy", np.copy, lambda g, ans, x: (g,))
+
+
 def _erf_vjp(g, ans, x):
     # 2/sqrt(pi) e^(-x^2), with x held at 28 beyond |x| = 28: e^-784 is already 0 in float64 (and in every
     # derivative of it), and x * x would overflow (a warning) beyond 1e154
@@ -201,6 +205,8 @@ def _erf_vjp(g, ans, x):
 
 
 erf = _elementwise("erf", _erf, _erf_vjp)
+
+
 def _elu_vjp(g, ans, x, alpha=1.0):
     # below 0 the slope is alpha e^x, from e^x itself rather than ans + alpha (which is 0 from about
     # x = -37, where expm1 rounds to -1; torch's e^-50 is 2e-22), taken of min(x, 0) so that the branch
@@ -483,6 +489,8 @@ _inv = _poly(np.linalg.inv, lambda a: inv(a))
 _solve = _poly(np.linalg.solve, lambda a, b: solve(a, b))
 
 inv: Op = Op("inv", np.linalg.inv, lambda g, ans, x: (-(_mT(ans) @ g @ _mT(ans)),), _explain_square)
+
+
 def _cofactors_array(a: np.ndarray) -> np.ndarray:
     """The cofactor matrix adj(A)^T from the SVD A = U S V^T: adj(A) = det(V) V adj(S) U^T det(U), adj(S)
     the products of the other singular values; it exists at a singular A too, where det(A) A^-T does not."""
