@@ -27,6 +27,7 @@ _UFUNCS: dict[Any, Callable] = {
     np.log: ops.log, np.tanh: ops.tanh, np.absolute: ops.abs_op, np.maximum: ops.maximum, np.minimum: ops.minimum,
     np.matmul: ops.matmul, np.sign: ops.sign, np.logaddexp: on.logaddexp, np.mod: on.mod, np.fmod: on.fmod,
     np.arctan2: on.arctan2, np.hypot: on.hypot, np.fmax: on.fmax, np.fmin: on.fmin, np.rint: on.round,
+    np.floor_divide: on.floor_divide,
     np.fabs: ops.abs_op, np.conjugate: lambda x: x,  # (real values: fabs is abs, the conjugate is the value)
     np.deg2rad: lambda x: ops.mul(x, math.pi / 180), np.radians: lambda x: ops.mul(x, math.pi / 180),
     np.rad2deg: lambda x: ops.mul(x, 180 / math.pi), np.degrees: lambda x: ops.mul(x, 180 / math.pi),
@@ -47,8 +48,11 @@ _BY_METHOD = {"__call__": _UFUNCS, "reduce": _REDUCE_UFUNCS, "accumulate": _ACCU
 _VALUE_UFUNCS = {np.isfinite, np.isnan, np.isinf, np.signbit, np.equal, np.not_equal, np.logical_and,
                  np.logical_or, np.logical_not, np.logical_xor}
 # ordering comparisons: mask Tensors made by ops (no gradient), as `t > 0`: a traced step computes them
-_MASK_UFUNCS = {np.greater: on.greater, np.greater_equal: on.greater_equal, np.less: on.less,
-                np.less_equal: on.less_equal}
+_MASK_UFUNCS: dict[Any, Callable] = {np.greater: on.greater, np.greater_equal: on.greater_equal, np.less: on.less,
+                                     np.less_equal: on.less_equal,
+                                     # & | ^ ~ between masks (`bool_array & (t > 0)`), as NumPy's booleans combine
+                                     np.bitwise_and: on.logical_and, np.bitwise_or: on.logical_or,
+                                     np.bitwise_xor: on.logical_xor, np.invert: on.logical_not}
 
 _FUNCTIONS: dict[Any, Callable] = {
     np.sum: ops.reduce_sum, np.mean: ops.reduce_mean, np.max: on.amax, np.amax: on.amax, np.min: on.amin,

@@ -154,6 +154,8 @@ mod = Op("mod", np.mod, per_input(lambda g, ans, x, y: g, lambda g, ans, x, y: -
          _explain_broadcast)
 fmod = Op("fmod", np.fmod, per_input(lambda g, ans, x, y: g, lambda g, ans, x, y: -g * _trunc(x / y)),
           _explain_broadcast)
+# x // y, NumPy's (exact: 1 // 0.1 is 9, where floor(1 / 0.1) is 10): a step in both inputs, gradient 0
+floor_divide = Op("floor_divide", np.floor_divide, lambda g, ans, x, y: (g * 0, g * 0), _explain_broadcast)
 
 
 _largest = _poly(lambda a, b: np.maximum(np.abs(a), np.abs(b)), lambda a, b: maximum(abs_op(a), abs_op(b)))
@@ -735,6 +737,44 @@ def less(x: Any, y: Any) -> Tensor:
 
 def less_equal(x: Any, y: Any) -> Tensor:
     return _compared(x, y, "<=")
+
+
+def _mask_tensor(who: str, x: Any) -> Tensor:
+    """x as a 0/1 mask Tensor: a mask made by a comparison (x > 0), a Tensor made from booleans, or
+    NumPy booleans; anything else is refused (NumPy's & on floats is a TypeError too)."""
+    if isinstance(x, Tensor) and getattr(x, "_from_booleans", False):
+        return x
+    if not isinstance(x, Tensor) and np.asarray(x).dtype == bool:
+        return _tensor.constant(np.asarray(x))
+    shown = f"a Tensor of shape {x.shape} (not a mask)" if isinstance(x, Tensor) else f"{type(x).__name__}"
+    raise TypeError(f"{who}: combines masks (x > 0, am.Tensor(bool_array), NumPy booleans), got {shown}; "
+                    f"for numbers use arithmetic (x * y, am.maximum(x, y))")
+
+
+def _mask_logic(who: str, combine: Any, *masks: Any) -> Tensor:
+    """A mask from masks, by ops on their 0/1 values (no gradient), so a traced step recomputes it."""
+    parts = [_mask_tensor(who, m) for m in masks]
+    with _tensor.no_grad():
+        result = combine(*parts)
+    result._from_booleans = True
+    return result
+
+
+def logical_and(x: Any, y: Any) -> Tensor:
+    """The mask of entries where both masks hold (also `mask & mask`)."""
+    return _mask_logic("logical_and", mul, x, y)
+
+
+def logical_or(x: Any, y: Any) -> Tensor:
+    return _mask_logic("logical_or", maximum, x, y)
+
+
+def logical_xor(x: Any, y: Any) -> Tensor:
+    return _mask_logic("logical_xor", lambda a, b: abs_op(a - b), x, y)
+
+
+def logical_not(x: Any) -> Tensor:
+    return _mask_logic("logical_not", lambda a: 1 - a, x)
 
 
 def pow(x: Any, exponent: Any) -> Tensor:  # noqa: A001 (NumPy's name)

@@ -351,6 +351,10 @@ class Tensor(ArithmeticMixin, InPlaceMixin, ElementwiseMixin, ReduceMixin, Movem
             extras.append(f"name={self.name!r}")
         return "tensor(" + body + "".join(", " + e for e in extras) + ")"
 
+    def __format__(self, spec: str) -> str:
+        """f"{loss:.4f}": a one-element tensor formats as its number (a value read); no spec: its repr."""
+        return format(self._scalar("format"), spec) if spec else str(self)
+
     def __bool__(self) -> bool:
         return bool(self._read("bool"))
 

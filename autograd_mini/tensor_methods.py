@@ -61,6 +61,19 @@ class ArithmeticMixin:
     def __rmod__(self, other: Any) -> Tensor: return _ops_numpy.mod(other, self)
     def __pos__(self: _Self) -> _Self: return self
     def __abs__(self) -> Tensor: return _ops.abs_op(self)  # abs(t), Python's spelling of t.abs()
+    def __floordiv__(self, other: Any) -> Tensor: return _ops_numpy.floor_divide(self, other)
+    def __rfloordiv__(self, other: Any) -> Tensor: return _ops_numpy.floor_divide(other, self)
+    def __divmod__(self, other: Any) -> tuple: return _ops_numpy.floor_divide(self, other), _ops_numpy.mod(self, other)
+    def __rdivmod__(self, other: Any) -> tuple: return _ops_numpy.floor_divide(other, self), _ops_numpy.mod(other, self)
+    def __round__(self, ndigits: int | None = None) -> Tensor: return _ops_numpy.round(self, ndigits or 0)
+    # masks (x > 0, am.Tensor(bool_array)) combine as NumPy's booleans do; other tensors are refused
+    def __and__(self, other: Any) -> Tensor: return _ops_numpy.logical_and(self, other)
+    def __rand__(self, other: Any) -> Tensor: return _ops_numpy.logical_and(other, self)
+    def __or__(self, other: Any) -> Tensor: return _ops_numpy.logical_or(self, other)
+    def __ror__(self, other: Any) -> Tensor: return _ops_numpy.logical_or(other, self)
+    def __xor__(self, other: Any) -> Tensor: return _ops_numpy.logical_xor(self, other)
+    def __rxor__(self, other: Any) -> Tensor: return _ops_numpy.logical_xor(other, self)
+    def __invert__(self) -> Tensor: return _ops_numpy.logical_not(self)
     # ordering comparisons are ops giving a 0/1 mask Tensor without gradient (as torch's and JAX's
     # boolean arrays), so `am.where(x > 0, ...)` is computed by a traced step at every call; Python
     # reads the values only where it decides on them (`if (x > 0).any():`), and a tracer hears of that.

@@ -335,3 +335,57 @@ def test_det_keeps_float32_in_every_order():
     a = (rng.standard_normal((3, 3)) + 2 * np.eye(3)).astype(np.float32)
     assert am.grad(lambda t: am.det(t))(a).dtype == np.float32
     assert np.asarray(am.hessian(lambda t: am.det(t))(a)).dtype == np.float32
+
+
+# ---- Python's operators on Tensors: //, divmod, round, & | ^ ~ on masks, format -----------------------
+
+def test_floor_division_divmod_and_round_are_numpys_with_zero_gradient():
+    values = np.array([1.0, -2.5, 7.25, 0.3])
+    x = am.Tensor(values, requires_grad=True)
+    np.testing.assert_array_equal((x // 0.1).numpy(), values // 0.1)  # NumPy's exact floor division
+    np.testing.assert_array_equal((3.0 // x).numpy(), 3.0 // values)
+    quotient, remainder = divmod(x, 2.0)
+    np.testing.assert_array_equal([quotient.numpy(), remainder.numpy()], divmod(values, 2.0))
+    np.testing.assert_array_equal(round(x, 1).numpy(), np.round(values, 1))
+    (x // 2.0 + round(x) + x).sum().backward()
+    np.testing.assert_array_equal(x.grad, np.ones(4))
+
+
+def test_masks_combine_with_and_or_xor_not_and_other_tensors_are_refused():
+    values = np.array([-2.0, -0.5, 0.5, 2.0])
+    x = am.Tensor(values, requires_grad=True)
+    inside = (x > -1) & (x < 1)
+    assert not inside.requires_grad
+    np.testing.assert_array_equal(x[inside].numpy(), values[(values > -1) & (values < 1)])  # indexes as a mask
+    np.testing.assert_array_equal(np.asarray(((x < -1) | (x > 1)).numpy()), [1, 0, 0, 1])
+    np.testing.assert_array_equal(np.asarray(((x > 0) ^ (x > 1)).numpy()), [0, 0, 1, 0])
+    np.testing.assert_array_equal(np.asarray((~(x > 0)).numpy()), [1, 1, 0, 0])
+    np.testing.assert_array_equal(np.asarray((np.array([True, False, True, True]) & (x > 0)).numpy()), [0, 0, 1, 1])
+    am.where(inside, x * 3, x).sum().backward()
+    np.testing.assert_array_equal(x.grad, [1, 3, 3, 1])
+    with pytest.raises(TypeError, match=r"logical_and: combines masks .* shape \(4,\)"):
+        x & (x > 0)
+
+
+def test_a_one_element_tensor_formats_as_its_number():
+    loss = am.Tensor(np.array(0.123456), requires_grad=True) * 2
+    assert f"{loss:.3f}" == "0.247" and f"{am.Tensor([3.0]):g}" == "3"
+    assert f"{loss}" == str(loss)
+    with pytest.raises(TypeError, match="one element"):
+        f"{am.Tensor([1.0, 2.0]):.2f}"
+
+
+def test_a_derived_step_recomputes_combined_masks_and_floor_division():
+    x = am.Tensor(rng.standard_normal((4, 3)), name="x")
+    w = am.Tensor(rng.standard_normal((3, 3)), requires_grad=True, name="w")
+
+    def loss(w):
+        h = x @ w
+        return am.where((h > -0.5) & ~(h > 0.5), h * h, h // 1.0 + h).sum()
+    step = am.derive(loss, [w])
+    x.data = rng.standard_normal((4, 3))  # new data: the masks must be computed again
+    expected = loss(w)
+    expected.backward()
+    gradient, w.grad = w.grad.copy(), None
+    assert step() == expected.item()
+    np.testing.assert_array_equal(w.grad, gradient)

@@ -396,6 +396,8 @@ CASES = {
     "atleast_2d": _drawn(one(small()), lambda c: (np.atleast_2d, c)),
     "atleast_3d": _drawn(one(small()), lambda c: (lambda t: am.atleast_3d(t), c)),
     "cbrt": _unary(am.cbrt, away_from_zero(0.1)),
+    "floor_divide": _drawn(broadcast_pair(BETWEEN, st.sampled_from([1.0, -1.0, 2.0]), max_side=SIDE),
+                           lambda c: (lambda x: x // c[1] * x + 1.0 // (x + 7.0), c[:1])),
     "silu": _unary(am.silu, floats(-6, 6)),
     "selu": _unary(am.selu, NONZERO),
     "celu": _unary(lambda t: am.celu(t, 0.7), NONZERO),
@@ -433,7 +435,7 @@ SURFACE = {"log10", "arccosh", "arctanh", "floor", "ceil", "trunc", "round", "mo
            "hypot", "fmax", "fmin", "astype", "copy", "nansum", "nan_to_num", "diagonal", "diag", "matrix_trace",
            "cumprod", "diff", "append", "array_split", "atleast_1d", "atleast_2d", "atleast_3d", "cbrt", "take",
            "flipud", "fliplr", "rot90", "average", "median", "cross", "kron", "column_stack", "dstack", "silu", "selu",
-           "celu", "softsign", "hardtanh", "relu6", "hardsigmoid", "hardswish", "mish"}
+           "celu", "softsign", "hardtanh", "relu6", "hardsigmoid", "hardswish", "mish", "floor_divide"}
 CORE = [name for name in CASES if name not in SURFACE]
 
 
@@ -603,7 +605,8 @@ def test_float32_stays_float32(name):
               "take": lambda t: am.take(t, [1, 1], axis=1), "flipud": am.flipud, "fliplr": am.fliplr,
               "rot90": am.rot90, "average": lambda t: am.average(t, axis=0, weights=np.arange(1.0, 3.0)),
               "median": am.median, "cross": lambda t: am.cross(t, t[::-1]), "kron": lambda t: am.kron(t, t),
-              "column_stack": lambda t: am.column_stack([t, t]), "dstack": lambda t: am.dstack([t, t])}[name]
+              "column_stack": lambda t: am.column_stack([t, t]), "dstack": lambda t: am.dstack([t, t]),
+              "floor_divide": lambda t: t // 0.3 + t}[name]
     t = am.Tensor(x, requires_grad=True)
     y = f(t)
     y.backward(np.ones(y.shape, np.float32))
@@ -614,7 +617,8 @@ def test_float32_stays_float32(name):
 _TESTED_AS = {"amax": "max", "amin": "min", "pow": "power", "sign_of": "sign", "flatten": "ravel",
               "unsqueeze": "expand_dims", "argmax": None, "argmin": None, "argsort": None,
               # masks: no gradient (tests/test_tensor.py, tests/test_compiled_truth.py)
-              **dict.fromkeys(["greater", "greater_equal", "less", "less_equal"]),
+              **dict.fromkeys(["greater", "greater_equal", "less", "less_equal", "logical_and", "logical_or",
+                               "logical_xor", "logical_not"]),
               # creation functions make constants (no gradient to check): tests/test_numpy_idioms.py
               **dict.fromkeys(["zeros", "ones", "full", "eye", "arange", "zeros_like", "ones_like", "full_like",
                                "empty_like"])}
