@@ -866,6 +866,11 @@ _DEFINED = {
     return shifted - np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))
 ''',
     "cofactors": '''def cofactors(a):  # det's gradient adj(a)^T, from the SVD (it exists at singular a too)
+    finite = np.isfinite(a).all(axis=(-2, -1))
+    if not finite.all():  # NaN where a matrix holds a NaN or inf (its SVD would not converge)
+        out = cofactors(np.where(finite[..., None, None], a, 0.0))
+        out[~finite] = np.nan
+        return out
     u, sv, vt = np.linalg.svd(a)
     n = sv.shape[-1]
     others = np.stack([np.prod(np.delete(sv, i, axis=-1), axis=-1) for i in range(n)], axis=-1) if n > 1 \\

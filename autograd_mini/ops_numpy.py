@@ -495,7 +495,13 @@ inv: Op = Op("inv", np.linalg.inv, lambda g, ans, x: (-(_mT(ans) @ g @ _mT(ans))
 
 def _cofactors_array(a: np.ndarray) -> np.ndarray:
     """The cofactor matrix adj(A)^T from the SVD A = U S V^T: adj(A) = det(V) V adj(S) U^T det(U), adj(S)
-    the products of the other singular values; it exists at a singular A too, where det(A) A^-T does not."""
+    the products of the other singular values; it exists at a singular A too, where det(A) A^-T does not.
+    A matrix with a NaN or inf entry has NaN cofactors (torch's NaN gradient; its SVD would not converge)."""
+    finite = np.isfinite(a).all(axis=(-2, -1))
+    if not finite.all():
+        cofactors = _cofactors_array(np.where(finite[..., None, None], a, 0.0))
+        cofactors[~finite] = np.nan
+        return cofactors
     u, sv, vt = np.linalg.svd(a)
     n = sv.shape[-1]
     others = np.stack([np.prod(np.delete(sv, i, axis=-1), axis=-1) for i in range(n)], axis=-1) if n > 1 \

@@ -389,3 +389,13 @@ def test_a_derived_step_recomputes_combined_masks_and_floor_division():
     gradient, w.grad = w.grad.copy(), None
     assert step() == expected.item()
     np.testing.assert_array_equal(w.grad, gradient)
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_det_gradient_of_a_matrix_with_a_nan_or_inf_is_nan_not_an_svd_error(bad):
+    a = np.stack([np.array([[1.0, bad], [2.0, 3.0]]), np.array([[2.0, 1.0], [1.0, 3.0]])])
+    x = am.Tensor(a, requires_grad=True)
+    with np.errstate(invalid="ignore"):
+        am.det(x).sum().backward()
+    assert np.isnan(x.grad[0]).all()
+    np.testing.assert_allclose(x.grad[1], [[3.0, -1.0], [-1.0, 2.0]], rtol=1e-14)  # the finite one is untouched
