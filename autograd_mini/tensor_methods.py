@@ -146,6 +146,16 @@ class ElementwiseMixin:
     def elu(self, alpha: float = 1.0) -> Tensor: return _ops_numpy.elu(self, alpha)
     def leaky_relu(self, negative_slope: float = 0.01) -> Tensor: return _ops_numpy.leaky_relu(self, negative_slope)
     def logsigmoid(self) -> Tensor: return _ops_numpy.logsigmoid(self)
+    def silu(self) -> Tensor: return _ops_numpy.silu(self)
+    def selu(self) -> Tensor: return _ops_numpy.selu(self)
+    def celu(self, alpha: float = 1.0) -> Tensor: return _ops_numpy.celu(self, alpha)
+    def softsign(self) -> Tensor: return _ops_numpy.softsign(self)
+    def hardtanh(self, min_val: float = -1.0, max_val: float = 1.0) -> Tensor:
+        return _ops_numpy.hardtanh(self, min_val, max_val)
+    def relu6(self) -> Tensor: return _ops_numpy.relu6(self)
+    def hardsigmoid(self) -> Tensor: return _ops_numpy.hardsigmoid(self)
+    def hardswish(self) -> Tensor: return _ops_numpy.hardswish(self)
+    def mish(self) -> Tensor: return _ops_numpy.mish(self)
 
 
 class ReduceMixin:

@@ -460,3 +460,10 @@ def test_activations_at_their_kinks_and_far_out_are_torchs_in_first_and_second_o
     finite = np.isfinite(tcurvature.numpy())  # (torch's gelu'' is NaN at ±1e300; ours is the limit 0)
     mine = np.zeros(12) if curvature is None else np.asarray(curvature)
     np.testing.assert_allclose(mine[finite], tcurvature.numpy()[finite], rtol=1e-10, atol=1e-300)
+
+
+@pytest.mark.parametrize("name", ["silu", "selu", "celu", "softsign", "hardtanh", "relu6", "hardsigmoid", "hardswish",
+                                  "mish", "cbrt"])
+def test_each_activation_is_also_a_method(name):
+    x = am.Tensor(normal(3, 2) * 4, requires_grad=True)
+    np.testing.assert_array_equal(getattr(x, name)().numpy(), getattr(am, name)(x).numpy())
