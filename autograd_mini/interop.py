@@ -47,6 +47,16 @@ _BY_METHOD = {"__call__": _UFUNCS, "reduce": _REDUCE_UFUNCS, "accumulate": _ACCU
 # ufuncs whose result carries no derivative (booleans): run on the values
 _VALUE_UFUNCS = {np.isfinite, np.isnan, np.isinf, np.signbit, np.equal, np.not_equal, np.logical_and,
                  np.logical_or, np.logical_not, np.logical_xor}
+# np.logical_and(t > 0, t < 1) and the like on masks: mask ops too (on other tensors, the values' truth)
+_LOGICAL_UFUNCS: dict[Any, Callable] = {np.logical_and: on.logical_and, np.logical_or: on.logical_or,
+                                        np.logical_xor: on.logical_xor, np.logical_not: on.logical_not}
+
+
+def _is_mask(x: Any) -> bool:
+    """A mask Tensor (x > 0, am.Tensor(bool_array)) or NumPy booleans."""
+    return bool(getattr(x, "_from_booleans", False)) if isinstance(x, Tensor) else np.asarray(x).dtype == bool
+
+
 # ordering comparisons: mask Tensors made by ops (no gradient), as `t > 0`: a traced step computes them
 _MASK_UFUNCS: dict[Any, Callable] = {np.greater: on.greater, np.greater_equal: on.greater_equal, np.less: on.less,
                                      np.less_equal: on.less_equal,
@@ -158,6 +168,8 @@ def array_ufunc(self: Any, ufunc: Any, method: str, *inputs: Any, **kwargs: Any)
     if kwargs.get("out") is not None:
         raise TypeError(f"np.{name}(..., out=...) with a Tensor: writing into an array cannot be recorded, so the "
                         f"gradient would be lost; assign the result instead (y = np.{name}(...))")
+    if ufunc in _LOGICAL_UFUNCS and method == "__call__" and not kwargs and all(map(_is_mask, inputs)):
+        return _LOGICAL_UFUNCS[ufunc](*inputs)  # masks stay mask ops (a traced step recomputes them)
     if ufunc in _VALUE_UFUNCS and method == "__call__":
         _note_read(name, inputs)
         return getattr(ufunc, method)(*_values(inputs), **kwargs)

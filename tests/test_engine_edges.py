@@ -399,3 +399,14 @@ def test_det_gradient_of_a_matrix_with_a_nan_or_inf_is_nan_not_an_svd_error(bad)
         am.det(x).sum().backward()
     assert np.isnan(x.grad[0]).all()
     np.testing.assert_allclose(x.grad[1], [[3.0, -1.0], [-1.0, 2.0]], rtol=1e-14)  # the finite one is untouched
+
+
+def test_numpys_logical_functions_on_masks_give_mask_tensors_and_on_numbers_the_values_truth():
+    values = np.array([-2.0, -0.5, 0.5, 2.0])
+    x = am.Tensor(values, requires_grad=True)
+    both = np.logical_and(x > -1, x < 1)
+    assert isinstance(both, am.Tensor) and not both.requires_grad
+    np.testing.assert_array_equal(x[both].numpy(), [-0.5, 0.5])
+    np.testing.assert_array_equal(np.asarray(np.logical_not(x > 0).numpy()), [1, 1, 0, 0])
+    truth = np.logical_and(am.Tensor(values), 1.0)  # numbers: NumPy's truth of the values, an array
+    np.testing.assert_array_equal(truth, np.logical_and(values, 1.0))
