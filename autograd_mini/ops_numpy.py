@@ -853,6 +853,7 @@ def hardtanh(x: Any, min_val: float = -1.0, max_val: float = 1.0) -> Tensor:
     x = _as_tensor(x)
     inside = compare(x, min_val, rule=">") * compare(x, max_val, rule="<")
     bound = min_val + (max_val - min_val) * compare(x, max_val, rule=">=")  # a constant where x is outside
+    bound = where_op(compare(x, x, rule="<="), bound, np.nan)  # NaN stays NaN (torch's), not min_val
     return where_op(inside, x, bound)
 
 
@@ -1396,9 +1397,9 @@ def fliplr(x: Any) -> Tensor:
 def rot90(x: Any, k: int = 1, axes: Sequence[int] = (0, 1)) -> Tensor:
     """np.rot90: k quarter turns from axes[0] towards axes[1], as flips and a transpose."""
     x = _as_tensor(x)
-    first, second = (checked_axis(a, x.ndim, "rot90") for a in axes)
-    if len(axes) != 2 or first == second:
+    if len(axes) != 2 or checked_axis(axes[0], x.ndim, "rot90") == checked_axis(axes[1], x.ndim, "rot90"):
         raise ShapeError(f"rot90: axes {tuple(axes)} for shape {x.shape}: expected two different axes")
+    first, second = checked_axis(axes[0], x.ndim, "rot90"), checked_axis(axes[1], x.ndim, "rot90")
     k %= 4
     if k == 0:
         return x

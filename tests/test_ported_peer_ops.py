@@ -467,3 +467,13 @@ def test_activations_at_their_kinks_and_far_out_are_torchs_in_first_and_second_o
 def test_each_activation_is_also_a_method(name):
     x = am.Tensor(normal(3, 2) * 4, requires_grad=True)
     np.testing.assert_array_equal(getattr(x, name)().numpy(), getattr(am, name)(x).numpy())
+
+
+def test_hardtanh_keeps_nan_and_rot90_refuses_bad_axes():
+    x = am.Tensor(np.array([np.nan, -2.0, 0.5, np.inf]))
+    np.testing.assert_array_equal(am.hardtanh(x).numpy(), torch.nn.functional.hardtanh(_t(x.numpy())).detach().numpy())
+    np.testing.assert_array_equal(am.relu6(x).numpy(), torch.nn.functional.relu6(_t(x.numpy())).detach().numpy())
+    with pytest.raises(am.ShapeError, match="two different axes"):
+        am.rot90(am.Tensor(normal(2, 3)), axes=(0, 1, 1))
+    with pytest.raises(am.ShapeError, match="two different axes"):
+        am.rot90(am.Tensor(normal(2, 3)), axes=(1, -1))
