@@ -15,7 +15,9 @@ def test_every_registered_name_is_that_op_in_am_and_in_its_all() -> None:
     for name, op in _registry.PUBLIC.items():
         assert getattr(am, name) is op and getattr(ops, name) is op, name
     assert set(_registry.PUBLIC) <= set(am.__all__)
-    assert am.linalg.__all__ == list(_registry.LINALG) and set(am.linalg.__all__) == {"det", "inv", "norm", "solve"}
+    # am.linalg: the registered linear-algebra ops, and the error they raise (am.LinAlgError)
+    assert am.linalg.__all__ == ["LinAlgError", *_registry.LINALG]
+    assert set(_registry.LINALG) == {"det", "inv", "norm", "solve"}
     assert all(getattr(am.linalg, name) is getattr(am, name) for name in am.linalg.__all__)
 
 
