@@ -1,4 +1,5 @@
-"""Comparisons, masks, signs, `where` and positions (argmax, argmin, argsort): no gradient of their own.
+"""Comparisons, masks and their logic (logical_and, ...), signs, `where` and positions (argmax, argmin,
+argsort): no gradient of their own.
 
 Read each row as in every module of ops/: name, forward on NumPy arrays, `vjp(g, ans, *inputs,
 **params)`. A mask used inside a VJP is NumPy's comparison on arrays and a `compare` op on Tensors, so a

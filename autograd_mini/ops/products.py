@@ -1,4 +1,5 @@
-"""Products: matmul, einsum, and the composites NumPy spells with them (dot, tensordot, inner, outer).
+"""Products: matmul, einsum, and the composites NumPy spells with them (dot, tensordot, inner, outer, cross,
+kron).
 
 Read each row as in every module of ops/: name, forward, `vjp(g, ans, *inputs, **params)`. An einsum
 operand's gradient is the einsum of the output's gradient with the other operands.
