@@ -7,7 +7,7 @@
     w.grad
 """
 from . import autograd, losses, nn, optim
-from .errors import AutogradMiniError, GradcheckError, GraphError, ShapeError
+from .errors import AutogradMiniError, GradcheckError, GraphError, LinAlgError, ShapeError
 from .gradcheck import GradcheckResult, gradcheck, gradgradcheck
 from typing import TYPE_CHECKING as _TYPE_CHECKING
 
@@ -38,7 +38,7 @@ __all__ = [
     "__version__",
     # the engine and its modes
     "Tensor", "Op", "no_grad", "enable_grad", "is_grad_enabled", "scope", "substituted_vjps",
-    "AutogradMiniError", "GradcheckError", "GraphError", "ShapeError",
+    "AutogradMiniError", "GradcheckError", "GraphError", "LinAlgError", "ShapeError",
     # every op, as registered in ops/ (NumPy's names)
     *ops.__all__,
     # derivatives, checks, compiled steps and pictures

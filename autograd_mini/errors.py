@@ -30,6 +30,11 @@ class IndexOutOfRangeError(ShapeError, IndexError):
     """An integer index past the end of an axis (an IndexError, so iteration and unpacking stop there)."""
 
 
+class LinAlgError(ShapeError, np.linalg.LinAlgError):
+    """A linear-algebra op refused its matrices (not square, singular): NumPy's LinAlgError too, so code
+    written for np.linalg (`except np.linalg.LinAlgError`) still catches it."""
+
+
 class AxisError(ShapeError, np.exceptions.AxisError):
     """An axis out of range for the tensor's number of axes: NumPy's AxisError (so a ValueError and an
     IndexError too), raised by every op that takes an axis instead of wrapping the axis around."""

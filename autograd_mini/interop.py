@@ -16,6 +16,7 @@ from typing import Any, Callable
 import numpy as np
 
 from .ops import _registry
+from .ops.compare import logical_and, logical_not, logical_or, logical_xor
 from .tensor import Tensor, read_value, unwrap
 from .tensor_methods import use_table
 
@@ -29,6 +30,16 @@ _MASK_UFUNCS = _registry.MASK_UFUNCS
 # ufuncs whose result carries no derivative (booleans): run on the values
 _VALUE_UFUNCS = {np.isfinite, np.isnan, np.isinf, np.signbit, np.equal, np.not_equal, np.logical_and,
                  np.logical_or, np.logical_not, np.logical_xor}
+# np.logical_and(t > 0, t < 1) and the like on masks: mask ops too (on other tensors, the values' truth)
+_LOGICAL_UFUNCS: dict[Any, Callable] = {np.logical_and: logical_and, np.logical_or: logical_or,
+                                        np.logical_xor: logical_xor, np.logical_not: logical_not}
+
+
+def _is_mask(x: Any) -> bool:
+    """A mask Tensor (x > 0, am.Tensor(bool_array)) or NumPy booleans."""
+    return bool(getattr(x, "_from_booleans", False)) if isinstance(x, Tensor) else np.asarray(x).dtype == bool
+
+
 # questions about values: the answer is the same array NumPy gives, no gradient to lose
 _VALUE_FUNCTIONS = {np.shape, np.ndim, np.size, np.allclose, np.isclose, np.array_equal, np.array_equiv,
                     np.argmax, np.argmin, np.argsort, np.nonzero, np.count_nonzero, np.all, np.any,
@@ -109,6 +120,8 @@ def array_ufunc(self: Any, ufunc: Any, method: str, *inputs: Any, **kwargs: Any)
     if kwargs.get("out") is not None:
         raise TypeError(f"np.{name}(..., out=...) with a Tensor: writing into an array cannot be recorded, so the "
                         f"gradient would be lost; assign the result instead (y = np.{name}(...))")
+    if ufunc in _LOGICAL_UFUNCS and method == "__call__" and not kwargs and all(map(_is_mask, inputs)):
+        return _LOGICAL_UFUNCS[ufunc](*inputs)  # masks stay mask ops (a traced step recomputes them)
     if ufunc in _VALUE_UFUNCS and method == "__call__":
         _note_read(name, inputs)
         return getattr(ufunc, method)(*_values(inputs), **kwargs)

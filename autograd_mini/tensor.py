@@ -29,7 +29,7 @@ from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
 
-from .errors import AxisError, GraphError, IndexOutOfRangeError, ShapeError
+from .errors import AxisError, GraphError, IndexOutOfRangeError, LinAlgError, ShapeError
 from .tensor_methods import (ArithmeticMixin, ElementwiseMixin, InPlaceMixin, MovementMixin, NumPyMixin, ProductMixin,
                              ReduceMixin)
 
@@ -376,6 +376,10 @@ class Tensor(ArithmeticMixin, InPlaceMixin, ElementwiseMixin, ReduceMixin, Movem
             extras.append(f"name={self.name!r}")
         return "tensor(" + body + "".join(", " + e for e in extras) + ")"
 
+    def __format__(self, spec: str) -> str:
+        """f"{loss:.4f}": a one-element tensor formats as its number (a value read); no spec: its repr."""
+        return format(self._scalar("format"), spec) if spec else str(self)
+
     def __bool__(self) -> bool:
         return bool(self._read("bool"))
 
@@ -524,6 +528,7 @@ class Op:
             shapes = " and ".join(str(a.shape) for a in arrays)
             reason = self.explain(*arrays, **params) if self.explain else str(error)
             kind = (AxisError if isinstance(error, np.exceptions.AxisError) else
+                    LinAlgError if isinstance(error, np.linalg.LinAlgError) else
                     IndexOutOfRangeError if isinstance(error, IndexError) else ShapeError)
             raise kind(f"{self.name}: inputs of shape {shapes}: {reason}") from error
         t = _new_tensor(Tensor)  # one statement per slot: cheaper than packing a tuple to unpack it

@@ -59,7 +59,20 @@ class ArithmeticMixin:
     def __mod__(self, other: Any) -> Tensor: return _ops.mod(self, other)
     def __rmod__(self, other: Any) -> Tensor: return _ops.mod(other, self)
     def __pos__(self: _Self) -> _Self: return self
-    def __abs__(self) -> Tensor: return _ops.abs(self)  # abs(t), as course code writes an L1 term
+    def __abs__(self) -> Tensor: return _ops.abs(self)  # abs(t), Python's spelling of t.abs()
+    def __floordiv__(self, other: Any) -> Tensor: return _ops.floor_divide(self, other)
+    def __rfloordiv__(self, other: Any) -> Tensor: return _ops.floor_divide(other, self)
+    def __divmod__(self, other: Any) -> tuple: return _ops.floor_divide(self, other), _ops.mod(self, other)
+    def __rdivmod__(self, other: Any) -> tuple: return _ops.floor_divide(other, self), _ops.mod(other, self)
+    def __round__(self, ndigits: int | None = None) -> Tensor: return _ops.round(self, ndigits or 0)
+    # masks (x > 0, am.Tensor(bool_array)) combine as NumPy's booleans do; other tensors are refused
+    def __and__(self, other: Any) -> Tensor: return _ops.logical_and(self, other)
+    def __rand__(self, other: Any) -> Tensor: return _ops.logical_and(other, self)
+    def __or__(self, other: Any) -> Tensor: return _ops.logical_or(self, other)
+    def __ror__(self, other: Any) -> Tensor: return _ops.logical_or(other, self)
+    def __xor__(self, other: Any) -> Tensor: return _ops.logical_xor(self, other)
+    def __rxor__(self, other: Any) -> Tensor: return _ops.logical_xor(other, self)
+    def __invert__(self) -> Tensor: return _ops.logical_not(self)
     # ordering comparisons are ops giving a 0/1 mask Tensor without gradient (as torch's and JAX's
     # boolean arrays), so `am.where(x > 0, ...)` is computed by a traced step at every call; Python
     # reads the values only where it decides on them (`if (x > 0).any():`), and a tracer hears of that.
@@ -119,11 +132,12 @@ class ElementwiseMixin:
     def log10(self) -> Tensor: return _ops.log10(self)
     def arccosh(self) -> Tensor: return _ops.arccosh(self)
     def arctanh(self) -> Tensor: return _ops.arctanh(self)
+    def cbrt(self) -> Tensor: return _ops.cbrt(self)
     def floor(self) -> Tensor: return _ops.floor(self)
     def ceil(self) -> Tensor: return _ops.ceil(self)
     def trunc(self) -> Tensor: return _ops.trunc(self)
     def round(self, decimals: int = 0) -> Tensor: return _ops.round(self, decimals)
-    def astype(self, dtype: Any) -> Any: return _ops.astype(self, dtype)
+    def astype(self, dtype: Any, copy: bool = True) -> Any: return _ops.astype(self, dtype, copy)
     def copy(self) -> Tensor: return _ops.copy(self)
     def pow(self, exponent: Any) -> Tensor: return _ops.power(self, exponent)
     def clip(self, a_min: Any = None, a_max: Any = None) -> Tensor: return _ops.clip(self, a_min, a_max)
@@ -131,6 +145,16 @@ class ElementwiseMixin:
     def elu(self, alpha: float = 1.0) -> Tensor: return _ops.elu(self, alpha)
     def leaky_relu(self, negative_slope: float = 0.01) -> Tensor: return _ops.leaky_relu(self, negative_slope)
     def logsigmoid(self) -> Tensor: return _ops.logsigmoid(self)
+    def silu(self) -> Tensor: return _ops.silu(self)
+    def selu(self) -> Tensor: return _ops.selu(self)
+    def celu(self, alpha: float = 1.0) -> Tensor: return _ops.celu(self, alpha)
+    def softsign(self) -> Tensor: return _ops.softsign(self)
+    def hardtanh(self, min_val: float = -1.0, max_val: float = 1.0) -> Tensor:
+        return _ops.hardtanh(self, min_val, max_val)
+    def relu6(self) -> Tensor: return _ops.relu6(self)
+    def hardsigmoid(self) -> Tensor: return _ops.hardsigmoid(self)
+    def hardswish(self) -> Tensor: return _ops.hardswish(self)
+    def mish(self) -> Tensor: return _ops.mish(self)
     def logaddexp2(self, other: Any) -> Tensor: return _ops.logaddexp2(self, other)
 
 

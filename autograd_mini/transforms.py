@@ -573,7 +573,9 @@ def checkpoint(f: Callable[..., Tensor]) -> Callable[..., Tensor]:
 
     def recompute(g: Any, ans: Any, *inputs: Any) -> tuple:
         graph = isinstance(g, Tensor)  # create_graph: differentiate through the inputs themselves
-        leaves = list(inputs) if graph else [Tensor(x, requires_grad=True) for x in inputs]
+        # under create_graph each argument passes through its own identity op, so that a tensor given
+        # twice (checkpoint(f)(x, x)) gets each position's share once, not the total at both positions
+        leaves = [_own_node(x) for x in inputs] if graph else [Tensor(x, requires_grad=True) for x in inputs]
         with enable_grad():
             out = f(*leaves)
             _refuse_closed_over(name, out, leaves)
@@ -586,6 +588,11 @@ def checkpoint(f: Callable[..., Tensor]) -> Callable[..., Tensor]:
     def checkpointed(*args: Any) -> Tensor:
         return op(*args)
     return _named(checkpointed, "checkpoint", f)
+
+
+def _own_node(x: Tensor) -> Tensor:
+    """x through an identity op when it requires grad: a node of its own, differentiable back to x."""
+    return x * 1 if x.requires_grad else x
 
 
 def _refuse_closed_over(name: str, out: Any, inputs: list[Tensor]) -> None:

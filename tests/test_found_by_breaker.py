@@ -137,11 +137,10 @@ def test_arctan2_at_the_origin_has_pytorchs_gradient():
     assert np.array_equal(y.grad, [0.0, 1.0, 0.0]) and np.array_equal(x.grad, [0.0, 0.0, -1.0])
 
 
-@pytest.mark.xfail(strict=True,
-                   reason="det's eager VJP (SVD adjugate) and its recorded VJP (cofactors) round differently")
 def test_det_compiled_gradient_equals_eagers_bits():
-    """det's VJP is adj(A)^T: eager computes adj from an SVD, the recorded (create_graph) gradient from
-    cofactors, so the compiled step's gradient differs from eager's in the last bits."""
+    """det's VJP is adj(A)^T, an op of its own (`cofactors`): eager and the recorded (create_graph)
+    gradient run the same forward, so the compiled step's gradient is eager's to the bit (they used to
+    compute it from an SVD and from cofactor determinants, which round differently)."""
     W, X, _ = _linear_data(np.random.default_rng(4))
 
     def feed(rng):

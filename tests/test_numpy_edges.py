@@ -162,7 +162,8 @@ def _axis_cases() -> dict:
     joins this test by itself; one that needs more arguments must be given them here)."""
     extra = {"repeat": dict(repeats=2), "split": dict(indices_or_sections=1), "roll": dict(shift=1),
              "append": dict(values=0.0), "array_split": dict(indices_or_sections=1),
-             "take_along_axis": dict(positions=np.zeros((1, 1), dtype=int))}
+             "take_along_axis": dict(positions=np.zeros((1, 1), dtype=int)), "take": dict(indices=[0]),
+             "cross": dict(b=np.ones((2, 3)))}
     cases = {}
     for name in sorted(dir(am)):
         f = getattr(am, name)

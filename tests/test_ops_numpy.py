@@ -397,6 +397,31 @@ CASES = {
     "atleast_1d": _drawn(one(small()), lambda c: (am.atleast_1d, c)),
     "atleast_2d": _drawn(one(small()), lambda c: (np.atleast_2d, c)),
     "atleast_3d": _drawn(one(small()), lambda c: (lambda t: am.atleast_3d(t), c)),
+    "cbrt": _unary(am.cbrt, away_from_zero(0.1)),
+    "floor_divide": _drawn(broadcast_pair(BETWEEN, st.sampled_from([1.0, -1.0, 2.0]), max_side=SIDE),
+                           lambda c: (lambda x: x // c[1] * x + 1.0 // (x + 7.0), c[:1])),
+    "silu": _unary(am.silu, floats(-6, 6)),
+    "selu": _unary(am.selu, NONZERO),
+    "celu": _unary(lambda t: am.celu(t, 0.7), NONZERO),
+    "softsign": _unary(am.softsign, NONZERO),
+    # (kinks at t = ±1, where CLIP_VALUES keeps away)
+    "hardtanh": _unary(lambda t: am.hardtanh(t * 2, -2.0, 2.0), CLIP_VALUES),
+    "relu6": _unary(lambda t: am.relu6(3 * t + 3), CLIP_VALUES),
+    "hardsigmoid": _unary(lambda t: am.hardsigmoid(3 * t), CLIP_VALUES),
+    "hardswish": _unary(lambda t: am.hardswish(3 * t), CLIP_VALUES),
+    "mish": _unary(am.mish, floats(-6, 6)),
+    "take": _drawn(one(small(min_dims=1)), lambda c: (lambda t: np.take(t, [0, -1, 0], axis=-1), c)),
+    "flipud": _drawn(one(small(min_dims=1)), lambda c: (np.flipud, c)),
+    "fliplr": _drawn(one(small(min_dims=2)), lambda c: (am.fliplr, c)),
+    "rot90": _drawn(one(small(min_dims=2)), lambda c: (lambda t: np.rot90(t, c[0].ndim - 1), c)),
+    "average": _drawn(reduction(), lambda c: (lambda t: np.average(t, axis=c[1], weights=np.cos(c[0]) + 2), (c[0],))),
+    "median": _drawn(unique_reduction().filter(lambda c: not isinstance(c[1], tuple)),
+                     lambda c: (lambda t: np.median(t, axis=c[1], keepdims=c[2]), (c[0],))),
+    "cross": _drawn(one(small()), lambda c: (
+        lambda t: am.cross(am.stack([t, t * t, -t]), am.stack([t * t, 1 - t, t]), axis=0), c)),
+    "kron": _drawn(broadcast_pair(max_side=SIDE), lambda c: (am.kron, c)),
+    "column_stack": _drawn(stack_pair(), lambda c: (lambda a, b: np.column_stack([a.T, b.T]), c)),
+    "dstack": _drawn(one(small()), lambda c: (lambda t: np.dstack([t, t * t]), c)),
 }
 
 
@@ -410,7 +435,9 @@ def _draw(data, name):
 # fewer examples each, so that the whole suite stays within its time
 SURFACE = {"log10", "arccosh", "arctanh", "floor", "ceil", "trunc", "round", "mod", "mod_divisor", "fmod", "arctan2",
            "hypot", "fmax", "fmin", "logaddexp2", "astype", "copy", "nansum", "nan_to_num", "diagonal", "diag",
-           "matrix_trace", "cumprod", "diff", "append", "array_split", "atleast_1d", "atleast_2d", "atleast_3d"}
+           "matrix_trace", "cumprod", "diff", "append", "array_split", "atleast_1d", "atleast_2d", "atleast_3d", "cbrt",
+           "take", "flipud", "fliplr", "rot90", "average", "median", "cross", "kron", "column_stack", "dstack", "silu",
+           "selu", "celu", "softsign", "hardtanh", "relu6", "hardsigmoid", "hardswish", "mish", "floor_divide"}
 CORE = [name for name in CASES if name not in SURFACE]
 
 
@@ -577,7 +604,12 @@ def test_float32_stays_float32(name):
               "fmax": lambda t: am.fmax(t, 0.5), "fmin": lambda t: am.fmin(t, 0.5), "nansum": am.nansum,
               "diagonal": am.diagonal, "diag": am.diag, "matrix_trace": am.matrix_trace, "cumprod": am.cumprod,
               "diff": am.diff, "append": lambda t: am.append(t, t), "array_split": lambda t: am.array_split(t, 2)[0],
-              "atleast_1d": am.atleast_1d, "atleast_2d": am.atleast_2d, "atleast_3d": am.atleast_3d}[name]
+              "atleast_1d": am.atleast_1d, "atleast_2d": am.atleast_2d, "atleast_3d": am.atleast_3d,
+              "take": lambda t: am.take(t, [1, 1], axis=1), "flipud": am.flipud, "fliplr": am.fliplr,
+              "rot90": am.rot90, "average": lambda t: am.average(t, axis=0, weights=np.arange(1.0, 3.0)),
+              "median": am.median, "cross": lambda t: am.cross(t, t[::-1]), "kron": lambda t: am.kron(t, t),
+              "column_stack": lambda t: am.column_stack([t, t]), "dstack": lambda t: am.dstack([t, t]),
+              "floor_divide": lambda t: t // 0.3 + t}[name]
     t = am.Tensor(x, requires_grad=True)
     y = f(t)
     y.backward(np.ones(y.shape, np.float32))
@@ -588,7 +620,8 @@ def test_float32_stays_float32(name):
 _TESTED_AS = {"amax": "max", "amin": "min", "pow": "power", "flatten": "ravel",
               "unsqueeze": "expand_dims", "argmax": None, "argmin": None, "argsort": None,
               # masks: no gradient (tests/test_tensor.py, tests/test_compiled_truth.py)
-              **dict.fromkeys(["greater", "greater_equal", "less", "less_equal"]),
+              **dict.fromkeys(["greater", "greater_equal", "less", "less_equal", "logical_and", "logical_or",
+                               "logical_xor", "logical_not"]),
               # creation functions make constants (no gradient to check): tests/test_numpy_idioms.py
               **dict.fromkeys(["zeros", "ones", "full", "eye", "arange", "zeros_like", "ones_like", "full_like",
                                "empty_like"]),

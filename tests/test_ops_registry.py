@@ -15,7 +15,9 @@ def test_every_registered_name_is_that_op_in_am_and_in_its_all() -> None:
     for name, op in _registry.PUBLIC.items():
         assert getattr(am, name) is op and getattr(ops, name) is op, name
     assert set(_registry.PUBLIC) <= set(am.__all__)
-    assert am.linalg.__all__ == list(_registry.LINALG) and set(am.linalg.__all__) == {"det", "inv", "norm", "solve"}
+    # am.linalg: the registered linear-algebra ops, and the error they raise (am.LinAlgError)
+    assert am.linalg.__all__ == ["LinAlgError", *_registry.LINALG]
+    assert set(_registry.LINALG) == {"det", "inv", "norm", "solve"}
     assert all(getattr(am.linalg, name) is getattr(am, name) for name in am.linalg.__all__)
 
 
@@ -35,3 +37,20 @@ def test_a_name_or_a_numpy_function_registered_twice_is_refused() -> None:
     with pytest.raises(ValueError, match="'sum' is already registered"):
         register(lambda x: x, np.sum, names=())
     assert _registry.PUBLIC["exp"] is am.exp and _registry.FUNCTIONS[np.sum] is am.sum  # (nothing changed)
+
+
+def test_numpy_second_spellings_run_the_same_ops() -> None:
+    """NumPy's other names of one function (radians/deg2rad, degrees/rad2deg, fabs/absolute) and the bitwise
+    ufuncs on masks (`bool_array & (t > 0)`, np.invert) were registered with their first spelling."""
+    values = np.array([-2.0, -0.5, 0.0, 1.5])
+    x = am.Tensor(values, requires_grad=True)
+    for first, second in ((np.deg2rad, np.radians), (np.rad2deg, np.degrees), (np.absolute, np.fabs)):
+        assert _registry.UFUNCS[first] is _registry.UFUNCS[second], second.__name__
+        np.testing.assert_allclose(second(x).data, second(values), rtol=1e-15)
+        assert second(x).requires_grad
+    for ufunc, name in ((np.bitwise_and, "logical_and"), (np.bitwise_or, "logical_or"),
+                        (np.bitwise_xor, "logical_xor"), (np.invert, "logical_not")):
+        assert _registry.MASK_UFUNCS[ufunc] is getattr(am, name)
+    mask = np.array([True, False, True, True])
+    np.testing.assert_array_equal(np.asarray((mask & (x > -1)).data), mask & (values > -1))
+    np.testing.assert_array_equal(np.asarray(np.invert(x > -1).data), ~(values > -1))

@@ -18,7 +18,8 @@ LISTED = {name for code in re.findall(r"`([^`]+)`", PARAGRAPH) if re.fullmatch(r
           for name in code.split("/")}
 # rows that are not public functions, and where they surface
 INTERNAL = {"getitem": "indexing, x[i]", "scatter": "getitem's adjoint", "compare": "masks inside VJPs",
-            "index_set": "am.index_update and x.at[i].set", "add_along_axis": "take_along_axis's adjoint"}
+            "index_set": "am.index_update and x.at[i].set", "add_along_axis": "take_along_axis's adjoint",
+            "cofactors": "det's gradient, adj(A)^T"}
 ROWS = {v.name for v in vars(ops).values() if isinstance(v, Op)}
 
 

@@ -129,6 +129,7 @@ _PLAIN: dict[str, Callable[[list[str], dict, str], str]] = {
     "stack": lambda a, p, t: f"np.stack([{', '.join(a)}]{_keywords(p, ('axis',), (0,))})",
     "inv": lambda a, p, t: f"np.linalg.inv({a[0]})",
     "det": lambda a, p, t: f"np.linalg.det({a[0]})",
+    "cofactors": lambda a, p, t: f"cofactors({a[0]})",
     "solve": lambda a, p, t: f"np.linalg.solve({a[0]}, {a[1]})",
     "sigmoid": lambda a, p, t: f"sigmoid({a[0]})",
     "erf": lambda a, p, t: f"erf({a[0]})",
@@ -186,6 +187,19 @@ _DEFINED = {
     "log_softmax": '''def log_softmax(x, axis=-1):
     shifted = x - np.max(x, axis=axis, keepdims=True)
     return shifted - np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))
+''',
+    "cofactors": '''def cofactors(a):  # det's gradient adj(a)^T, from the SVD (it exists at singular a too)
+    finite = np.isfinite(a).all(axis=(-2, -1))
+    if not finite.all():  # NaN where a matrix holds a NaN or inf (its SVD would not converge)
+        out = cofactors(np.where(finite[..., None, None], a, 0.0))
+        out[~finite] = np.nan
+        return out
+    u, sv, vt = np.linalg.svd(a)
+    n = sv.shape[-1]
+    others = np.stack([np.prod(np.delete(sv, i, axis=-1), axis=-1) for i in range(n)], axis=-1) if n > 1 \\
+        else np.ones_like(sv)
+    signs = (np.linalg.det(u) * np.linalg.det(vt))[..., None, None]
+    return (signs * (vt.swapaxes(-1, -2) * others[..., None, :]) @ u.swapaxes(-1, -2)).swapaxes(-1, -2)
 ''',
     "logsumexp": '''def logsumexp(x, axis=None, keepdims=False):
     top = np.max(x, axis=axis, keepdims=True)

@@ -1,10 +1,10 @@
 """The op table, by kind: each primitive's forward and its vector-Jacobian product, side by side.
 
 - `elementwise.py`: arithmetic, unary math, activations, casts and rounding
-- `compare.py`: comparisons, masks, signs, `where`, positions (argmax, argsort); no gradient
-- `reductions.py`: sum, mean, max, prod, cumulative ops, logsumexp, var, std, softmax
+- `compare.py`: comparisons, masks and their logic (logical_and, ...), signs, `where`, positions; no gradient
+- `reductions.py`: sum, mean, max, prod, cumulative ops, logsumexp, var, std, average, median, softmax
 - `shape.py`: reshape, transpose, indexing, concatenate, pad, ..., functional and in-place updates
-- `products.py`: matmul, einsum, dot, tensordot
+- `products.py`: matmul, einsum, dot, tensordot, cross, kron
 - `linalg.py`: inv, det, solve, norm (`am.linalg`)
 - `creation.py`: zeros, ones, eye, arange, the *_like functions
 - `kernels.py`: the fast kernels a few rows call; `_helpers.py`: what works on arrays and Tensors alike

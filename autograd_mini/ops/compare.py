@@ -1,4 +1,5 @@
-"""Comparisons, masks, signs, `where` and positions (argmax, argmin, argsort): no gradient of their own.
+"""Comparisons, masks and their logic (logical_and, ...), signs, `where` and positions (argmax, argmin,
+argsort): no gradient of their own.
 
 Read each row as in every module of ops/: name, forward on NumPy arrays, `vjp(g, ans, *inputs,
 **params)`. A mask used inside a VJP is NumPy's comparison on arrays and a `compare` op on Tensors, so a
@@ -140,3 +141,45 @@ register(less, mask=np.less)
 def less_equal(x: Any, y: Any) -> Tensor:
     return _compared(x, y, "<=")
 register(less_equal, mask=np.less_equal)
+
+
+def _mask_tensor(who: str, x: Any) -> Tensor:
+    """x as a 0/1 mask Tensor: a mask made by a comparison (x > 0), a Tensor made from booleans, or
+    NumPy booleans; anything else is refused (NumPy's & on floats is a TypeError too)."""
+    if isinstance(x, Tensor) and getattr(x, "_from_booleans", False):
+        return x
+    if not isinstance(x, Tensor) and np.asarray(x).dtype == bool:
+        return _tensor.constant(np.asarray(x))
+    shown = f"a Tensor of shape {x.shape} (not a mask)" if isinstance(x, Tensor) else f"{type(x).__name__}"
+    raise TypeError(f"{who}: combines masks (x > 0, am.Tensor(bool_array), NumPy booleans), got {shown}; "
+                    f"for numbers use arithmetic (x * y, am.maximum(x, y))")
+
+
+def _mask_logic(who: str, combine: Any, *masks: Any) -> Tensor:
+    """A mask from masks, by arithmetic ops on their 0/1 values (no gradient), so a traced step recomputes it."""
+    parts = [_mask_tensor(who, m) for m in masks]
+    with _tensor.no_grad():
+        result = combine(*parts)
+    result._from_booleans = True
+    return result
+
+
+def logical_and(x: Any, y: Any) -> Tensor:
+    """The mask of entries where both masks hold (also `mask & mask`)."""
+    return _mask_logic("logical_and", lambda a, b: a * b, x, y)
+register(logical_and, mask=np.bitwise_and)
+
+
+def logical_or(x: Any, y: Any) -> Tensor:
+    return _mask_logic("logical_or", lambda a, b: a + b - a * b, x, y)
+register(logical_or, mask=np.bitwise_or)
+
+
+def logical_xor(x: Any, y: Any) -> Tensor:
+    return _mask_logic("logical_xor", lambda a, b: a + b - 2 * (a * b), x, y)
+register(logical_xor, mask=np.bitwise_xor)
+
+
+def logical_not(x: Any) -> Tensor:
+    return _mask_logic("logical_not", lambda a: 1 - a, x)
+register(logical_not, mask=np.invert)

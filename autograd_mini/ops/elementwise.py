@@ -40,6 +40,9 @@ register(div, np.true_divide)
 neg = Op("neg", np.negative, lambda g, ans, x: (-g,))
 register(neg, np.negative)
 register(lambda x: x, np.positive, names=())  # +t is t
+register(lambda x: x, np.conjugate, np.real, names=())  # real values: the conjugate and the real part are x
+register(lambda x: mul(x, math.pi / 180), np.deg2rad, np.radians, names=())  # angles: a constant factor
+register(lambda x: mul(x, 180 / math.pi), np.rad2deg, np.degrees, names=())
 pow_op = Op("pow", lambda x, exponent, out=None: np.power(x, exponent, out=out),
             lambda g, ans, x, exponent: (g * (exponent * x ** (exponent - 1)) if exponent != 0 else g * 0,))
 
@@ -51,11 +54,12 @@ def _power_vjp_base(g, ans, x, y):
 
 
 def _power_vjp_exponent(g, ans, x, y):
-    # x^y log x; at x == 0 log is taken of 1 (the limit x^y log x -> 0 for y > 0, torch's choice);
+    # x^y log x; at x == 0 and y >= 0 log is taken of 1 (the limit x^y log x -> 0 for y > 0, torch's
+    # choice); at x == 0 and y < 0 it is inf * log 0 = -inf, the limit, as torch (not inf * 0 = NaN);
     # a negative base has no derivative in y (x^y is real only at integers): NaN, as torch
     # (|x| is taken before the log so that no warning is raised for a gradient nobody asked for:
     # under create_graph every input's part is computed)
-    modulus = x * (1 - 2 * _fmask(x, 0, "<")) + _is_zero(x)
+    modulus = x * (1 - 2 * _fmask(x, 0, "<")) + _is_zero(x) * _fmask(y, 0, ">=")
     return _where(_fmask(x, 0, "<"), np.nan, g * (ans * _log(modulus)))
 
 
@@ -77,7 +81,7 @@ register(power, np.power, np.float_power, names=("power", "pow"))
 relu = Op("relu", lambda x, out=None: np.maximum(x, 0, out=out), lambda g, ans, x: (g * _mask(x, 0, ">"),))
 register(relu, elementwise=True)
 abs = Op("abs", np.abs, lambda g, ans, x: (g * _sign(x),))
-register(abs, np.absolute, elementwise=True)
+register(abs, np.absolute, np.fabs, elementwise=True)
 maximum = Op("maximum", np.maximum,
              lambda g, ans, x, y: (g * _mask(x, y, "share"), g * _mask(y, x, "share")),
              _explain_broadcast)
@@ -191,6 +195,7 @@ reciprocal = _elementwise("reciprocal", np.reciprocal, lambda g, ans, x: (-g * (
 log10 = _elementwise("log10", np.log10, lambda g, ans, x: (g / (x * _LN10),))
 arccosh = _elementwise("arccosh", np.arccosh, lambda g, ans, x: (g / _sqrt(x * x - 1),))
 arctanh = _elementwise("arctanh", np.arctanh, lambda g, ans, x: (g / (1 - x * x),))
+cbrt = _elementwise("cbrt", np.cbrt, lambda g, ans, x: (g / (3 * (ans * ans)),))  # inf at 0, as x ** (1/3)
 # steps: the gradient is 0 wherever it exists (as torch's floor, ceil, trunc, round)
 floor = _elementwise("floor", np.floor, lambda g, ans, x: (g * 0,))
 ceil = _elementwise("ceil", np.ceil, lambda g, ans, x: (g * 0,))
@@ -205,13 +210,33 @@ register(mod, np.mod)
 fmod = Op("fmod", np.fmod, per_input(lambda g, ans, x, y: g, lambda g, ans, x, y: -g * _trunc(x / y)),
           _explain_broadcast)
 register(fmod, np.fmod)
-def _arctan2_r2(y, x):  # x^2 + y^2, with 1 where it is 0 (PyTorch's gradient 0 at the origin, not 0/0)
-    r2 = x * x + y * y
-    return r2 + _is_zero(r2)
+# x // y, NumPy's (exact: 1 // 0.1 is 9, where floor(1 / 0.1) is 10): a step in both inputs, gradient 0
+floor_divide = Op("floor_divide", np.floor_divide, lambda g, ans, x, y: (g * 0, g * 0), _explain_broadcast)
+register(floor_divide, np.floor_divide)
+
+
+_largest = _poly(lambda a, b: np.maximum(np.abs(a), np.abs(b)), lambda a, b: maximum(abs(a), abs(b)))
+
+
+def _arctan2_scaled(y, x):
+    """(x / s, y / s, s) with s = max(|x|, |y|), so that x^2 + y^2 = s^2 (x'^2 + y'^2) is computed without
+    overflow (x = 1e300) or underflow (1e-300, where r^2 = 0 gave a gradient of 0 instead of 1e300);
+    s is 1 where it is 0 (the origin) or not finite (the plain formula then gives torch's values)."""
+    s = _largest(x, y)
+    s = _where(_fmask(s, 0, ">") * _fmask(s, np.inf, "<"), s, 1.0)
+    return x / s, y / s, s
+
+
+def _arctan2_partial(g, y, x, numerator):
+    xs, ys, s = _arctan2_scaled(y, x)
+    r2 = xs * xs + ys * ys
+    r2 = r2 + _is_zero(r2)  # 1 at the origin: the gradient there is 0 (PyTorch's), not 0/0
+    return g * numerator(xs, ys) / (s * r2)
 
 
 arctan2 = Op("arctan2", np.arctan2,  # the angle of (x, y): d/dy = x / r^2, d/dx = -y / r^2
-             per_input(lambda g, ans, y, x: g * x / _arctan2_r2(y, x), lambda g, ans, y, x: -g * y / _arctan2_r2(y, x)),
+             per_input(lambda g, ans, y, x: _arctan2_partial(g, y, x, lambda xs, ys: xs),
+                       lambda g, ans, y, x: _arctan2_partial(g, y, x, lambda xs, ys: -ys)),
              _explain_broadcast)
 register(arctan2, np.arctan2)
 hypot = Op("hypot", np.hypot, per_input(lambda g, ans, x, y: g * x / ans, lambda g, ans, x, y: g * y / ans),
@@ -232,11 +257,29 @@ register(fmin, np.fmin)
 _astype = _poly(lambda a, dtype: a.astype(dtype), lambda a, dtype: astype_op(a, dtype=dtype))
 astype_op: Op = Op("astype", lambda x, dtype: x.astype(dtype), lambda g, ans, x, dtype: (_astype(g, x.dtype),))
 copy_op = Op("copy", np.copy, lambda g, ans, x: (g,))
-erf = _elementwise("erf", _erf, lambda g, ans, x: (g * (_TWO_OVER_SQRT_PI * _exp(-(x * x))),))
-elu_op = Op("elu", lambda x, alpha=1.0: np.where(x > 0, x, alpha * np.expm1(np.minimum(x, 0))),
-            # at x == 0 the slope is alpha, a constant there, so the second derivative at 0 is 0 (torch's)
-            lambda g, ans, x, alpha=1.0: (g * (_fmask(x, 0, ">") + _fmask(x, 0, "<") * (ans + alpha)
-                                              + _is_zero(x) * alpha),))
+
+
+def _erf_vjp(g, ans, x):
+    # 2/sqrt(pi) e^(-x^2), with x held at 28 beyond |x| = 28: e^-784 is already 0 in float64 (and in every
+    # derivative of it), and x * x would overflow (a warning) beyond 1e154
+    near = _fmask(x, -28.0, ">") * _fmask(x, 28.0, "<")
+    held = _where(near, x, 28.0)
+    return (g * (_TWO_OVER_SQRT_PI * _exp(-(held * held))),)
+
+
+erf = _elementwise("erf", _erf, _erf_vjp)
+
+
+def _elu_vjp(g, ans, x, alpha=1.0):
+    # below 0 the slope is alpha e^x, from e^x itself rather than ans + alpha (which is 0 from about
+    # x = -37, where expm1 rounds to -1; torch's e^-50 is 2e-22), taken of min(x, 0) so that the branch
+    # not used above 0 never overflows (0 * inf would be NaN at x = inf); at x == 0 the slope is alpha,
+    # a constant there, so the second derivative at 0 is 0 (torch's)
+    below = _fmask(x, 0, "<")
+    return (g * (_fmask(x, 0, ">") + below * (alpha * _exp(_where(below, x, 0))) + _is_zero(x) * alpha),)
+
+
+elu_op = Op("elu", lambda x, alpha=1.0: np.where(x > 0, x, alpha * np.expm1(np.minimum(x, 0))), _elu_vjp)
 leaky_relu_op = Op("leaky_relu", lambda x, slope=0.01: np.where(x > 0, x, slope * x),
                    lambda g, ans, x, slope=0.01: (g * (_fmask(x, 0, ">") + _fmask(x, 0, "<=") * slope),))
 clip_op = Op("clip", lambda x, lo=None, hi=None, out=None: np.clip(x, lo, hi, out=out),
@@ -305,16 +348,89 @@ def logsigmoid(x: Any) -> Tensor:
 register(logsigmoid)
 
 
+# torch.nn.functional's other activations, as compositions (their gradients follow); at the kinks of the
+# piecewise ones the gradient is torch's: 0 at hardtanh's (and relu6's, hardsigmoid's) bounds themselves
+
+_SELU_ALPHA, _SELU_SCALE = 1.6732632423543772848170429916717, 1.0507009873554804934193349852946
+
+
+def silu(x: Any) -> Tensor:
+    """x sigmoid(x) (swish)."""
+    x = _as_tensor(x)
+    return x * sigmoid_of(x)
+register(silu)
+
+
+def selu(x: Any) -> Tensor:
+    """scale * elu(x, alpha) with the self-normalising constants."""
+    return _SELU_SCALE * elu_op(x, alpha=_SELU_ALPHA)
+register(selu)
+
+
+def celu(x: Any, alpha: float = 1.0) -> Tensor:
+    """x above 0, alpha (e^(x / alpha) - 1) below: alpha * elu(x / alpha)."""
+    if alpha == 0:
+        raise ValueError("celu: alpha must not be 0")
+    return alpha * elu_op(_as_tensor(x) * (1.0 / alpha), alpha=1.0) if alpha != 1.0 else elu_op(x, alpha=1.0)
+register(celu)
+
+
+def softsign(x: Any) -> Tensor:
+    """x / (1 + |x|)."""
+    x = _as_tensor(x)
+    return x / (1 + x.abs())
+register(softsign)
+
+
+def hardtanh(x: Any, min_val: float = -1.0, max_val: float = 1.0) -> Tensor:
+    """x clipped to [min_val, max_val]; the gradient is 1 strictly inside and 0 at and beyond the bounds (torch's)."""
+    x = _as_tensor(x)
+    inside = compare(x, min_val, rule=">") * compare(x, max_val, rule="<")
+    bound = min_val + (max_val - min_val) * compare(x, max_val, rule=">=")  # a constant where x is outside
+    bound = where_op(compare(x, x, rule="<="), bound, np.nan)  # NaN stays NaN (torch's), not min_val
+    return where_op(inside, x, bound)
+register(hardtanh)
+
+
+def relu6(x: Any) -> Tensor:
+    return hardtanh(x, 0.0, 6.0)
+register(relu6)
+
+
+def hardsigmoid(x: Any) -> Tensor:
+    """relu6(x + 3) / 6."""
+    return hardtanh((_as_tensor(x) + 3.0) / 6.0, 0.0, 1.0)
+register(hardsigmoid)
+
+
+def hardswish(x: Any) -> Tensor:
+    """x hardsigmoid(x)."""
+    x = _as_tensor(x)
+    return x * hardsigmoid(x)
+register(hardswish)
+
+
+def mish(x: Any) -> Tensor:
+    """x tanh(softplus(x))."""
+    x = _as_tensor(x)
+    return x * softplus(x).tanh()
+register(mish)
+
+
 # ---- casts, copies, NaN handling, rounding ---------------------------------------------------------
 
 
-def astype(x: Any, dtype: Any) -> Any:
+def astype(x: Any, dtype: Any, copy: bool = True) -> Any:
     """A cast. To float64/float32 it is differentiable (the gradient is cast back); to an integer or
-    bool dtype the result has no gradient (as in PyTorch): it is a plain NumPy array, like a comparison."""
+    bool dtype the result has no gradient (as in PyTorch): it is a plain NumPy array, like a comparison.
+    As NumPy's, it returns a new tensor even for the dtype x already has (so changing the result in
+    place never changes x), unless copy=False."""
     x = _as_tensor(x)
     dtype = np.dtype(dtype)
     if dtype in (np.float64, np.float32):
-        return x if dtype == x.dtype else astype_op(x, dtype=dtype)
+        if dtype == x.dtype:
+            return copy_op(x) if copy else x
+        return astype_op(x, dtype=dtype)
     return x._read("astype").astype(dtype)
 register(astype)
 

@@ -17,7 +17,7 @@ from ._registry import register
 from .compare import _is_zero
 from .elementwise import abs
 from .reductions import _reduce, max
-from .shape import stack
+from .shape import _getitem_poly, _scatter
 
 
 def _mT(a: Any) -> Any:
@@ -37,33 +37,50 @@ _solve = _poly(np.linalg.solve, lambda a, b: solve(a, b))
 
 inv: Op = Op("inv", np.linalg.inv, lambda g, ans, x: (-(_mT(ans) @ g @ _mT(ans)),), _explain_square)
 register(inv, np.linalg.inv, linalg=True)
-def _adjugate_array(a: np.ndarray) -> np.ndarray:
-    """adj(A) from the SVD A = U S V^T: adj(A) = det(V) V adj(S) U^T det(U), adj(S) the products of the
-    other singular values; it exists at a singular A too, where det(A) A^-1 does not."""
+def _cofactors_array(a: np.ndarray) -> np.ndarray:
+    """The cofactor matrix adj(A)^T from the SVD A = U S V^T: adj(A) = det(V) V adj(S) U^T det(U), adj(S)
+    the products of the other singular values; it exists at a singular A too, where det(A) A^-T does not.
+    A matrix with a NaN or inf entry has NaN cofactors (torch's NaN gradient; its SVD would not converge)."""
+    finite = np.isfinite(a).all(axis=(-2, -1))
+    if not finite.all():
+        cofactors = _cofactors_array(np.where(finite[..., None, None], a, 0.0))
+        cofactors[~finite] = np.nan
+        return cofactors
     u, sv, vt = np.linalg.svd(a)
     n = sv.shape[-1]
     others = np.stack([np.prod(np.delete(sv, i, axis=-1), axis=-1) for i in range(n)], axis=-1) if n > 1 \
         else np.ones_like(sv)
     signs = (np.linalg.det(u) * np.linalg.det(vt))[..., None, None]
-    return signs * (_mT(vt) * others[..., None, :]) @ _mT(u)
+    return _mT(signs * (_mT(vt) * others[..., None, :]) @ _mT(u))
 
 
-def _adjugate_tensor(a: Tensor) -> Tensor:
-    """adj(A) as cofactors, each the det of a minor: differentiable again (second order), at singular A too."""
-    n = a.shape[-1]
+def _minor_positions(n: int) -> tuple:
+    """Index arrays of shape (n, n, n-1, n-1) that pick from an n x n matrix, for each (k, l), the minor
+    without row k and column l; and the cofactor signs (-1)^(k + l)."""
+    keep = np.array([[j for j in range(n) if j != i] for i in range(n)])
+    rows = np.broadcast_to(keep[:, None, :, None], (n, n, n - 1, n - 1))
+    cols = np.broadcast_to(keep[None, :, None, :], (n, n, n - 1, n - 1))
+    return rows, cols, (-1.0) ** np.add.outer(np.arange(n), np.arange(n))
+
+
+def _cofactors_vjp(g, ans, x):
+    """Cofactor (k, l) is det(minor without row k, column l), so its gradient is that minor's cofactor
+    matrix, put back in the minor's rows and columns: the same rule one size down, down to 1 x 1 (whose
+    cofactor is the constant 1). No inverse is taken, so it holds at singular matrices too."""
+    n = x.shape[-1]
     if n == 1:
-        return a * 0 + 1
-    keep = [[j for j in range(n) if j != i] for i in range(n)]
-    rows = [stack([(-1) ** (i + j) * det(a[..., keep[j], :][..., :, keep[i]]) for j in range(n)], axis=-1)
-            for i in range(n)]
-    return stack(rows, axis=-2)
+        return (x * 0,)
+    rows, cols, signs = _minor_positions(n)
+    minors = _getitem_poly(x, (Ellipsis, rows, cols))  # (..., n, n, n-1, n-1)
+    weighted = _cofactors(minors) * (g * signs.astype(x.dtype)).reshape(g.shape + (1, 1))
+    return (_scatter(weighted, (Ellipsis, rows, cols), x.shape),)  # repeated positions add up
 
 
-_adjugate = _poly(_adjugate_array, _adjugate_tensor)
-
-
-det = Op("det", np.linalg.det,  # d det(A) = tr(adj(A) dA): the gradient is adj(A)^T (det(A) A^-T where A is invertible)
-         lambda g, ans, x: (g.reshape(ans.shape + (1, 1)) * _mT(_adjugate(x)),), _explain_square)
+cofactors_op = Op("cofactors", _cofactors_array, _cofactors_vjp, _explain_square)  # det's gradient (not registered)
+_cofactors = _poly(_cofactors_array, lambda a: cofactors_op(a))
+# d det(A) = tr(adj(A) dA): the gradient is adj(A)^T, the cofactors (det(A) A^-T where A is invertible),
+# one op so that an ordinary backward and a recorded one (create_graph, derived steps) compute the same bits
+det = Op("det", np.linalg.det, lambda g, ans, x: (g.reshape(ans.shape + (1, 1)) * _cofactors(x),), _explain_square)
 register(det, np.linalg.det, linalg=True)
 
 
@@ -80,7 +97,26 @@ def _solve_vjp_a(g, ans, a, b):
     return -(gb @ _mT(ans))
 
 
-solve: Op = Op("solve", np.linalg.solve, per_input(_solve_vjp_a, _solve_vjp_b), lambda a, b: _explain_square(a))
+def _explain_solve(a: np.ndarray, b: np.ndarray) -> str:
+    """Which rule of solve(a, b) the operands break: a square, b a vector of n or (..., n, k), batches broadcast."""
+    if a.ndim < 2 or a.shape[-1] != a.shape[-2]:
+        return _explain_square(a)
+    n = a.shape[-1]
+    if b.ndim == 0 or b.shape[0 if b.ndim == 1 else -2] != n:
+        batch_of_vectors = b.ndim > 1 and b.shape[-1] == n and b.shape[:-1] == a.shape[:-2]
+        return (f"the right-hand side must be a vector of length {n} or a stack of columns (..., {n}, k) "
+                f"to match the {n}x{n} matrices" + (" (NumPy's rule; for a batch of vectors, as torch reads "
+                                                    "this shape, solve with b[..., None])" if batch_of_vectors else ""))
+    if b.ndim > 1:
+        try:
+            np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
+        except ValueError:
+            return (f"the batch axes {a.shape[:-2]} of the matrices and {b.shape[:-2]} of the right-hand side "
+                    f"cannot be broadcast")
+    return _explain_square(a)
+
+
+solve: Op = Op("solve", np.linalg.solve, per_input(_solve_vjp_a, _solve_vjp_b), _explain_solve)
 register(solve, np.linalg.solve, linalg=True)
 
 

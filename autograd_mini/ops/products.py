@@ -1,4 +1,5 @@
-"""Products: matmul, einsum, and the composites NumPy spells with them (dot, tensordot, inner, outer).
+"""Products: matmul, einsum, and the composites NumPy spells with them (dot, tensordot, inner, outer, cross,
+kron).
 
 Read each row as in every module of ops/: name, forward, `vjp(g, ans, *inputs, **params)`. An einsum
 operand's gradient is the einsum of the output's gradient with the other operands.
@@ -15,7 +16,7 @@ from ..tensor import Op, Tensor, per_input, unwrap
 from ._helpers import _any_tensor, _as_tensor
 from ._registry import register
 from .elementwise import mul
-from .shape import _broadcast_to, _scatter, reshape_op
+from .shape import _broadcast_to, _scatter, _stack_last, moveaxis, reshape_op
 
 
 def _explain_matmul(a: np.ndarray, b: np.ndarray) -> str:
@@ -198,3 +199,29 @@ def inner(x: Any, y: Any) -> Tensor:
         return mul(x, y)
     return tensordot(x, y, axes=([-1], [-1]))
 register(inner, np.inner)
+
+
+def cross(a: Any, b: Any, axisa: int = -1, axisb: int = -1, axisc: int = -1, axis: int | None = None) -> Tensor:
+    """np.cross of 3-vectors along the given axes (broadcast over the others), as products of components."""
+    if axis is not None:
+        axisa = axisb = axisc = axis
+    a, b = moveaxis(_as_tensor(a), axisa, -1), moveaxis(_as_tensor(b), axisb, -1)
+    if a.shape[-1] != 3 or b.shape[-1] != 3:
+        raise ShapeError(f"cross: vectors of length {a.shape[-1]} and {b.shape[-1]}: only 3-vectors are supported "
+                         f"(NumPy 2 deprecates the 2-vector form)")
+    a0, a1, a2 = (a[..., i] for i in range(3))
+    b0, b1, b2 = (b[..., i] for i in range(3))
+    c = _stack_last([a1 * b2 - a2 * b1, a2 * b0 - a0 * b2, a0 * b1 - a1 * b0])
+    return moveaxis(c, -1, axisc)
+register(cross, np.cross)
+
+
+def kron(a: Any, b: Any) -> Tensor:
+    """np.kron: every product a[i] b[j] at position i * b.shape + j, as one broadcast product."""
+    a, b = _as_tensor(a), _as_tensor(b)
+    depth = max(a.ndim, b.ndim)
+    a_shape, b_shape = (1,) * (depth - a.ndim) + a.shape, (1,) * (depth - b.ndim) + b.shape
+    spread_a = reshape_op(a, shape=tuple(v for n in a_shape for v in (n, 1)))
+    spread_b = reshape_op(b, shape=tuple(v for n in b_shape for v in (1, n)))
+    return reshape_op(spread_a * spread_b, shape=tuple(n * m for n, m in zip(a_shape, b_shape)))
+register(kron, np.kron)

@@ -1,5 +1,5 @@
-"""Reductions (sum, mean, max, min, prod, cumulative sums and products, logsumexp, var, std) and
-the functions normalised along an axis (softmax, log_softmax).
+"""Reductions (sum, mean, max, min, prod, cumulative sums and products, logsumexp, var, std, average,
+median) and the functions normalised along an axis (softmax, log_softmax).
 
 Read each row as in every module of ops/: name, forward, `vjp(g, ans, *inputs, **params)`; `axis` is
 None (all entries), an int or a tuple of ints, `keepdims` as NumPy's. Ties in max and min share the
@@ -13,14 +13,15 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import ShapeError
-from ..tensor import Op, Tensor, read_value
+from ..errors import ShapeError, checked_axis
+from ..tensor import Op, Tensor, read_value, unwrap
 from ._helpers import _as_tensor, _axes, _kept, _poly
 from ._registry import register
 from .compare import _fmask, compare, where_op
+from .creation import full
 from .elementwise import _exp, exp, sqrt
 from .kernels import _broadcast_array
-from .shape import _stack_last, broadcast_to_op, moveaxis, ravel
+from .shape import _broadcast_to, _median, _stack_last, broadcast_to_op, moveaxis, ravel, reshape_op, squeeze
 
 
 def _sum_vjp(g, ans, x, axis=None, keepdims=False):
@@ -177,9 +178,10 @@ register(nansum, np.nansum)
 
 
 def _logsumexp(x: np.ndarray, axis: Any = None, keepdims: bool = False) -> np.ndarray:
-    top = np.max(x, axis=axis, keepdims=True)
+    top = np.max(x, axis=axis, keepdims=True, initial=-np.inf)  # (initial: an empty axis has a max of -inf)
     top = np.where(np.isfinite(top), top, 0)  # all -inf (or inf) along an axis: do not subtract it
-    total = np.log(np.sum(np.exp(x - top), axis=axis, keepdims=True)) + top
+    with np.errstate(divide="ignore"):  # log 0 = -inf: the sum of no terms, or of exp(-inf)s, is exactly that
+        total = np.log(np.sum(np.exp(x - top), axis=axis, keepdims=True)) + top
     return total if keepdims else total.reshape(np.sum(x, axis=axis).shape)
 
 
@@ -244,3 +246,44 @@ register(log_softmax)
 def softmax(x: Any, axis: int = -1) -> Tensor:
     return exp(log_softmax_op(x, axis=axis))
 register(softmax)
+
+
+def average(x: Any, axis: Any = None, weights: Any = None, returned: bool = False, keepdims: bool = False) -> Any:
+    """np.average: the mean, or sum(x w) / sum(w) along axis; weights (differentiable too) shaped like x,
+    or 1-D along a single axis."""
+    x = _as_tensor(x)
+    if weights is None:
+        mean = x.mean(axis=axis, keepdims=keepdims)
+        count = x.size // max(mean.size, 1)
+        return (mean, full(mean.shape, count, x.dtype)) if returned else mean
+    w_shape = np.shape(unwrap(weights))
+    if w_shape != x.shape:
+        if axis is None or isinstance(axis, (tuple, list)) or len(w_shape) != 1 or w_shape[0] != x.shape[axis]:
+            raise ShapeError(f"average: weights of shape {w_shape} for x of shape {x.shape} and axis {axis}: "
+                             f"expected x's shape, or 1-D of the length of that one axis")
+        lifted = [1] * x.ndim
+        lifted[checked_axis(axis, x.ndim, "average")] = w_shape[0]
+        weights = weights.reshape(tuple(lifted)) if isinstance(weights, Tensor) else np.reshape(weights, lifted)
+    if not isinstance(weights, Tensor):
+        weights = np.asarray(weights, x.dtype)
+    scale = _reduce(sum_op, _broadcast_to(weights, x.shape), axis, keepdims)  # sum(w), with w spread like x
+    result = _reduce(sum_op, x * weights, axis, keepdims) / scale
+    return (result, scale) if returned else result
+register(average, np.average)
+
+
+def median(x: Any, axis: int | None = None, keepdims: bool = False) -> Tensor:
+    """np.median: the middle of the sorted entries (the mean of the two middle ones for an even count),
+    so the gradient goes to those entries (split in two halves for an even count)."""
+    x = _as_tensor(x)
+    if axis is None:
+        middle = _median(ravel(x), 0)
+        return reshape_op(middle, shape=(1,) * x.ndim if keepdims else ())
+    if isinstance(axis, (tuple, list)):
+        raise ValueError(f"median: axis={axis!r}; one axis or None is supported")
+    axis = checked_axis(axis, x.ndim, "median")
+    if x.shape[axis] == 0:
+        raise ShapeError(f"median: axis {axis} of shape {x.shape} is empty")
+    middle = _median(x, axis)
+    return middle if keepdims else squeeze(middle, axis)
+register(median, np.median)

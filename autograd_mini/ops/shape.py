@@ -16,7 +16,7 @@ from ..errors import GraphError, ShapeError, checked_axis
 from ..tensor import Op, Tensor, per_input, read_value, rebase, unwrap
 from ._helpers import _any_tensor, _as_tensor, _is_basic_index, _poly, _shape_after, plain_index
 from ._registry import register
-from .compare import _positions, argsort_op
+from .compare import _positions, argsort_op, compare, where_op
 from .creation import zeros
 from .elementwise import mul
 from .kernels import _broadcast_array
@@ -327,7 +327,11 @@ def _median(x: Tensor, axis: int) -> Tensor:
     n = x.shape[axis]
     ordered = sort(x, axis=axis)
     middle = sorted({(n - 1) // 2, n // 2})
-    return _getitem(ordered, (slice(None),) * axis + (middle,)).mean(axis=axis, keepdims=True)
+    lead = (slice(None),) * axis
+    value = _getitem(ordered, lead + (middle,)).mean(axis=axis, keepdims=True)
+    # NaN where the axis holds a NaN, as NumPy's (a sort puts NaNs last; the middle would skip them)
+    last = _getitem(ordered, lead + ([n - 1],))
+    return where_op(compare(last, last, rule="<="), value, np.nan)
 
 
 _STATISTICS = {"maximum": lambda x, axis: x.max(axis=axis, keepdims=True),
@@ -510,6 +514,72 @@ atleast_1d, atleast_2d, atleast_3d = _atleast(np.atleast_1d), _atleast(np.atleas
 register(atleast_1d, np.atleast_1d)
 register(atleast_2d, np.atleast_2d)
 register(atleast_3d, np.atleast_3d)
+
+
+# ---- more of NumPy's surface, as compositions of the rows above (HIPS autograd has each) -------------
+
+
+def take(x: Any, indices: Any, axis: int | None = None, mode: str = "raise") -> Tensor:
+    """np.take: entries at integer `indices` along axis (of the flattened x for None), as indexing
+    (repeated indices add their gradients up)."""
+    if mode != "raise":
+        raise ValueError(f"take: mode={mode!r}; only NumPy's default 'raise' (indices must be in range) is supported")
+    x = _as_tensor(x)
+    positions = np.asarray(read_value(indices, "take"))
+    if positions.dtype.kind not in "iu":
+        raise TypeError(f"take: indices must be integers, got dtype {positions.dtype}")
+    if axis is None:
+        return _getitem(ravel(x), positions)
+    return _gather(x, checked_axis(axis, x.ndim, "take"), positions)
+register(take, np.take)
+
+
+def flipud(x: Any) -> Tensor:
+    x = _as_tensor(x)
+    if x.ndim < 1:
+        raise ShapeError(f"flipud: input of shape {x.shape}: needs at least 1 axis")
+    return flip(x, 0)
+register(flipud, np.flipud)
+
+
+def fliplr(x: Any) -> Tensor:
+    x = _as_tensor(x)
+    if x.ndim < 2:
+        raise ShapeError(f"fliplr: input of shape {x.shape}: needs at least 2 axes")
+    return flip(x, 1)
+register(fliplr, np.fliplr)
+
+
+def rot90(x: Any, k: int = 1, axes: Sequence[int] = (0, 1)) -> Tensor:
+    """np.rot90: k quarter turns from axes[0] towards axes[1], as flips and a transpose."""
+    x = _as_tensor(x)
+    if len(axes) != 2 or checked_axis(axes[0], x.ndim, "rot90") == checked_axis(axes[1], x.ndim, "rot90"):
+        raise ShapeError(f"rot90: axes {tuple(axes)} for shape {x.shape}: expected two different axes")
+    first, second = checked_axis(axes[0], x.ndim, "rot90"), checked_axis(axes[1], x.ndim, "rot90")
+    k %= 4
+    if k == 0:
+        return x
+    if k == 2:
+        return flip(flip(x, first), second)
+    order = list(range(x.ndim))
+    order[first], order[second] = order[second], order[first]
+    if k == 1:
+        return transpose_op(flip(x, second), axes=tuple(order))
+    return flip(transpose_op(x, axes=tuple(order)), second)
+register(rot90, np.rot90)
+
+
+def column_stack(tensors: Sequence[Any]) -> Tensor:
+    """np.column_stack: 1-D entries become columns, 2-D ones join as they are."""
+    parts = [_as_tensor(t) for t in list(tensors)]
+    return concatenate([reshape_op(t, shape=(-1, 1)) if t.ndim < 2 else t for t in parts], axis=1)
+register(column_stack, np.column_stack)
+
+
+def dstack(tensors: Sequence[Any]) -> Tensor:
+    """np.dstack: each entry made at least 3-D (NumPy's rule), joined along the third axis."""
+    return concatenate([atleast_3d(t) for t in list(tensors)], axis=2)
+register(dstack, np.dstack)
 
 
 class _IndexedUpdate:
