@@ -59,6 +59,7 @@ class ArithmeticMixin:
     def __mod__(self, other: Any) -> Tensor: return _ops.mod(self, other)
     def __rmod__(self, other: Any) -> Tensor: return _ops.mod(other, self)
     def __pos__(self: _Self) -> _Self: return self
+    def __abs__(self) -> Tensor: return _ops.abs(self)  # abs(t), as abs(ndarray)
     # ordering comparisons are ops giving a 0/1 mask Tensor without gradient (as torch's and JAX's
     # boolean arrays), so `am.where(x > 0, ...)` is computed by a traced step at every call; Python
     # reads the values only where it decides on them (`if (x > 0).any():`), and a tracer hears of that.
