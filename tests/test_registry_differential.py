@@ -1,10 +1,173 @@
-"""The op registry (autograd_mini/ops/, one register(...) per op) against NumPy: regressions found by
-its differential grid."""
+"""The op registry (autograd_mini/ops/, one register(...) per op) against NumPy, float64 central
+differences, PyTorch and the code before the move to ops/ (commit e9b7147).
+
+The calls are tests/registry_cases.py's: every registered NumPy function and ufunc (and its .reduce /
+.accumulate), t.f(...) methods and am.f(...) functions, on 0-d, broadcast and n-d inputs with negative
+axes and keepdims. Each value equals NumPy's on the same arrays, in the same dtype (float32 stays
+float32); each gradient of <f(x), w> equals central differences in float64, and PyTorch's where a torch
+function of the same name computes the same thing.
+"""
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
+import pytest
 
 import autograd_mini as am
+from autograd_mini.ops import _registry
+
+sys.path.insert(0, str(Path(__file__).parent))
+import registry_cases  # noqa: E402
+
+CASES = registry_cases.all_cases()
+IDS = [label for label, _, _ in CASES]
+REPO = Path(__file__).resolve().parent.parent
+BEFORE_THE_MOVE = "e9b7147"
+
+
+def _reference(call, xs):
+    return np.asarray(call(*[x.copy() for x in xs]))
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("label, call, specs", CASES, ids=IDS)
+def test_value_and_dtype_are_numpys(label, call, specs, dtype):
+    xs = registry_cases.inputs_for(label, specs, dtype)
+    expected = _reference(call, xs)
+    ours, _ = registry_cases.run(call, label, xs)
+    assert ours.shape == expected.shape, f"{label}: shape {ours.shape}, NumPy's {expected.shape}"
+    assert ours.dtype == expected.dtype, f"{label}: dtype {ours.dtype}, NumPy's {expected.dtype}"
+    tolerance = 1e-12 if dtype == np.float64 else 1e-5
+    np.testing.assert_allclose(ours, expected, rtol=tolerance, atol=tolerance, err_msg=label)
+
+
+def _central_differences(call, label, xs, eps=1e-6):
+    """d<call(*xs), w>/dxs by central differences, on NumPy arrays (the reference function itself)."""
+    w = None
+    grads = []
+    for i, x in enumerate(xs):
+        g = np.zeros_like(x)
+        for index in np.ndindex(x.shape):
+            values = []
+            for step in (eps, -eps):
+                moved = [y.copy() for y in xs]
+                moved[i][index] += step
+                out = np.asarray(call(*moved), dtype=np.float64)
+                w = registry_cases.weights_for(label, out.shape) if w is None else w
+                values.append(np.sum(out * w))
+            g[index] = (values[0] - values[1]) / (2 * eps)
+        grads.append(g)
+    return grads
+
+
+@pytest.mark.parametrize("label, call, specs", CASES, ids=IDS)
+def test_gradient_is_central_differences(label, call, specs):
+    xs = registry_cases.inputs_for(label, specs)
+    _, ours = registry_cases.run(call, label, xs)
+    for i, (g, expected) in enumerate(zip(ours, _central_differences(call, label, xs))):
+        assert g.shape == expected.shape, f"{label}: gradient {i} shape {g.shape}, input {expected.shape}"
+        np.testing.assert_allclose(g, expected, rtol=1e-6, atol=1e-6, err_msg=f"{label}: gradient of input {i}")
+
+
+def test_every_registered_numpy_function_is_called(monkeypatch):
+    """The grid above reaches each NumPy function and ufunc the registry dispatches (a new registration
+    without a case here fails)."""
+    called: set = set()
+    original_ufunc, original_function = am.Tensor.__array_ufunc__, am.Tensor.__array_function__
+
+    def seen_ufunc(self, ufunc, method, *inputs, **kwargs):
+        called.add((ufunc, method))
+        return original_ufunc(self, ufunc, method, *inputs, **kwargs)
+
+    def seen_function(self, func, types, args, kwargs):
+        called.add(func)
+        return original_function(self, func, types, args, kwargs)
+
+    monkeypatch.setattr(am.Tensor, "__array_ufunc__", seen_ufunc)
+    monkeypatch.setattr(am.Tensor, "__array_function__", seen_function)
+    for label, call, specs in CASES:
+        registry_cases.run(call, label, registry_cases.inputs_for(label, specs))
+    registered = {(u, m) for m, table in _registry.UFUNC_METHODS.items() for u in table}
+    registered |= {(u, "__call__") for u in _registry.MASK_UFUNCS} | set(_registry.FUNCTIONS)
+    registered.discard(np.empty_like)  # its values are whatever memory held: nothing to compare
+    missing = {f"{k[0].__name__}.{k[1]}" if isinstance(k, tuple) else k.__name__ for k in registered - called}
+    assert not missing, f"registered NumPy functions no case calls: {sorted(missing)}"
+
+
+@pytest.mark.parametrize("label, call, specs", CASES, ids=IDS)
+def test_second_order_is_central_differences_of_the_gradient(label, call, specs):
+    """The VJPs run on Tensors (create_graph=True): d<grad, v>/dx equals the gradient's own central
+    difference along v (the gradient itself is checked above)."""
+    xs = registry_cases.inputs_for(label, specs)
+    vs = registry_cases.directions_for(label, xs)
+    ours = registry_cases.hessian_vector(call, label, xs)
+    eps = 1e-5
+    plus = registry_cases.run(call, label, [x + eps * v for x, v in zip(xs, vs)])[1]
+    minus = registry_cases.run(call, label, [x - eps * v for x, v in zip(xs, vs)])[1]
+    for i, (h, p, m) in enumerate(zip(ours, plus, minus)):
+        np.testing.assert_allclose(h, (p - m) / (2 * eps), rtol=1e-5, atol=1e-5,
+                                   err_msg=f"{label}: Hessian-vector product, input {i}")
+
+
+def _checkout_before_the_move(tmp_path: Path) -> Path:
+    """autograd_mini/ as it was at BEFORE_THE_MOVE, unpacked from git (skips where the history is absent)."""
+    archive = subprocess.run(["git", "-C", str(REPO), "archive", BEFORE_THE_MOVE, "autograd_mini"],
+                             capture_output=True)
+    if archive.returncode != 0:
+        pytest.skip(f"git cannot read commit {BEFORE_THE_MOVE} here: {archive.stderr.decode()[:200]}")
+    tmp_path.mkdir()
+    subprocess.run(["tar", "-x", "-C", str(tmp_path)], input=archive.stdout, check=True)
+    return tmp_path
+
+
+# the calls whose numbers changed on purpose since the move, by the label's start: why
+CHANGED_SINCE_THE_MOVE = {
+    "np.logaddexp2": "an op added after the move (the old code refused it)",
+    "am.logaddexp2": "an op added after the move (the old code lacked it)",
+    "abs(t)": "Python's abs(t) runs the abs op (it raised TypeError)",
+    "np.float_power": "float32 inputs give float64, as NumPy's (they gave float32)",
+}
+# names the move removed on purpose: the old modules, and am.sign_of (a wrapper of the sign row, am.sign)
+REMOVED_BY_THE_MOVE = {"derivatives", "ops_numpy", "sign_of"}
+
+
+def test_every_case_gives_the_numbers_it_gave_before_the_move(tmp_path):
+    """The same calls, values, gradients and second-order products, float64 and float32, run by the code
+    before the move (in a subprocess) and now: equal to the last bit, or the old code raised and the op
+    is one added since. The dispatched NumPy functions and am. names are compared by test_ops_registry."""
+    old = _checkout_before_the_move(tmp_path / "old")
+    script = Path(registry_cases.__file__)
+    env = {**os.environ, "PYTHONPATH": str(old), "OMP_NUM_THREADS": "1"}
+    subprocess.run([sys.executable, "-P", str(script), str(tmp_path / "old.npz")], env=env, cwd=old, check=True,
+                   capture_output=True)
+    registry_cases.dump(str(tmp_path / "new.npz"))
+    before, now = dict(np.load(tmp_path / "old.npz")), dict(np.load(tmp_path / "new.npz"))
+    differences = []
+    for key, was in before.items():
+        if key.startswith(tuple(CHANGED_SINCE_THE_MOVE)):
+            continue
+        if key.startswith("names|"):
+            lost = set(was.tolist()) - set(now[key].tolist()) - REMOVED_BY_THE_MOVE
+            differences += [f"{key}: {name} is gone" for name in sorted(lost)]
+            continue
+        if key.endswith("error"):
+            if key not in now:
+                differences.append(f"{key}: the old code raised {was}, now it runs")
+            continue
+        if key not in now:
+            error = now.get(key.rsplit("|", 1)[0] + "|error", now.get(key.rsplit("|", 1)[0] + "|hvp error"))
+            differences.append(f"{key}: now raises {error}")
+        elif was.dtype != now[key].dtype or was.shape != now[key].shape or not np.array_equal(was, now[key],
+                                                                                               equal_nan=True):
+            differences.append(f"{key}: {was!r} before, {now[key]!r} now")
+    assert not differences, "\n".join(differences[:20])
+
+
+# ---- what the grid found, each as a plain regression test ------------------------------------------
 
 
 def test_python_abs_of_a_tensor_is_the_abs_op():
