@@ -23,6 +23,12 @@ from autograd_mini.ops import _registry
 sys.path.insert(0, str(Path(__file__).parent))
 import registry_cases  # noqa: E402
 
+try:
+    import torch
+except ImportError:  # the comparisons with PyTorch skip, saying why
+    torch = None
+needs_torch = pytest.mark.skipif(torch is None, reason="PyTorch is needed to compare with it")
+
 CASES = registry_cases.all_cases()
 IDS = [label for label, _, _ in CASES]
 REPO = Path(__file__).resolve().parent.parent
@@ -111,6 +117,72 @@ def test_second_order_is_central_differences_of_the_gradient(label, call, specs)
     for i, (h, p, m) in enumerate(zip(ours, plus, minus)):
         np.testing.assert_allclose(h, (p - m) / (2 * eps), rtol=1e-5, atol=1e-5,
                                    err_msg=f"{label}: Hessian-vector product, input {i}")
+
+
+TORCH_UFUNCS = {  # NumPy ufunc: the torch function of the same meaning
+    "absolute": "abs", "negative": "neg", "rint": "round", "subtract": "sub", "multiply": "mul", "divide": "div",
+    "power": "pow", "arctan2": "atan2", "mod": "remainder", "arcsin": "asin", "arccos": "acos", "arctan": "atan",
+    "arcsinh": "asinh", "arccosh": "acosh", "arctanh": "atanh",
+}
+TORCH_REDUCTIONS = {  # np.<name>(x, axis=, keepdims=): torch's call
+    "sum": lambda x, axis, keepdims: torch.sum(x, dim=axis, keepdim=keepdims),
+    "mean": lambda x, axis, keepdims: torch.mean(x, dim=axis, keepdim=keepdims),
+    "max": lambda x, axis, keepdims: torch.amax(x, dim=axis, keepdim=keepdims),
+    "min": lambda x, axis, keepdims: torch.amin(x, dim=axis, keepdim=keepdims),
+    "var": lambda x, axis, keepdims: torch.var(x, dim=axis, keepdim=keepdims, correction=0),
+    "std": lambda x, axis, keepdims: torch.std(x, dim=axis, keepdim=keepdims, correction=0),
+    "prod": lambda x, axis, keepdims: _torch_prod(x, axis, keepdims),
+    "logsumexp": lambda x, axis, keepdims: torch.logsumexp(x, dim=axis, keepdim=keepdims),
+}
+
+
+def _torch_prod(x, axis, keepdims):
+    """torch.prod takes one dim: the axes one by one, the last first (so the others keep their numbers)."""
+    for dim in sorted((axis,) if isinstance(axis, int) else axis, key=lambda a: a % x.ndim, reverse=True):
+        x = torch.prod(x, dim=dim, keepdim=keepdims)
+    return x
+
+
+def _torch_twin(label, torch_call, np_call, specs):
+    """Values and gradients of <f(x), w> from np_call on Tensors and torch_call on torch tensors, float64."""
+    xs = registry_cases.inputs_for(label, specs)
+    ours, our_grads = registry_cases.run(np_call, label, xs)
+    ts = [torch.tensor(x, requires_grad=True) for x in xs]
+    out = torch_call(*ts)
+    (out * torch.tensor(registry_cases.weights_for(label, tuple(out.shape)))).sum().backward()
+    np.testing.assert_allclose(ours, out.detach().numpy(), rtol=1e-10, atol=1e-12, err_msg=label)
+    for i, (g, t) in enumerate(zip(our_grads, ts)):
+        expected = np.zeros(t.shape) if t.grad is None else t.grad.numpy()
+        np.testing.assert_allclose(g, expected, rtol=1e-10, atol=1e-12, err_msg=f"{label}: gradient of input {i}")
+
+
+def _torch_ufunc_cases():
+    for name, kind in registry_cases.UNARY_UFUNCS.items():
+        for shape in registry_cases.SHAPES_1:
+            yield f"np.{name}{shape}", name, [(kind, shape)]
+    for name, kinds in registry_cases.BINARY_UFUNCS.items():
+        for shapes in registry_cases.SHAPES_2:
+            yield f"np.{name}{shapes[0]}{shapes[1]}", name, [(kinds[0], shapes[0]), (kinds[1], shapes[1])]
+
+
+@needs_torch
+@pytest.mark.parametrize("label, name, specs", list(_torch_ufunc_cases()), ids=lambda v: str(v))
+def test_ufunc_value_and_gradient_are_torchs(label, name, specs):
+    _torch_twin(label, getattr(torch, TORCH_UFUNCS.get(name, name)), getattr(np, name), specs)
+
+
+@needs_torch
+@pytest.mark.parametrize("name", sorted(TORCH_REDUCTIONS))
+@pytest.mark.parametrize("axis, keepdims", [(None, False), (0, False), (-1, True), ((0, -1), False), ((1, 2), True)])
+def test_reduction_value_and_gradient_are_torchs(name, axis, keepdims):
+    kind = {"max": "spread", "min": "spread", "prod": "positive"}.get(name, "normal")
+    label = f"np.{name}(axis={axis}, keepdims={keepdims})"
+    if name == "logsumexp":  # no NumPy function: am.logsumexp itself
+        np_call = lambda x: am.logsumexp(x, axis=axis, keepdims=keepdims)  # noqa: E731
+    else:
+        np_call = lambda x: getattr(np, name)(x, axis=axis, keepdims=keepdims)  # noqa: E731
+    _torch_twin(label, lambda x: TORCH_REDUCTIONS[name](x, (0, 1, 2) if axis is None else axis, keepdims),
+                np_call, [(kind, (2, 3, 4))])
 
 
 def _checkout_before_the_move(tmp_path: Path) -> Path:
