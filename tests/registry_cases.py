@@ -88,6 +88,7 @@ def _ufunc_cases() -> list[Case]:
             (f"np.{n}.reduce axis=None", lambda x, u=ufunc: u.reduce(x, axis=None), [(kind, (3, 4))]),
             (f"np.{n}.reduce axis=(0, 2)", lambda x, u=ufunc: u.reduce(x, axis=(0, 2)), [(kind, (2, 3, 4))]),
             (f"np.{n}.reduce keepdims", lambda x, u=ufunc: u.reduce(x, axis=1, keepdims=True), [(kind, (3, 4))]),
+            (f"np.{n}.reduce 0-d", lambda x, u=ufunc: u.reduce(x), [(kind, ())]),  # axis 0 of nothing
         ]
     cases += [
         ("np.add.accumulate", lambda x: np.add.accumulate(x), [("normal", (3, 4))]),
@@ -112,6 +113,11 @@ def _reduction_cases() -> list[Case]:
             (f"np.{name} keepdims", lambda x, f=f: f(x, axis=1, keepdims=True), [(kind, (3, 4))]),
             (f"np.{name} keepdims, all axes", lambda x, f=f: f(x, keepdims=True), [(kind, (3, 4))]),
         ]
+        if name not in ("mean", "var", "std"):  # NumPy's ufunc reductions take axis 0 / -1 of a 0-d input
+            cases += [
+                (f"np.{name} 0-d axis=0", lambda x, f=f: f(x, axis=0), [(kind, ())]),
+                (f"np.{name} 0-d axis -1 keepdims", lambda x, f=f: f(x, -1, keepdims=True), [(kind, ())]),
+            ]
         if name in ("sum", "mean", "max", "min", "prod", "var", "std"):  # the methods ndarray has too
             cases += [
                 (f"t.{name}()", lambda x, n=name: getattr(x, n)(), [(kind, (3, 4))]),
@@ -133,6 +139,7 @@ def _reduction_cases() -> list[Case]:
             (f"np.{name} axis -1 positional", lambda x, f=f: f(x, -1), [(kind, (2, 3, 4))]),
             (f"t.{name}(axis=1)", lambda x, n=name: getattr(x, n)(axis=1), [(kind, (3, 4))]),
             (f"t.{name}()", lambda x, n=name: getattr(x, n)(), [(kind, (3, 4))]),
+            (f"np.{name} 0-d axis=0", lambda x, f=f: f(x, axis=0), [(kind, ())]),  # shape (1,), as axis None
         ]
     return cases
 

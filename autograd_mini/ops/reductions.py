@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import ShapeError
+from ..errors import ShapeError, checked_axis
 from ..tensor import Op, Tensor, read_value
 from ._helpers import _as_tensor, _axes, _kept, _poly
 from ._registry import register
@@ -24,7 +24,7 @@ from .shape import _stack_last, broadcast_to_op, moveaxis, ravel
 
 
 def _sum_vjp(g, ans, x, axis=None, keepdims=False):
-    if not keepdims and axis is not None:
+    if not keepdims and axis is not None and x.ndim:  # (a 0-d x: axis 0 or -1 reduced nothing)
         g = g.reshape(_kept_shape(x.shape, axis))
     return (broadcast_to_op(g, shape=x.shape) if isinstance(g, Tensor) else _broadcast_array(g, x.shape),)
 
@@ -148,15 +148,23 @@ def _cumsum_vjp(g, ans, x, axis=None):
 cumsum_op = Op("cumsum", lambda x, axis=None, out=None: np.cumsum(x, axis, out=out), _cumsum_vjp)
 
 
+def _flat_if_0d(x: Any, axis: int | None, who: str) -> int | None:
+    """np.cumsum(s, axis=0) of a 0-d s is its one entry as shape (1,), as with axis None (NumPy's rule)."""
+    if axis is not None and np.ndim(x) == 0:
+        checked_axis(axis, 1, who)
+        return None
+    return axis
+
+
 def cumsum(x: Any, axis: int | None = None) -> Tensor:
-    return cumsum_op(x, axis=axis)
+    return cumsum_op(x, axis=_flat_if_0d(x, axis, "cumsum"))
 register(cumsum, np.cumsum, accumulate=np.add)
 
 
 def cumprod(x: Any, axis: int | None = None) -> Tensor:
     """Running products, as a chain of products (exact at zeros; second order from the same chain)."""
     x = _as_tensor(x)
-    if axis is None:
+    if _flat_if_0d(x, axis, "cumprod") is None:
         x, axis = ravel(x), 0
     moved = moveaxis(x, axis, -1)
     running = [moved[..., 0]]
