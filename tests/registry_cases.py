@@ -275,6 +275,7 @@ def _product_cases() -> list[Case]:
         ("np.linalg.det batched", np.linalg.det, [("matrix", (2, 2, 2))]),
         ("np.linalg.solve", np.linalg.solve, [("matrix", (3, 3)), ("normal", (3, 2))]),
         ("np.linalg.solve vector", np.linalg.solve, [("matrix", (3, 3)), ("normal", (3,))]),
+        ("np.linalg.solve stacked, one vector", np.linalg.solve, [("matrix", (2, 3, 3)), ("normal", (3,))]),
         ("np.linalg.norm", np.linalg.norm, [("normal", (3, 4))]),
         ("np.linalg.norm 1-d ord 1", lambda x: np.linalg.norm(x, 1), [("spread", (5,))]),
         ("np.linalg.norm inf", lambda x: np.linalg.norm(x, np.inf), [("spread", (5,))]),

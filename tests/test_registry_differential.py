@@ -203,6 +203,7 @@ CHANGED_SINCE_THE_MOVE = {
     "np.float_power": "float32 inputs give float64, as NumPy's (they gave float32)",
     " 0-d axis": "a 0-d input's reduction along axis 0 or -1 has a gradient (backward raised)",
     ".reduce 0-d": "the same with np.<ufunc>.reduce's default axis 0",
+    "solve stacked, one vector": "a stack of matrices and one vector b has a gradient (backward raised)",
 }
 # names the move removed on purpose: the old modules, and am.sign_of (a wrapper of the sign row, am.sign)
 REMOVED_BY_THE_MOVE = {"derivatives", "ops_numpy", "sign_of"}
@@ -276,4 +277,20 @@ def test_a_reduction_of_a_0d_tensor_along_axis_0_has_a_gradient(call):
     np.testing.assert_array_equal(y.numpy(), call(np.array(2.5)))
     y.sum().backward()
     assert s.grad.shape == () and s.grad == 1.0
+
+
+def test_solve_of_a_stack_of_matrices_with_one_vector_has_the_gradient_of_each_solve():
+    """np.linalg.solve(a of shape (2, 3, 3), b of shape (3,)) solves each matrix with b; backward raised
+    a matmul shape error (the outer product g x^T was written for one matrix)."""
+    rng = np.random.default_rng(0)
+    a_values, b_values = rng.standard_normal((2, 3, 3)) + 3 * np.eye(3), rng.standard_normal(3)
+    a, b = am.Tensor(a_values, requires_grad=True), am.Tensor(b_values, requires_grad=True)
+    np.linalg.solve(a, b).sum().backward()
+    b_total = np.zeros(3)
+    for k in range(2):  # each solve alone, by the same op on one matrix
+        a_k, b_k = am.Tensor(a_values[k], requires_grad=True), am.Tensor(b_values, requires_grad=True)
+        np.linalg.solve(a_k, b_k).sum().backward()
+        np.testing.assert_allclose(a.grad[k], a_k.grad, rtol=1e-12)
+        b_total += b_k.grad
+    np.testing.assert_allclose(b.grad, b_total, rtol=1e-12)
 
