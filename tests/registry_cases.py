@@ -10,6 +10,7 @@ and on Tensors (ours); `inputs` are (kind, shape) pairs drawn from a generator s
 """
 from __future__ import annotations
 
+import math
 import sys
 import zlib
 from typing import Any, Callable
@@ -367,9 +368,53 @@ def _methods_of_elementwise() -> list[Case]:
     return cases
 
 
+def _softmax(x: np.ndarray, axis: int = -1) -> np.ndarray:
+    e = np.exp(x - np.max(x, axis=axis, keepdims=True))
+    return e / np.sum(e, axis=axis, keepdims=True)
+
+
+def _methods_with_numpy_twins() -> list[Case]:
+    """t.f(...) of the methods ndarray lacks (or has in another sense), against what they stand for."""
+    def method(spelled: str, numpy_twin: Callable[..., Any]) -> Callable[..., Any]:
+        return lambda *xs: numpy_twin(*xs) if isinstance(xs[0], np.ndarray) else eval(spelled, {"np": np}, {
+            "t": xs[0], "u": xs[-1]})
+    m, p = ("normal", (3, 4)), ("positive", (3, 4))
+    return [(f"t.{spelled[2:]}", method(spelled, twin), specs) for spelled, twin, specs in (
+        ("t.pow(2)", lambda x: x ** 2, [m]),
+        ("t.pow(u)", lambda x, y: x ** y, [p, ("normal", (4,))]),
+        ("t.norm()", np.linalg.norm, [m]),
+        ("t.norm(axis=-1, keepdims=True)", lambda x: np.linalg.norm(x, axis=-1, keepdims=True), [m]),
+        ("t.norm(1, 0)", lambda x: np.linalg.norm(x, 1, 0), [("spread", (3, 4))]),
+        ("t.roll(1, 0)", lambda x: np.roll(x, 1, 0), [m]),
+        ("t.flip(-1)", lambda x: np.flip(x, -1), [m]),
+        ("t.sort()", np.sort, [("spread", (3, 4))]),
+        ("t.sort(0)", lambda x: np.sort(x, 0), [("spread", (3, 4))]),
+        ("t.expand_dims(1)", lambda x: np.expand_dims(x, 1), [m]),
+        ("t.unsqueeze(-1)", lambda x: np.expand_dims(x, -1), [m]),
+        ("t.broadcast_to((2, 3, 4))", lambda x: np.broadcast_to(x, (2, 3, 4)), [m]),
+        ("t.nansum(0)", lambda x: np.nansum(x, 0), [m]),
+        ("t.logsumexp(1)", lambda x: np.log(np.sum(np.exp(x), 1)), [m]),
+        ("t.logsumexp(axis=0, keepdims=True)", lambda x: np.log(np.sum(np.exp(x), 0, keepdims=True)), [m]),
+        ("t.softmax()", _softmax, [m]),
+        ("t.softmax(0)", lambda x: _softmax(x, 0), [m]),
+        ("t.log_softmax(0)", lambda x: np.log(_softmax(x, 0)), [m]),
+        ("t.sigmoid()", lambda x: 1 / (1 + np.exp(-x)), [m]),
+        ("t.relu()", lambda x: np.maximum(x, 0), [("spread", (3, 4))]),
+        ("t.softplus()", lambda x: np.log1p(np.exp(x)), [m]),
+        ("t.logsigmoid()", lambda x: -np.log1p(np.exp(-x)), [m]),
+        ("t.elu()", lambda x: np.where(x > 0, x, np.expm1(x)), [("spread", (3, 4))]),
+        ("t.leaky_relu()", lambda x: np.where(x > 0, x, 0.01 * x), [("spread", (3, 4))]),
+        ("t.gelu(approximate='tanh')",
+         lambda x: 0.5 * x * (1 + np.tanh(math.sqrt(2 / math.pi) * (x + 0.044715 * x ** 3))), [m]),
+        ("t.logaddexp2(u)", np.logaddexp2, [m, ("normal", (4,))]),
+        ("t.argmax(axis=1)", lambda x: np.argmax(x, axis=1), [("spread", (3, 4))]),
+        ("t.argmin()", np.argmin, [("spread", (3, 4))]),
+    )]
+
+
 def all_cases() -> list[Case]:
     return (_ufunc_cases() + _reduction_cases() + _shape_cases() + _product_cases() + _operator_cases()
-            + _am_cases() + _methods_of_elementwise())
+            + _am_cases() + _methods_of_elementwise() + _methods_with_numpy_twins())
 
 
 def weights_for(label: str, shape: tuple) -> np.ndarray:
