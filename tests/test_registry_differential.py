@@ -216,7 +216,7 @@ def test_every_case_gives_the_numbers_it_gave_before_the_move(tmp_path):
     old = _checkout_before_the_move(tmp_path / "old")
     script = Path(registry_cases.__file__)
     env = {**os.environ, "PYTHONPATH": str(old), "OMP_NUM_THREADS": "1"}
-    subprocess.run([sys.executable, "-P", str(script), str(tmp_path / "old.npz")], env=env, cwd=old, check=True,
+    subprocess.run([sys.executable, str(script), str(tmp_path / "old.npz")], env=env, cwd=old, check=True,
                    capture_output=True)
     registry_cases.dump(str(tmp_path / "new.npz"))
     before, now = dict(np.load(tmp_path / "old.npz")), dict(np.load(tmp_path / "new.npz"))
