@@ -294,3 +294,30 @@ def test_solve_of_a_stack_of_matrices_with_one_vector_has_the_gradient_of_each_s
         b_total += b_k.grad
     np.testing.assert_allclose(b.grad, b_total, rtol=1e-12)
 
+
+
+@pytest.mark.parametrize("update", ["y += v", "y -= v", "y *= v", "y /= v", "y **= v"])
+@pytest.mark.parametrize("v", [np.array(2.0), np.full(3, 2.0), am.Tensor(np.full(3, 2.0))],
+                         ids=["0-d", "row", "Tensor"])
+def test_an_in_place_update_keeps_a_float32_tensor_float32_as_numpys(update, v):
+    """NumPy's in-place ops cast the result into x's dtype; x += float64 made a float32 Tensor float64."""
+    x = am.Tensor(np.full((2, 3), 1.5, np.float32), requires_grad=True)
+    y, expected = x * 1.0, np.full((2, 3), 1.5, np.float32)
+    exec(update, {}, {"y": y, "v": v})
+    exec(update.replace("y", "expected"), {}, {"expected": expected, "v": np.asarray(v.numpy() if isinstance(
+        v, am.Tensor) else v)})
+    assert y.dtype == np.float32
+    np.testing.assert_array_equal(y.numpy(), expected)
+    y.sum().backward()
+    assert x.grad.dtype == np.float32
+
+
+def test_an_in_place_update_that_would_broadcast_x_bigger_is_refused_as_numpy_refuses():
+    """y += ones((2, 3)) on a y of shape (3,): NumPy raises (non-broadcastable output operand); the
+    Tensor silently became shape (2, 3)."""
+    y = am.Tensor(np.ones(3), requires_grad=True) * 1.0
+    with pytest.raises(ValueError):
+        np.ones(3).__iadd__(np.ones((2, 3)))
+    with pytest.raises(am.ShapeError, match=r"x \+= \.\.\.: the result has shape \(2, 3\), but x \(shape \(3,\)\)"):
+        y += np.ones((2, 3))
+    assert y.shape == (3,)
