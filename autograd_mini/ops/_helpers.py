@@ -29,11 +29,13 @@ def _as_tensor(x: Any) -> Tensor:
 
 
 def _axes(axis: Any, ndim: int) -> tuple:
-    """The reduced axes as sorted non-negative ints (all of them for None)."""
+    """The reduced axes as sorted non-negative ints (all of them for None). A 0-d input has none: NumPy's
+    reductions take axis 0 or -1 there (np.sum(s, axis=0), np.add.reduce(s)) and reduce nothing."""
     if axis is None:
         return tuple(range(ndim))
     items = axis if isinstance(axis, (tuple, list)) else (axis,)
-    return tuple(sorted(checked_axis(a, max(ndim, 1), "reduction") for a in items))
+    axes = tuple(sorted(checked_axis(a, max(ndim, 1), "reduction") for a in items))
+    return axes if ndim else ()
 
 
 def _kept(g: Any, x_shape: tuple, axis: Any, keepdims: bool) -> Any:

@@ -72,7 +72,7 @@ def power(x: Any, exponent: Any) -> Tensor:
     if isinstance(exponent, Tensor) or np.ndim(exponent) != 0:
         return power_op(x, exponent)
     return pow_op(x, float(exponent))
-register(power, np.power, np.float_power, names=("power", "pow"))
+register(power, np.power, names=("power", "pow"))
 
 
 # At the points where these have no derivative, the gradient is PyTorch's: relu at 0 gives 0;
@@ -433,6 +433,13 @@ def astype(x: Any, dtype: Any, copy: bool = True) -> Any:
         return astype_op(x, dtype=dtype)
     return x._read("astype").astype(dtype)
 register(astype)
+
+
+def float_power(x: Any, exponent: Any) -> Tensor:
+    """np.float_power: x ** exponent in float64 whatever the inputs' dtype (NumPy's rule, the point of
+    float_power); a float32 input's gradient is cast back to float32."""
+    return power(astype(x, np.float64), astype(exponent, np.float64) if isinstance(exponent, Tensor) else exponent)
+register(float_power, np.float_power, names=())
 
 
 def copy(x: Any) -> Tensor:

@@ -92,8 +92,8 @@ def _solve_vjp_b(g, ans, a, b):
 
 def _solve_vjp_a(g, ans, a, b):
     gb = _solve_vjp_b(g, ans, a, b)  # x = A^-1 b: dA = -A^-T g x^T
-    if b.ndim == 1:
-        return -(gb.reshape(gb.shape + (1,)) @ ans.reshape((1,) + ans.shape))
+    if b.ndim == 1:  # the outer product gb x^T, for each matrix of a stack a too (ans is then (..., n))
+        return -(gb.reshape(gb.shape + (1,)) @ ans.reshape(ans.shape[:-1] + (1,) + ans.shape[-1:]))
     return -(gb @ _mT(ans))
 
 

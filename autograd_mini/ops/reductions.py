@@ -25,7 +25,7 @@ from .shape import _broadcast_to, _median, _stack_last, broadcast_to_op, moveaxi
 
 
 def _sum_vjp(g, ans, x, axis=None, keepdims=False):
-    if not keepdims and axis is not None:
+    if not keepdims and axis is not None and x.ndim:  # (a 0-d x: axis 0 or -1 reduced nothing)
         g = g.reshape(_kept_shape(x.shape, axis))
     return (broadcast_to_op(g, shape=x.shape) if isinstance(g, Tensor) else _broadcast_array(g, x.shape),)
 
@@ -149,15 +149,23 @@ def _cumsum_vjp(g, ans, x, axis=None):
 cumsum_op = Op("cumsum", lambda x, axis=None, out=None: np.cumsum(x, axis, out=out), _cumsum_vjp)
 
 
+def _flat_if_0d(x: Any, axis: int | None, who: str) -> int | None:
+    """np.cumsum(s, axis=0) of a 0-d s is its one entry as shape (1,), as with axis None (NumPy's rule)."""
+    if axis is not None and np.ndim(x) == 0:
+        checked_axis(axis, 1, who)
+        return None
+    return axis
+
+
 def cumsum(x: Any, axis: int | None = None) -> Tensor:
-    return cumsum_op(x, axis=axis)
+    return cumsum_op(x, axis=_flat_if_0d(x, axis, "cumsum"))
 register(cumsum, np.cumsum, accumulate=np.add)
 
 
 def cumprod(x: Any, axis: int | None = None) -> Tensor:
     """Running products, as a chain of products (exact at zeros; second order from the same chain)."""
     x = _as_tensor(x)
-    if axis is None:
+    if _flat_if_0d(x, axis, "cumprod") is None:
         x, axis = ravel(x), 0
     moved = moveaxis(x, axis, -1)
     running = [moved[..., 0]]
@@ -254,7 +262,7 @@ def average(x: Any, axis: Any = None, weights: Any = None, returned: bool = Fals
     x = _as_tensor(x)
     if weights is None:
         mean = x.mean(axis=axis, keepdims=keepdims)
-        count = x.size // max(mean.size, 1)
+        count = x.size // builtins.max(mean.size, 1)
         return (mean, full(mean.shape, count, x.dtype)) if returned else mean
     w_shape = np.shape(unwrap(weights))
     if w_shape != x.shape:

@@ -18,7 +18,7 @@ from ._helpers import _any_tensor, _as_tensor, _is_basic_index, _poly, _shape_af
 from ._registry import register
 from .compare import _positions, argsort_op, compare, where_op
 from .creation import zeros
-from .elementwise import mul
+from .elementwise import astype_op, mul
 from .kernels import _broadcast_array
 
 
@@ -656,6 +656,7 @@ def _in_place(x: Tensor, compute: Any, what: str) -> Tensor:
     through the engine's rebase (earlier uses of x keep the old node). A view made by basic
     indexing (`row = x[0]`, and the temporary of `x[0] += v`) passes its new value on to the tensor
     it views, as NumPy's view would; other views cannot, and are refused."""
+    compute = _into_own_layout(x, compute, what)
     view = getattr(x, "_view", None)
     if view is None:
         _refuse_other_views(x, what)
@@ -669,6 +670,21 @@ def _in_place(x: Tensor, compute: Any, what: str) -> Tensor:
     base[index] = x
     x._view = (base, index, _tensor._writes)
     return x
+
+
+def _into_own_layout(x: Tensor, compute: Any, what: str) -> Any:
+    """compute, held to what NumPy's in-place ops keep: x's shape (a result broadcast bigger is refused,
+    as NumPy's 'non-broadcastable output operand') and x's dtype (float32 += float64 stays float32)."""
+    shape, dtype = x.shape, x.dtype
+
+    def into_x(old: Tensor) -> Tensor:
+        new = compute(old)
+        if new.shape != shape:
+            raise ShapeError(f"{what}: the result has shape {new.shape}, but x (shape {shape}) is changed in place "
+                             f"and keeps its shape (NumPy: non-broadcastable output operand); write x = x ... "
+                             f"for a new tensor of the broadcast shape")
+        return new if new.dtype == dtype else astype_op(new, dtype=dtype)
+    return into_x
 
 
 def _refuse_other_views(x: Tensor, what: str) -> None:
