@@ -534,19 +534,20 @@ def take(x: Any, indices: Any, axis: int | None = None, mode: str = "raise") -> 
 register(take, np.take)
 
 
-def flipud(x: Any) -> Tensor:
+def _flip_along(x: Any, axis: int, who: str) -> Tensor:
     x = _as_tensor(x)
-    if x.ndim < 1:
-        raise ShapeError(f"flipud: input of shape {x.shape}: needs at least 1 axis")
-    return flip(x, 0)
+    if x.ndim <= axis:
+        raise ShapeError(f"{who}: input of shape {x.shape}: needs at least {axis + 1} {'axes' if axis else 'axis'}")
+    return flip(x, axis)
+
+
+def flipud(x: Any) -> Tensor:
+    return _flip_along(x, 0, "flipud")
 register(flipud, np.flipud)
 
 
 def fliplr(x: Any) -> Tensor:
-    x = _as_tensor(x)
-    if x.ndim < 2:
-        raise ShapeError(f"fliplr: input of shape {x.shape}: needs at least 2 axes")
-    return flip(x, 1)
+    return _flip_along(x, 1, "fliplr")
 register(fliplr, np.fliplr)
 
 
