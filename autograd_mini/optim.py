@@ -204,3 +204,27 @@ class Adam(Optimizer):
             self.moments[id(p)] = (m, v)
             m_hat, v_hat = m / (1 - b1 ** self.t), v / (1 - b2 ** self.t)
             p.data -= self.lr * m_hat / (np.sqrt(v_hat) + self.eps)
+
+
+class RMSprop(Optimizer):
+    """RMSprop (Hinton's lecture 6e), PyTorch's form: a running mean of squared gradients,
+    v = alpha v + (1 - alpha) g^2, scales each step, p -= lr g / (sqrt(v) + eps)."""
+
+    lr = _Checked(lambda self, name, value: self._learning_rate(name, value))
+    alpha = _Checked(lambda self, name, value: _decay(type(self).__name__, name, value))
+    eps = _Checked(lambda self, name, value: _positive(type(self).__name__, name, value))
+
+    def __init__(self, params: Iterable[Tensor], lr: float = 1e-2, alpha: float = 0.99, eps: float = 1e-8,
+                 frozen: Mapping[Tensor, Any] | None = None) -> None:
+        super().__init__(params, frozen)
+        self.lr, self.alpha, self.eps = lr, alpha, eps
+        self.square_means: dict[int, np.ndarray] = {}
+
+    def step(self) -> None:
+        for p in self.params:
+            g = self._gradient(p)
+            if g is None:
+                continue
+            v = self.alpha * self.square_means.get(id(p), np.zeros_like(p.data)) + (1 - self.alpha) * g * g
+            self.square_means[id(p)] = v
+            p.data -= self.lr * g / (np.sqrt(v) + self.eps)

@@ -157,3 +157,11 @@ def test_an_optimizer_step_counts_as_a_write_for_backward(kind):
     optimizer.step()
     with pytest.raises(am.GraphError, match="'w'.*modified after it was used"):
         loss.backward()
+
+
+@pytest.mark.parametrize("name, value, message", [("alpha", 1.0, r"in \[0, 1\)"), ("eps", 0.0, "> 0"),
+                                                  ("lr", -0.1, ">= 0")])
+def test_rmsprop_refuses_bad_settings_naming_them(name, value, message):
+    from autograd_mini.optim import RMSprop
+    with pytest.raises(ValueError, match=rf"RMSprop: {name} must be .*{message}"):
+        RMSprop([nn.Parameter([1.0])], **{name: value})

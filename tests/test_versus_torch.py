@@ -27,3 +27,23 @@ def test_kinks_agree_with_pytorch():
         np.testing.assert_array_equal(x.grad, tx.grad.numpy(), err_msg=name)
         if ty.grad is not None:
             np.testing.assert_array_equal(y.grad, ty.grad.numpy(), err_msg=name)
+
+
+def test_rmsprop_follows_torchs_rmsprop_step_for_step():
+    torch = pytest.importorskip("torch", reason="PyTorch's RMSprop is the reference")
+    from autograd_mini.optim import RMSprop
+    rng = np.random.default_rng(3)
+    start, target = rng.standard_normal((3, 4)), rng.standard_normal((3, 4))
+    w = am.nn.Parameter(start.copy())
+    ours = RMSprop([w], lr=0.05, alpha=0.9, eps=1e-6)
+    tw = torch.tensor(start.copy(), requires_grad=True)
+    theirs = torch.optim.RMSprop([tw], lr=0.05, alpha=0.9, eps=1e-6)
+    for _ in range(25):
+        ours.zero_grad()
+        ((w - target) ** 4).sum().backward()
+        ours.step()
+        theirs.zero_grad()
+        ((tw - torch.tensor(target)) ** 4).sum().backward()
+        theirs.step()
+    np.testing.assert_allclose(w.data, tw.detach().numpy(), rtol=1e-12, atol=1e-14)
+
