@@ -224,7 +224,7 @@ class Convergence:
 @dataclass
 class AuditReport:
     params: dict[str, ParamAudit]
-    kind: str                         # the common Kind, or "mixed"
+    kind: Kind | Literal["mixed"]     # the parameters' common Kind, or "mixed"
     summary: str
     n_given: int
     n_random: int
