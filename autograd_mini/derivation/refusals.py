@@ -12,8 +12,6 @@ from typing import Any, Iterator
 from ..errors import AutogradMiniError
 from ..tensor import Tensor
 
-_DATA = "_data"  # where a Tensor keeps its array (generated code reads it without the read hook)
-
 
 class DeriveError(AutogradMiniError):
     """The step cannot be derived (or run) as asked."""
